@@ -1,0 +1,60 @@
+// Errors cross process boundaries as plain { code, message } data and become AppError again.
+
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'UNAUTHORIZED'
+  | 'MODEL_INVALID'
+  | 'MODEL_UNSUPPORTED'
+  | 'MODEL_TOO_BIG'
+  | 'MODEL_NOT_LOADED'
+  | 'CONTEXT_OVERFLOW'
+  | 'ENGINE_CRASHED'
+  | 'ENGINE_BUSY'
+  | 'CANCELLED'
+  | 'DB_FROM_FUTURE'
+  | 'DB_CORRUPT'
+  | 'IMPORT_INVALID'
+  | 'DOWNLOAD_FAILED'
+  | 'DISK_FULL'
+  | 'REMOTE_FAILED'
+  | 'INTERNAL'
+
+export interface ErrorData {
+  code: ErrorCode
+  message: string
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string) {
+    super(message)
+    this.name = 'AppError'
+    this.code = code
+  }
+
+  toData(): ErrorData {
+    return { code: this.code, message: this.message }
+  }
+
+  static fromData(data: ErrorData): AppError {
+    return new AppError(data.code, data.message)
+  }
+
+  /** Any thrown value as error data; unknown errors keep their message under INTERNAL. */
+  static toData(err: unknown): ErrorData {
+    if (err instanceof AppError) return err.toData()
+    if (isErrorData(err)) return { code: err.code, message: err.message }
+    return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }
+  }
+}
+
+export function isErrorData(value: unknown): value is ErrorData {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ErrorData).code === 'string' &&
+    typeof (value as ErrorData).message === 'string'
+  )
+}

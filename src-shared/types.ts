@@ -1,0 +1,151 @@
+// Domain types shared by main, engine and renderer. Types only: nothing here runs.
+
+export type StopReason = 'eos' | 'stop-string' | 'length' | 'cancelled' | 'error'
+
+/** Execution providers onnxruntime-node can be asked for, in our naming. */
+export type ProviderName = 'cuda' | 'dml' | 'coreml' | 'webgpu' | 'cpu'
+
+export interface ProviderAttempt {
+  provider: ProviderName
+  ok: boolean
+  /** Why this provider was not used (set when ok is false). */
+  reason?: string
+}
+
+export interface GenerationParams {
+  /** 0 means greedy (argmax): deterministic. */
+  temperature: number
+  /** 0 disables top-k. */
+  topK: number
+  /** 1 disables top-p. */
+  topP: number
+  /** 0 disables min-p. */
+  minP: number
+  /** 1 disables the penalty. */
+  repetitionPenalty: number
+  maxTokens: number
+  /** null: a fresh seed per generation. */
+  seed: number | null
+  stop: string[]
+}
+
+export const DEFAULT_PARAMS: GenerationParams = {
+  temperature: 0.7,
+  topK: 40,
+  topP: 0.95,
+  minP: 0.05,
+  repetitionPenalty: 1.1,
+  maxTokens: 1024,
+  seed: null,
+  stop: [],
+}
+
+/** What to do when the prompt plus the reply's reserve exceeds the model's context. */
+export type ContextPolicy = 'stop' | 'drop-oldest' | 'truncate-middle'
+
+export interface GenerationStats {
+  promptTokens: number
+  /** Prompt tokens served from the KV cache instead of prefilled. */
+  reusedTokens: number
+  prefillMs: number
+  prefillTokensPerSecond: number
+  /** From the request to the first generated token. */
+  ttftMs: number
+  decodeTokensPerSecond: number
+  generatedTokens: number
+  stopReason: StopReason
+  provider: ProviderName | 'remote'
+  /** Indices (in the request's message list) of turns dropped to fit the context. */
+  droppedMessages?: number[]
+}
+
+export type Role = 'system' | 'user' | 'assistant'
+
+export interface ChatMessage {
+  role: Role
+  content: string
+}
+
+export type MessageStatus = 'streaming' | 'complete' | 'interrupted' | 'error'
+
+export interface Message {
+  id: string
+  conversationId: string
+  parentId: string | null
+  role: Role
+  content: string
+  status: MessageStatus
+  stats: GenerationStats | null
+  modelId: string | null
+  error: string | null
+  createdAt: number
+}
+
+export interface Conversation {
+  id: string
+  title: string
+  createdAt: number
+  updatedAt: number
+  modelId: string | null
+  systemPrompt: string
+  params: Partial<GenerationParams>
+  contextPolicy: ContextPolicy
+  pinned: boolean
+  archived: boolean
+  /** The leaf of the branch the user is looking at. */
+  activeLeafId: string | null
+}
+
+export interface AppInfo {
+  name: string
+  version: string
+  platform: string
+  arch: string
+  /** 'electron' in the desktop app, 'browser' when served to a browser. */
+  shell: 'electron' | 'browser'
+}
+
+/** ONNX weight variants a Hugging Face ONNX export may carry (onnx/model_<suffix>.onnx). */
+export type VariantName = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4'
+
+export interface ModelVariant {
+  name: VariantName
+  /** Path of the .onnx file relative to the model folder, e.g. 'onnx/model_q4.onnx'. */
+  file: string
+  /** The .onnx file plus its external data chunks. */
+  bytes: number
+}
+
+/** A model folder as the library sees it: valid with its facts, or invalid with the reason. */
+export type ModelSummary =
+  | {
+      valid: true
+      id: string
+      name: string
+      dir: string
+      architecture: string
+      /** Estimated from the config's shapes; null when the config lacks them. */
+      parameters: number | null
+      contextLength: number
+      layers: number
+      kvHeads: number
+      headDim: number
+      hiddenSize: number
+      vocabSize: number
+      variants: ModelVariant[]
+    }
+  | { valid: false; id: string; name: string; dir: string; reason: string }
+
+/** A model as loaded in the engine. */
+export interface LoadedModelInfo {
+  modelId: string
+  variant: VariantName
+  provider: ProviderName
+  /** Every provider tried in order, with the reason each failed one was not used. */
+  providerAttempts: ProviderAttempt[]
+  contextLength: number
+  kvDtype: 'float32' | 'float16'
+  /** False when the model cannot take several new tokens on top of a cache (probed at load). */
+  multiTokenAppend: boolean
+  threads: number
+}
