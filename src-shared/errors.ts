@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'DISK_FULL'
   | 'REMOTE_FAILED'
   | 'INTERNAL'
+  | 'HUB_UNREACHABLE'
+  | 'DOWNLOAD_CORRUPT'
 
 export interface ErrorData {
   code: ErrorCode

@@ -149,3 +149,96 @@ export interface LoadedModelInfo {
   multiTokenAppend: boolean
   threads: number
 }
+
+// ── Model library: catalog, downloads, hardware fit ──
+
+/** One ONNX variant a catalog entry offers, with the files it takes from the Hub. */
+export interface CatalogVariant {
+  name: VariantName
+  /** Repo-relative: the .onnx file first, then its external data chunks in order. */
+  files: string[]
+  /** Approximate bytes of those files, from the Hub's listing when the entry was written. */
+  bytes: number
+}
+
+/** A curated model the picker offers for download (resources/catalog.json). */
+export interface CatalogEntry {
+  /** Hub repository id, e.g. 'HuggingFaceTB/SmolLM2-135M-Instruct'. */
+  repo: string
+  name: string
+  architecture: string
+  parameters: number
+  contextLength: number
+  layers: number
+  kvHeads: number
+  headDim: number
+  vocabSize: number
+  license: string
+  variants: CatalogVariant[]
+  /** True when repo id, file names and sizes were checked against the Hub's listing. */
+  verified: boolean
+}
+
+export type DownloadState = 'queued' | 'downloading' | 'verifying' | 'done' | 'failed' | 'cancelled'
+
+/** A download job as the UI sees it; sent on every state change and a few times a second. */
+export interface DownloadProgress {
+  jobId: string
+  repo: string
+  variant: VariantName
+  /** The folder name (and model id) the model gets in the models directory. */
+  modelId: string
+  state: DownloadState
+  /** Repo-relative path of the file being transferred; null when none is. */
+  file: string | null
+  bytesDone: number
+  bytesTotal: number
+  /** Transfer rate over the last few seconds; 0 before data flows. */
+  bytesPerSecond: number
+  /** null while the rate is unknown. */
+  etaSeconds: number | null
+  /** Why the job failed (state 'failed'), as error data. */
+  error: { code: string; message: string } | null
+}
+
+/** A download that stopped before it finished (app closed, cancelled with keep, disk full). */
+export interface PartialDownload {
+  repo: string
+  revision: string
+  variant: VariantName
+  modelId: string
+  bytesDone: number
+  bytesTotal: number
+}
+
+export type FitVerdict = 'fits' | 'tight' | 'wont-fit'
+
+/** What a model can use: RAM always, GPU memory when the caller knows it. Bytes. */
+export interface MemoryBudget {
+  totalRam: number
+  availableRam: number
+  /** Dedicated GPU memory; null when unknown or when running on the CPU. */
+  gpuMemory: number | null
+}
+
+/** Memory estimate of one variant at one context length. Bytes. */
+export interface FitEstimate {
+  variant: VariantName
+  context: number
+  verdict: FitVerdict
+  /** Where the weights and cache would live. */
+  device: 'gpu' | 'ram'
+  weightsBytes: number
+  kvBytes: number
+  overheadBytes: number
+  totalBytes: number
+  /** Largest context (up to the model's) at which this variant still 'fits'; 0 when none. */
+  maxContext: number
+}
+
+export interface FitReport {
+  /** The variant asked for, or else the best one. */
+  chosen: FitEstimate
+  /** Every variant considered, best first. */
+  variants: FitEstimate[]
+}
