@@ -242,3 +242,91 @@ export interface FitReport {
   /** Every variant considered, best first. */
   variants: FitEstimate[]
 }
+
+// ── Chat history (store) ──
+
+/** One message of a conversation's active branch, with what the "2/3" branch switcher needs. */
+export interface BranchEntry {
+  message: Message
+  /** This message and its siblings (same parent; roots count as siblings), oldest first. */
+  siblingIds: string[]
+  /** Position of message.id in siblingIds: the switcher shows siblingIndex + 1 / siblingIds.length. */
+  siblingIndex: number
+}
+
+/** The fields of a conversation a caller may change. */
+export interface ConversationPatch {
+  title?: string
+  modelId?: string | null
+  systemPrompt?: string
+  params?: Partial<GenerationParams>
+  contextPolicy?: ContextPolicy
+  pinned?: boolean
+  archived?: boolean
+}
+
+export interface ConversationListOptions {
+  /** false (default): the main list; true: the archive. */
+  archived?: boolean
+  limit?: number
+  offset?: number
+}
+
+/** A piece of a search snippet; `match` pieces are the highlighted query terms. Plain text, not HTML. */
+export interface SnippetPart {
+  text: string
+  match: boolean
+}
+
+export interface SearchHit {
+  conversationId: string
+  conversationTitle: string
+  messageId: string
+  role: Role
+  createdAt: number
+  snippet: SnippetPart[]
+  /** FTS5 bm25 rank: lower is better. Hits come best first. */
+  rank: number
+}
+
+export type ExportFormat = 'json' | 'markdown'
+
+/** 'hearth': Hearth's own JSON export; 'chatgpt': ChatGPT's conversations.json. */
+export type ImportFormat = 'hearth' | 'chatgpt'
+
+export interface ImportResult {
+  format: ImportFormat
+  /** New ids of the imported conversations, in file order. */
+  conversationIds: string[]
+  messages: number
+  /** Source messages left out (tool calls, hidden system turns, non-text parts only). */
+  skippedMessages: number
+}
+
+export type Theme = 'system' | 'light' | 'dark'
+
+/** Every setting with its type; stored as typed key/value, unknown or invalid values read as the default. */
+export interface Settings {
+  theme: Theme
+  /** The model new conversations start with; null: the user picks. */
+  defaultModelId: string | null
+  defaultSystemPrompt: string
+  defaultParams: GenerationParams
+  defaultContextPolicy: ContextPolicy
+  /** Enter sends and Shift+Enter breaks the line; false swaps them. */
+  sendOnEnter: boolean
+  /** The OpenAI-compatible server for other tools, on localhost only. */
+  apiServerEnabled: boolean
+  apiServerPort: number
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  theme: 'system',
+  defaultModelId: null,
+  defaultSystemPrompt: '',
+  defaultParams: DEFAULT_PARAMS,
+  defaultContextPolicy: 'drop-oldest',
+  sendOnEnter: true,
+  apiServerEnabled: false,
+  apiServerPort: 8080,
+}
