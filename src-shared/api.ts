@@ -29,10 +29,22 @@ export interface Events {
 
 export type EventName = keyof Events
 
-/** What the renderer gets as `window.api`: the calls plus an event subscription. */
-export interface ApiClient extends Api {
-  on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void
+export type Unsubscribe = () => void
+
+export interface EventSource {
+  on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): Unsubscribe
 }
+
+/** What renderer code uses: the calls (rejecting with AppError) plus event subscription. */
+export interface ApiClient extends Api, EventSource {}
+
+/**
+ * What a transport exposes (the preload's `window.api`, the WebSocket client): each call
+ * resolves to its CallResult, because only an error's message survives Electron's invoke.
+ */
+export type Bridge = {
+  [M in ApiMethod]: (...args: Parameters<Api[M]>) => Promise<CallResult<Awaited<ReturnType<Api[M]>>>>
+} & EventSource
 
 /** Wire format of a call's outcome, the same over IPC and WebSocket. */
 export type CallResult<T = unknown> =

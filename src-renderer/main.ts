@@ -1,0 +1,8 @@
+// Renderer entry: mounts the app.
+
+import { mount } from 'svelte'
+import App from './App.svelte'
+
+const target = document.getElementById('app')
+if (!target) throw new Error('#app is missing from index.html')
+mount(App, { target })
