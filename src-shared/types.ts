@@ -330,3 +330,12 @@ export const DEFAULT_SETTINGS: Settings = {
   apiServerEnabled: false,
   apiServerPort: 8080,
 }
+
+/** How an imported folder joins the library: copied in, or linked where it is. */
+export type ImportMode = 'copy' | 'link'
+
+export interface RemoveResult {
+  bytesFreed: number
+  /** True when the whole model went (asked for, or its last variant was removed). */
+  removedModel: boolean
+}
