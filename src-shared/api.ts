@@ -1,16 +1,147 @@
 // The contract between renderer and main: every call and event, typed once.
 // Main implements `Api`; Electron IPC and the WebSocket bridge both register API_METHODS.
 
-import type { AppInfo } from './types.ts'
+import type {
+  AppInfo,
+  CatalogItem,
+  Conversation,
+  ConversationListOptions,
+  ConversationPatch,
+  ConversationView,
+  DeleteResult,
+  DownloadProgress,
+  ExportedFile,
+  ExportFormat,
+  FitReport,
+  GenerationStats,
+  ImportMode,
+  ImportResult,
+  LoadedModelInfo,
+  MenuCommand,
+  Message,
+  ModelStatus,
+  ModelSummary,
+  NewConversation,
+  RemoveResult,
+  SearchHit,
+  Settings,
+  Turn,
+  VariantName,
+} from './types.ts'
 
+/**
+ * Ids: conversations and messages are UUIDs (as the store makes them); models are folder
+ * names in the models directory; download jobs are UUIDs.
+ *
+ * Generation calls (send, regenerate, editMessage, continueReply) return as soon as the rows
+ * are stored; the reply then streams as `token` events and ends with one `done` event.
+ * One generation per conversation at a time: starting another while one runs rejects with
+ * ENGINE_BUSY. Generations in different conversations wait their turn for the engine.
+ */
 export interface Api {
   appInfo(): Promise<AppInfo>
+
+  // ── Conversations ──
+  /** Pinned first, then most recently updated; `archived: true` lists the archive. */
+  listConversations(options?: ConversationListOptions): Promise<Conversation[]>
+  createConversation(init?: NewConversation): Promise<Conversation>
+  /** The conversation with its active branch (root first) and what each branch switcher needs. */
+  getConversation(conversationId: string): Promise<ConversationView>
+  /** Rename, pin, archive, model, system prompt, params, context policy: whatever the patch names. */
+  updateConversation(conversationId: string, patch: ConversationPatch): Promise<Conversation>
+  /** Hides it at once (stopping its generation); undoDeleteConversation brings it back until undoUntil. */
+  deleteConversation(conversationId: string): Promise<DeleteResult>
+  undoDeleteConversation(conversationId: string): Promise<Conversation>
+
+  // ── Chat ──
+  /** Appends the user's message to the active branch and starts the reply. */
+  send(conversationId: string, text: string): Promise<Turn>
+  /** Stops the conversation's generation in the engine; the reply keeps its text, status 'interrupted'. No-op when none runs. */
+  stop(conversationId: string): Promise<void>
+  /**
+   * A new reply as a sibling of the given assistant message (or, given a user message, a new
+   * reply to it); it becomes the active branch. Returns the reply row being streamed.
+   */
+  regenerate(messageId: string): Promise<Message>
+  /** A user message with new text as a sibling of the given one (a new branch), and its reply. */
+  editMessage(messageId: string, text: string): Promise<Turn>
+  /** Makes the given message's branch active (down to its most recent leaf): pass a sibling id from BranchEntry.siblingIds. */
+  switchBranch(messageId: string): Promise<ConversationView>
+  /** Carries on an interrupted (or stopped) reply from its last text; returns the same message, streaming again. */
+  continueReply(messageId: string): Promise<Message>
+
+  // ── History ──
+  /** Full-text search over every message, best first. */
+  search(query: string, limit?: number): Promise<SearchHit[]>
+  /** One conversation, or every one (null), as a file to save. */
+  exportConversations(conversationId: string | null, format: ExportFormat): Promise<ExportedFile>
+  /** Hearth's JSON export or ChatGPT's conversations.json; all or nothing. */
+  importConversations(text: string): Promise<ImportResult>
+
+  // ── Settings ──
+  getSettings(): Promise<Settings>
+  /** Changes the named settings and returns them all; an invalid value changes nothing. */
+  setSettings(patch: Partial<Settings>): Promise<Settings>
+
+  // ── Models ──
+  /** Every folder in the models directory: valid ones with their facts, invalid ones with the reason. */
+  listModels(): Promise<ModelSummary[]>
+  modelStatus(): Promise<ModelStatus>
+  /** Loads a model into the engine (unloading the current one); variant: else the provider's best. */
+  loadModel(modelId: string, variant?: VariantName): Promise<LoadedModelInfo>
+  unloadModel(): Promise<void>
+  /** Will it fit this machine: per variant, at `context` tokens (default: the model's context). */
+  modelFit(modelId: string, context?: number): Promise<FitReport>
+  /** The desktop app's folder dialog; null when cancelled. Browser mode has none: the user types a path. */
+  pickModelFolder(): Promise<string | null>
+  /** Validates a model folder on this machine and adds it to the library, copied or linked. */
+  importModel(dir: string, mode: ImportMode): Promise<ModelSummary>
+  /** A whole model, or one variant of it. */
+  removeModel(modelId: string, variant?: VariantName): Promise<RemoveResult>
+  /** The curated models that can be downloaded, with their fit on this machine. */
+  catalog(): Promise<CatalogItem[]>
+  /** Queues a download from the Hub (a catalog repo or any repo id); progress comes as events. */
+  startDownload(repo: string, variant: VariantName): Promise<DownloadProgress>
+  cancelDownload(jobId: string): Promise<void>
+  /** Downloads of this session, queued, running and finished. */
+  listDownloads(): Promise<DownloadProgress[]>
 }
 
 export type ApiMethod = keyof Api
 
 /** Every method of Api, for the transports to register and the preload to expose. */
-export const API_METHODS = ['appInfo'] as const satisfies readonly ApiMethod[]
+export const API_METHODS = [
+  'appInfo',
+  'listConversations',
+  'createConversation',
+  'getConversation',
+  'updateConversation',
+  'deleteConversation',
+  'undoDeleteConversation',
+  'send',
+  'stop',
+  'regenerate',
+  'editMessage',
+  'switchBranch',
+  'continueReply',
+  'search',
+  'exportConversations',
+  'importConversations',
+  'getSettings',
+  'setSettings',
+  'listModels',
+  'modelStatus',
+  'loadModel',
+  'unloadModel',
+  'modelFit',
+  'pickModelFolder',
+  'importModel',
+  'removeModel',
+  'catalog',
+  'startDownload',
+  'cancelDownload',
+  'listDownloads',
+] as const satisfies readonly ApiMethod[]
 
 // Compile-time proof that API_METHODS lists every method of Api.
 type Missing = Exclude<ApiMethod, (typeof API_METHODS)[number]>
@@ -25,6 +156,26 @@ export interface Notice {
 export interface Events {
   /** Something the user should know that no call returned (a fallback, a recovered file). */
   notice: Notice
+  /** A piece of a reply as it streams; append in order. */
+  token: { conversationId: string; messageId: string; text: string }
+  /**
+   * A generation ended, however it ended: `message` is the stored reply with its final text,
+   * status ('complete', 'interrupted' or 'error') and stats. Always the last event of a reply.
+   */
+  done: { conversationId: string; messageId: string; stats: GenerationStats | null; message: Message }
+  /** Why a generation failed (sent before its `done`, whose message then has status 'error'). */
+  generationError: { conversationId: string; messageId: string; error: { code: string; message: string } }
+  /** A message row was created or changed outside of streaming (new turn, branch, continue). */
+  messageChanged: { conversationId: string; message: Message }
+  /** A conversation was created, changed or moved in the list; null when it was deleted. */
+  conversationChanged: { conversationId: string; conversation: Conversation | null }
+  /** The engine's model changed state. */
+  modelStatus: ModelStatus
+  /** The models directory changed (imported, downloaded, removed): list the models again. */
+  modelsChanged: Record<string, never>
+  downloadProgress: DownloadProgress
+  /** From the application menu or its shortcuts (new chat, search, settings). */
+  menuCommand: { command: MenuCommand }
 }
 
 export type EventName = keyof Events

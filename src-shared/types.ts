@@ -103,6 +103,10 @@ export interface AppInfo {
   arch: string
   /** 'electron' in the desktop app, 'browser' when served to a browser. */
   shell: 'electron' | 'browser'
+  /** Where the history and settings live. */
+  dataDir: string
+  /** Where model folders live: the empty state tells a new user to put one here. */
+  modelsDir: string
 }
 
 /** ONNX weight variants a Hugging Face ONNX export may carry (onnx/model_<suffix>.onnx). */
@@ -318,6 +322,18 @@ export interface Settings {
   /** The OpenAI-compatible server for other tools, on localhost only. */
   apiServerEnabled: boolean
   apiServerPort: number
+  /** 'auto': the platform's GPU providers first, then the CPU; a named one is tried first. */
+  providerPreference: ProviderPreference
+  /** Engine CPU threads; null: chosen from the machine's cores. */
+  threads: number | null
+  /** Bytes all conversations' KV caches may hold in memory; null: from the machine's free memory. */
+  kvCacheBudgetBytes: number | null
+  /** Base font size of the UI, in CSS pixels. */
+  fontSize: number
+  /** Unload the model after this many idle minutes; 0: never. */
+  idleUnloadMinutes: number
+  /** The desktop window's last size and place; null: centred at the default size. */
+  windowBounds: WindowBounds | null
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -329,6 +345,12 @@ export const DEFAULT_SETTINGS: Settings = {
   sendOnEnter: true,
   apiServerEnabled: false,
   apiServerPort: 8080,
+  providerPreference: 'auto',
+  threads: null,
+  kvCacheBudgetBytes: null,
+  fontSize: 15,
+  idleUnloadMinutes: 15,
+  windowBounds: null,
 }
 
 /** How an imported folder joins the library: copied in, or linked where it is. */
@@ -339,3 +361,83 @@ export interface RemoveResult {
   /** True when the whole model went (asked for, or its last variant was removed). */
   removedModel: boolean
 }
+
+// ── The desktop app: what the chat view, the picker and the shell exchange with main ──
+
+export type ProviderPreference = 'auto' | ProviderName
+
+export interface WindowBounds {
+  x: number
+  y: number
+  width: number
+  height: number
+  maximized: boolean
+}
+
+/** What a new conversation may set; the rest comes from settings. */
+export interface NewConversation {
+  title?: string
+  modelId?: string | null
+  systemPrompt?: string
+  params?: Partial<GenerationParams>
+  contextPolicy?: ContextPolicy
+}
+
+export interface ContextUsage {
+  /** Prompt plus reply tokens of the active branch's last finished reply. */
+  usedTokens: number
+  /** The context of the conversation's model; null when the model is unknown. */
+  contextLength: number | null
+}
+
+/** A conversation as the chat view shows it: its settings and the active branch, root first. */
+export interface ConversationView {
+  conversation: Conversation
+  branch: BranchEntry[]
+  /** The reply being generated in this conversation right now; null when none is. */
+  generatingMessageId: string | null
+  /** null until a reply on the active branch has stats. */
+  context: ContextUsage | null
+}
+
+/** What send and editMessage start: the stored user message and the reply row being streamed. */
+export interface Turn {
+  userMessage: Message
+  reply: Message
+}
+
+export interface DeleteResult {
+  /** Epoch ms until which undoDeleteConversation brings it back. */
+  undoUntil: number
+}
+
+/** An export as a file: the desktop app saves it, the browser downloads it. */
+export interface ExportedFile {
+  fileName: string
+  mimeType: string
+  text: string
+}
+
+export type ModelState = 'unloaded' | 'loading' | 'loaded' | 'error'
+
+/** The engine's model: sent on every change and returned by modelStatus. */
+export interface ModelStatus {
+  state: ModelState
+  /** The model loading, loaded or that failed to load; null when unloaded. */
+  modelId: string | null
+  /** Set when loaded: variant, provider and why other providers were not used. */
+  info: LoadedModelInfo | null
+  /** Set when state is 'error'. */
+  error: { code: string; message: string } | null
+}
+
+/** A catalog model with how it would fit this machine and whether it is installed. */
+export interface CatalogItem {
+  entry: CatalogEntry
+  fit: FitReport
+  /** The library's id for it when a variant of it is installed; null otherwise. */
+  installedModelId: string | null
+}
+
+/** Commands of the application menu and its shortcuts, carried out by the renderer. */
+export type MenuCommand = 'new-chat' | 'search' | 'settings'

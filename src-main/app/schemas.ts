@@ -2,9 +2,111 @@
 
 import { z } from 'zod'
 import type { Api, ApiMethod } from '../../src-shared/api.ts'
+import type { ConversationPatch, GenerationParams, NewConversation, Settings, VariantName } from '../../src-shared/types.ts'
+import { contextPolicySchema, settingSchemas } from '../store/schemas.ts'
 
 type ArgsSchemas = { [M in ApiMethod]: z.ZodType<Parameters<Api[M]>> }
 
+/** What one chat message may carry; the store holds more (imports), but a typed message stops here. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024
+/** ChatGPT exports run to tens of megabytes; the WebSocket bridge caps a frame lower still. */
+export const MAX_IMPORT_CHARS = 64 * 1024 * 1024
+const MAX_TITLE = 500
+const MAX_SYSTEM_PROMPT = 100_000
+const MAX_PATH = 4096
+
+/** Conversations, messages and download jobs: the store's and the queue's randomUUID() ids. */
+const uuid = z.guid()
+/** A folder name in the models directory: no separators, not '.' or '..'. */
+const modelId = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^(?!\.{1,2}$)[^/\\\0]+$/, 'must be a model folder name')
+const variant = z.enum(['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4']) satisfies z.ZodType<VariantName>
+const messageText = z
+  .string()
+  .min(1)
+  .refine((s) => s.trim() !== '', 'must not be blank')
+  .refine((s) => Buffer.byteLength(s) <= MAX_MESSAGE_BYTES, `must be at most ${MAX_MESSAGE_BYTES} bytes`)
+const title = z.string().min(1).max(MAX_TITLE)
+const systemPrompt = z.string().max(MAX_SYSTEM_PROMPT)
+
+const paramsPatch = z.strictObject({
+  temperature: z.number().min(0).max(5),
+  topK: z.number().int().min(0).max(10_000),
+  topP: z.number().gt(0).max(1),
+  minP: z.number().min(0).max(1),
+  repetitionPenalty: z.number().gt(0).max(10),
+  maxTokens: z.number().int().min(1).max(1_000_000),
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
+  stop: z.array(z.string().min(1).max(256)).max(16),
+}).partial() satisfies z.ZodType<Partial<GenerationParams>>
+
+const newConversation = z.strictObject({
+  title: title.optional(),
+  modelId: modelId.nullable().optional(),
+  systemPrompt: systemPrompt.optional(),
+  params: paramsPatch.optional(),
+  contextPolicy: contextPolicySchema.optional(),
+}) satisfies z.ZodType<NewConversation>
+
+const conversationPatch = newConversation.extend({
+  pinned: z.boolean().optional(),
+  archived: z.boolean().optional(),
+}) satisfies z.ZodType<ConversationPatch>
+
+const listOptions = z.strictObject({
+  archived: z.boolean().optional(),
+  limit: z.number().int().min(1).max(10_000).optional(),
+  offset: z.number().int().min(0).optional(),
+})
+
+const settingsPatch = z.strictObject(settingSchemas).partial() satisfies z.ZodType<Partial<Settings>>
+
 export const argsSchemas: ArgsSchemas = {
   appInfo: z.tuple([]),
+
+  listConversations: z.tuple([listOptions.optional()]),
+  createConversation: z.tuple([newConversation.optional()]),
+  getConversation: z.tuple([uuid]),
+  updateConversation: z.tuple([uuid, conversationPatch]),
+  deleteConversation: z.tuple([uuid]),
+  undoDeleteConversation: z.tuple([uuid]),
+
+  send: z.tuple([uuid, messageText]),
+  stop: z.tuple([uuid]),
+  regenerate: z.tuple([uuid]),
+  editMessage: z.tuple([uuid, messageText]),
+  switchBranch: z.tuple([uuid]),
+  continueReply: z.tuple([uuid]),
+
+  search: z.tuple([z.string().min(1).max(500), z.number().int().min(1).max(500).optional()]),
+  exportConversations: z.tuple([uuid.nullable(), z.enum(['json', 'markdown'])]),
+  importConversations: z.tuple([z.string().min(1).max(MAX_IMPORT_CHARS)]),
+
+  getSettings: z.tuple([]),
+  setSettings: z.tuple([settingsPatch]),
+
+  listModels: z.tuple([]),
+  modelStatus: z.tuple([]),
+  loadModel: z.tuple([modelId, variant.optional()]),
+  unloadModel: z.tuple([]),
+  modelFit: z.tuple([modelId, z.number().int().min(1).max(10_000_000).optional()]),
+  pickModelFolder: z.tuple([]),
+  importModel: z.tuple([
+    z.string().min(1).max(MAX_PATH).refine((s) => !s.includes('\0'), 'must be a path'),
+    z.enum(['copy', 'link']),
+  ]),
+  removeModel: z.tuple([modelId, variant.optional()]),
+  catalog: z.tuple([]),
+  startDownload: z.tuple([
+    z
+      .string()
+      .max(200)
+      .regex(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'must be a Hub repository id like owner/name'),
+    variant,
+  ]),
+  cancelDownload: z.tuple([uuid]),
+  listDownloads: z.tuple([]),
 }
