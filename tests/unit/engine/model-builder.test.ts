@@ -1,0 +1,79 @@
+// Tests for the test-model builder: the Hugging Face layout, determinism, and the CLI.
+
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { buildModel } from '../../../tools/model-builder/build-model.ts'
+import { inspectModelFolder } from '../../../src-main/engine/model-folder.ts'
+
+let root: string
+before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'hearth-builder-'))
+})
+after(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+describe('buildModel', () => {
+  it('writes the Hugging Face ONNX layout with external data, a folder the inspector accepts', async () => {
+    const dir = path.join(root, 'layout')
+    await buildModel(dir, { q4: true })
+    assert.deepEqual((await readdir(dir)).sort(), [
+      'config.json',
+      'generation_config.json',
+      'onnx',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ])
+    assert.deepEqual((await readdir(path.join(dir, 'onnx'))).sort(), [
+      'model.onnx',
+      'model.onnx_data',
+      'model_q4.onnx',
+      'model_q4.onnx_data',
+    ])
+    const config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8'))
+    assert.equal(config.num_hidden_layers, 2)
+    assert.equal(config.tie_word_embeddings, true)
+    const summary = await inspectModelFolder(dir)
+    assert.ok(summary.valid, summary.valid ? '' : summary.reason)
+    assert.deepEqual(summary.variants.map((v) => v.name).sort(), ['fp32', 'q4'])
+    // Small enough for every test suite to build its own.
+    const fp32 = summary.variants.find((v) => v.name === 'fp32')
+    assert.ok(fp32 && fp32.bytes < 2_000_000, `fp32 variant is ${fp32?.bytes} bytes`)
+  })
+
+  it('writes the same bytes for the same seed and different weights for another', async () => {
+    const weights = async (name: string, seed: number): Promise<Buffer> => {
+      await buildModel(path.join(root, name), { seed })
+      return readFile(path.join(root, name, 'onnx', 'model.onnx_data'))
+    }
+    const a = await weights('seed-a', 7)
+    assert.deepEqual(await weights('seed-b', 7), a)
+    assert.notDeepEqual(await weights('seed-c', 8), a)
+  })
+
+  it('rejects shapes that cannot make a model', async () => {
+    await assert.rejects(buildModel(path.join(root, 'bad'), { hidden: 60, heads: 8 }), /even integer head size/)
+    await assert.rejects(buildModel(path.join(root, 'bad'), { heads: 4, kvHeads: 3 }), /multiple of kv-heads/)
+  })
+})
+
+describe('npm run model:tiny', () => {
+  it('builds a model folder with the options given on the command line', async () => {
+    const dir = path.join(root, 'cli')
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'tools/model-builder/cli.ts', '--out', dir, '--layers', '3', '--kv', 'fp16', '--logits-to-keep'],
+      { cwd: path.resolve(import.meta.dirname, '../../..') },
+    )
+    assert.match(stdout, /wrote .*cli in \d+ ms/)
+    const config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8'))
+    assert.equal(config.num_hidden_layers, 3)
+    assert.equal(config['transformers.js_config'].kv_cache_dtype, 'float16')
+    assert.ok((await stat(path.join(dir, 'onnx', 'model.onnx_data'))).size > 0)
+  })
+})

@@ -1,0 +1,155 @@
+// Builds a random-weight test model in the Hugging Face ONNX layout (config, tokenizer, onnx/).
+
+import { mkdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { writeDecoder } from './decoder-graph.ts'
+import { buildTokenizerFiles } from './tokenizer.ts'
+
+export type ShapeName = 'tiny' | 'smollm2-135m' | 'qwen2.5-0.5b'
+
+export interface BuildOptions {
+  shape: ShapeName
+  layers: number
+  hidden: number
+  heads: number
+  kvHeads: number
+  /** hidden / heads unless set. */
+  headDim: number | null
+  intermediate: number
+  vocab: number
+  contextLength: number
+  ropeTheta: number
+  rmsEps: number
+  kv: 'float32' | 'float16'
+  ids: 'int64' | 'int32'
+  positionIds: boolean
+  logitsToKeep: boolean
+  /** Also write onnx/model_q4.onnx with int4 MatMulNBits projections. */
+  q4: boolean
+  q4BlockSize: number
+  /** Reproduce exports that fail on several new tokens over a non-empty cache (tests the probe). */
+  singleTokenAppend: boolean
+  seed: number
+}
+
+type ShapeFields = Pick<
+  BuildOptions,
+  'layers' | 'hidden' | 'heads' | 'kvHeads' | 'intermediate' | 'vocab' | 'contextLength' | 'ropeTheta'
+> & { modelType: string }
+
+/** The real models' shapes (config.json of each), for benchmarks; 'tiny' builds in milliseconds. */
+export const SHAPES: Record<ShapeName, ShapeFields> = {
+  tiny: {
+    modelType: 'llama', layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128,
+    vocab: 512, contextLength: 2048, ropeTheta: 10000,
+  },
+  'smollm2-135m': {
+    modelType: 'llama', layers: 30, hidden: 576, heads: 9, kvHeads: 3, intermediate: 1536,
+    vocab: 49152, contextLength: 8192, ropeTheta: 100000,
+  },
+  'qwen2.5-0.5b': {
+    modelType: 'qwen2', layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864,
+    vocab: 151936, contextLength: 32768, ropeTheta: 1000000,
+  },
+}
+
+export function resolveOptions(opts: Partial<BuildOptions>): BuildOptions {
+  const shape = SHAPES[opts.shape ?? 'tiny']
+  return {
+    shape: opts.shape ?? 'tiny',
+    layers: shape.layers,
+    hidden: shape.hidden,
+    heads: shape.heads,
+    kvHeads: shape.kvHeads,
+    headDim: null,
+    intermediate: shape.intermediate,
+    vocab: shape.vocab,
+    contextLength: shape.contextLength,
+    ropeTheta: shape.ropeTheta,
+    rmsEps: 1e-5,
+    kv: 'float32',
+    ids: 'int64',
+    positionIds: true,
+    logitsToKeep: false,
+    q4: false,
+    q4BlockSize: 32,
+    singleTokenAppend: false,
+    seed: 42,
+    ...stripUndefined(opts),
+  }
+}
+
+/** Writes the model folder `dir` (created if needed). Same options and seed, same bytes. */
+export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}): Promise<void> {
+  const o = resolveOptions(opts)
+  const headDim = o.headDim ?? o.hidden / o.heads
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0) {
+    throw new Error(`hidden ${o.hidden} / heads ${o.heads} must be an even integer head size`)
+  }
+  if (o.heads % o.kvHeads !== 0) throw new Error(`heads ${o.heads} must be a multiple of kv-heads ${o.kvHeads}`)
+  if (o.q4 && (o.hidden % o.q4BlockSize !== 0 || o.intermediate % o.q4BlockSize !== 0)) {
+    throw new Error(`--q4 needs hidden and intermediate to be multiples of ${o.q4BlockSize}`)
+  }
+
+  await mkdir(path.join(dir, 'onnx'), { recursive: true })
+  const tokenizer = buildTokenizerFiles({ vocabSize: o.vocab, seed: o.seed })
+  const { bos, eos, pad } = tokenizer.specialTokens
+  const files: string[] = ['model.onnx', ...(o.q4 ? ['model_q4.onnx'] : [])]
+  const config = {
+    architectures: [o.shape === 'qwen2.5-0.5b' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+    model_type: SHAPES[o.shape].modelType,
+    hidden_size: o.hidden,
+    intermediate_size: o.intermediate,
+    num_attention_heads: o.heads,
+    num_hidden_layers: o.layers,
+    num_key_value_heads: o.kvHeads,
+    head_dim: headDim,
+    vocab_size: o.vocab,
+    max_position_embeddings: o.contextLength,
+    rms_norm_eps: o.rmsEps,
+    rope_theta: o.ropeTheta,
+    tie_word_embeddings: true,
+    bos_token_id: bos,
+    eos_token_id: eos,
+    pad_token_id: pad,
+    torch_dtype: 'float32',
+    'transformers.js_config': {
+      use_external_data_format: Object.fromEntries(files.map((f) => [f, 1])),
+      ...(o.kv === 'float16' ? { kv_cache_dtype: 'float16' } : {}),
+    },
+  }
+  const write = (name: string, value: object): Promise<void> =>
+    writeFile(path.join(dir, name), `${JSON.stringify(value, null, 2)}\n`)
+  await write('config.json', config)
+  await write('generation_config.json', { bos_token_id: bos, eos_token_id: [eos], pad_token_id: pad })
+  await write('tokenizer.json', tokenizer.tokenizerJson)
+  await write('tokenizer_config.json', tokenizer.tokenizerConfig)
+
+  const shape = {
+    layers: o.layers,
+    hidden: o.hidden,
+    heads: o.heads,
+    kvHeads: o.kvHeads,
+    headDim,
+    intermediate: o.intermediate,
+    vocab: o.vocab,
+    ropeTheta: o.ropeTheta,
+    rmsEps: o.rmsEps,
+  }
+  const signature = {
+    kv: o.kv,
+    ids: o.ids,
+    positionIds: o.positionIds,
+    logitsToKeep: o.logitsToKeep,
+    singleTokenAppend: o.singleTokenAppend,
+  }
+  const onnxDir = path.join(dir, 'onnx')
+  writeDecoder(onnxDir, 'model.onnx', shape, signature, { format: 'fp32', q4BlockSize: o.q4BlockSize, seed: o.seed })
+  if (o.q4) {
+    writeDecoder(onnxDir, 'model_q4.onnx', shape, signature, { format: 'q4', q4BlockSize: o.q4BlockSize, seed: o.seed })
+  }
+}
+
+function stripUndefined<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>
+}

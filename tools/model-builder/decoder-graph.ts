@@ -1,0 +1,216 @@
+// A Llama-style decoder (RMSNorm, RoPE, grouped KV heads, SwiGLU, tied Gemm lm_head) as an ONNX
+// graph with the Optimum / transformers.js signature, from seeded random weights.
+
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { GraphBuilder } from './onnx-graph.ts'
+import { quantizeQ4 } from './quantize.ts'
+import { Rng } from './random.ts'
+
+export interface DecoderShape {
+  layers: number
+  hidden: number
+  heads: number
+  kvHeads: number
+  headDim: number
+  intermediate: number
+  vocab: number
+  ropeTheta: number
+  rmsEps: number
+}
+
+export interface DecoderSignature {
+  kv: 'float32' | 'float16'
+  ids: 'int64' | 'int32'
+  positionIds: boolean
+  logitsToKeep: boolean
+  /**
+   * A quirk of some real exports, reproduced for tests: the graph fails when several new tokens
+   * come on top of a non-empty cache (an Expand of [seq] to [past + seq]).
+   */
+  singleTokenAppend: boolean
+}
+
+export interface DecoderWeights {
+  /** 'fp32' MatMul weights, or int4 MatMulNBits weights for the projections. */
+  format: 'fp32' | 'q4'
+  q4BlockSize: number
+  seed: number
+}
+
+const FLT_MAX = 3.4028234663852886e38
+const INT64_MAX = Number.MAX_SAFE_INTEGER
+
+/** Writes `<dir>/<file>` and `<dir>/<file>_data`. Weights depend only on (seed, tensor name). */
+export function writeDecoder(
+  dir: string,
+  file: string,
+  shape: DecoderShape,
+  sig: DecoderSignature,
+  weights: DecoderWeights,
+): void {
+  const g = new GraphBuilder(dir, `${file}_data`)
+  const { layers, hidden: H, heads, kvHeads, headDim: D, intermediate: I, vocab: V } = shape
+  const rep = heads / kvHeads
+  const random = (name: string, n: number, std: number, mean = 0): Float32Array =>
+    new Rng(hashSeed(weights.seed, name)).normal(n, std, mean)
+
+  const scalar = (v: number): string => g.int64([v], [])
+  const matmul = (x: string, name: string, K: number, N: number): string => {
+    const w = random(name, K * N, 1 / Math.sqrt(K))
+    if (weights.format === 'fp32') return g.op('MatMul', [x, g.tensor(name, 'float32', [K, N], w)])
+    const q = quantizeQ4(w, K, N, weights.q4BlockSize)
+    const blob = weights.q4BlockSize / 2
+    const packed = g.tensor(`${name}.q4`, 'uint8', [N, q.kBlocks, blob], q.packed)
+    const scales = g.tensor(`${name}.scales`, 'float32', [N * q.kBlocks], q.scales)
+    return g.op(
+      'MatMulNBits',
+      [x, packed, scales],
+      { K, N, bits: 4, block_size: weights.q4BlockSize },
+      { domain: 'com.microsoft' },
+    )
+  }
+  const rmsNorm = (x: string, name: string): string => {
+    const w = g.tensor(name, 'float32', [H], random(name, H, 0.05, 1))
+    const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 })
+    const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, g.float([shape.rmsEps], [])])])])
+    return g.op('Mul', [g.op('Mul', [x, inv]), w])
+  }
+
+  // Inputs, named and shaped as Optimum exports them.
+  const ids = g.input('input_ids', sig.ids, ['batch_size', 'sequence_length'])
+  const mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length'])
+  const positionIds = sig.positionIds
+    ? g.input('position_ids', 'int64', ['batch_size', 'sequence_length'])
+    : null
+  const past: [string, string][] = []
+  for (let i = 0; i < layers; i++) {
+    const dims = ['batch_size', kvHeads, 'past_sequence_length', D]
+    past.push([
+      g.input(`past_key_values.${i}.key`, sig.kv, dims),
+      g.input(`past_key_values.${i}.value`, sig.kv, dims),
+    ])
+  }
+  const logitsToKeep = sig.logitsToKeep ? g.input('num_logits_to_keep', 'int64', []) : null
+
+  // Lengths as 0-D scalars: seq (new tokens), past, total = past + seq.
+  const seq = g.op('Gather', [g.op('Shape', [ids]), scalar(1)])
+  const pastLen = g.op('Gather', [g.op('Shape', [past[0]![0]]), scalar(2)])
+  const total = g.op('Add', [pastLen, seq])
+
+  const embed = g.tensor('model.embed_tokens.weight', 'float32', [V, H], random('embed', V * H, 1))
+  let h = g.op('Gather', [embed, ids], { axis: 0 }) // [B, S, H]
+
+  // RoPE tables: cos, sin [B, 1, S, D] from positions [B, S].
+  const positions =
+    positionIds ?? g.op('Unsqueeze', [g.op('Range', [pastLen, total, scalar(1)]), g.int64([0])])
+  const invFreq = Array.from({ length: D / 2 }, (_, i) => 1 / shape.ropeTheta ** ((2 * i) / D))
+  const freqs = g.op('Mul', [
+    g.op('Unsqueeze', [g.op('Cast', [positions], { to: 1 }), g.int64([2])]),
+    g.float(invFreq),
+  ]) // [B, S, D/2]
+  const angles = g.op('Concat', [freqs, freqs], { axis: -1 })
+  const cos = g.op('Unsqueeze', [g.op('Cos', [angles]), g.int64([1])])
+  const sin = g.op('Unsqueeze', [g.op('Sin', [angles]), g.int64([1])])
+  const rope = (x: string): string => {
+    const [x1, x2] = g.node('Split', [x], { axis: -1 }, { outputs: 2 }) as [string, string]
+    const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: -1 })
+    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])])
+  }
+
+  // allowed(i, j) = j <= i + past AND attention_mask[j], as [B, 1, 1, S, T] for the grouped scores.
+  const rows = g.op('Unsqueeze', [
+    g.op('Add', [g.op('Range', [scalar(0), seq, scalar(1)]), pastLen]),
+    g.int64([1]),
+  ])
+  const cols = g.op('Unsqueeze', [g.op('Range', [scalar(0), total, scalar(1)]), g.int64([0])])
+  const causal = g.op('LessOrEqual', [cols, rows]) // [S, T]
+  const keep = g.op('Unsqueeze', [g.op('Cast', [mask], { to: 9 }), g.int64([1])]) // [B, 1, T]
+  const allowed = g.op('Unsqueeze', [g.op('And', [causal, keep]), g.int64([1, 2])])
+  const masked = g.float([-FLT_MAX], [])
+  const scale = g.float([1 / Math.sqrt(D)], [])
+
+  const heads4 = (x: string, n: number): string =>
+    g.op('Transpose', [g.op('Reshape', [x, g.int64([0, 0, n, D])])], { perm: [0, 2, 1, 3] })
+
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}`
+    const x = rmsNorm(h, `${p}.input_layernorm.weight`)
+    const q = rope(heads4(matmul(x, `${p}.self_attn.q_proj.weight`, H, heads * D), heads)) // [B, heads, S, D]
+    const k = rope(heads4(matmul(x, `${p}.self_attn.k_proj.weight`, H, kvHeads * D), kvHeads)) // [B, kv, S, D]
+    const v = heads4(matmul(x, `${p}.self_attn.v_proj.weight`, H, kvHeads * D), kvHeads)
+
+    const [pastK, pastV] = past[l]!
+    const presentK = `present.${l}.key`
+    const presentV = `present.${l}.value`
+    let keys: string
+    let values: string
+    if (sig.kv === 'float16') {
+      g.op('Concat', [pastK, g.op('Cast', [k], { to: 10 })], { axis: 2 }, { output: presentK })
+      g.op('Concat', [pastV, g.op('Cast', [v], { to: 10 })], { axis: 2 }, { output: presentV })
+      keys = g.op('Cast', [presentK], { to: 1 })
+      values = g.op('Cast', [presentV], { to: 1 })
+    } else {
+      keys = g.op('Concat', [pastK, k], { axis: 2 }, { output: presentK })
+      values = g.op('Concat', [pastV, v], { axis: 2 }, { output: presentV })
+    }
+    g.output(presentK, sig.kv, ['batch_size', kvHeads, 'total_sequence_length', D])
+    g.output(presentV, sig.kv, ['batch_size', kvHeads, 'total_sequence_length', D])
+
+    // Grouped heads without repeating KV: q [B, kv, rep, S, D] against k, v [B, kv, 1, T, D].
+    const q5 = g.op('Reshape', [q, g.int64([0, kvHeads, rep, -1, D])])
+    const k5 = g.op('Unsqueeze', [keys, g.int64([2])])
+    const v5 = g.op('Unsqueeze', [values, g.int64([2])])
+    const scores = g.op('Mul', [
+      g.op('MatMul', [q5, g.op('Transpose', [k5], { perm: [0, 1, 2, 4, 3] })]),
+      scale,
+    ]) // [B, kv, rep, S, T]
+    const probs = g.op('Softmax', [g.op('Where', [allowed, scores, masked])], { axis: -1 })
+    const attn = g.op('Reshape', [g.op('MatMul', [probs, v5]), g.int64([0, heads, -1, D])])
+    const merged = g.op('Reshape', [
+      g.op('Transpose', [attn], { perm: [0, 2, 1, 3] }),
+      g.int64([0, 0, heads * D]),
+    ])
+    h = g.op('Add', [h, matmul(merged, `${p}.self_attn.o_proj.weight`, heads * D, H)])
+
+    const y = rmsNorm(h, `${p}.post_attention_layernorm.weight`)
+    const gate = matmul(y, `${p}.mlp.gate_proj.weight`, H, I)
+    const up = matmul(y, `${p}.mlp.up_proj.weight`, H, I)
+    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up])
+    h = g.op('Add', [h, matmul(act, `${p}.mlp.down_proj.weight`, I, H)])
+  }
+
+  let last = rmsNorm(h, 'model.norm.weight')
+  if (logitsToKeep) {
+    // num_logits_to_keep = k keeps the last k positions; 0 keeps all (Slice from -0 = 0).
+    const start = g.op('Neg', [g.op('Unsqueeze', [logitsToKeep, g.int64([0])])])
+    last = g.op('Slice', [last, start, g.int64([INT64_MAX]), g.int64([1])])
+  }
+  // Tied lm_head as Gemm(h, embed, transB=1): one copy of the embedding table (see FACTS.md).
+  const flat = g.op('Reshape', [last, g.int64([-1, H])])
+  const logits2d = g.op('Gemm', [flat, embed], { transB: 1 })
+  const outShape = g.op('Concat', [
+    g.op('Slice', [g.op('Shape', [last]), g.int64([0]), g.int64([2])]),
+    g.int64([V]),
+  ], { axis: 0 })
+  if (sig.singleTokenAppend) {
+    const logits = g.op('Reshape', [logits2d, outShape])
+    const probe = g.op('Expand', [
+      g.op('ConstantOfShape', [g.op('Unsqueeze', [seq, g.int64([0])])]),
+      g.op('Unsqueeze', [total, g.int64([0])]),
+    ])
+    g.op('Add', [logits, g.op('ReduceSum', [probe], { keepdims: 0 })], {}, { output: 'logits' })
+  } else {
+    g.op('Reshape', [logits2d, outShape], {}, { output: 'logits' })
+  }
+  g.output('logits', 'float32', ['batch_size', 'logits_length', V])
+
+  writeFileSync(path.join(dir, file), g.finish('hearth-decoder'))
+}
+
+/** FNV-1a of the name mixed with the seed: each tensor gets its own stream of random numbers. */
+function hashSeed(seed: number, name: string): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0
+  return h
+}
