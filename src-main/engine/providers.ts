@@ -1,0 +1,58 @@
+// Execution providers: the preference per OS, and trying each in turn because onnxruntime-node
+// throws instead of falling back when a provider is unusable.
+
+import os from 'node:os'
+import type { ProviderAttempt, ProviderName } from '../../src-shared/types.ts'
+import { AppError } from '../../src-shared/errors.ts'
+
+export function defaultProviders(platform: NodeJS.Platform = process.platform): ProviderName[] {
+  if (platform === 'win32') return ['dml', 'webgpu', 'cpu']
+  if (platform === 'darwin') return ['coreml', 'webgpu', 'cpu']
+  return ['cuda', 'webgpu', 'cpu']
+}
+
+/** Providers that keep tensors on a device (where 'gpu-buffer' outputs are possible or copies cost). */
+export function isGpuProvider(provider: ProviderName): boolean {
+  return provider !== 'cpu'
+}
+
+/**
+ * Intra-op threads: every logical CPU on small machines; above 4, half of them (SMT siblings share
+ * the FPU that matmuls saturate), capped at 8 where more threads stop helping a batch of one.
+ */
+export function defaultThreads(cpus: number = os.availableParallelism()): number {
+  return cpus <= 4 ? Math.max(1, cpus) : Math.min(8, Math.floor(cpus / 2))
+}
+
+/**
+ * Calls `open` with each provider in order until one succeeds. Every failure is recorded with its
+ * reason. When all fail: if the CPU provider failed too, the file itself is at fault (MODEL_INVALID,
+ * naming `file`); otherwise the error names each provider and why.
+ */
+export async function openWithFallback<T>(
+  providers: readonly ProviderName[],
+  file: string,
+  open: (provider: ProviderName) => Promise<T>,
+): Promise<{ value: T; provider: ProviderName; attempts: ProviderAttempt[] }> {
+  const attempts: ProviderAttempt[] = []
+  for (const provider of providers) {
+    try {
+      const value = await open(provider)
+      attempts.push({ provider, ok: true })
+      return { value, provider, attempts }
+    } catch (err) {
+      // A model-level error (bad file, unsupported signature) fails on every provider alike.
+      if (err instanceof AppError) throw err
+      attempts.push({ provider, ok: false, reason: firstLine(err) })
+    }
+  }
+  const cpu = attempts.find((a) => a.provider === 'cpu')
+  if (cpu) throw new AppError('MODEL_INVALID', `${file} could not be loaded: ${cpu.reason}`)
+  const why = attempts.map((a) => `${a.provider}: ${a.reason}`).join('; ')
+  throw new AppError('MODEL_UNSUPPORTED', `No execution provider could run this model (${why})`)
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  return message.split('\n')[0]?.slice(0, 300) ?? message
+}

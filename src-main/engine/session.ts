@@ -1,0 +1,334 @@
+// The ONNX session of a decoder: the only file that knows input/output names. The signature is
+// read from inputMetadata/outputMetadata, and one forward pass appends tokens to a KvCache.
+
+import * as ort from 'onnxruntime-node'
+import { AppError } from '../../src-shared/errors.ts'
+import type { ProviderName } from '../../src-shared/types.ts'
+import { KvCache } from './kv-cache.ts'
+
+type IntType = 'int64' | 'int32'
+
+export interface Signature {
+  ids: IntType
+  /** null: the export has no attention_mask input. */
+  mask: IntType | null
+  /** null: the export derives positions itself. */
+  positions: IntType | null
+  /** Name and type of num_logits_to_keep / logits_to_keep, when present. */
+  logitsToKeep: { name: string; type: IntType } | null
+  useCacheBranch: boolean
+  kvDtype: 'float32' | 'float16'
+  logitsDtype: 'float32' | 'float16'
+  layers: number
+  kvHeads: number
+  headDim: number
+  /** past_key_values.{i}.key|value, in KvCache order (layer, then key before value). */
+  pastNames: string[]
+  /** present.{i}.key|value in the same order. */
+  presentNames: string[]
+}
+
+export interface SessionOptions {
+  provider: ProviderName
+  threads: number
+  /** Longest sequence the buffers are sized for (the model's context length). */
+  contextLength: number
+  /** Fallbacks for symbolic dims in the metadata (from config.json). */
+  kvHeads: number
+  headDim: number
+  vocab: number
+}
+
+const KNOWN_INPUTS = /^(input_ids|attention_mask|position_ids|num_logits_to_keep|logits_to_keep|use_cache_branch|past_key_values\.\d+\.(key|value))$/
+const PAST = /^past_key_values\.(\d+)\.(key|value)$/
+const PRESENT = /^present(?:_key_values)?\.(\d+)\.(key|value)$/
+
+/** Reads what the graph takes and gives; throws MODEL_UNSUPPORTED naming everything it cannot drive. */
+export function readSignature(
+  inputs: readonly ort.InferenceSession.ValueMetadata[],
+  outputs: readonly ort.InferenceSession.ValueMetadata[],
+  fallback: { kvHeads: number; headDim: number },
+): Signature {
+  const problems: string[] = []
+  const byName = new Map(inputs.map((m) => [m.name, m]))
+  const typeOf = (m: ort.InferenceSession.ValueMetadata | undefined): string | null =>
+    m === undefined ? null : m.isTensor ? m.type : 'non-tensor'
+  const intType = (name: string, required: boolean): IntType | null => {
+    const t = typeOf(byName.get(name))
+    if (t === null) {
+      if (required) problems.push(`no ${name} input`)
+      return null
+    }
+    if (t === 'int64' || t === 'int32') return t
+    problems.push(`${name} of type ${t}`)
+    return null
+  }
+
+  const unknown = inputs.map((m) => m.name).filter((n) => !KNOWN_INPUTS.test(n))
+  if (unknown.length > 0) problems.push(`unknown inputs ${unknown.join(', ')}`)
+  const ids = intType('input_ids', true)
+  const mask = intType('attention_mask', false)
+  const positions = intType('position_ids', false)
+  const keepName = byName.has('num_logits_to_keep') ? 'num_logits_to_keep' : byName.has('logits_to_keep') ? 'logits_to_keep' : null
+  const keepType = keepName ? intType(keepName, true) : null
+  const branch = byName.get('use_cache_branch')
+  if (branch && typeOf(branch) !== 'bool') problems.push(`use_cache_branch of type ${typeOf(branch)}`)
+
+  const pastByIndex = indexKv(inputs, PAST)
+  const presentByIndex = indexKv(outputs, PRESENT)
+  const slots = Math.ceil(Math.max(pastByIndex.length, presentByIndex.length) / 2) * 2
+  const layers = slots / 2
+  if (pastByIndex.length === 0) problems.push('no past_key_values inputs (exports without a KV cache cannot be driven)')
+  const pastNames: string[] = []
+  const presentNames: string[] = []
+  const kvTypes = new Set<string>()
+  let kvHeads = fallback.kvHeads
+  let headDim = fallback.headDim
+  for (let i = 0; i < slots; i++) {
+    const past = pastByIndex[i]
+    const present = presentByIndex[i]
+    const slot = `${Math.floor(i / 2)}.${i % 2 === 0 ? 'key' : 'value'}`
+    if (!past) problems.push(`no input past_key_values.${slot}`)
+    if (!present) problems.push(`no output present.${slot}`)
+    if (!past || !present) continue
+    pastNames.push(past.name)
+    presentNames.push(present.name)
+    kvTypes.add(String(typeOf(past)))
+    if (past.isTensor && past.shape.length === 4) {
+      if (typeof past.shape[1] === 'number') kvHeads = past.shape[1]
+      if (typeof past.shape[3] === 'number') headDim = past.shape[3]
+    } else {
+      problems.push(`past_key_values.${slot} is not a 4-D tensor`)
+    }
+  }
+  const kvDtype = [...kvTypes][0]
+  if (kvTypes.size > 1 || (kvDtype !== undefined && kvDtype !== 'float32' && kvDtype !== 'float16')) {
+    problems.push(`KV cache of type ${[...kvTypes].join(' and ')}`)
+  }
+  const logits = outputs.find((m) => m.name === 'logits')
+  const logitsType = typeOf(logits)
+  if (logitsType !== 'float32' && logitsType !== 'float16') {
+    problems.push(logits ? `logits of type ${logitsType}` : 'no logits output')
+  }
+
+  if (problems.length > 0) {
+    throw new AppError('MODEL_UNSUPPORTED', `Unsupported model signature: ${problems.join('; ')}`)
+  }
+  return {
+    ids: ids as IntType,
+    mask,
+    positions,
+    logitsToKeep: keepName && keepType ? { name: keepName, type: keepType } : null,
+    useCacheBranch: branch !== undefined,
+    kvDtype: kvDtype as 'float32' | 'float16',
+    logitsDtype: logitsType as 'float32' | 'float16',
+    layers,
+    kvHeads,
+    headDim,
+    pastNames,
+    presentNames,
+  }
+}
+
+/** Metadata entries matching `pattern` (layer, key|value), as [layer0.key, layer0.value, ...]. */
+function indexKv(
+  metas: readonly ort.InferenceSession.ValueMetadata[],
+  pattern: RegExp,
+): (ort.InferenceSession.ValueMetadata | undefined)[] {
+  const slots: (ort.InferenceSession.ValueMetadata | undefined)[] = []
+  for (const m of metas) {
+    const match = pattern.exec(m.name)
+    if (!match) continue
+    slots[Number(match[1]) * 2 + (match[2] === 'key' ? 0 : 1)] = m
+  }
+  return Array.from({ length: slots.length }, (_, i) => slots[i])
+}
+
+const QUIET: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 }
+
+function intArray(type: IntType, n: number): BigInt64Array | Int32Array {
+  return type === 'int64' ? new BigInt64Array(n) : new Int32Array(n)
+}
+
+function setInt(array: BigInt64Array | Int32Array, i: number, value: number): void {
+  if (array instanceof BigInt64Array) array[i] = BigInt(value)
+  else array[i] = value
+}
+
+export interface ForwardOptions {
+  /** 'last': logits of the final position, [vocab]. 'all': [tokens, vocab] (tests, scoring). */
+  logits: 'last' | 'all'
+  /**
+   * Added to every position id. Only tests set it: it proves the equivalence checks notice a
+   * wrong position.
+   */
+  positionShift?: number
+  /** Keep onnxruntime from logging a failure the caller expects and handles. */
+  quiet?: boolean
+}
+
+export class ModelSession {
+  readonly sig: Signature
+  readonly provider: ProviderName
+  readonly vocab: number
+  private session: ort.InferenceSession
+  private contextLength: number
+  // Buffers reused by every forward pass, sized once; tensors over them are views, not copies.
+  private ones: BigInt64Array | Int32Array // [contextLength] of 1: attention_mask is a prefix view
+  private arange: BigInt64Array | Int32Array // [contextLength] of 0, 1, 2, ...: position_ids views
+  private ids: BigInt64Array | Int32Array // [chunk capacity]: input_ids of this pass
+  private keepLast: ort.Tensor | null
+  private keepAll: ort.Tensor | null
+  private branch: [ort.Tensor, ort.Tensor] // use_cache_branch false, true
+  private logits32: Float32Array // [vocab]: fp16 logits converted here
+
+  private constructor(session: ort.InferenceSession, sig: Signature, opts: SessionOptions) {
+    this.session = session
+    this.sig = sig
+    this.provider = opts.provider
+    this.contextLength = opts.contextLength
+    const logitsMeta = session.outputMetadata.find((m) => m.name === 'logits')
+    const vocabDim = logitsMeta?.isTensor ? logitsMeta.shape[2] : undefined
+    this.vocab = typeof vocabDim === 'number' ? vocabDim : opts.vocab
+    this.ones = intArray(sig.mask ?? 'int64', opts.contextLength)
+    this.arange = intArray(sig.positions ?? 'int64', opts.contextLength)
+    for (let i = 0; i < opts.contextLength; i++) {
+      setInt(this.ones, i, 1)
+      setInt(this.arange, i, i)
+    }
+    this.ids = intArray(sig.ids, 512)
+    const keep = (v: number): ort.Tensor | null => {
+      if (!sig.logitsToKeep) return null
+      const data = intArray(sig.logitsToKeep.type, 1)
+      setInt(data, 0, v)
+      return new ort.Tensor(sig.logitsToKeep.type, data, [])
+    }
+    this.keepLast = keep(1)
+    this.keepAll = keep(0)
+    this.branch = [new ort.Tensor('bool', Uint8Array.of(0), [1]), new ort.Tensor('bool', Uint8Array.of(1), [1])]
+    this.logits32 = new Float32Array(this.vocab)
+  }
+
+  /** Opens `file` on one provider; errors from onnxruntime propagate as they are (see openWithFallback). */
+  static async open(file: string, opts: SessionOptions): Promise<ModelSession> {
+    const session = await ort.InferenceSession.create(file, {
+      executionProviders: [opts.provider],
+      intraOpNumThreads: opts.threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      // On WebGPU every output stays on the device: present.* go back in as past without a round
+      // trip through the CPU (KvCache#advance disposes the replaced ones); logits are downloaded.
+      ...(opts.provider === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+    })
+    try {
+      return new ModelSession(session, readSignature(session.inputMetadata, session.outputMetadata, opts), opts)
+    } catch (err) {
+      await session.release()
+      throw err
+    }
+  }
+
+  /** A cache with no positions: tensors of sequence length 0, as the first pass expects. */
+  emptyCache(): KvCache {
+    const dims = [1, this.sig.kvHeads, 0, this.sig.headDim]
+    const tensors = this.sig.pastNames.map(() =>
+      this.sig.kvDtype === 'float16'
+        ? new ort.Tensor('float16', new Uint16Array(0), dims)
+        : new ort.Tensor('float32', new Float32Array(0), dims),
+    )
+    return new KvCache(tensors)
+  }
+
+  /**
+   * Runs `tokens` at positions kv.length.. and appends their keys and values to `kv`.
+   * Returns a view valid until the next call: [vocab] for 'last', [tokens, vocab] for 'all'.
+   */
+  async forward(kv: KvCache, tokens: ArrayLike<number>, opts: ForwardOptions): Promise<Float32Array> {
+    const n = tokens.length
+    const past = kv.length
+    const total = past + n
+    if (n === 0) throw new AppError('INTERNAL', 'forward needs at least one token')
+    if (total > this.contextLength) {
+      throw new AppError('CONTEXT_OVERFLOW', `${total} tokens exceed the model's context of ${this.contextLength}`)
+    }
+    if (n > this.ids.length) this.ids = intArray(this.sig.ids, Math.max(n, this.ids.length * 2))
+    for (let i = 0; i < n; i++) setInt(this.ids, i, tokens[i]!)
+
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor(this.sig.ids, this.ids.subarray(0, n), [1, n]),
+    }
+    if (this.sig.mask) feeds.attention_mask = new ort.Tensor(this.sig.mask, this.ones.subarray(0, total), [1, total])
+    if (this.sig.positions) feeds.position_ids = this.positionTensor(past, n, opts.positionShift ?? 0)
+    if (this.sig.logitsToKeep) {
+      feeds[this.sig.logitsToKeep.name] = (opts.logits === 'last' ? this.keepLast : this.keepAll) as ort.Tensor
+    }
+    if (this.sig.useCacheBranch) feeds.use_cache_branch = this.branch[past > 0 ? 1 : 0]
+    for (let i = 0; i < this.sig.pastNames.length; i++) feeds[this.sig.pastNames[i]!] = kv.tensors[i]!
+
+    const out = await this.session.run(feeds, opts.quiet ? QUIET : {})
+    kv.advance(this.sig.presentNames.map((name) => out[name]!), tokens)
+
+    const logits = out.logits!
+    const rows = logits.dims[1]!
+    const data = (logits.location === 'cpu' ? logits.data : await logits.getData(true)) as Float32Array | Uint16Array
+    if (opts.logits === 'all') {
+      if (rows !== n) throw new AppError('INTERNAL', `expected logits for ${n} positions, got ${rows}`)
+      return data instanceof Float32Array ? data : halfToFloat(data, new Float32Array(data.length))
+    }
+    const last = data.subarray((rows - 1) * this.vocab, rows * this.vocab)
+    return last instanceof Float32Array ? last : halfToFloat(last, this.logits32)
+  }
+
+  /**
+   * Whether the graph takes several new tokens on top of a non-empty cache; some exports fail
+   * there (FACTS.md). Runs two tiny passes on a scratch cache.
+   */
+  async probeMultiTokenAppend(): Promise<boolean> {
+    const kv = this.emptyCache()
+    try {
+      await this.forward(kv, [0, 1], { logits: 'last', quiet: true })
+      await this.forward(kv, [1, 0], { logits: 'last', quiet: true })
+      return true
+    } catch {
+      return false
+    } finally {
+      kv.dispose()
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.session.release()
+  }
+
+  private positionTensor(past: number, n: number, shift: number): ort.Tensor {
+    const type = this.sig.positions as IntType
+    if (shift === 0) return new ort.Tensor(type, this.arange.subarray(past, past + n), [1, n])
+    const ids = intArray(type, n)
+    for (let i = 0; i < n; i++) setInt(ids, i, past + i + shift)
+    return new ort.Tensor(type, ids, [1, n])
+  }
+}
+
+let halfTable: Float32Array | null = null
+
+/** fp16 bits to fp32 through a 64K-entry table, built on first use. */
+function halfToFloat(src: Uint16Array, dst: Float32Array): Float32Array {
+  halfTable ??= buildHalfTable()
+  for (let i = 0; i < src.length; i++) dst[i] = halfTable[src[i]!]!
+  return dst
+}
+
+function buildHalfTable(): Float32Array {
+  const table = new Float32Array(65536)
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1
+    const exp = (h >> 10) & 0x1f
+    const frac = h & 0x3ff
+    table[h] =
+      exp === 0 ? sign * 2 ** -14 * (frac / 1024)
+      : exp === 31 ? (frac ? NaN : sign * Infinity)
+      : sign * 2 ** (exp - 15) * (1 + frac / 1024)
+  }
+  return table
+}
