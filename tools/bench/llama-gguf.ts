@@ -6,8 +6,10 @@
 // adjacent pairs (2j, 2j+1) while HF Llama/Qwen rotate halves (j, j + headDim/2), so Q and K rows
 // (and their biases) are permuted per head exactly as llama.cpp's convert_hf_to_gguf.py does.
 
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
+import { readOnnxWeights } from './onnx-weights.ts'
 import {
   GgmlType,
   quantizeQ4_0,
@@ -89,7 +91,8 @@ export async function readLlamaShape(modelDir: string): Promise<LlamaShape> {
     tied: c.tie_word_embeddings !== false,
     ropeTheta: num('rope_theta', 10000),
     rmsEps: num('rms_norm_eps', 1e-6),
-    qkvBias: c.model_type === 'qwen2',
+    // Set from the weights: HF Qwen2 has q/k/v biases, but an export may not.
+    qkvBias: false,
   }
 }
 
@@ -268,15 +271,27 @@ export function llamaMetadata(s: LlamaShape, name: string, precision: GgufPrecis
 
 export interface LlamaGgufOptions {
   precision: GgufPrecision
-  /** Where the weights come from; seeded stand-ins of the same shapes when absent. */
-  weights?: WeightSource
   /** tokenizer.ggml.pre: llama.cpp's pre-tokenizer name. */
   pre?: string
 }
 
-/** Writes `outFile` from the model folder's config.json, tokenizer files and the given weights. */
-export async function writeLlamaGguf(modelDir: string, outFile: string, opts: LlamaGgufOptions): Promise<GgufLayout> {
+export interface LlamaGgufResult extends GgufLayout {
+  /** 'onnx': the fp32 ONNX file's own weights; 'seeded': stand-ins of the same shapes. */
+  weights: 'onnx' | 'seeded'
+}
+
+/**
+ * Writes `outFile` from the model folder's config.json and tokenizer files, with the weights of
+ * its onnx/model.onnx (fp32) when present, else seeded weights of the same shapes.
+ */
+export async function writeLlamaGguf(modelDir: string, outFile: string, opts: LlamaGgufOptions): Promise<LlamaGgufResult> {
   const shape = await readLlamaShape(modelDir)
+  const onnxFile = path.join(modelDir, 'onnx', 'model.onnx')
+  const onnx = existsSync(onnxFile) ? readOnnxWeights(onnxFile) : null
+  if (onnx) {
+    shape.qkvBias = onnx.hasQkvBias
+    shape.tied = !onnx.hasLmHead
+  }
   const tok = JSON.parse(await readFile(path.join(modelDir, 'tokenizer.json'), 'utf8')) as TokenizerJson
   const tokConfig = JSON.parse(await readFile(path.join(modelDir, 'tokenizer_config.json'), 'utf8')) as Record<
     string,
@@ -305,6 +320,6 @@ export async function writeLlamaGguf(modelDir: string, outFile: string, opts: Ll
     ...tokenizerMetadata(tok, shape.vocab, opts.pre ?? 'default'),
     ...specials,
   ]
-  const tensors = llamaTensors(shape, opts.weights ?? seededWeights(shape, 1), opts.precision)
-  return writeGguf(outFile, metadata, tensors)
+  const tensors = llamaTensors(shape, onnx?.source ?? seededWeights(shape, 1), opts.precision)
+  return { ...(await writeGguf(outFile, metadata, tensors)), weights: onnx ? 'onnx' : 'seeded' }
 }
