@@ -1,0 +1,59 @@
+// What an importer hands to the writer: conversations as trees keyed by the source's ids.
+
+import { AppError } from '../../src-shared/errors.ts'
+import type { Conversation, Message } from '../../src-shared/types.ts'
+
+export interface PlannedMessage {
+  /** The message's id in the source file. */
+  key: string
+  parentKey: string | null
+  fields: Omit<Message, 'id' | 'conversationId' | 'parentId'>
+}
+
+export interface PlannedConversation {
+  fields: Omit<Conversation, 'id' | 'activeLeafId'>
+  /** Parents before children. */
+  messages: PlannedMessage[]
+  activeKey: string | null
+}
+
+export interface ImportPlan {
+  conversations: PlannedConversation[]
+  skippedMessages: number
+}
+
+export function invalid(where: string, problem: string): AppError {
+  return new AppError('IMPORT_INVALID', `Nothing was imported: ${where}: ${problem}`)
+}
+
+/**
+ * Orders messages parents first. Every parentKey must name a message of the list; a parent
+ * chain that loops is refused, with `where` naming the conversation in the error.
+ */
+export function parentsFirst(messages: PlannedMessage[], where: string): PlannedMessage[] {
+  const byKey = new Map<string, PlannedMessage>()
+  for (const m of messages) {
+    if (byKey.has(m.key)) throw invalid(where, `message id ${m.key} appears twice`)
+    byKey.set(m.key, m)
+  }
+  const placed = new Set<string>()
+  const ordered: PlannedMessage[] = []
+  for (const m of messages) {
+    const chain: PlannedMessage[] = []
+    const onChain = new Set<string>()
+    for (let at: PlannedMessage | undefined = m; at !== undefined && !placed.has(at.key); ) {
+      if (onChain.has(at.key)) throw invalid(where, `message ${at.key} is its own ancestor`)
+      onChain.add(at.key)
+      chain.push(at)
+      if (at.parentKey === null) break
+      const parent = byKey.get(at.parentKey)
+      if (parent === undefined) throw invalid(where, `message ${at.key} replies to ${at.parentKey}, which is not in the file`)
+      at = parent
+    }
+    for (const c of chain.reverse()) {
+      placed.add(c.key)
+      ordered.push(c)
+    }
+  }
+  return ordered
+}

@@ -1,0 +1,271 @@
+// Messages as a tree per conversation: new turns, streamed replies, the active branch.
+
+import { randomUUID } from 'node:crypto'
+import type Database from 'better-sqlite3'
+import { AppError } from '../../src-shared/errors.ts'
+import type { BranchEntry, GenerationStats, Message, MessageStatus, Role } from '../../src-shared/types.ts'
+import { decodeContent, encodeContent } from './content.ts'
+import type { ConversationStore } from './conversations.ts'
+import { StreamWriter, type StreamIo, type StreamOutcome } from './stream-writer.ts'
+
+interface MessageRow {
+  id: string
+  conversation_id: string
+  parent_id: string | null
+  role: Role
+  content: string
+  content_utf16: Buffer | null
+  status: MessageStatus
+  stats: string | null
+  model_id: string | null
+  error: string | null
+  created_at: number
+}
+
+/** The parent/child skeleton of one conversation. Root messages hang under ROOT. */
+interface Tree {
+  parentOf: Map<string, string>
+  seqOf: Map<string, number>
+  /** Children of each message (and of ROOT), oldest first. */
+  children: Map<string, string[]>
+}
+
+const ROOT = ''
+const COLUMNS = 'id, conversation_id, parent_id, role, content, content_utf16, status, stats, model_id, error, created_at'
+
+export type NewMessage = Omit<Message, 'id'>
+
+export function toMessage(row: MessageRow): Message {
+  return {
+    id: row.id,
+    conversationId: row.conversation_id,
+    parentId: row.parent_id,
+    role: row.role,
+    content: decodeContent(row.content, row.content_utf16),
+    status: row.status,
+    stats: row.stats === null ? null : (JSON.parse(row.stats) as GenerationStats),
+    modelId: row.model_id,
+    error: row.error,
+    createdAt: row.created_at,
+  }
+}
+
+export class MessageStore {
+  readonly #db: Database.Database
+  readonly #conversations: ConversationStore
+  readonly #now: () => number
+  readonly #flushIntervalMs: number
+  readonly #io: StreamIo
+  readonly #get: Database.Statement<[string], MessageRow>
+  readonly #list: Database.Statement<[string], MessageRow>
+  readonly #skeleton: Database.Statement<[string], { seq: number; id: string; parent_id: string | null }>
+  readonly #path: Database.Statement<[string], MessageRow>
+  readonly #insert: Database.Statement<[MessageRow]>
+  readonly #reopen: Database.Statement<[string]>
+  readonly #recover: Database.Statement<[]>
+
+  constructor(
+    db: Database.Database,
+    conversations: ConversationStore,
+    options: { now: () => number; flushIntervalMs: number },
+  ) {
+    this.#db = db
+    this.#conversations = conversations
+    this.#now = options.now
+    this.#flushIntervalMs = options.flushIntervalMs
+    this.#get = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE id = ?`)
+    this.#list = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY seq`)
+    this.#skeleton = db.prepare(
+      'SELECT seq, id, parent_id FROM messages WHERE conversation_id = ? ORDER BY parent_id, seq',
+    )
+    this.#path = db.prepare(`SELECT ${COLUMNS.replace(/(\w+)/g, 'm.$1')}
+      FROM json_each(?) AS j JOIN messages AS m ON m.id = j.value ORDER BY j.key`)
+    this.#insert = db.prepare(`INSERT INTO messages (${COLUMNS}) VALUES (@id, @conversation_id, @parent_id,
+      @role, @content, @content_utf16, @status, @stats, @model_id, @error, @created_at)`)
+    this.#reopen = db.prepare(`UPDATE messages SET status = 'streaming', error = NULL WHERE id = ?`)
+    this.#recover = db.prepare(`UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'`)
+    this.#io = this.#streamIo(db)
+  }
+
+  get(id: string): Message {
+    const row = this.#get.get(id)
+    if (row === undefined) throw new AppError('NOT_FOUND', `There is no message ${id}.`)
+    return toMessage(row)
+  }
+
+  /** Every message of the conversation, every branch, oldest first. */
+  list(conversationId: string): Message[] {
+    this.#conversations.get(conversationId)
+    return this.#list.all(conversationId).map(toMessage)
+  }
+
+  /**
+   * A user turn under `parentId` (null: a first message). When the parent already has
+   * children this starts a new branch; either way the new message becomes the active leaf.
+   */
+  addUser(conversationId: string, parentId: string | null, content: string): Message {
+    return this.#db.transaction(() => this.#addTurn(conversationId, parentId, 'user', content, 'complete', null))()
+  }
+
+  /** A reply row with status 'streaming', and the writer that fills it. */
+  startAssistant(conversationId: string, parentId: string | null, modelId: string | null): StreamWriter {
+    const message = this.#db.transaction(() =>
+      this.#addTurn(conversationId, parentId, 'assistant', '', 'streaming', modelId),
+    )()
+    return new StreamWriter(this.#io, message.id, '', this.#flushIntervalMs)
+  }
+
+  /** Continues an existing reply (interrupted, failed or cut at its length limit) in place. */
+  resume(messageId: string): StreamWriter {
+    const message = this.#db.transaction(() => {
+      const message = this.get(messageId)
+      this.#conversations.get(message.conversationId)
+      if (message.role !== 'assistant') throw new AppError('BAD_REQUEST', 'Only a reply can be continued.')
+      if (message.status === 'streaming') throw new AppError('CONFLICT', 'This reply is still being written.')
+      this.#reopen.run(messageId)
+      return message
+    })()
+    return new StreamWriter(this.#io, messageId, message.content, this.#flushIntervalMs)
+  }
+
+  /** For import: a message with every field given. Keeps parent and conversation as they are. */
+  insert(message: NewMessage): Message {
+    const id = randomUUID()
+    const content = encodeContent(message.content)
+    this.#insert.run({
+      id,
+      conversation_id: message.conversationId,
+      parent_id: message.parentId,
+      role: message.role,
+      content: content.text,
+      content_utf16: content.utf16,
+      status: message.status,
+      stats: message.stats === null ? null : JSON.stringify(message.stats),
+      model_id: message.modelId,
+      error: message.error,
+      created_at: message.createdAt,
+    })
+    return { ...message, id }
+  }
+
+  /** The active branch, root first, each message with its siblings for the branch switcher. */
+  branch(conversationId: string): BranchEntry[] {
+    const conversation = this.#conversations.get(conversationId)
+    const tree = this.#tree(conversationId)
+    const active = conversation.activeLeafId
+    const leaf = active !== null && tree.seqOf.has(active) ? active : newestLeaf(tree, ROOT)
+    return leaf === null ? [] : this.#entries(tree, leaf)
+  }
+
+  /** Shows the branch through `messageId`: the active leaf becomes the newest leaf under it. */
+  switchBranch(conversationId: string, messageId: string): BranchEntry[] {
+    this.#conversations.get(conversationId)
+    const tree = this.#tree(conversationId)
+    if (!tree.seqOf.has(messageId)) {
+      throw new AppError('NOT_FOUND', `Message ${messageId} is not part of conversation ${conversationId}.`)
+    }
+    const leaf = newestLeaf(tree, messageId) ?? messageId
+    this.#conversations.setActiveLeaf(conversationId, leaf)
+    return this.#entries(tree, leaf)
+  }
+
+  /** At start-up: replies left 'streaming' by a crash become 'interrupted', text kept. */
+  recoverStreaming(): number {
+    return this.#recover.run().changes
+  }
+
+  #addTurn(
+    conversationId: string,
+    parentId: string | null,
+    role: Role,
+    content: string,
+    status: MessageStatus,
+    modelId: string | null,
+  ): Message {
+    this.#conversations.get(conversationId)
+    if (parentId !== null) {
+      const parent = this.#get.get(parentId)
+      if (parent === undefined || parent.conversation_id !== conversationId) {
+        throw new AppError('NOT_FOUND', `Message ${parentId} is not part of conversation ${conversationId}.`)
+      }
+    }
+    const message = this.insert({
+      conversationId,
+      parentId,
+      role,
+      content,
+      status,
+      stats: null,
+      modelId,
+      error: null,
+      createdAt: this.#now(),
+    })
+    this.#conversations.touch(conversationId, message.id)
+    return message
+  }
+
+  #tree(conversationId: string): Tree {
+    const tree: Tree = { parentOf: new Map(), seqOf: new Map(), children: new Map() }
+    for (const { seq, id, parent_id } of this.#skeleton.iterate(conversationId)) {
+      const parent = parent_id ?? ROOT
+      tree.parentOf.set(id, parent)
+      tree.seqOf.set(id, seq)
+      const siblings = tree.children.get(parent)
+      if (siblings === undefined) tree.children.set(parent, [id])
+      else siblings.push(id)
+    }
+    return tree
+  }
+
+  #entries(tree: Tree, leaf: string): BranchEntry[] {
+    const path: string[] = []
+    for (let id: string | undefined = leaf; id !== undefined && id !== ROOT; id = tree.parentOf.get(id)) path.push(id)
+    path.reverse()
+    return this.#path.all(JSON.stringify(path)).map((row) => {
+      const siblingIds = tree.children.get(row.parent_id ?? ROOT) ?? [row.id]
+      return { message: toMessage(row), siblingIds, siblingIndex: siblingIds.indexOf(row.id) }
+    })
+  }
+
+  #streamIo(db: Database.Database): StreamIo {
+    const append = db.prepare<[string, string]>(
+      `UPDATE messages SET content = content || ? WHERE id = ? AND status = 'streaming'`,
+    )
+    const replace = db.prepare<[string, Buffer | null, string]>(
+      `UPDATE messages SET content = ?, content_utf16 = ? WHERE id = ? AND status = 'streaming'`,
+    )
+    const complete = db.prepare<[string, string | null, string | null, string]>(
+      `UPDATE messages SET status = ?, stats = ?, error = ? WHERE id = ? AND status = 'streaming'`,
+    )
+    return {
+      append: (id, piece) => append.run(piece, id).changes === 1,
+      replace: (id, content) => replace.run(content.text, content.utf16, id).changes === 1,
+      complete: (id, outcome: StreamOutcome) => {
+        const stats = outcome.stats == null ? null : JSON.stringify(outcome.stats)
+        if (complete.run(outcome.status, stats, outcome.error ?? null, id).changes === 0) {
+          throw new AppError('NOT_FOUND', 'The reply being written was deleted or finished elsewhere.')
+        }
+        const message = this.get(id)
+        this.#conversations.touch(message.conversationId, null)
+        return message
+      },
+      transaction: (fn) => db.transaction(fn)(),
+    }
+  }
+}
+
+/** The most recently created leaf at or under `from` (ROOT: the whole conversation). */
+function newestLeaf(tree: Tree, from: string): string | null {
+  let best: string | null = null
+  let bestSeq = -1
+  const stack = from === ROOT ? [...(tree.children.get(ROOT) ?? [])] : [from]
+  for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
+    const children = tree.children.get(id)
+    if (children !== undefined) stack.push(...children)
+    else if ((tree.seqOf.get(id) ?? -1) > bestSeq) {
+      best = id
+      bestSeq = tree.seqOf.get(id) ?? -1
+    }
+  }
+  return best
+}

@@ -1,0 +1,133 @@
+// Schema migrations: one per user_version, all pending ones applied in one transaction.
+
+import type Database from 'better-sqlite3'
+import { AppError } from '../../src-shared/errors.ts'
+
+export interface Migration {
+  /** The user_version the database has once this migration has run. */
+  version: number
+  up(db: Database.Database): void
+}
+
+export interface MigrationOutcome {
+  from: number
+  to: number
+  /** The VACUUM INTO copy taken before migrating; null when there was nothing to keep. */
+  backup: string | null
+}
+
+// Messages get an INTEGER seq as rowid: the FTS index refers to rows by rowid, and only an
+// INTEGER PRIMARY KEY keeps rowids stable across VACUUM.
+// [FTS_SYNC] A message is in messages_fts exactly while its status is not 'streaming': the
+// index is written once when a reply finishes, not on every flush. The text indexed is
+// replace(content, char(0), ' ') (the message_search view), so snippets survive NUL bytes.
+// Every 'delete' below must pass the text that was indexed, or FTS5 corrupts its index.
+const SCHEMA_V1 = `
+CREATE TABLE conversations (
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  model_id TEXT,
+  system_prompt TEXT NOT NULL,
+  params TEXT NOT NULL CHECK (json_valid(params)),
+  context_policy TEXT NOT NULL CHECK (context_policy IN ('stop', 'drop-oldest', 'truncate-middle')),
+  pinned INTEGER NOT NULL CHECK (pinned IN (0, 1)),
+  archived INTEGER NOT NULL CHECK (archived IN (0, 1)),
+  -- No foreign key: messages already reference conversations, and a cycle would make deletes order-dependent.
+  active_leaf_id TEXT,
+  -- Set by a delete that can still be undone; purged once the undo window has passed.
+  deleted_at INTEGER
+) STRICT;
+CREATE INDEX conversations_by_update ON conversations (archived, pinned DESC, updated_at DESC)
+  WHERE deleted_at IS NULL;
+CREATE INDEX conversations_deleted ON conversations (deleted_at) WHERE deleted_at IS NOT NULL;
+
+CREATE TABLE messages (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+  parent_id TEXT REFERENCES messages (id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+  content TEXT NOT NULL,
+  -- The exact UTF-16LE code units when the text has lone surrogates (see content.ts).
+  content_utf16 BLOB,
+  status TEXT NOT NULL CHECK (status IN ('streaming', 'complete', 'interrupted', 'error')),
+  stats TEXT CHECK (stats IS NULL OR json_valid(stats)),
+  model_id TEXT,
+  error TEXT,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX messages_by_conversation ON messages (conversation_id, parent_id, seq);
+CREATE INDEX messages_by_parent ON messages (parent_id, seq);
+CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming';
+
+CREATE VIEW message_search (seq, content) AS
+  SELECT seq, replace(content, char(0), ' ') FROM messages;
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+  content, content = 'message_search', content_rowid = 'seq',
+  tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.status <> 'streaming' BEGIN
+  INSERT INTO messages_fts (rowid, content) VALUES (new.seq, replace(new.content, char(0), ' '));
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.status <> 'streaming' BEGIN
+  INSERT INTO messages_fts (messages_fts, rowid, content)
+    VALUES ('delete', old.seq, replace(old.content, char(0), ' '));
+END;
+-- One trigger, so the old text always leaves the index before the new text enters it.
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages BEGIN
+  INSERT INTO messages_fts (messages_fts, rowid, content)
+    SELECT 'delete', old.seq, replace(old.content, char(0), ' ') WHERE old.status <> 'streaming';
+  INSERT INTO messages_fts (rowid, content)
+    SELECT new.seq, replace(new.content, char(0), ' ') WHERE new.status <> 'streaming';
+END;
+
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL CHECK (json_valid(value))
+) STRICT;
+`
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, up: (db) => db.exec(SCHEMA_V1) }]
+
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number
+}
+
+/**
+ * Brings the database to the last migration's version. A database that already holds
+ * anything is first copied with VACUUM INTO to `backupPath(from)`; the migrations and the new
+ * user_version commit together or not at all.
+ */
+export function migrate(
+  db: Database.Database,
+  migrations: readonly Migration[],
+  backupPath: (from: number) => string,
+): MigrationOutcome {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration ${i} declares version ${m.version}, expected ${i + 1}`)
+  })
+  const from = schemaVersion(db)
+  const to = migrations.length
+  if (from > to) {
+    throw new AppError(
+      'DB_FROM_FUTURE',
+      `This history was written by a newer Hearth (schema version ${from}; this version knows up to ${to}). Update Hearth to open it.`,
+    )
+  }
+  if (from === to) return { from, to, backup: null }
+
+  const holdsData = db.prepare('SELECT 1 FROM sqlite_schema LIMIT 1').get() !== undefined
+  let backup: string | null = null
+  if (holdsData) {
+    backup = backupPath(from)
+    db.prepare('VACUUM INTO ?').run(backup)
+  }
+  db.transaction(() => {
+    for (const m of migrations.slice(from)) m.up(db)
+    // PRAGMA takes no bound parameters; `to` is an integer we computed.
+    db.pragma(`user_version = ${to}`)
+  })()
+  return { from, to, backup }
+}

@@ -1,0 +1,67 @@
+// Runtime shapes of the shared types the store reads from outside: settings, imports, patches.
+
+import { z } from 'zod'
+import type { ContextPolicy, GenerationParams, GenerationStats, Settings } from '../../src-shared/types.ts'
+
+export const contextPolicySchema = z.enum(['stop', 'drop-oldest', 'truncate-middle']) satisfies z.ZodType<ContextPolicy>
+
+export const generationParamsSchema = z.strictObject({
+  temperature: z.number().min(0),
+  topK: z.number().int().min(0),
+  topP: z.number().gt(0).max(1),
+  minP: z.number().min(0).max(1),
+  repetitionPenalty: z.number().gt(0),
+  maxTokens: z.number().int().positive(),
+  seed: z.number().int().nullable(),
+  stop: z.array(z.string()),
+}) satisfies z.ZodType<GenerationParams>
+
+export const paramsPatchSchema = generationParamsSchema.partial()
+
+const providerSchema = z.enum(['cuda', 'dml', 'coreml', 'webgpu', 'cpu', 'remote'])
+
+export const generationStatsSchema = z.strictObject({
+  promptTokens: z.number(),
+  reusedTokens: z.number(),
+  prefillMs: z.number(),
+  prefillTokensPerSecond: z.number(),
+  ttftMs: z.number(),
+  decodeTokensPerSecond: z.number(),
+  generatedTokens: z.number(),
+  stopReason: z.enum(['eos', 'stop-string', 'length', 'cancelled', 'error']),
+  provider: providerSchema,
+  droppedMessages: z.array(z.number().int()).optional(),
+}) satisfies z.ZodType<GenerationStats>
+
+export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } = {
+  theme: z.enum(['system', 'light', 'dark']),
+  defaultModelId: z.string().min(1).nullable(),
+  defaultSystemPrompt: z.string(),
+  defaultParams: generationParamsSchema,
+  defaultContextPolicy: contextPolicySchema,
+  sendOnEnter: z.boolean(),
+  apiServerEnabled: z.boolean(),
+  apiServerPort: z.number().int().min(1).max(65535),
+  providerPreference: z.enum(['auto', 'cuda', 'dml', 'coreml', 'webgpu', 'cpu']),
+  threads: z.number().int().min(1).max(1024).nullable(),
+  kvCacheBudgetBytes: z.number().int().positive().nullable(),
+  fontSize: z.number().min(8).max(48),
+  idleUnloadMinutes: z.number().int().min(0),
+  windowBounds: z
+    .strictObject({
+      x: z.number().int(),
+      y: z.number().int(),
+      width: z.number().int().positive(),
+      height: z.number().int().positive(),
+      maximized: z.boolean(),
+    })
+    .nullable(),
+}
+
+/** The first problem zod found, as one readable line. */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0]
+  if (issue === undefined) return 'invalid value'
+  const where = issue.path.length === 0 ? '' : `${issue.path.join('.')}: `
+  return `${where}${issue.message}`
+}

@@ -1,0 +1,155 @@
+// The chat history store: one SQLite database with conversations, messages, settings and
+// the search index. Synchronous (better-sqlite3), main process only.
+
+import fs from 'node:fs'
+import path from 'node:path'
+import type Database from 'better-sqlite3'
+import { AppError } from '../../src-shared/errors.ts'
+import type { Conversation, ExportedFile, ExportFormat, ImportResult, Message } from '../../src-shared/types.ts'
+import { ConversationStore } from './conversations.ts'
+import { openDb, type OpenDbReport } from './db.ts'
+import { hearthJsonChunks, markdownChunks } from './export.ts'
+import { planImport, writeImport } from './import.ts'
+import { MessageStore } from './messages.ts'
+import { MIGRATIONS, type Migration } from './migrations.ts'
+import { SearchIndex } from './search.ts'
+import { SettingsStore } from './settings.ts'
+import { FLUSH_INTERVAL_MS } from './stream-writer.ts'
+
+export const DB_FILE = 'hearth.db'
+export const UNDO_WINDOW_MS = 30_000
+
+export interface StoreOptions {
+  dataDir: string
+  undoWindowMs?: number
+  flushIntervalMs?: number
+  now?: () => number
+  /** Tests replace the schema history; the app uses the built-in one. */
+  migrations?: readonly Migration[]
+}
+
+/** What happened while opening, for the app to tell the user (moved-aside file, recovered replies). */
+export interface StoreOpenReport extends OpenDbReport {
+  /** Replies a crash left 'streaming', now 'interrupted' with their text kept. */
+  interrupted: number
+}
+
+export class Store {
+  readonly file: string
+  readonly report: StoreOpenReport
+  readonly conversations: ConversationStore
+  readonly messages: MessageStore
+  readonly settings: SettingsStore
+  readonly #db: Database.Database
+  readonly #index: SearchIndex
+  readonly #now: () => number
+
+  constructor(db: Database.Database, file: string, report: OpenDbReport, options: StoreOptions) {
+    this.#db = db
+    this.file = file
+    this.#now = options.now ?? Date.now
+    this.settings = new SettingsStore(db)
+    this.conversations = new ConversationStore(db, {
+      now: this.#now,
+      undoWindowMs: options.undoWindowMs ?? UNDO_WINDOW_MS,
+      defaults: () => ({
+        modelId: this.settings.get('defaultModelId'),
+        systemPrompt: this.settings.get('defaultSystemPrompt'),
+        contextPolicy: this.settings.get('defaultContextPolicy'),
+      }),
+    })
+    this.messages = new MessageStore(db, this.conversations, {
+      now: this.#now,
+      flushIntervalMs: options.flushIntervalMs ?? FLUSH_INTERVAL_MS,
+    })
+    this.#index = new SearchIndex(db)
+    const interrupted = this.messages.recoverStreaming()
+    this.conversations.purgeAllDeleted()
+    this.report = { ...report, interrupted }
+  }
+
+  search(query: string, options?: { limit?: number; offset?: number }): ReturnType<SearchIndex['search']> {
+    return this.#index.search(query, options)
+  }
+
+  /** One string; for a whole large history prefer exportToFile. ids: all conversations when left out. */
+  exportText(format: ExportFormat, ids?: readonly string[]): string {
+    return [...this.#exportChunks(format, ids)].join('')
+  }
+
+  /** One conversation, or all of them (null), named and typed for saving or downloading. */
+  exportFile(format: ExportFormat, conversationId: string | null): ExportedFile {
+    const ids = conversationId === null ? undefined : [conversationId]
+    const text = this.exportText(format, ids)
+    const base =
+      conversationId === null
+        ? `hearth-history-${new Date(this.#now()).toISOString().slice(0, 10)}`
+        : fileSafe(this.conversations.get(conversationId).title)
+    return format === 'json'
+      ? { fileName: `${base}.json`, mimeType: 'application/json', text }
+      : { fileName: `${base}.md`, mimeType: 'text/markdown', text }
+  }
+
+  /** Writes next to `target` first and renames, so a failed export leaves no half file behind. */
+  exportToFile(target: string, format: ExportFormat, ids?: readonly string[]): void {
+    const partial = `${target}.partial`
+    const fd = fs.openSync(partial, 'w')
+    try {
+      for (const chunk of this.#exportChunks(format, ids)) fs.writeSync(fd, chunk)
+      fs.fsyncSync(fd)
+    } catch (err) {
+      fs.closeSync(fd)
+      fs.rmSync(partial, { force: true })
+      throw err
+    }
+    fs.closeSync(fd)
+    fs.renameSync(partial, target)
+  }
+
+  /** Hearth JSON or ChatGPT conversations.json; all of it or, on any problem, none of it. */
+  importText(text: string, fileName = 'the file'): ImportResult {
+    const { format, plan } = planImport(text, fileName, this.#now())
+    return writeImport(this.#db, this.conversations, this.messages, format, plan)
+  }
+
+  importFile(file: string): ImportResult {
+    return this.importText(fs.readFileSync(file, 'utf8'), path.basename(file))
+  }
+
+  close(): void {
+    this.#db.pragma('optimize')
+    this.#db.close()
+  }
+
+  *#exportChunks(format: ExportFormat, ids?: readonly string[]): Generator<string> {
+    const conversations = this.#selected(ids)
+    if (format === 'json') {
+      yield* hearthJsonChunks(conversations, (id) => this.messages.list(id), this.#now())
+    } else {
+      yield* markdownChunks(conversations, (id) => this.messages.branch(id).map((e): Message => e.message))
+    }
+  }
+
+  #selected(ids?: readonly string[]): Conversation[] {
+    if (ids !== undefined) return ids.map((id) => this.conversations.get(id))
+    return [...this.conversations.list({ archived: false }), ...this.conversations.list({ archived: true })]
+  }
+}
+
+/** A title as a file name: no path or reserved characters, not empty, not overlong. */
+function fileSafe(title: string): string {
+  const name = title.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 80)
+  return name === '' || /^\.+$/.test(name) ? 'conversation' : name
+}
+
+/**
+ * Opens (creating, migrating or recovering) the history in `dataDir`. Throws DB_FROM_FUTURE
+ * for a database written by a newer Hearth; a corrupt one is moved aside (see report).
+ */
+export function openStore(options: StoreOptions): Store {
+  if (options.dataDir === '') throw new AppError('BAD_REQUEST', 'No data directory was given for the history.')
+  fs.mkdirSync(options.dataDir, { recursive: true })
+  const file = path.join(options.dataDir, DB_FILE)
+  const { db, report } = openDb(file, options.migrations ?? MIGRATIONS, options.now)
+  return new Store(db, file, report, options)
+}
