@@ -184,11 +184,12 @@ function synthesiseMerges(
 ): void {
   const rng = createRng(seed)
   const pool = [...vocab.keys()].filter((t) => !SPECIALS.includes(t as (typeof SPECIALS)[number]))
-  const pick = (): string => pool[Math.floor(rng.next() * pool.length)] as string
+  const alphabet = byteLevelAlphabet()
   let made = 0
   while (made < budget) {
-    const a = pick()
-    const b = pick()
+    // Growing a token by one byte keeps lengths near log(vocab), like a trie of real words.
+    const a = pool[Math.floor(rng.next() * pool.length)] as string
+    const b = alphabet[Math.floor(rng.next() * 256)] as string
     const token = a + b
     if (token.length > MAX_SYNTH_CHARS || vocab.has(token)) continue
     add(a, b)
