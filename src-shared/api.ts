@@ -71,12 +71,12 @@ export interface Api {
   continueReply(messageId: string): Promise<Message>
 
   // ── History ──
-  /** Full-text search over every message, best first. */
+  /** Full-text search over every message, best first. To jump to a hit: switchBranch(hit.messageId). */
   search(query: string, limit?: number): Promise<SearchHit[]>
   /** One conversation, or every one (null), as a file to save. */
   exportConversations(conversationId: string | null, format: ExportFormat): Promise<ExportedFile>
-  /** Hearth's JSON export or ChatGPT's conversations.json; all or nothing. */
-  importConversations(text: string): Promise<ImportResult>
+  /** Hearth's JSON export or ChatGPT's conversations.json; all or nothing. fileName only names it in errors. */
+  importConversations(text: string, fileName?: string): Promise<ImportResult>
 
   // ── Settings ──
   getSettings(): Promise<Settings>

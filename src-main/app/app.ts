@@ -2,7 +2,13 @@
 
 import type { Api } from '../../src-shared/api.ts'
 import type { AppInfo } from '../../src-shared/types.ts'
+import { createModelLibrary } from '../models/library.ts'
+import { openStore } from '../store/store.ts'
+import { createApi } from './api.ts'
+import { ChatService } from './chat-service.ts'
+import type { EnginePort } from './engine-port.ts'
 import { EventHub } from './events.ts'
+import { ModelService } from './model-service.ts'
 
 export interface AppConfig {
   shell: AppInfo['shell']
@@ -11,6 +17,12 @@ export interface AppConfig {
   dataDir: string
   /** Where model folders live. */
   modelsDir: string
+  /** The engine process's host; Electron's runs the engine in a utilityProcess. */
+  engine: EnginePort
+  /** The desktop app's folder dialog; browser mode has none. */
+  pickFolder?: () => Promise<string | null>
+  /** Tests shorten the flush interval and the undo window. */
+  store?: { flushIntervalMs?: number; undoWindowMs?: number }
 }
 
 export interface App {
@@ -21,22 +33,55 @@ export interface App {
 
 export async function createApp(config: AppConfig): Promise<App> {
   const events = new EventHub()
-
-  const api: Api = {
-    async appInfo() {
-      return {
-        name: 'Hearth',
-        version: config.version,
-        platform: process.platform,
-        arch: process.arch,
-        shell: config.shell,
-      }
+  const store = openStore({ dataDir: config.dataDir, ...config.store })
+  const settings = () => store.settings.all()
+  const library = createModelLibrary({ modelsDir: config.modelsDir })
+  const models = new ModelService({ library, engine: config.engine, events, settings })
+  const chat = new ChatService({ store, engine: config.engine, models, events, settings })
+  const unsubscribe = [
+    library.on('download', (progress) => events.emit('downloadProgress', progress)),
+    library.on('changed', () => events.emit('modelsChanged', {})),
+  ]
+  const api = createApi({
+    info: {
+      name: 'Hearth',
+      version: config.version,
+      platform: process.platform,
+      arch: process.arch,
+      shell: config.shell,
+      dataDir: config.dataDir,
+      modelsDir: library.modelsDir,
     },
+    store,
+    chat,
+    models,
+    library,
+    events,
+    pickFolder: config.pickFolder,
+  })
+  const { report } = store
+  if (report.movedAside !== null) {
+    events.emitWhenHeard('notice', {
+      level: 'warning',
+      message: `The history file was damaged (${report.corruption}); it was kept as ${report.movedAside} and a new one was started.`,
+    })
+  }
+  if (report.interrupted > 0) {
+    events.emitWhenHeard('notice', {
+      level: 'info',
+      message: `${report.interrupted === 1 ? 'A reply was' : `${report.interrupted} replies were`} cut off when Hearth last closed. Their text is kept and they can be continued.`,
+    })
   }
 
   return {
     api,
     events,
-    async close() {},
+    async close() {
+      await chat.stopAll()
+      models.dispose()
+      for (const off of unsubscribe) off()
+      await config.engine.close()
+      store.close()
+    },
   }
 }

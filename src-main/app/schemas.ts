@@ -83,7 +83,7 @@ export const argsSchemas: ArgsSchemas = {
 
   search: z.tuple([z.string().min(1).max(500), z.number().int().min(1).max(500).optional()]),
   exportConversations: z.tuple([uuid.nullable(), z.enum(['json', 'markdown'])]),
-  importConversations: z.tuple([z.string().min(1).max(MAX_IMPORT_CHARS)]),
+  importConversations: z.tuple([z.string().min(1).max(MAX_IMPORT_CHARS), z.string().min(1).max(255).optional()]),
 
   getSettings: z.tuple([]),
   setSettings: z.tuple([settingsPatch]),

@@ -1,0 +1,194 @@
+// The Api as main implements it: each method a thin call into the store, the chat service or
+// the model library, plus the events that tell every window what changed.
+
+import type { Api } from '../../src-shared/api.ts'
+import { AppError } from '../../src-shared/errors.ts'
+import type { AppInfo, Conversation, ConversationView, ExportFormat, ExportedFile, Settings } from '../../src-shared/types.ts'
+import { fitCatalogEntry, loadCatalog } from '../models/catalog.ts'
+import { systemMemory } from '../models/hardware-fit.ts'
+import type { ModelLibrary } from '../models/library.ts'
+import { modelIdForRepo } from '../models/download-job.ts'
+import type { Store } from '../store/store.ts'
+import type { ChatService } from './chat-service.ts'
+import type { EventHub } from './events.ts'
+import type { ModelService } from './model-service.ts'
+
+export interface ApiDeps {
+  info: AppInfo
+  store: Store
+  chat: ChatService
+  models: ModelService
+  library: ModelLibrary
+  events: EventHub
+  /** The desktop app's folder dialog; absent in browser mode. */
+  pickFolder?: (() => Promise<string | null>) | undefined
+}
+
+/** Catalog fit is judged at this context (or the model's, when smaller). */
+const CATALOG_FIT_CONTEXT = 4096
+
+export function createApi(deps: ApiDeps): Api {
+  const { store, chat, models, library, events } = deps
+  const changed = (conversation: Conversation): Conversation => {
+    events.emit('conversationChanged', { conversationId: conversation.id, conversation })
+    return conversation
+  }
+
+  const api: Api = {
+    async appInfo() {
+      return deps.info
+    },
+
+    async listConversations(options) {
+      return store.conversations.list(options)
+    },
+    async createConversation(init) {
+      return changed(store.conversations.create(init))
+    },
+    async getConversation(conversationId) {
+      return viewConversation(deps, conversationId)
+    },
+    async updateConversation(conversationId, patch) {
+      return changed(store.conversations.update(conversationId, patch))
+    },
+    async deleteConversation(conversationId) {
+      await chat.stop(conversationId)
+      const result = store.conversations.delete(conversationId)
+      events.emit('conversationChanged', { conversationId, conversation: null })
+      return result
+    },
+    async undoDeleteConversation(conversationId) {
+      return changed(store.conversations.restore(conversationId))
+    },
+
+    send: (conversationId, text) => chat.send(conversationId, text),
+    stop: (conversationId) => chat.stop(conversationId),
+    regenerate: (messageId) => chat.regenerate(messageId),
+    editMessage: (messageId, text) => chat.editMessage(messageId, text),
+    async switchBranch(messageId) {
+      const { conversationId } = store.messages.get(messageId)
+      store.messages.switchBranch(conversationId, messageId)
+      return viewConversation(deps, conversationId)
+    },
+    continueReply: (messageId) => chat.continueReply(messageId),
+
+    async search(query, limit) {
+      return store.search(query, limit === undefined ? {} : { limit })
+    },
+    async exportConversations(conversationId, format) {
+      const conversation = conversationId === null ? null : store.conversations.get(conversationId)
+      return exportFile(conversation, format, store.exportText(format, conversation ? [conversation.id] : undefined))
+    },
+    async importConversations(text, fileName) {
+      const result = store.importText(text, fileName ?? 'the imported file')
+      for (const conversationId of result.conversationIds) {
+        events.emit('conversationChanged', { conversationId, conversation: store.conversations.get(conversationId) })
+      }
+      return result
+    },
+
+    async getSettings() {
+      return store.settings.all()
+    },
+    async setSettings(patch) {
+      for (const [key, value] of Object.entries(patch) as [keyof Settings, Settings[keyof Settings]][]) {
+        store.settings.set(key, value)
+      }
+      const settings = store.settings.all()
+      models.settingsChanged(settings)
+      return settings
+    },
+
+    listModels: () => library.list(),
+    async modelStatus() {
+      return models.status()
+    },
+    async loadModel(modelId, variant) {
+      if (chat.generatingCount() > 0) {
+        throw new AppError('ENGINE_BUSY', 'A reply is being written. Stop it before loading another model.')
+      }
+      return models.load(modelId, variant)
+    },
+    async unloadModel() {
+      if (chat.generatingCount() > 0) {
+        throw new AppError('ENGINE_BUSY', 'A reply is being written. Stop it before unloading the model.')
+      }
+      await models.unload()
+    },
+    modelFit: (modelId, context) => library.fit(modelId, { context }),
+    async pickModelFolder() {
+      if (deps.pickFolder === undefined) {
+        throw new AppError('BAD_REQUEST', "Browser mode has no folder dialog: type the model folder's full path instead.")
+      }
+      return deps.pickFolder()
+    },
+    importModel: (dir, mode) => library.import(dir, mode),
+    async removeModel(modelId, variant) {
+      const status = models.status()
+      if (status.modelId === modelId && status.state !== 'unloaded') await api.unloadModel()
+      return library.remove(modelId, variant)
+    },
+    async catalog() {
+      const installed = new Set((await library.list()).filter((m) => m.valid).map((m) => m.id))
+      const budget = systemMemory()
+      return loadCatalog().map((entry) => {
+        const id = modelIdForRepo(entry.repo)
+        return {
+          entry,
+          fit: fitCatalogEntry(entry, Math.min(entry.contextLength, CATALOG_FIT_CONTEXT), budget),
+          installedModelId: installed.has(id) ? id : null,
+        }
+      })
+    },
+    startDownload: (repo, variant) => library.download({ repo, variant }),
+    async cancelDownload(jobId) {
+      await library.cancelDownload(jobId)
+    },
+    async listDownloads() {
+      return library.downloads()
+    },
+  }
+  return api
+}
+
+async function viewConversation(deps: ApiDeps, conversationId: string): Promise<ConversationView> {
+  const conversation = deps.store.conversations.get(conversationId)
+  const branch = deps.store.messages.branch(conversationId)
+  const last = branch.findLast((e) => e.message.role === 'assistant' && e.message.stats !== null)?.message.stats
+  return {
+    conversation,
+    branch,
+    generatingMessageId: deps.chat.generatingMessageId(conversationId),
+    context: last ? { usedTokens: last.promptTokens + last.generatedTokens, contextLength: await contextLength(deps, conversation) } : null,
+  }
+}
+
+/** The context of the model the conversation uses: the engine's figure when loaded, else the config's. */
+async function contextLength(deps: ApiDeps, conversation: Conversation): Promise<number | null> {
+  const status = deps.models.status()
+  const modelId = conversation.modelId ?? status.modelId
+  if (modelId === null) return null
+  if (status.info?.modelId === modelId) return status.info.contextLength
+  const summary = await deps.library.get(modelId).catch(() => null)
+  return summary?.valid ? summary.contextLength : null
+}
+
+function exportFile(conversation: Conversation | null, format: ExportFormat, text: string): ExportedFile {
+  const stem = conversation === null ? 'hearth-conversations' : `hearth-${slug(conversation.title)}`
+  const date = new Date().toISOString().slice(0, 10)
+  return format === 'json'
+    ? { fileName: `${stem}-${date}.json`, mimeType: 'application/json', text }
+    : { fileName: `${stem}-${date}.md`, mimeType: 'text/markdown', text }
+}
+
+function slug(title: string): string {
+  const s = title
+    .normalize('NFKD')
+    .replace(/[^\w\s-]/g, '')
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_-]+/g, '-')
+    .slice(0, 50)
+    .replace(/-+$/, '')
+  return s === '' ? 'chat' : s
+}

@@ -1,0 +1,274 @@
+// Generations: a reply row streamed from the engine into the store and out as events, one per
+// conversation at a time; stop, regenerate, edit, continue; an engine crash kept as an error.
+
+import { AppError, type ErrorData } from '../../src-shared/errors.ts'
+import type { Conversation, Message, Settings, Turn } from '../../src-shared/types.ts'
+import { DEFAULT_TITLE } from '../store/conversations.ts'
+import type { Store } from '../store/store.ts'
+import type { StreamOutcome, StreamWriter } from '../store/stream-writer.ts'
+import type { EnginePort, EngineRequest, EngineResult } from './engine-port.ts'
+import type { EventHub } from './events.ts'
+import type { ModelService } from './model-service.ts'
+import { mergeParams, promptMessages, titleFrom } from './prompt.ts'
+
+export interface ChatServiceDeps {
+  store: Store
+  engine: EnginePort
+  models: ModelService
+  events: EventHub
+  settings: () => Settings
+}
+
+interface Generation {
+  conversationId: string
+  modelId: string
+  writer: StreamWriter
+  /** The reply row as created; `done` carries it if the row can no longer be read. */
+  reply: Message
+  request: EngineRequest
+  /** Set by stop: a queued generation never starts, a running one is cancelled in the engine. */
+  cancelled: boolean
+  /** Set just before the request goes to the engine: from then on only the engine can stop it. */
+  started: boolean
+  /** A failed write of streamed text; the generation is cancelled and ends with this error. */
+  failure: unknown
+  /** Ends the wait for the engine of a generation stopped before it started. */
+  abandon: () => void
+  finished: Promise<void>
+}
+
+export class ChatService {
+  readonly #deps: ChatServiceDeps
+  /** At most one per conversation, queued or running. */
+  readonly #generations = new Map<string, Generation>()
+
+  constructor(deps: ChatServiceDeps) {
+    this.#deps = deps
+  }
+
+  /** Generations queued or running, in every conversation. */
+  generatingCount(): number {
+    return this.#generations.size
+  }
+
+  /** The reply being generated in the conversation, if any. */
+  generatingMessageId(conversationId: string): string | null {
+    return this.#generations.get(conversationId)?.writer.messageId ?? null
+  }
+
+  async send(conversationId: string, text: string): Promise<Turn> {
+    const { conversation, modelId } = await this.#prepare(conversationId)
+    const { messages } = this.#deps.store
+    const parentId = messages.branch(conversationId).at(-1)?.message.id ?? null
+    const userMessage = messages.addUser(conversationId, parentId, text)
+    this.#emitMessage(userMessage)
+    if (parentId === null && conversation.title === DEFAULT_TITLE) this.#retitle(conversationId, text)
+    return { userMessage, reply: this.#start(conversation, modelId, userMessage.id) }
+  }
+
+  /** A new reply beside an assistant message, or a new reply to a user message. */
+  async regenerate(messageId: string): Promise<Message> {
+    const message = this.#deps.store.messages.get(messageId)
+    const parentId = message.role === 'user' ? message.id : message.parentId
+    if (message.role === 'system' || parentId === null) {
+      throw new AppError('BAD_REQUEST', 'Only a reply to a message, or a message itself, can be answered again.')
+    }
+    const { conversation, modelId } = await this.#prepare(message.conversationId)
+    return this.#start(conversation, modelId, parentId)
+  }
+
+  /** The user message with new text, as a new branch beside the old one, and its reply. */
+  async editMessage(messageId: string, text: string): Promise<Turn> {
+    const original = this.#deps.store.messages.get(messageId)
+    if (original.role !== 'user') throw new AppError('BAD_REQUEST', 'Only your own messages can be edited.')
+    const { conversation, modelId } = await this.#prepare(original.conversationId)
+    const userMessage = this.#deps.store.messages.addUser(conversation.id, original.parentId, text)
+    this.#emitMessage(userMessage)
+    return { userMessage, reply: this.#start(conversation, modelId, userMessage.id) }
+  }
+
+  /** Carries on a reply from its stored text; it streams again under the same id. */
+  async continueReply(messageId: string): Promise<Message> {
+    const { messages } = this.#deps.store
+    const target = messages.get(messageId)
+    if (target.role !== 'assistant') throw new AppError('BAD_REQUEST', 'Only a reply can be continued.')
+    if (messages.list(target.conversationId).some((m) => m.parentId === messageId)) {
+      throw new AppError('CONFLICT', 'Only the last reply of a branch can be continued: later messages build on this one.')
+    }
+    const { conversation, modelId } = await this.#prepare(target.conversationId)
+    const path = messages.switchBranch(conversation.id, messageId).map((e) => e.message)
+    const writer = messages.resume(messageId)
+    const reply = messages.get(messageId)
+    const before = promptMessages(conversation.systemPrompt, path.slice(0, -1))
+    // An empty reply has nothing to carry on from: it is answered afresh.
+    const continueLast = reply.content !== ''
+    if (continueLast) before.push({ role: 'assistant', content: reply.content })
+    this.#launch(conversation, modelId, writer, reply, before, continueLast)
+    return reply
+  }
+
+  /** Cancels the conversation's generation and resolves once its reply is stored. */
+  async stop(conversationId: string): Promise<void> {
+    const generation = this.#generations.get(conversationId)
+    if (generation === undefined) return
+    generation.cancelled = true
+    if (generation.started) await this.#deps.engine.cancel()
+    else generation.abandon()
+    await generation.finished
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#generations.keys()].map((id) => this.stop(id)))
+  }
+
+  /** The conversation and its model, checked before anything is written. */
+  async #prepare(conversationId: string): Promise<{ conversation: Conversation; modelId: string }> {
+    this.#checkFree(conversationId)
+    const conversation = this.#deps.store.conversations.get(conversationId)
+    const model = await this.#deps.models.resolve(conversation)
+    // Another call may have started a generation here while the model was being looked up.
+    this.#checkFree(conversationId)
+    return { conversation, modelId: model.id }
+  }
+
+  #checkFree(conversationId: string): void {
+    if (this.#generations.has(conversationId)) {
+      throw new AppError('ENGINE_BUSY', 'A reply is still being written in this chat. Stop it or wait for it to finish.')
+    }
+  }
+
+  #start(conversation: Conversation, modelId: string, parentId: string): Message {
+    const { messages } = this.#deps.store
+    const writer = messages.startAssistant(conversation.id, parentId, modelId)
+    const path = messages.branch(conversation.id).map((e) => e.message)
+    const reply = messages.get(writer.messageId)
+    this.#launch(conversation, modelId, writer, reply, promptMessages(conversation.systemPrompt, path.slice(0, -1)), false)
+    return reply
+  }
+
+  #launch(
+    conversation: Conversation,
+    modelId: string,
+    writer: StreamWriter,
+    reply: Message,
+    prompt: EngineRequest['messages'],
+    continueLast: boolean,
+  ): void {
+    const generation: Generation = {
+      conversationId: conversation.id,
+      modelId,
+      writer,
+      reply,
+      request: {
+        conversationId: conversation.id,
+        messages: prompt,
+        params: mergeParams(this.#deps.settings().defaultParams, conversation.params),
+        contextPolicy: conversation.contextPolicy,
+        continueLast,
+      },
+      cancelled: false,
+      started: false,
+      failure: null,
+      abandon: () => undefined,
+      finished: Promise.resolve(),
+    }
+    this.#generations.set(conversation.id, generation)
+    this.#emitMessage(reply)
+    this.#emitConversation(conversation.id)
+    generation.finished = this.#run(generation)
+  }
+
+  async #run(generation: Generation): Promise<void> {
+    const endUse = this.#deps.models.beginUse()
+    let outcome: StreamOutcome
+    let error: ErrorData | null = null
+    try {
+      // A generation stopped while it waits for the engine ends at once; its turn, when it
+      // comes, finds it cancelled and gives the engine nothing.
+      const abandoned = new Promise<null>((resolve) => (generation.abandon = () => resolve(null)))
+      const result = await Promise.race([this.#deps.models.exclusive(() => this.#generate(generation)), abandoned])
+      if (generation.failure !== null) throw generation.failure
+      outcome = { status: result === null || result.stats.stopReason === 'cancelled' ? 'interrupted' : 'complete', stats: result?.stats ?? null }
+    } catch (err) {
+      error = AppError.toData(err)
+      if (error.code === 'CANCELLED') {
+        outcome = { status: 'interrupted', stats: null }
+        error = null
+      } else {
+        outcome = { status: 'error', stats: null, error: error.message }
+        if (error.code === 'ENGINE_CRASHED') this.#engineCrashed(error.message)
+      }
+    } finally {
+      endUse()
+    }
+    this.#finish(generation, outcome, error)
+  }
+
+  /** Inside the engine lock: null when stopped before the engine got the request. */
+  async #generate(generation: Generation): Promise<EngineResult | null> {
+    if (generation.cancelled) return null
+    await this.#deps.models.ensureLoaded(generation.modelId)
+    if (generation.cancelled) return null
+    generation.started = true
+    return this.#deps.engine.generate(generation.request, (text) => this.#onToken(generation, text))
+  }
+
+  #onToken(generation: Generation, text: string): void {
+    if (generation.failure !== null) return
+    try {
+      generation.writer.append(text)
+    } catch (err) {
+      // The row is gone or the disk refused it: stop spending the engine on a reply nobody keeps.
+      generation.failure = err
+      void this.#deps.engine.cancel()
+      return
+    }
+    this.#deps.events.emit('token', { conversationId: generation.conversationId, messageId: generation.writer.messageId, text })
+  }
+
+  #finish(generation: Generation, outcome: StreamOutcome, error: ErrorData | null): void {
+    const { conversationId } = generation
+    const messageId = generation.writer.messageId
+    let message: Message
+    try {
+      message = generation.writer.finish(outcome)
+    } catch (err) {
+      // Deleted while streaming, or the database refused the write: report what was generated.
+      error ??= AppError.toData(err)
+      message = { ...generation.reply, content: generation.writer.text, status: 'error', stats: outcome.stats ?? null, error: error.message }
+    }
+    this.#generations.delete(conversationId)
+    if (error !== null) this.#deps.events.emit('generationError', { conversationId, messageId, error })
+    this.#deps.events.emit('done', { conversationId, messageId, stats: message.stats, message })
+    this.#emitConversation(conversationId)
+  }
+
+  #engineCrashed(message: string): void {
+    this.#deps.models.engineCrashed(message)
+    this.#deps.events.emit('notice', {
+      level: 'error',
+      message: `The engine stopped unexpectedly (${message}). The reply keeps its text; the next message restarts the engine.`,
+    })
+  }
+
+  #retitle(conversationId: string, text: string): void {
+    const title = titleFrom(text)
+    if (title !== '') this.#deps.store.conversations.update(conversationId, { title })
+  }
+
+  #emitMessage(message: Message): void {
+    this.#deps.events.emit('messageChanged', { conversationId: message.conversationId, message })
+  }
+
+  #emitConversation(conversationId: string): void {
+    let conversation: Conversation | null
+    try {
+      conversation = this.#deps.store.conversations.get(conversationId)
+    } catch (err) {
+      // Deleted while its reply streamed: the list drops it.
+      if (!(err instanceof AppError && err.code === 'NOT_FOUND')) throw err
+      conversation = null
+    }
+    this.#deps.events.emit('conversationChanged', { conversationId, conversation })
+  }
+}

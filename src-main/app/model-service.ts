@@ -1,0 +1,159 @@
+// The engine's model: which one a conversation uses, loading and unloading it, its status for
+// the UI, and the one lock every engine operation takes so that only one runs at a time.
+
+import { AppError } from '../../src-shared/errors.ts'
+import type {
+  Conversation,
+  LoadedModelInfo,
+  ModelStatus,
+  ModelSummary,
+  ProviderName,
+  Settings,
+  VariantName,
+} from '../../src-shared/types.ts'
+import { defaultProviders, defaultThreads } from '../engine/providers.ts'
+import { createIdleUnloader, type IdleUnloader } from '../models/idle-unload.ts'
+import type { ModelLibrary } from '../models/library.ts'
+import type { EnginePort } from './engine-port.ts'
+import type { EventHub } from './events.ts'
+
+export interface ModelServiceDeps {
+  library: ModelLibrary
+  engine: EnginePort
+  events: EventHub
+  settings: () => Settings
+}
+
+const UNLOADED: ModelStatus = { state: 'unloaded', modelId: null, info: null, error: null }
+
+export class ModelService {
+  readonly #deps: ModelServiceDeps
+  readonly #idle: IdleUnloader
+  #status: ModelStatus = UNLOADED
+  /** Tail of the chain every engine operation waits on. */
+  #lock: Promise<unknown> = Promise.resolve()
+
+  constructor(deps: ModelServiceDeps) {
+    this.#deps = deps
+    this.#idle = createIdleUnloader({
+      idleMs: idleMs(deps.settings()),
+      onIdle: () => this.exclusive(() => this.#unload()).catch(() => undefined),
+    })
+  }
+
+  status(): ModelStatus {
+    return structuredClone(this.#status)
+  }
+
+  /** Runs `fn` when no other engine operation is running; operations run in call order. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn)
+    this.#lock = run.catch(() => undefined)
+    return run
+  }
+
+  /** Marks a generation as use the idle timer must not cut; call the result when it ends. */
+  beginUse(): () => void {
+    return this.#idle.begin()
+  }
+
+  settingsChanged(settings: Settings): void {
+    this.#idle.setIdleMs(idleMs(settings))
+  }
+
+  /**
+   * The model a conversation runs on: its own, else the default, else the loaded one, else the
+   * only valid model there is. Throws when none can be chosen or the chosen one cannot run.
+   */
+  async resolve(conversation: Conversation): Promise<Extract<ModelSummary, { valid: true }>> {
+    const chosen = conversation.modelId ?? this.#deps.settings().defaultModelId ?? this.#status.modelId
+    if (chosen !== null) {
+      const summary = await this.#deps.library.get(chosen).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'NOT_FOUND') {
+          throw new AppError('NOT_FOUND', `The model "${chosen}" is not in the models folder any more. Choose another one for this chat.`)
+        }
+        throw err
+      })
+      if (!summary.valid) throw new AppError('MODEL_INVALID', `The model "${chosen}" cannot be run: ${summary.reason}`)
+      return summary
+    }
+    const valid = (await this.#deps.library.list()).filter((m) => m.valid)
+    if (valid.length === 1 && valid[0]?.valid) return valid[0]
+    throw new AppError(
+      'MODEL_NOT_LOADED',
+      valid.length === 0
+        ? `There is no model yet. Put a model folder in ${this.#deps.library.modelsDir} or download one.`
+        : 'No model is chosen for this chat. Pick one in the chat header or set a default model in Settings.',
+    )
+  }
+
+  /** Loads the model unless it is the one loaded; call inside `exclusive`. */
+  async ensureLoaded(modelId: string, variant?: VariantName): Promise<LoadedModelInfo> {
+    const { state, info } = this.#status
+    if (state === 'loaded' && info !== null && info.modelId === modelId && (variant === undefined || info.variant === variant)) {
+      this.#idle.touch()
+      return info
+    }
+    return this.#load(modelId, variant)
+  }
+
+  load(modelId: string, variant?: VariantName): Promise<LoadedModelInfo> {
+    return this.exclusive(() => this.#load(modelId, variant))
+  }
+
+  unload(): Promise<void> {
+    return this.exclusive(() => this.#unload())
+  }
+
+  /** The engine process died: whatever it held is gone, the next use loads again. */
+  engineCrashed(message: string): void {
+    this.#setStatus({ state: 'error', modelId: this.#status.modelId, info: null, error: { code: 'ENGINE_CRASHED', message } })
+  }
+
+  dispose(): void {
+    this.#idle.dispose()
+  }
+
+  async #load(modelId: string, variant?: VariantName): Promise<LoadedModelInfo> {
+    const summary = await this.#deps.library.get(modelId)
+    if (!summary.valid) throw new AppError('MODEL_INVALID', `The model "${modelId}" cannot be run: ${summary.reason}`)
+    const settings = this.#deps.settings()
+    this.#setStatus({ state: 'loading', modelId, info: null, error: null })
+    try {
+      const info = await this.#deps.engine.load(summary.dir, {
+        modelId,
+        providers: providerOrder(settings.providerPreference),
+        threads: settings.threads ?? defaultThreads(),
+        variant,
+        kvCacheBudgetBytes: settings.kvCacheBudgetBytes ?? undefined,
+      })
+      this.#setStatus({ state: 'loaded', modelId, info, error: null })
+      this.#idle.touch()
+      return info
+    } catch (err) {
+      this.#setStatus({ state: 'error', modelId, info: null, error: AppError.toData(err) })
+      throw err
+    }
+  }
+
+  async #unload(): Promise<void> {
+    if (this.#status.state === 'unloaded') return
+    await this.#deps.engine.unload()
+    this.#setStatus(UNLOADED)
+  }
+
+  #setStatus(status: ModelStatus): void {
+    this.#status = status
+    this.#deps.events.emit('modelStatus', structuredClone(status))
+  }
+}
+
+/** 'auto': the platform's order; a named provider first, then the CPU, which always exists. */
+export function providerOrder(preference: Settings['providerPreference']): ProviderName[] {
+  if (preference === 'auto') return defaultProviders()
+  return preference === 'cpu' ? ['cpu'] : [preference, 'cpu']
+}
+
+function idleMs(settings: Settings): number | null {
+  return settings.idleUnloadMinutes > 0 ? settings.idleUnloadMinutes * 60_000 : null
+}

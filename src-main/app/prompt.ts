@@ -1,0 +1,39 @@
+// What a generation is asked: the prompt from a branch, the merged parameters, a first title.
+
+import type { ChatMessage, GenerationParams, Message } from '../../src-shared/types.ts'
+
+/** Settings' defaults with the conversation's own values on top. */
+export function mergeParams(defaults: GenerationParams, overrides: Partial<GenerationParams>): GenerationParams {
+  const merged: GenerationParams = { ...defaults, stop: [...defaults.stop] }
+  for (const [key, value] of Object.entries(overrides) as [keyof GenerationParams, unknown][]) {
+    if (value !== undefined) Object.assign(merged, { [key]: value })
+  }
+  return merged
+}
+
+/**
+ * The chat the model sees: the system prompt (when there is one) first, then the path root
+ * first. A reply that failed before its first token is left out: it holds nothing the model
+ * wrote, and an empty assistant turn would only confuse the template.
+ */
+export function promptMessages(systemPrompt: string, path: readonly Message[]): ChatMessage[] {
+  const messages: ChatMessage[] = []
+  if (systemPrompt.trim() !== '') messages.push({ role: 'system', content: systemPrompt })
+  for (const message of path) {
+    if (message.role === 'assistant' && message.content === '') continue
+    messages.push({ role: message.role, content: message.content })
+  }
+  return messages
+}
+
+const TITLE_CHARS = 60
+
+/** A conversation's first title: the first line of its first message, shortened at a word. */
+export function titleFrom(text: string): string {
+  const line = text.trim().split('\n', 1)[0]?.trim().replace(/\s+/g, ' ') ?? ''
+  if (line.length <= TITLE_CHARS) return line
+  // Never end on half of a surrogate pair (an emoji cut in two).
+  const cut = line.slice(0, /[\uD800-\uDBFF]/.test(line[TITLE_CHARS - 1] ?? '') ? TITLE_CHARS - 1 : TITLE_CHARS)
+  const space = cut.lastIndexOf(' ')
+  return `${(space > TITLE_CHARS / 2 ? cut.slice(0, space) : cut).trimEnd()}…`
+}

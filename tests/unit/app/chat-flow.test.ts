@@ -1,0 +1,256 @@
+// The chat service's bookkeeping with a real store and a scripted engine: the races (stop while
+// queued, two sends at once), and what is stored when the engine fails in each way.
+
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
+import type { Events } from '../../../src-shared/api.ts'
+import { AppError } from '../../../src-shared/errors.ts'
+import type { GenerationStats, LoadedModelInfo } from '../../../src-shared/types.ts'
+import { createApp, type App } from '../../../src-main/app/app.ts'
+import type { EngineLoadOptions, EnginePort, EngineRequest, EngineResult } from '../../../src-main/app/engine-port.ts'
+import { buildModel } from '../../../tools/model-builder/build-model.ts'
+
+/** An engine whose replies the test writes: each generate waits for the test to end it. */
+class ScriptedEngine implements EnginePort {
+  loads: { dir: string; options: EngineLoadOptions }[] = []
+  requests: EngineRequest[] = []
+  cancels = 0
+  #running: { onToken: (t: string) => void; end: (r: EngineResult | Error) => void; text: string } | null = null
+  #started: (() => void)[] = []
+
+  async load(dir: string, options: EngineLoadOptions): Promise<LoadedModelInfo> {
+    this.loads.push({ dir, options })
+    return { modelId: options.modelId, variant: 'fp32', provider: 'cpu', providerAttempts: [{ provider: 'cpu', ok: true }], contextLength: 2048, kvDtype: 'float32', multiTokenAppend: true, threads: options.threads }
+  }
+
+  generate(request: EngineRequest, onToken: (text: string) => void): Promise<EngineResult> {
+    this.requests.push(request)
+    return new Promise((resolve, reject) => {
+      this.#running = { onToken, text: '', end: (r) => (r instanceof Error ? reject(r) : resolve(r)) }
+      for (const wake of this.#started.splice(0)) wake()
+    })
+  }
+
+  /** Resolves once a generate call is running. */
+  started(): Promise<void> {
+    return this.#running ? Promise.resolve() : new Promise((resolve) => this.#started.push(resolve))
+  }
+
+  token(text: string): void {
+    assert.ok(this.#running, 'no generation is running')
+    this.#running.text += text
+    this.#running.onToken(text)
+  }
+
+  finish(stopReason: GenerationStats['stopReason'] = 'eos'): void {
+    const running = this.#running
+    assert.ok(running, 'no generation is running')
+    this.#running = null
+    running.end({ text: running.text, stats: stats(stopReason, running.text.length) })
+  }
+
+  fail(error: Error): void {
+    const running = this.#running
+    assert.ok(running, 'no generation is running')
+    this.#running = null
+    running.end(error)
+  }
+
+  async cancel(): Promise<void> {
+    this.cancels++
+    if (this.#running) this.finish('cancelled')
+  }
+
+  async unload(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+function stats(stopReason: GenerationStats['stopReason'], generatedTokens: number): GenerationStats {
+  return { promptTokens: 10, reusedTokens: 0, prefillMs: 1, prefillTokensPerSecond: 1, ttftMs: 1, decodeTokensPerSecond: 1, generatedTokens, stopReason, provider: 'cpu' }
+}
+
+let root: string
+let engine: ScriptedEngine
+let app: App
+let events: { name: keyof Events; payload: unknown }[]
+
+before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'hearth-chat-flow-'))
+  await buildModel(path.join(root, 'models', 'tiny'), { layers: 1 })
+})
+
+after(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+beforeEach(async () => {
+  engine = new ScriptedEngine()
+  const dataDir = await mkdtemp(path.join(root, 'data-'))
+  app = await createApp({ shell: 'browser', version: '0.0.0', dataDir, modelsDir: path.join(root, 'models'), engine })
+  events = []
+  app.events.subscribe((name, payload) => events.push({ name, payload }))
+})
+
+afterEach(() => app.close())
+
+function named<E extends keyof Events>(name: E): Events[E][] {
+  return events.filter((e) => e.name === name).map((e) => e.payload as Events[E])
+}
+
+/** Resolves with the next `done` event. */
+function nextDone(): Promise<Events['done']> {
+  return new Promise((resolve) => {
+    const off = app.events.subscribe((name, payload) => {
+      if (name !== 'done') return
+      off()
+      resolve(payload as Events['done'])
+    })
+  })
+}
+
+describe('ChatService with a scripted engine', () => {
+  it('uses the only model there is, and streams tokens into the reply and out as events', async () => {
+    const { id } = await app.api.createConversation()
+    const turn = await app.api.send(id, 'Hello there\nsecond line')
+    assert.equal(turn.reply.status, 'streaming')
+    await engine.started()
+    assert.equal(engine.loads[0]?.options.modelId, 'tiny')
+    engine.token('Hi')
+    engine.token(' you')
+    const done = nextDone()
+    engine.finish()
+    const { message } = await done
+    assert.equal(message.content, 'Hi you')
+    assert.equal(message.status, 'complete')
+    assert.deepEqual(named('token').map((t) => t.text), ['Hi', ' you'])
+    const view = await app.api.getConversation(id)
+    assert.equal(view.conversation.title, 'Hello there')
+    assert.deepEqual(view.branch.map((e) => e.message.content), ['Hello there\nsecond line', 'Hi you'])
+    assert.equal(view.generatingMessageId, null)
+    assert.deepEqual(view.context, { usedTokens: 16, contextLength: 2048 })
+  })
+
+  it('refuses a second send in the same chat while a reply is written', async () => {
+    const { id } = await app.api.createConversation()
+    await app.api.send(id, 'one')
+    await assert.rejects(app.api.send(id, 'two'), (err: AppError) => err.code === 'ENGINE_BUSY')
+    await engine.started()
+    const done = nextDone()
+    engine.finish()
+    await done
+    const view = await app.api.getConversation(id)
+    assert.deepEqual(view.branch.map((e) => e.message.content), ['one', ''])
+  })
+
+  it('queues chats behind each other, and a stopped queued reply never reaches the engine', async () => {
+    const a = await app.api.createConversation()
+    const b = await app.api.createConversation()
+    await app.api.send(a.id, 'first')
+    const queued = await app.api.send(b.id, 'second')
+    await engine.started()
+    await app.api.stop(b.id)
+    assert.equal((await app.api.getConversation(b.id)).branch.at(-1)?.message.status, 'interrupted')
+    const done = nextDone()
+    engine.finish()
+    await done
+    assert.equal(engine.requests.length, 1)
+    assert.equal(engine.cancels, 0)
+    assert.equal(named('done').find((d) => d.messageId === queued.reply.id)?.message.status, 'interrupted')
+  })
+
+  it('stop cancels the running generation in the engine and keeps the text', async () => {
+    const { id } = await app.api.createConversation()
+    await app.api.send(id, 'tell me a story')
+    await engine.started()
+    engine.token('Once upon')
+    await app.api.stop(id)
+    assert.equal(engine.cancels, 1)
+    const reply = (await app.api.getConversation(id)).branch.at(-1)?.message
+    assert.equal(reply?.status, 'interrupted')
+    assert.equal(reply?.content, 'Once upon')
+  })
+
+  it('keeps the text of a reply whose engine crashed, tells the user, and reloads next time', async () => {
+    const { id } = await app.api.createConversation()
+    await app.api.send(id, 'hi')
+    await engine.started()
+    engine.token('partial')
+    const done = nextDone()
+    engine.fail(new AppError('ENGINE_CRASHED', 'The engine process exited (signal SIGKILL)'))
+    const { message } = await done
+    assert.equal(message.status, 'error')
+    assert.equal(message.content, 'partial')
+    assert.match(message.error ?? '', /SIGKILL/)
+    assert.equal(named('generationError')[0]?.error.code, 'ENGINE_CRASHED')
+    assert.match(named('notice')[0]?.message ?? '', /next message restarts the engine/)
+    assert.equal((await app.api.modelStatus()).state, 'error')
+
+    await app.api.send(id, 'again')
+    await engine.started()
+    assert.equal(engine.loads.length, 2, 'the model was not loaded again after the crash')
+    engine.finish()
+  })
+
+  it('stores a context overflow as an error with the engine’s words', async () => {
+    const { id } = await app.api.createConversation()
+    await app.api.send(id, 'hi')
+    await engine.started()
+    const done = nextDone()
+    engine.fail(new AppError('CONTEXT_OVERFLOW', 'The conversation is longer than the model’s context.'))
+    const { message } = await done
+    assert.equal(message.status, 'error')
+    assert.equal(message.error, 'The conversation is longer than the model’s context.')
+  })
+
+  it('asks the engine for the system prompt first and the merged parameters', async () => {
+    await app.api.setSettings({ defaultParams: { ...(await app.api.getSettings()).defaultParams, topK: 7 } })
+    const { id } = await app.api.createConversation({ systemPrompt: 'Be terse.', params: { temperature: 0 } })
+    await app.api.send(id, 'q')
+    await engine.started()
+    const request = engine.requests[0]
+    assert.deepEqual(request?.messages, [{ role: 'system', content: 'Be terse.' }, { role: 'user', content: 'q' }])
+    assert.equal(request?.params.temperature, 0)
+    assert.equal(request?.params.topK, 7)
+    assert.equal(request?.continueLast, false)
+    engine.finish()
+  })
+
+  it('continues an interrupted reply from its text, under the same id', async () => {
+    const { id } = await app.api.createConversation()
+    const { reply } = await app.api.send(id, 'count')
+    await engine.started()
+    engine.token('1 2')
+    await app.api.stop(id)
+    const again = await app.api.continueReply(reply.id)
+    assert.equal(again.id, reply.id)
+    await engine.started()
+    assert.deepEqual(engine.requests[1]?.messages.at(-1), { role: 'assistant', content: '1 2' })
+    assert.equal(engine.requests[1]?.continueLast, true)
+    engine.token(' 3')
+    const done = nextDone()
+    engine.finish()
+    assert.equal((await done).message.content, '1 2 3')
+  })
+
+  it('refuses to load another model while a reply is written', async () => {
+    const { id } = await app.api.createConversation()
+    await app.api.send(id, 'hi')
+    await assert.rejects(app.api.loadModel('tiny'), (err: AppError) => err.code === 'ENGINE_BUSY')
+    await engine.started()
+    engine.finish()
+  })
+
+  it('tells a user without a chosen model which to pick when there are several', async () => {
+    await buildModel(path.join(root, 'models', 'tiny-2'), { layers: 1, seed: 7 })
+    try {
+      const { id } = await app.api.createConversation()
+      await assert.rejects(app.api.send(id, 'hi'), (err: AppError) => err.code === 'MODEL_NOT_LOADED' && /Pick one/.test(err.message))
+      assert.deepEqual((await app.api.getConversation(id)).branch, [], 'a message was stored although it could not be answered')
+    } finally {
+      await rm(path.join(root, 'models', 'tiny-2'), { recursive: true, force: true })
+    }
+  })
+})

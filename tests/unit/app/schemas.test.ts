@@ -1,0 +1,95 @@
+// Argument schemas: every method validates its payload, and malformed payloads never reach a service.
+
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { API_METHODS, type Api, type ApiMethod } from '../../../src-shared/api.ts'
+import { dispatch } from '../../../src-main/app/dispatch.ts'
+import { argsSchemas, MAX_MESSAGE_BYTES } from '../../../src-main/app/schemas.ts'
+
+const ID = '0f8fad5b-d9cb-469f-a165-70867728950e'
+
+/** An Api whose every method records that it was reached. */
+function recordingApi(): { api: Api; reached: ApiMethod[] } {
+  const reached: ApiMethod[] = []
+  const api = Object.fromEntries(
+    API_METHODS.map((m) => [m, async () => void reached.push(m)]),
+  ) as unknown as Api
+  return { api, reached }
+}
+
+async function rejects(method: ApiMethod, args: unknown): Promise<string> {
+  const { api, reached } = recordingApi()
+  const result = await dispatch(api, method, args)
+  assert.equal(result.ok, false, `${method}(${JSON.stringify(args)?.slice(0, 80)}) was accepted`)
+  assert.deepEqual(reached, [])
+  return result.ok ? '' : `${result.error.code}: ${result.error.message}`
+}
+
+async function accepts(method: ApiMethod, args: unknown[]): Promise<void> {
+  const { api, reached } = recordingApi()
+  const result = await dispatch(api, method, args)
+  assert.deepEqual(result, { ok: true, value: undefined }, `${method} refused ${JSON.stringify(args).slice(0, 80)}`)
+  assert.deepEqual(reached, [method])
+}
+
+describe('argsSchemas', () => {
+  it('has a schema for every Api method', () => {
+    assert.deepEqual(Object.keys(argsSchemas).sort(), [...API_METHODS].sort())
+  })
+
+  it('accepts well-formed calls', async () => {
+    await accepts('appInfo', [])
+    await accepts('listConversations', [])
+    await accepts('listConversations', [{ archived: true, limit: 20 }])
+    await accepts('createConversation', [{ title: 'Plans', params: { temperature: 0, stop: ['###'] }, contextPolicy: 'stop' }])
+    await accepts('send', [ID, 'Hello 👋'])
+    await accepts('updateConversation', [ID, { pinned: true, modelId: 'SmolLM2-135M-Instruct' }])
+    await accepts('exportConversations', [null, 'markdown'])
+    await accepts('setSettings', [{ fontSize: 16, threads: null, windowBounds: { x: -1200, y: 0, width: 900, height: 700, maximized: false } }])
+    await accepts('loadModel', ['tiny-model', 'q4'])
+    await accepts('startDownload', ['HuggingFaceTB/SmolLM2-135M-Instruct', 'q4'])
+  })
+
+  it('rejects a message over 1 MB and a blank one', async () => {
+    assert.match(await rejects('send', [ID, 'x'.repeat(MAX_MESSAGE_BYTES + 1)]), /^BAD_REQUEST: .*at 1/)
+    // 2 bytes per 'é' in UTF-8: short in characters, over the limit in bytes.
+    await rejects('send', [ID, 'é'.repeat(MAX_MESSAGE_BYTES / 2 + 1)])
+    await rejects('send', [ID, '   \n '])
+  })
+
+  it('rejects ids that are not UUIDs and model ids that are paths', async () => {
+    assert.match(await rejects('getConversation', ['../etc/passwd']), /^BAD_REQUEST: Invalid arguments for getConversation at 0/)
+    await rejects('stop', [42])
+    await rejects('loadModel', ['../outside'])
+    await rejects('loadModel', ['..'])
+    await rejects('removeModel', ['a/b'])
+  })
+
+  it('rejects missing, extra and wrongly typed arguments', async () => {
+    await rejects('send', [ID])
+    await rejects('send', [ID, 'hi', 'extra'])
+    await rejects('appInfo', [1])
+    await rejects('send', 'not an array')
+    await rejects('exportConversations', [ID, 'pdf'])
+  })
+
+  it('rejects unknown fields and out-of-range values in patches', async () => {
+    await rejects('updateConversation', [ID, { title: 'x', activeLeafId: ID }])
+    await rejects('updateConversation', [ID, { params: { temperature: -1 } }])
+    await rejects('updateConversation', [ID, { params: { stop: Array(17).fill('x') } }])
+    await rejects('createConversation', [{ title: '' }])
+    await rejects('setSettings', [{ fontSize: 200 }])
+    await rejects('setSettings', [{ theme: 'neon' }])
+    await rejects('setSettings', [{ nope: true }])
+  })
+
+  it('rejects repository ids that are not owner/name', async () => {
+    await rejects('startDownload', ['https://evil.example/x', 'q4'])
+    await rejects('startDownload', ['owner/name/extra', 'q4'])
+    await rejects('startDownload', ['owner/name', 'q3'])
+  })
+
+  it('refuses unknown methods', async () => {
+    assert.match(await rejects('eval' as ApiMethod, []), /^BAD_REQUEST: Unknown method: eval/)
+  })
+})
