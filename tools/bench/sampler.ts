@@ -63,30 +63,38 @@ export function runSamplerBench(opts: { rounds?: number; callsPerRound?: number 
   const recent = Array.from({ length: 512 }, () => Math.floor(rng.next() * VOCAB))
   const run = (params: SamplerParams): number =>
     timeUs(rounds, callsPerRound, () => sample(logits, params, rng, recent))
-  // Results fold into a captured variable so no timed call is dead code.
-  let sink = 0
+
+  // Each timed loop keeps its last result, checked afterwards, so none of the work is dead code.
+  let floorPick = -1
+  const argmaxFloorUs = timeUs(rounds, callsPerRound, () => {
+    floorPick = argmaxFloor(logits)
+  })
+  const greedy = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1 }
+  const greedyUs = run(greedy)
+  if (sample(logits, greedy, rng, recent) !== floorPick) throw new Error('greedy sampling disagrees with argmax')
 
   const tokenizer = createChatTokenizer(buildTokenizerFiles({ vocabSize: VOCAB, seed: 1 }))
   const ids = tokenizer.encode(STREAM_TEXT)
+  let streamed = ''
   const textStreamUs =
     timeUs(rounds, 1, () => {
       const stream = new TextStream(tokenizer)
-      for (const id of ids) sink += stream.push(id).length
-      sink += stream.flush().length
+      streamed = ids.map((id) => stream.push(id)).join('') + stream.flush()
     }) / ids.length
+  if (streamed !== STREAM_TEXT) throw new Error('the text stream lost text')
   const pieces = ids.map((id) => tokenizer.decode([id]))
+  let shown = ''
   const stopsUs =
     timeUs(rounds, 1, () => {
       const stops = new StopMatcher(['\nUser:', '</answer>'])
-      for (const piece of pieces) sink += stops.push(piece).text.length
+      shown = pieces.map((piece) => stops.push(piece).text).join('') + stops.flush()
     }) / pieces.length
+  if (shown !== pieces.join('')) throw new Error('the stop matcher lost text')
 
   return {
     vocab: VOCAB,
-    argmaxFloorUs: timeUs(rounds, callsPerRound, () => {
-      sink += argmaxFloor(logits)
-    }),
-    greedyUs: run({ temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1 }),
+    argmaxFloorUs,
+    greedyUs,
     defaultUs: run({ temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1 }),
     topPOnlyUs: run({ temperature: 0.8, topK: 0, topP: 0.9, minP: 0, repetitionPenalty: 1 }),
     textStreamUs,
