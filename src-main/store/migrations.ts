@@ -19,9 +19,8 @@ export interface MigrationOutcome {
 // Messages get an INTEGER seq as rowid: the FTS index refers to rows by rowid, and only an
 // INTEGER PRIMARY KEY keeps rowids stable across VACUUM.
 // [FTS_SYNC] A message is in messages_fts exactly while its status is not 'streaming': the
-// index is written once when a reply finishes, not on every flush. The text indexed is
-// replace(content, char(0), ' ') (the message_search view), so snippets survive NUL bytes.
-// Every 'delete' below must pass the text that was indexed, or FTS5 corrupts its index.
+// index is written once when a reply finishes, not on every flush. Every 'delete' below must
+// pass the text that was indexed, or FTS5 corrupts its index.
 const SCHEMA_V1 = `
 CREATE TABLE conversations (
   id TEXT PRIMARY KEY,
@@ -50,7 +49,7 @@ CREATE TABLE messages (
   parent_id TEXT REFERENCES messages (id) ON DELETE CASCADE,
   role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
   content TEXT NOT NULL,
-  -- The exact UTF-16LE code units when the text has lone surrogates (see content.ts).
+  -- The exact UTF-16LE code units when the text has NUL or lone surrogates (see content.ts).
   content_utf16 BLOB,
   status TEXT NOT NULL CHECK (status IN ('streaming', 'complete', 'interrupted', 'error')),
   stats TEXT CHECK (stats IS NULL OR json_valid(stats)),
@@ -62,25 +61,23 @@ CREATE INDEX messages_by_conversation ON messages (conversation_id, parent_id, s
 CREATE INDEX messages_by_parent ON messages (parent_id, seq);
 CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming';
 
-CREATE VIEW message_search (seq, content) AS
-  SELECT seq, replace(content, char(0), ' ') FROM messages;
 CREATE VIRTUAL TABLE messages_fts USING fts5 (
-  content, content = 'message_search', content_rowid = 'seq',
+  content, content = 'messages', content_rowid = 'seq',
   tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.status <> 'streaming' BEGIN
-  INSERT INTO messages_fts (rowid, content) VALUES (new.seq, replace(new.content, char(0), ' '));
+  INSERT INTO messages_fts (rowid, content) VALUES (new.seq, new.content);
 END;
 CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.status <> 'streaming' BEGIN
   INSERT INTO messages_fts (messages_fts, rowid, content)
-    VALUES ('delete', old.seq, replace(old.content, char(0), ' '));
+    VALUES ('delete', old.seq, old.content);
 END;
 -- One trigger, so the old text always leaves the index before the new text enters it.
 CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages BEGIN
   INSERT INTO messages_fts (messages_fts, rowid, content)
-    SELECT 'delete', old.seq, replace(old.content, char(0), ' ') WHERE old.status <> 'streaming';
+    SELECT 'delete', old.seq, old.content WHERE old.status <> 'streaming';
   INSERT INTO messages_fts (rowid, content)
-    SELECT new.seq, replace(new.content, char(0), ' ') WHERE new.status <> 'streaming';
+    SELECT new.seq, new.content WHERE new.status <> 'streaming';
 END;
 
 CREATE TABLE settings (

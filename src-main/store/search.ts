@@ -24,7 +24,8 @@ interface HitRow {
  * when there is nothing to look for.
  */
 export function toFtsQuery(input: string): string | null {
-  const words = input.split(/\s+/).filter((w) => w !== '')
+  // FTS5 reads its query as a C string: a NUL would cut it short.
+  const words = input.split(/[\s\0]+/).filter((w) => w !== '')
   if (words.length === 0) return null
   return words.map((w, i) => `"${w.replaceAll('"', '""')}"${i === words.length - 1 ? '*' : ''}`).join(' ')
 }

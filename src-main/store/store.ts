@@ -116,7 +116,9 @@ export class Store {
     return this.importText(fs.readFileSync(file, 'utf8'), path.basename(file))
   }
 
+  /** Finish or abandon stream writers first: their timers cannot write after this. Idempotent. */
   close(): void {
+    if (!this.#db.open) return
     this.#db.pragma('optimize')
     this.#db.close()
   }

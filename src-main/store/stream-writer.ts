@@ -3,7 +3,7 @@
 
 import { AppError } from '../../src-shared/errors.ts'
 import type { GenerationStats, Message } from '../../src-shared/types.ts'
-import { encodeContent, isWellFormed, type StoredContent } from './content.ts'
+import { encodeContent, isClean, type StoredContent } from './content.ts'
 
 export interface StreamOutcome {
   status: 'complete' | 'interrupted' | 'error'
@@ -34,7 +34,7 @@ export class StreamWriter {
   #text: string
   /** How much of #text the row holds. */
   #flushed: number
-  /** The row's text is well-formed, so new text can be appended in SQL instead of rewritten. */
+  /** The row's TEXT holds the text exactly, so new clean text can be appended in SQL instead of rewritten. */
   #exact: boolean
   #timer: NodeJS.Timeout | null = null
   /** A failed timed flush, reported by the next append. */
@@ -46,7 +46,7 @@ export class StreamWriter {
     this.messageId = messageId
     this.#text = storedText
     this.#flushed = storedText.length
-    this.#exact = isWellFormed(storedText)
+    this.#exact = isClean(storedText)
     this.#intervalMs = intervalMs
   }
 
@@ -93,12 +93,12 @@ export class StreamWriter {
 
   #write(final: boolean): void {
     let end = this.#text.length
-    // Half a surrogate pair waits for its other half, so appended pieces stay well-formed.
+    // Half a surrogate pair waits for its other half, so a clean text stays clean when appended to.
     if (!final && end > this.#flushed && isHighSurrogate(this.#text.charCodeAt(end - 1))) end -= 1
     if (end === this.#flushed) return
     const piece = this.#text.slice(this.#flushed, end)
     let written: boolean
-    if (this.#exact && isWellFormed(piece)) {
+    if (this.#exact && isClean(piece)) {
       written = this.#io.append(this.messageId, piece)
     } else {
       const content = encodeContent(this.#text.slice(0, end))

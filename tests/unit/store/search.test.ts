@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { parseSnippet, toFtsQuery } from '../../../src-main/store/search.ts'
+import { tempStore } from './helpers.ts'
+
+describe('Store#search', () => {
+  it('finds a word in any message, best match first, with the match marked', (t) => {
+    const store = tempStore(t)
+    const c = store.conversations.create({ title: 'Cooking' })
+    const weak = store.messages.addUser(c.id, null, 'The recipe needs flour, sugar, eggs, butter, milk and a pinch of salt.')
+    const strong = store.messages.addUser(c.id, null, 'Salt, salt and more salt.')
+    store.messages.addUser(c.id, null, 'Nothing to see here.')
+    const hits = store.search('salt')
+    assert.deepEqual(
+      hits.map((h) => h.messageId),
+      [strong.id, weak.id],
+    )
+    assert.ok((hits[0]?.rank ?? 0) < (hits[1]?.rank ?? 0))
+    assert.equal(hits[0]?.conversationTitle, 'Cooking')
+    assert.equal(hits[0]?.conversationId, c.id)
+    assert.deepEqual(hits[1]?.snippet.filter((p) => p.match).map((p) => p.text), ['salt'])
+    assert.equal(hits[1]?.snippet.map((p) => p.text).join(''), 'The recipe needs flour, sugar, eggs, butter, milk and a pinch of salt.')
+  })
+
+  it('needs every word, and matches the last one as a prefix', (t) => {
+    const store = tempStore(t)
+    const c = store.conversations.create()
+    const both = store.messages.addUser(c.id, null, 'rust borrow checker')
+    store.messages.addUser(c.id, null, 'rust only')
+    assert.deepEqual(store.search('rust che').map((h) => h.messageId), [both.id])
+    assert.deepEqual(store.search('checker rust').map((h) => h.messageId), [both.id])
+    assert.deepEqual(store.search('   '), [])
+  })
+
+  it('matches across accents and case', (t) => {
+    const store = tempStore(t)
+    const c = store.conversations.create()
+    const m = store.messages.addUser(c.id, null, 'Un café à Genève')
+    assert.deepEqual(store.search('CAFE geneve').map((h) => h.messageId), [m.id])
+  })
+
+  it('takes FTS5 operators and quotes in the query as plain text', (t) => {
+    const store = tempStore(t)
+    const c = store.conversations.create()
+    const m = store.messages.addUser(c.id, null, 'say "NEAR" OR not')
+    assert.deepEqual(store.search('"NEAR" OR').map((h) => h.messageId), [m.id])
+    for (const query of ['NEAR(', 'a AND', '"', '*', '-x', 'col:x', '^', '(((', '""""', "'", '\0', 'x NOT']) {
+      assert.doesNotThrow(() => store.search(query), `query ${JSON.stringify(query)}`)
+    }
+  })
+
+  it('never fails on random queries made of FTS5 syntax characters', (t) => {
+    const store = tempStore(t)
+    const c = store.conversations.create()
+    store.messages.addUser(c.id, null, 'a b c NEAR AND OR NOT')
+    const alphabet = ['"', "'", '*', '(', ')', ':', '^', '-', '+', ' ', 'a', 'NEAR', 'AND', 'OR', 'NOT', '\0', '\t', '{', '}']
+    let seed = 1
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    for (let i = 0; i < 300; i++) {
+      const query = Array.from({ length: 1 + Math.floor(next() * 8) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('')
+      assert.doesNotThrow(() => store.search(query), `query ${JSON.stringify(query)}`)
+    }
+  })
+
+  it('keeps the highlight in text with NUL bytes', (t) => {
+    const store = tempStore(t)
+    const c = store.conversations.create()
+    store.messages.addUser(c.id, null, 'before\0the needle\0after')
+    const parts = store.search('needle')[0]?.snippet ?? []
+    assert.deepEqual(parts, [
+      { text: 'before the ', match: false },
+      { text: 'needle', match: true },
+      { text: ' after', match: false },
+    ])
+  })
+
+  it('finds archived conversations but not deleted ones', (t) => {
+    const store = tempStore(t)
+    const archived = store.conversations.create()
+    const a = store.messages.addUser(archived.id, null, 'walrus in the archive')
+    store.conversations.update(archived.id, { archived: true })
+    const deleted = store.conversations.create()
+    store.messages.addUser(deleted.id, null, 'walrus in the bin')
+    store.conversations.delete(deleted.id)
+    assert.deepEqual(store.search('walrus').map((h) => h.messageId), [a.id])
+  })
+
+  it('pages through hits with limit and offset', (t) => {
+    const store = tempStore(t)
+    const c = store.conversations.create()
+    for (let i = 0; i < 5; i++) store.messages.addUser(c.id, null, `otter ${i}`)
+    const all = store.search('otter').map((h) => h.messageId)
+    assert.equal(all.length, 5)
+    assert.deepEqual(store.search('otter', { limit: 2, offset: 2 }).map((h) => h.messageId), all.slice(2, 4))
+  })
+})
+
+describe('toFtsQuery', () => {
+  it('quotes every word, doubles quotes inside, and makes the last a prefix', () => {
+    assert.equal(toFtsQuery(' a  "b" c '), '"a" """b""" "c"*')
+    assert.equal(toFtsQuery('\t\n'), null)
+  })
+})
+
+describe('parseSnippet', () => {
+  it('splits marked text into plain and matched parts', () => {
+    assert.deepEqual(parseSnippet('…x \u0002hit\u0003 y \u0002two\u0003'), [
+      { text: '…x ', match: false },
+      { text: 'hit', match: true },
+      { text: ' y ', match: false },
+      { text: 'two', match: true },
+    ])
+  })
+})
