@@ -80,7 +80,8 @@ async function checkTokenizer(dir: string): Promise<void> {
   const hasTemplate =
     (typeof template === 'string' && template.length > 0) ||
     (Array.isArray(template) && template.length > 0) ||
-    (await stat(path.join(dir, 'chat_template.jinja')).then((s) => s.size > 0, () => false))
+    (await stat(path.join(dir, 'chat_template.jinja')).then((s) => s.size > 0, () => false)) ||
+    (await stat(path.join(dir, 'chat_template.json')).then((s) => s.size > 0, () => false))
   if (!hasTemplate) throw new AppError('MODEL_INVALID', 'tokenizer_config.json has no chat_template')
 }
 

@@ -2,6 +2,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { byteLevelAlphabet } from '../../src-main/engine/tokenizer.ts'
 import { writeDecoder } from './decoder-graph.ts'
 import { buildTokenizerFiles } from './tokenizer.ts'
 
@@ -144,10 +145,32 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     singleTokenAppend: o.singleTokenAppend,
   }
   const onnxDir = path.join(dir, 'onnx')
-  writeDecoder(onnxDir, 'model.onnx', shape, signature, { format: 'fp32', q4BlockSize: o.q4BlockSize, seed: o.seed })
-  if (o.q4) {
-    writeDecoder(onnxDir, 'model_q4.onnx', shape, signature, { format: 'q4', q4BlockSize: o.q4BlockSize, seed: o.seed })
+  const weights = { q4BlockSize: o.q4BlockSize, seed: o.seed, logitBias: textBias(tokenizer.tokenizerJson, o.vocab) }
+  writeDecoder(onnxDir, 'model.onnx', shape, signature, { ...weights, format: 'fp32' })
+  if (o.q4) writeDecoder(onnxDir, 'model_q4.onnx', shape, signature, { ...weights, format: 'q4' })
+}
+
+/**
+ * -8 on the logits of tokens that are not whole printable text on their own (lone UTF-8 bytes,
+ * control characters, special tokens), so a random model writes text that re-tokenizes as it was
+ * generated, as a real model's replies mostly do. Those tokens stay possible, just unlikely.
+ */
+function textBias(tokenizerJson: object, vocab: number): Float32Array {
+  const bias = new Float32Array(vocab).fill(-8)
+  const model = (tokenizerJson as { model?: { vocab?: Record<string, number> } }).model
+  const byteOf = new Map(byteLevelAlphabet().map((ch, b) => [ch, b]))
+  const utf8 = new TextDecoder('utf-8', { fatal: true })
+  for (const [token, id] of Object.entries(model?.vocab ?? {})) {
+    const chars = Array.from(token)
+    if (id >= vocab || !chars.every((ch) => byteOf.has(ch))) continue
+    try {
+      const text = utf8.decode(Uint8Array.from(chars, (ch) => byteOf.get(ch) as number))
+      if (/^[^\p{C}]+$/u.test(text) || text === '\n') bias[id] = 0
+    } catch {
+      // Not valid UTF-8 on its own: keeps the penalty.
+    }
   }
+  return bias
 }
 
 function stripUndefined<T extends object>(obj: T): Partial<T> {

@@ -36,6 +36,8 @@ export interface DecoderWeights {
   format: 'fp32' | 'q4'
   q4BlockSize: number
   seed: number
+  /** [vocab] added to the logits (the lm_head Gemm's C input); null: none. */
+  logitBias: Float32Array | null
 }
 
 const FLT_MAX = 3.4028234663852886e38
@@ -56,8 +58,11 @@ export function writeDecoder(
     new Rng(hashSeed(weights.seed, name)).normal(n, std, mean)
 
   const scalar = (v: number): string => g.int64([v], [])
+  // Residual branches (o_proj, down_proj) write 4x louder than the embedding: with tied embeddings
+  // a random model whose residual stream is mostly its input embedding just repeats the input token.
   const matmul = (x: string, name: string, K: number, N: number): string => {
-    const w = random(name, K * N, 1 / Math.sqrt(K))
+    const gain = name.endsWith('o_proj.weight') || name.endsWith('down_proj.weight') ? 4 : 1
+    const w = random(name, K * N, gain / Math.sqrt(K))
     if (weights.format === 'fp32') return g.op('MatMul', [x, g.tensor(name, 'float32', [K, N], w)])
     const q = quantizeQ4(w, K, N, weights.q4BlockSize)
     const blob = weights.q4BlockSize / 2
@@ -70,8 +75,8 @@ export function writeDecoder(
       { domain: 'com.microsoft' },
     )
   }
-  const rmsNorm = (x: string, name: string): string => {
-    const w = g.tensor(name, 'float32', [H], random(name, H, 0.05, 1))
+  const rmsNorm = (x: string, name: string, mean = 1): string => {
+    const w = g.tensor(name, 'float32', [H], random(name, H, 0.05 * mean, mean))
     const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 })
     const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, g.float([shape.rmsEps], [])])])])
     return g.op('Mul', [g.op('Mul', [x, inv]), w])
@@ -180,7 +185,9 @@ export function writeDecoder(
     h = g.op('Add', [h, matmul(act, `${p}.mlp.down_proj.weight`, I, H)])
   }
 
-  let last = rmsNorm(h, 'model.norm.weight')
+  // A final norm of ~0.35 puts logits at a standard deviation of ~0.35 * sqrt(hidden) (2.8 for the
+  // tiny model): peaked enough that greedy picks are far from ties, flat enough to sample from.
+  let last = rmsNorm(h, 'model.norm.weight', 0.35)
   if (logitsToKeep) {
     // num_logits_to_keep = k keeps the last k positions; 0 keeps all (Slice from -0 = 0).
     const start = g.op('Neg', [g.op('Unsqueeze', [logitsToKeep, g.int64([0])])])
@@ -188,7 +195,8 @@ export function writeDecoder(
   }
   // Tied lm_head as Gemm(h, embed, transB=1): one copy of the embedding table (see FACTS.md).
   const flat = g.op('Reshape', [last, g.int64([-1, H])])
-  const logits2d = g.op('Gemm', [flat, embed], { transB: 1 })
+  const bias = weights.logitBias ? [g.tensor('lm_head.bias', 'float32', [V], weights.logitBias)] : []
+  const logits2d = g.op('Gemm', [flat, embed, ...bias], { transB: 1 })
   const outShape = g.op('Concat', [
     g.op('Slice', [g.op('Shape', [last]), g.int64([0]), g.int64([2])]),
     g.int64([V]),

@@ -1,0 +1,188 @@
+// The engine: one loaded model, its KV cache pool, and generation (prefill, then decode).
+
+import os from 'node:os'
+import { AppError } from '../../src-shared/errors.ts'
+import type { GenerationStats, LoadedModelInfo, StopReason } from '../../src-shared/types.ts'
+import { fitContext } from './context-fit.ts'
+import type { KvCache } from './kv-cache.ts'
+import { KvPool } from './kv-pool.ts'
+import { loadModel, type LoadedModel } from './load-model.ts'
+import { kvBytesPerToken } from './model-config.ts'
+import type { EngineInfo, GenerateRequest, GenerateResult, LoadOptions } from './protocol.ts'
+import { createRng, sample } from './sampler.ts'
+import { SnapshotStore } from './snapshots.ts'
+import { StopMatcher } from './stops.ts'
+import { TextStream } from './text-stream.ts'
+
+const DEFAULT_SNAPSHOT_BUDGET = 2 * 2 ** 30
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+export class Engine {
+  private model: LoadedModel | null = null
+  private pool: KvPool | null = null
+
+  /** Loads a model, replacing the current one (whose caches are persisted first). */
+  async load(modelDir: string, opts: LoadOptions = {}): Promise<LoadedModelInfo> {
+    await this.unload()
+    const model = await loadModel(modelDir, opts)
+    const bytesPerToken = kvBytesPerToken(model.config, model.session.sig.kvDtype)
+    const snapshots = opts.snapshotDir
+      ? new SnapshotStore(opts.snapshotDir, model.identity, opts.snapshotBudgetBytes ?? DEFAULT_SNAPSHOT_BUDGET)
+      : null
+    this.pool = new KvPool({
+      budgetBytes: opts.kvBudgetBytes ?? Math.floor(os.freemem() / 4),
+      bytesPerToken,
+      newCache: () => model.session.emptyCache(),
+      snapshots,
+    })
+    this.model = model
+    return model.info
+  }
+
+  info(): EngineInfo {
+    return {
+      model: this.model?.info ?? null,
+      caches: this.pool?.info() ?? [],
+      kvBytes: this.pool?.bytes ?? 0,
+      kvBudgetBytes: this.pool?.budgetBytes ?? 0,
+    }
+  }
+
+  async dropCache(conversationId: string): Promise<void> {
+    await this.pool?.drop(conversationId)
+  }
+
+  /** Persists caches to snapshots (when enabled) and frees the model. */
+  async unload(): Promise<void> {
+    const { model, pool } = this
+    this.model = null
+    this.pool = null
+    await pool?.persistAll()
+    await model?.session.release()
+  }
+
+  /**
+   * Renders and tokenizes the conversation, reuses the cached prefix, prefills the rest, then
+   * decodes until eos, a stop string, the token limit, the context end, or `cancelled()`.
+   * `cancelled` is read before every decode step, so a cancel lands within one step.
+   */
+  async generate(
+    req: GenerateRequest,
+    onText: (text: string) => void,
+    cancelled: () => boolean,
+  ): Promise<GenerateResult> {
+    const { model, pool } = this
+    if (!model || !pool) throw new AppError('MODEL_NOT_LOADED', 'No model is loaded')
+    const started = performance.now()
+    const { session, tokenizer, config } = model
+    const params = req.params
+    const context = config.contextLength
+    // Room kept for the reply when fitting the prompt: the asked length, at most a quarter of the context.
+    const reserve = Math.max(1, Math.min(params.maxTokens, Math.floor(context / 4)))
+    const fit = fitContext(
+      req.messages,
+      (messages) => tokenizer.encodeChat(messages, { addGenerationPrompt: true }),
+      context,
+      reserve,
+      req.contextPolicy ?? 'stop',
+    )
+    const prompt = fit.tokens
+    const limit = Math.min(params.maxTokens, context - prompt.length)
+    const { entry, reused } = await pool.acquire(req.conversationId, prompt, limit)
+    const cache = entry.cache
+
+    const stream = new TextStream(tokenizer)
+    const stops = new StopMatcher(params.stop)
+    const rng = createRng(params.seed ?? Math.floor(Math.random() * 2 ** 32))
+    const generated: number[] = []
+    let text = ''
+    let stopReason: StopReason = 'length'
+    let ttftMs = 0
+    let decodeStarted = 0
+    const emit = (piece: string): boolean => {
+      const r = stops.push(piece)
+      if (r.text) {
+        text += r.text
+        onText(r.text)
+      }
+      return r.stopped
+    }
+
+    try {
+      const prefillStarted = performance.now()
+      let logits = await this.prefill(cache, prompt.slice(reused), cancelled)
+      const prefillMs = performance.now() - prefillStarted
+
+      while (generated.length < limit) {
+        // One turn of the event loop lets a cancel that came in during the last pass be read.
+        await yieldToEventLoop()
+        if (!logits || cancelled()) {
+          stopReason = 'cancelled'
+          break
+        }
+        // cache.tokens is prompt + reply so far: the repetition penalty's window.
+        const token = sample(logits, params, rng, cache.tokens)
+        if (generated.length === 0) {
+          ttftMs = performance.now() - started
+          decodeStarted = performance.now()
+        }
+        if (tokenizer.eosIds.has(token)) {
+          stopReason = 'eos'
+          break
+        }
+        generated.push(token)
+        if (emit(stream.push(token))) {
+          stopReason = 'stop-string'
+          break
+        }
+        // The last token of a reply cut by length is not evaluated: nothing would read its logits.
+        if (generated.length < limit) logits = await session.forward(cache, [token], { logits: 'last' })
+      }
+      if (stopReason !== 'stop-string' && !emit(stream.flush())) {
+        const rest = stops.flush()
+        text += rest
+        if (rest) onText(rest)
+      }
+
+      const decodeMs = decodeStarted ? performance.now() - decodeStarted : 0
+      const prefilled = prompt.length - reused
+      const stats: GenerationStats = {
+        promptTokens: prompt.length,
+        reusedTokens: reused,
+        prefillMs,
+        prefillTokensPerSecond: prefillMs > 0 ? (prefilled / prefillMs) * 1000 : 0,
+        ttftMs,
+        decodeTokensPerSecond: generated.length > 1 && decodeMs > 0 ? ((generated.length - 1) / decodeMs) * 1000 : 0,
+        generatedTokens: generated.length,
+        stopReason,
+        provider: model.info.provider,
+        ...(fit.droppedMessages.length > 0 ? { droppedMessages: fit.droppedMessages } : {}),
+      }
+      return { text, tokens: generated, stats }
+    } finally {
+      pool.release(entry)
+    }
+  }
+
+  /**
+   * Runs the new prompt tokens in chunks; returns the logits of the last one ([vocab]), or null
+   * when cancelled between chunks (the chunks done stay in the cache, consistent).
+   */
+  private async prefill(cache: KvCache, tokens: number[], cancelled: () => boolean): Promise<Float32Array | null> {
+    const { session, prefillChunk, info } = this.model as LoadedModel
+    let logits: Float32Array | null = null
+    for (let i = 0; i < tokens.length; ) {
+      await yieldToEventLoop()
+      if (cancelled()) return null
+      // Graphs that cannot append several tokens onto a non-empty cache get them one at a time.
+      const chunk = info.multiTokenAppend || cache.length === 0 ? prefillChunk : 1
+      const end = Math.min(tokens.length, i + chunk)
+      logits = await session.forward(cache, tokens.slice(i, end), { logits: 'last' })
+      i = end
+    }
+    // [TAG_LAST_TOKEN_EVAL] guarantees at least one new token.
+    if (!logits) throw new AppError('INTERNAL', 'prefill got no tokens')
+    return logits
+  }
+}

@@ -1,0 +1,152 @@
+// The KV cache pool: one cache per conversation, reused by longest common token prefix, under a
+// byte budget with least-recently-used eviction to disk snapshots.
+
+import type { KvCache } from './kv-cache.ts'
+import type { CacheInfo } from './protocol.ts'
+import type { SnapshotStore } from './snapshots.ts'
+
+export interface PoolEntry {
+  /** The conversation id, or `anonymous:<n>` for requests that name none. */
+  readonly key: string
+  cache: KvCache
+  lastUsed: number
+  /** A generation is running on it: never evicted, never handed out twice. */
+  busy: boolean
+}
+
+export interface PoolOptions {
+  budgetBytes: number
+  bytesPerToken: number
+  newCache: () => KvCache
+  snapshots: SnapshotStore | null
+  /** Caches kept for requests without a conversation (the API server), like llama.cpp's slots. */
+  anonymousSlots?: number
+}
+
+export interface Acquired {
+  entry: PoolEntry
+  /** Prompt tokens already in the cache: prefill starts at this position. */
+  reused: number
+  restoredFromDisk: boolean
+}
+
+const ANONYMOUS = 'anonymous:'
+
+export class KvPool {
+  private entries = new Map<string, PoolEntry>()
+  private clock = 0
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  get budgetBytes(): number {
+    return this.opts.budgetBytes
+  }
+
+  /** Bytes held by every cache in memory. */
+  get bytes(): number {
+    let total = 0
+    for (const e of this.entries.values()) total += e.cache.bytes
+    return total
+  }
+
+  /**
+   * The cache for a request, truncated to its longest common prefix with `prompt` and marked busy.
+   * Room for `reserveTokens` more (the reply) is made first by evicting idle caches, oldest first.
+   */
+  async acquire(conversationId: string | undefined, prompt: readonly number[], reserveTokens: number): Promise<Acquired> {
+    let restoredFromDisk = false
+    let entry = conversationId === undefined ? this.pickAnonymous(prompt) : this.entries.get(conversationId)
+    if (!entry) {
+      const key = conversationId ?? this.newAnonymousKey()
+      const restored = conversationId === undefined ? null : await this.opts.snapshots?.load(key) ?? null
+      restoredFromDisk = restored !== null
+      entry = { key, cache: restored ?? this.opts.newCache(), lastUsed: 0, busy: false }
+      this.entries.set(key, entry)
+    }
+    if (entry.busy) throw new Error(`the cache of ${entry.key} is in use`)
+    entry.busy = true
+    try {
+      // [TAG_LAST_TOKEN_EVAL] When the whole prompt is cached, its last token is evaluated again:
+      // sampling needs the logits of the final position and the cache keeps none.
+      const keep = Math.min(commonPrefix(entry.cache.tokens, prompt), prompt.length - 1)
+      await entry.cache.truncate(keep)
+      await this.makeRoom(entry, (prompt.length + reserveTokens) * this.opts.bytesPerToken)
+      entry.lastUsed = ++this.clock
+      return { entry, reused: keep, restoredFromDisk }
+    } catch (err) {
+      entry.busy = false
+      throw err
+    }
+  }
+
+  release(entry: PoolEntry): void {
+    entry.busy = false
+    entry.lastUsed = ++this.clock
+  }
+
+  /** Forgets a conversation's cache, in memory and on disk. */
+  async drop(conversationId: string): Promise<void> {
+    const entry = this.entries.get(conversationId)
+    if (entry && !entry.busy) {
+      entry.cache.dispose()
+      this.entries.delete(conversationId)
+    }
+    await this.opts.snapshots?.remove(conversationId)
+  }
+
+  /** Writes every idle conversation cache to disk (at quit or unload) and frees them all. */
+  async persistAll(): Promise<void> {
+    for (const entry of [...this.entries.values()]) {
+      if (!entry.busy) await this.evict(entry)
+    }
+  }
+
+  info(): CacheInfo[] {
+    return [...this.entries.values()]
+      .sort((a, b) => b.lastUsed - a.lastUsed)
+      .map((e) => ({ conversationId: e.key, tokens: e.cache.length, bytes: e.cache.bytes }))
+  }
+
+  /** Evicts idle caches, least recently used first, until `entry` can grow to `needBytes`. */
+  private async makeRoom(entry: PoolEntry, needBytes: number): Promise<void> {
+    const others = (): number => this.bytes - entry.cache.bytes
+    const idle = [...this.entries.values()].filter((e) => e !== entry && !e.busy).sort((a, b) => a.lastUsed - b.lastUsed)
+    for (const victim of idle) {
+      if (others() + Math.max(needBytes, entry.cache.bytes) <= this.opts.budgetBytes) break
+      await this.evict(victim)
+    }
+  }
+
+  private async evict(entry: PoolEntry): Promise<void> {
+    this.entries.delete(entry.key)
+    if (!entry.key.startsWith(ANONYMOUS) && entry.cache.length > 0) {
+      await this.opts.snapshots?.save(entry.key, entry.cache)
+    }
+    entry.cache.dispose()
+  }
+
+  /** The anonymous slot sharing the longest prefix with `prompt`, else the least recently used one once all slots exist. */
+  private pickAnonymous(prompt: readonly number[]): PoolEntry | undefined {
+    const slots = [...this.entries.values()].filter((e) => e.key.startsWith(ANONYMOUS) && !e.busy)
+    let best: PoolEntry | undefined
+    let bestLength = 0
+    for (const slot of slots) {
+      const n = commonPrefix(slot.cache.tokens, prompt)
+      if (n > bestLength) [best, bestLength] = [slot, n]
+    }
+    if (best) return best
+    if (slots.length < (this.opts.anonymousSlots ?? 4)) return undefined
+    return slots.sort((a, b) => a.lastUsed - b.lastUsed)[0]
+  }
+
+  private newAnonymousKey(): string {
+    for (let i = 0; ; i++) if (!this.entries.has(`${ANONYMOUS}${i}`)) return `${ANONYMOUS}${i}`
+  }
+}
+
+export function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length)
+  let i = 0
+  while (i < n && a[i] === b[i]) i++
+  return i
+}

@@ -1,0 +1,84 @@
+// The message protocol between the engine host (main process) and the engine process.
+// Errors cross as ErrorData; every request carries an id its reply echoes.
+
+import type { ErrorData } from '../../src-shared/errors.ts'
+import type {
+  ChatMessage,
+  ContextPolicy,
+  GenerationParams,
+  GenerationStats,
+  LoadedModelInfo,
+  ProviderName,
+  VariantName,
+} from '../../src-shared/types.ts'
+
+export interface LoadOptions {
+  /** Weight variant; default: the best for the provider in use (chooseVariant). */
+  variant?: VariantName
+  /** Providers to try in order; default: the platform's preference (defaultProviders). */
+  providers?: ProviderName[]
+  /** Intra-op threads; default: defaultThreads(). */
+  threads?: number
+  /** Prompt tokens per forward pass during prefill; 0 or absent: all new tokens in one pass. */
+  prefillChunk?: number
+  /** Memory the loaded model may take, bytes; default: the machine's available memory. */
+  memoryLimitBytes?: number
+  /** Bytes all conversations' KV caches may hold; default: a quarter of available memory. */
+  kvBudgetBytes?: number
+  /** Where evicted caches are written (the app's data dir); null or absent: no snapshots. */
+  snapshotDir?: string | null
+  /** Disk bytes snapshots may take; default 2 GiB. */
+  snapshotBudgetBytes?: number
+}
+
+export interface GenerateRequest {
+  /** The conversation whose KV cache to reuse; absent: the closest cached prompt (API server). */
+  conversationId?: string
+  messages: ChatMessage[]
+  params: GenerationParams
+  /** What to do when the prompt does not fit the context; default 'stop'. */
+  contextPolicy?: ContextPolicy
+}
+
+export interface GenerateResult {
+  /** The reply as streamed (stop strings removed). */
+  text: string
+  /** Generated token ids, eos excluded. */
+  tokens: number[]
+  stats: GenerationStats
+}
+
+export interface CacheInfo {
+  conversationId: string
+  tokens: number
+  bytes: number
+}
+
+export interface EngineInfo {
+  model: LoadedModelInfo | null
+  caches: CacheInfo[]
+  kvBytes: number
+  kvBudgetBytes: number
+}
+
+/** Each request kind: what it carries and what its 'done' reply holds. */
+export interface Requests {
+  load: { args: { modelDir: string; options: LoadOptions }; result: LoadedModelInfo }
+  generate: { args: { request: GenerateRequest }; result: GenerateResult }
+  'drop-cache': { args: { conversationId: string }; result: null }
+  info: { args: Record<string, never>; result: EngineInfo }
+  /** Writes every cache to its snapshot (when snapshots are on) and frees the model. */
+  unload: { args: Record<string, never>; result: null }
+}
+export type RequestKind = keyof Requests
+
+/** Host to engine. `cancel` names the id of a generate request. */
+export type HostMessage =
+  | { [K in RequestKind]: { type: K; id: number } & Requests[K]['args'] }[RequestKind]
+  | { type: 'cancel'; id: number }
+
+/** Engine to host. */
+export type EngineMessage =
+  | { type: 'token'; id: number; text: string }
+  | { type: 'done'; id: number; result: Requests[RequestKind]['result'] }
+  | { type: 'error'; id: number; error: ErrorData }
