@@ -103,10 +103,12 @@ describe('message content', () => {
     const nul = store.messages.addUser(c.id, null, 'nul\0surrogate')
     const db = rawDb(store.file)
     t.after(() => db.close())
-    const aside = db.prepare('SELECT content, content_utf16 IS NOT NULL AS aside FROM messages WHERE id = ?')
-    assert.deepEqual({ ...aside.get(plain.id) }, { content: 'emoji 😀 only', aside: 0 })
-    assert.deepEqual({ ...aside.get(lone.id) }, { content: 'broken \uFFFD surrogate', aside: 1 })
-    assert.deepEqual({ ...aside.get(nul.id) }, { content: 'nul surrogate', aside: 1 })
+    const aside = db.prepare<[string], { content: string; aside: number }>(
+      'SELECT content, content_utf16 IS NOT NULL AS aside FROM messages WHERE id = ?',
+    )
+    assert.deepEqual(aside.get(plain.id), { content: 'emoji 😀 only', aside: 0 })
+    assert.deepEqual(aside.get(lone.id), { content: 'broken \uFFFD surrogate', aside: 1 })
+    assert.deepEqual(aside.get(nul.id), { content: 'nul surrogate', aside: 1 })
     assert.deepEqual(
       store.search('surrogate').map((h) => h.messageId).sort(),
       [lone.id, nul.id].sort(),
