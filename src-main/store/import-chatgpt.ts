@@ -44,7 +44,7 @@ export function planChatGptImport(data: unknown[], fileName: string, now: number
     const parsed = conversationSchema.safeParse(raw)
     if (!parsed.success) throw invalid(where, describeIssue(parsed.error))
     const c = parsed.data
-    const title = c.title?.trim() || 'Imported chat'
+    const title = c.title?.trim().slice(0, 500) || 'Imported chat'
     where += ` ("${title}")`
     const createdAt = seconds(c.create_time) ?? seconds(c.update_time) ?? now
 
@@ -60,6 +60,8 @@ export function planChatGptImport(data: unknown[], fileName: string, now: number
       else kept.set(key, fields)
     }
     const nearestKept = keptAncestors(nodes, kept, where)
+    // Walking up from every node finds any loop in the tree, not only those under kept turns.
+    for (const key of nodes.keys()) nearestKept(key)
     const messages: PlannedMessage[] = [...kept]
       .map(([key, fields]) => ({ key, parentKey: nearestKept(nodes.get(key)?.parent ?? null), fields }))
       .sort((a, b) => a.fields.createdAt - b.fields.createdAt)

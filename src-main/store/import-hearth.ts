@@ -18,7 +18,7 @@ const messageSchema = z.object({
 })
 
 const conversationSchema = z.object({
-  title: z.string().trim().min(1),
+  title: z.string().trim().min(1).max(500),
   createdAt: z.number().int(),
   updatedAt: z.number().int(),
   modelId: z.string().nullable(),
