@@ -1,6 +1,7 @@
-// Renderer entry: mounts the app.
+// Renderer entry: global styles, then the app.
 
 import { mount } from 'svelte'
+import './app.css'
 import App from './App.svelte'
 
 const target = document.getElementById('app')

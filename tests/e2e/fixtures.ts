@@ -1,11 +1,12 @@
-// Fixtures for browser-mode tests: a `npm run serve` of our own per worker, with its own data.
+// Fixtures for browser-mode tests: a `npm run serve` of our own per worker, with its own data and models.
 
 import { test as base, expect, type Page } from '@playwright/test'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
+import { buildModel, type BuildOptions } from '../../tools/model-builder/build-model.ts'
 
 export interface HearthServer {
   url: string
@@ -37,10 +38,30 @@ export async function stopHearth(server: HearthServer): Promise<void> {
   await exited
 }
 
-export const test = base.extend<{ app: Page }, { hearth: HearthServer }>({
+/** The model folders each worker's models directory starts with, by folder name; 'invalid' is one without weights. */
+export type ModelSet = Record<string, Partial<BuildOptions> | 'invalid'>
+
+/**
+ * A tiny random-weight chat model, a little wider than the builder's 'tiny' so a long reply takes
+ * seconds: long enough to watch it stream and stop it, short enough for the suite.
+ */
+export const CHAT_MODEL: ModelSet = {
+  'tiny-chat': { layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 768, vocab: 512, contextLength: 4096, seed: 7 },
+}
+
+export const test = base.extend<{ app: Page }, { hearth: HearthServer; models: ModelSet }>({
+  models: [CHAT_MODEL, { scope: 'worker', option: true }],
   hearth: [
-    async ({}, use) => {
+    async ({ models }, use) => {
       const root = await mkdtemp(path.join(os.tmpdir(), 'hearth-e2e-'))
+      for (const [name, options] of Object.entries(models)) {
+        const dir = path.join(root, 'models', name)
+        if (options !== 'invalid') await buildModel(dir, options)
+        else {
+          await mkdir(dir, { recursive: true })
+          await writeFile(path.join(dir, 'config.json'), '{"model_type": "llama"}')
+        }
+      }
       const server = await startHearth({ dataDir: path.join(root, 'data'), modelsDir: path.join(root, 'models') })
       await use(server)
       await stopHearth(server)

@@ -1,0 +1,195 @@
+// The open conversation: its active branch, replies streaming into it, and every chat action.
+
+import type { BranchEntry, Conversation, ConversationView, Message } from '../../src-shared/types.ts'
+import { api } from './api.ts'
+import { takeSentences } from './sentences.ts'
+import { ui } from './ui.svelte.ts'
+
+class ChatState {
+  /** Replaced whole, never mutated: a 1,000-message branch must not become 1,000 proxies. */
+  view = $state.raw<ConversationView | null>(null)
+  /** Text of replies streaming in the open conversation, by message id; tokens append here. */
+  live = $state<Record<string, string>>({})
+  loading = $state(false)
+  /** A message to scroll to and highlight (a search hit). */
+  focusMessageId = $state<string | null>(null)
+  /** Offset into the streaming reply's text up to which the live region has spoken. */
+  #spoken = 0
+  /** Only the newest reload may land: an older one finishing late would show stale state. */
+  #reloads = 0
+  /** Tokens not yet shown: flushed once per frame, so a fast model costs one render per frame. */
+  #pending = new Map<string, string>()
+  #frame = 0
+
+  get conversation(): Conversation | null {
+    return this.view?.conversation ?? null
+  }
+
+  get branch(): BranchEntry[] {
+    return this.view?.branch ?? []
+  }
+
+  get generatingId(): string | null {
+    return this.view?.generatingMessageId ?? null
+  }
+
+  get generating(): boolean {
+    return this.generatingId !== null
+  }
+
+  /** Older turns some reply on this branch had to drop to fit the context. */
+  get droppedTurns(): number {
+    let dropped = 0
+    for (const { message } of this.branch) dropped = Math.max(dropped, message.stats?.droppedMessages?.length ?? 0)
+    return dropped
+  }
+
+  textOf(message: Message): string {
+    return this.live[message.id] ?? message.content
+  }
+
+  constructor() {
+    api.on('token', ({ conversationId, messageId, text }) => {
+      if (conversationId !== this.conversation?.id) return
+      this.#pending.set(messageId, (this.#pending.get(messageId) ?? '') + text)
+      this.#frame ||= requestAnimationFrame(() => this.#flush())
+    })
+    api.on('done', ({ conversationId, messageId, message }) => {
+      if (conversationId !== this.conversation?.id) return
+      this.#flush()
+      this.#speak(message.content, true)
+      this.#replaceMessage(message)
+      if (this.view?.generatingMessageId === messageId) this.view = { ...this.view, generatingMessageId: null }
+      delete this.live[messageId]
+      void this.reload()
+    })
+    api.on('generationError', ({ conversationId, error }) => {
+      if (conversationId === this.conversation?.id) ui.toast(error.message, { kind: 'error', ms: 10_000 })
+    })
+    api.on('messageChanged', ({ conversationId, message }) => {
+      if (conversationId === this.conversation?.id) this.#replaceMessage(message)
+    })
+    api.on('conversationChanged', ({ conversationId, conversation }) => this.adopt(conversationId, conversation))
+  }
+
+  /** A newer copy of the open conversation's fields; null: it was deleted. */
+  adopt(conversationId: string, conversation: Conversation | null): void {
+    if (!this.view || conversationId !== this.view.conversation.id) return
+    if (conversation) this.view = { ...this.view, conversation }
+    else this.close()
+  }
+
+  async open(conversationId: string, focusMessageId: string | null = null): Promise<void> {
+    this.loading = true
+    this.live = {}
+    this.#pending.clear()
+    try {
+      let view = await api.getConversation(conversationId)
+      if (focusMessageId && !view.branch.some((e) => e.message.id === focusMessageId)) {
+        view = await api.switchBranch(focusMessageId)
+      }
+      this.view = view
+      this.focusMessageId = focusMessageId
+    } finally {
+      this.loading = false
+    }
+  }
+
+  close(): void {
+    this.view = null
+    this.live = {}
+    this.#pending.clear()
+  }
+
+  async reload(): Promise<void> {
+    const id = this.conversation?.id
+    if (!id) return
+    const ticket = ++this.#reloads
+    const view = await api.getConversation(id)
+    if (ticket === this.#reloads && this.conversation?.id === id) this.view = view
+  }
+
+  /** Resolves false (and says why) when main refused: the composer keeps the text then. */
+  async send(text: string): Promise<boolean> {
+    const view = this.view
+    if (!view) return false
+    try {
+      const { userMessage, reply } = await api.send(view.conversation.id, text)
+      if (this.view?.conversation.id === view.conversation.id) {
+        const entry = (message: Message): BranchEntry => ({ message, siblingIds: [message.id], siblingIndex: 0 })
+        this.view = { ...this.view, branch: [...this.view.branch, entry(userMessage), entry(reply)], generatingMessageId: reply.id }
+      }
+      return true
+    } catch (err) {
+      ui.error(err)
+      return false
+    }
+  }
+
+  async stop(): Promise<void> {
+    const id = this.conversation?.id
+    if (id && this.generating) await api.stop(id).catch((err: unknown) => ui.error(err))
+  }
+
+  regenerate(messageId: string): Promise<void> {
+    return this.#act(() => api.regenerate(messageId))
+  }
+
+  edit(messageId: string, text: string): Promise<void> {
+    return this.#act(() => api.editMessage(messageId, text))
+  }
+
+  continueReply(messageId: string): Promise<void> {
+    return this.#act(() => api.continueReply(messageId))
+  }
+
+  async switchBranch(messageId: string): Promise<void> {
+    try {
+      this.view = await api.switchBranch(messageId)
+    } catch (err) {
+      ui.error(err)
+    }
+  }
+
+  async #act(action: () => Promise<unknown>): Promise<void> {
+    try {
+      await action()
+      await this.reload()
+    } catch (err) {
+      ui.error(err)
+    }
+  }
+
+  #flush(): void {
+    cancelAnimationFrame(this.#frame)
+    this.#frame = 0
+    for (const [messageId, text] of this.#pending) {
+      if (this.live[messageId] === undefined) {
+        // A continued reply streams on from the text it already has.
+        const base = this.branch.find((e) => e.message.id === messageId)?.message.content ?? ''
+        this.live[messageId] = base
+        this.#spoken = base.length
+      }
+      this.live[messageId] += text
+      this.#speak(this.live[messageId], false)
+    }
+    this.#pending.clear()
+  }
+
+  #replaceMessage(message: Message): void {
+    const view = this.view
+    const i = view?.branch.findIndex((e) => e.message.id === message.id) ?? -1
+    if (!view || i === -1) return
+    const branch = view.branch.slice()
+    branch[i] = { ...branch[i]!, message }
+    this.view = { ...view, branch }
+  }
+
+  #speak(text: string, final: boolean): void {
+    const { sentences, next } = takeSentences(text, this.#spoken, final)
+    this.#spoken = final ? 0 : next
+    if (sentences.length) ui.announce(sentences.join(' '))
+  }
+}
+
+export const chat = new ChatState()

@@ -1,0 +1,43 @@
+// Numbers as people read them: durations, rates, byte sizes, token counts, provider names.
+
+import type { ProviderName } from '../../src-shared/types.ts'
+
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`
+}
+
+export function formatRate(perSecond: number): string {
+  return perSecond >= 100 ? Math.round(perSecond).toString() : perSecond.toFixed(1)
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US')
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
+}
+
+const PROVIDERS: Record<ProviderName | 'remote', string> = {
+  cuda: 'CUDA',
+  dml: 'DirectML',
+  coreml: 'Core ML',
+  webgpu: 'WebGPU',
+  cpu: 'CPU',
+  remote: 'Remote',
+}
+
+export function providerLabel(provider: ProviderName | 'remote'): string {
+  return PROVIDERS[provider]
+}
+
+export function formatTime(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+}

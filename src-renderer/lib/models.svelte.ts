@@ -1,0 +1,73 @@
+// The model library and the engine's model: what the picker, settings and empty state show.
+
+import type { CatalogItem, DownloadProgress, ModelStatus, ModelSummary, VariantName } from '../../src-shared/types.ts'
+import { api } from './api.ts'
+
+export type ValidModel = Extract<ModelSummary, { valid: true }>
+
+class ModelsState {
+  list = $state<ModelSummary[]>([])
+  status = $state<ModelStatus>({ state: 'unloaded', modelId: null, info: null, error: null })
+  catalog = $state<CatalogItem[]>([])
+  downloads = $state<DownloadProgress[]>([])
+  /** false until the first listing arrives, so the empty state does not flash. */
+  loaded = $state(false)
+
+  get valid(): ValidModel[] {
+    return this.list.filter((m): m is ValidModel => m.valid)
+  }
+
+  get invalid(): Extract<ModelSummary, { valid: false }>[] {
+    return this.list.filter((m): m is Extract<ModelSummary, { valid: false }> => !m.valid)
+  }
+
+  byId(id: string | null): ValidModel | undefined {
+    return this.valid.find((m) => m.id === id)
+  }
+
+  /** True while the engine runs on the CPU although other providers were tried. */
+  get cpuFallback(): boolean {
+    const info = this.status.info
+    return info !== null && info.provider === 'cpu' && info.providerAttempts.some((a) => !a.ok)
+  }
+
+  constructor() {
+    api.on('modelStatus', (status) => (this.status = status))
+    api.on('modelsChanged', () => void this.refresh())
+    api.on('downloadProgress', (progress) => {
+      const i = this.downloads.findIndex((d) => d.jobId === progress.jobId)
+      if (i === -1) this.downloads = [...this.downloads, progress]
+      else this.downloads[i] = progress
+    })
+  }
+
+  async refresh(): Promise<void> {
+    const [list, status] = await Promise.all([api.listModels(), api.modelStatus()])
+    this.list = list
+    this.status = status
+    this.loaded = true
+  }
+
+  /** The catalog needs the Hub's listing only for downloads; a failure leaves it empty. */
+  async refreshCatalog(): Promise<void> {
+    const [catalog, downloads] = await Promise.all([api.catalog(), api.listDownloads()])
+    this.catalog = catalog
+    this.downloads = downloads
+  }
+
+  async load(modelId: string, variant?: VariantName): Promise<void> {
+    this.status = { state: 'loading', modelId, info: null, error: null }
+    try {
+      await (variant ? api.loadModel(modelId, variant) : api.loadModel(modelId))
+    } finally {
+      this.status = await api.modelStatus()
+    }
+  }
+
+  async unload(): Promise<void> {
+    await api.unloadModel()
+    this.status = await api.modelStatus()
+  }
+}
+
+export const models = new ModelsState()

@@ -1,0 +1,73 @@
+// Screenshots of the main views in light and dark, saved to test-results/screenshots/ to look at.
+
+import { hearthExport, SAMPLE_STATS } from './conversation-file.ts'
+import { expect, test } from './fixtures.ts'
+import { closeSettings, importConversations, openConversation, openSettings, shoot } from './ui.ts'
+
+const REPLY = `Here is a small function that reverses a string, with a test:
+
+\`\`\`ts
+export function reverse(text: string): string {
+  // Spread by code point so emoji stay whole.
+  return [...text].reverse().join('')
+}
+
+console.assert(reverse('héllo') === 'olléh')
+\`\`\`
+
+A few notes:
+
+- **Code points**, not UTF-16 units, so \`'👍'\` survives.
+- Grapheme clusters (flags, skin tones) need \`Intl.Segmenter\`.
+
+| Input | Output |
+|---|---|
+| \`abc\` | \`cba\` |`
+
+test('the start screen, a chat, search and settings', async ({ app }) => {
+  await app.setViewportSize({ width: 1280, height: 800 })
+  await expect(app.getByRole('heading', { name: 'Hearth', exact: true })).toBeVisible()
+  await shoot(app, 'welcome')
+
+  await importConversations(
+    app,
+    hearthExport([
+      {
+        title: 'Reverse a string in TypeScript',
+        messages: [
+          { role: 'user', content: 'How do I reverse a string in TypeScript without breaking emoji?' },
+          { role: 'assistant', content: REPLY, stats: SAMPLE_STATS },
+          { role: 'user', content: 'And in Python?' },
+          { role: 'assistant', content: 'In Python, slicing works on code points already:\n\n```python\ndef reverse(text: str) -> str:\n    return text[::-1]\n```', stats: { ...SAMPLE_STATS, ttftMs: 64, reusedTokens: 590 } },
+        ],
+      },
+      { title: 'Trip to Lisbon', pinned: true, ageMinutes: 60 * 24 * 3, messages: [{ role: 'user', content: 'Plan three days in Lisbon.' }] },
+      { title: 'Sourdough schedule', ageMinutes: 60 * 26, messages: [{ role: 'user', content: 'When should I feed the starter?' }] },
+      { title: 'Quarterly report outline', ageMinutes: 60 * 24 * 20, messages: [{ role: 'user', content: 'Outline a quarterly report.' }] },
+    ]),
+  )
+  await openConversation(app, 'Reverse a string in TypeScript')
+  await expect(app.getByTestId('message')).toHaveCount(4)
+  await shoot(app, 'chat')
+
+  await app.getByRole('button', { name: 'Conversation settings' }).click()
+  await expect(app.getByTestId('conversation-panel')).toBeVisible()
+  await shoot(app, 'chat-panel')
+  await app.getByRole('button', { name: 'Close conversation settings' }).click()
+
+  await app.getByRole('searchbox', { name: 'Search messages' }).fill('emoji')
+  await expect(app.getByTestId('search-hit').first()).toBeVisible()
+  await shoot(app, 'search')
+  await app.getByRole('searchbox', { name: 'Search messages' }).fill('')
+
+  await openSettings(app, 'General')
+  await shoot(app, 'settings-general')
+  await openSettings(app, 'Chat defaults')
+  await shoot(app, 'settings-defaults')
+  await openSettings(app, 'Models')
+  await expect(app.getByTestId('library-model')).toHaveCount(1)
+  await shoot(app, 'settings-models')
+  await openSettings(app, 'Engine')
+  await shoot(app, 'settings-engine')
+  await closeSettings(app)
+})

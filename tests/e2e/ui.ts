@@ -1,0 +1,50 @@
+// What a person does in the UI, as steps the specs share.
+
+import type { Page } from '@playwright/test'
+import { expect } from './fixtures.ts'
+
+export async function openSettings(page: Page, tab?: 'General' | 'Chat defaults' | 'Models' | 'Engine'): Promise<void> {
+  const dialog = page.getByRole('dialog', { name: 'Settings' })
+  if (!(await dialog.isVisible())) await page.getByRole('button', { name: 'Settings', exact: true }).click()
+  await expect(dialog).toBeVisible()
+  if (tab) await dialog.getByRole('tab', { name: tab }).click()
+}
+
+export async function closeSettings(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Close settings' }).click()
+  await expect(page.getByRole('dialog', { name: 'Settings' })).toBeHidden()
+}
+
+/** Imports a Hearth export through Settings, as a user picking a file would. */
+export async function importConversations(page: Page, json: string): Promise<void> {
+  await openSettings(page, 'General')
+  await page.getByLabel('Import conversations from a file').setInputFiles({ name: 'hearth-export.json', mimeType: 'application/json', buffer: Buffer.from(json) })
+  await expect(page.getByTestId('toast').filter({ hasText: 'Imported' })).toBeVisible()
+  await closeSettings(page)
+}
+
+export function sidebarItem(page: Page, title: string) {
+  return page.getByTestId('conversation-item').filter({ has: page.getByRole('button', { name: title, exact: true }) })
+}
+
+export async function openConversation(page: Page, title: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: title, exact: true }).click()
+  await expect(page.getByRole('heading', { level: 1, name: title })).toBeVisible()
+}
+
+export async function newChat(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'New chat' }).first().click()
+  await expect(page.getByRole('textbox', { name: 'Message' })).toBeFocused()
+}
+
+const THEMES = ['light', 'dark'] as const
+
+/** Saves the page as test-results/screenshots/<name>-light.png and -dark.png (the theme follows the system). */
+export async function shoot(page: Page, name: string): Promise<void> {
+  for (const theme of THEMES) {
+    await page.emulateMedia({ colorScheme: theme })
+    await expect(page.locator('html')).toHaveAttribute('data-theme', theme)
+    await page.screenshot({ path: `test-results/screenshots/${name}-${theme}.png` })
+  }
+}
+
