@@ -55,7 +55,7 @@ export function writeDecoder(
   const { layers, hidden: H, heads, kvHeads, headDim: D, intermediate: I, vocab: V } = shape
   const rep = heads / kvHeads
   const random = (name: string, n: number, std: number, mean = 0): Float32Array =>
-    new Rng(hashSeed(weights.seed, name)).normal(n, std, mean)
+    new Rng(hashSeed(weights.seed, name)).weights(n, std, mean)
 
   const scalar = (v: number): string => g.int64([v], [])
   // Residual branches (o_proj, down_proj) write 4x louder than the embedding: with tied embeddings

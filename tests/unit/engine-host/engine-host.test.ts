@@ -1,0 +1,148 @@
+// EngineHost against a real engine process: streaming, cancel, crash recovery, bad input, and the
+// host's event loop staying free while the engine computes.
+
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { EngineHost } from '../../../src-main/engine-host/engine-host.ts'
+import { forkSpawner, type Spawner } from '../../../src-main/engine-host/spawner.ts'
+import { CHAT, GREEDY, tempModels } from '../engine/fixtures.ts'
+
+let models: Awaited<ReturnType<typeof tempModels>>
+let tiny: string
+const hosts: EngineHost[] = []
+
+before(async () => {
+  models = await tempModels('host')
+  tiny = await models.build('tiny')
+})
+after(async () => {
+  for (const host of hosts) await host.close()
+  await models.remove()
+})
+
+function newHost(spawn?: Spawner): EngineHost {
+  const host = new EngineHost(spawn ? { spawn } : {})
+  hosts.push(host)
+  return host
+}
+
+/** Counts the engine processes a host starts. */
+function countingSpawner(): { spawn: Spawner; count: () => number } {
+  const fork = forkSpawner()
+  let n = 0
+  return {
+    spawn: () => {
+      n++
+      return fork()
+    },
+    count: () => n,
+  }
+}
+
+const LOAD = { providers: ['cpu' as const], threads: 1 }
+
+describe('EngineHost', () => {
+  it('starts the engine on the first request and streams the reply it returns', async () => {
+    const { spawn, count } = countingSpawner()
+    const host = newHost(spawn)
+    assert.equal(host.pid, undefined)
+    assert.equal(count(), 0)
+    const info = await host.load(tiny, LOAD)
+    assert.equal(info.provider, 'cpu')
+    assert.equal(info.multiTokenAppend, true)
+    let streamed = ''
+    const result = await host.generate({ conversationId: 'c', messages: CHAT, params: GREEDY }, (t) => (streamed += t))
+    assert.equal(streamed, result.text)
+    assert.equal(result.stats.generatedTokens, GREEDY.maxTokens)
+    const state = await host.info()
+    assert.equal(state.model?.modelId, 'tiny')
+    assert.deepEqual(state.caches.map((c) => c.conversationId), ['c'])
+    assert.equal(count(), 1)
+  })
+
+  it('stops a generation within one decode step of cancel, keeping the cache usable', async () => {
+    const host = newHost()
+    await host.load(tiny, LOAD)
+    let tokens = 0
+    let afterCancel = 0
+    const result = await host.generate(
+      { conversationId: 'c', messages: CHAT, params: { ...GREEDY, maxTokens: 1500 } },
+      () => {
+        tokens++
+        if (tokens === 5) host.cancel('c')
+        else if (tokens > 5) afterCancel++
+      },
+    )
+    assert.equal(result.stats.stopReason, 'cancelled')
+    // The cancel is read before the next step: at most the step already running finishes.
+    assert.ok(afterCancel <= 1, `${afterCancel} tokens after cancel`)
+    const next = await host.generate({ conversationId: 'c', messages: CHAT, params: GREEDY }, () => {})
+    assert.equal(next.stats.stopReason, 'length')
+    assert.ok(next.stats.reusedTokens > 0)
+  })
+
+  it('reports a crash of the engine as ENGINE_CRASHED and starts a fresh one with the model', async () => {
+    const { spawn, count } = countingSpawner()
+    const host = newHost(spawn)
+    await host.load(tiny, LOAD)
+    const firstPid = host.pid as number
+    let killed = false
+    const running = host.generate({ messages: CHAT, params: { ...GREEDY, maxTokens: 1500 } }, () => {
+      if (!killed) {
+        killed = true
+        process.kill(firstPid, 'SIGKILL')
+      }
+    })
+    await assert.rejects(running, { code: 'ENGINE_CRASHED', message: /signal SIGKILL/ })
+    assert.equal(host.pid, undefined)
+    const again = await host.generate({ messages: CHAT, params: GREEDY }, () => {})
+    assert.equal(again.stats.generatedTokens, GREEDY.maxTokens)
+    assert.notEqual(host.pid, firstPid)
+    assert.equal(count(), 2)
+  })
+
+  it('turns bad input into specific errors while the engine process carries on', async () => {
+    const host = newHost()
+    await host.load(tiny, LOAD)
+    const pid = host.pid
+    await assert.rejects(host.load(`${tiny}-does-not-exist`, LOAD), { code: 'MODEL_INVALID', message: /is not a folder/ })
+    await assert.rejects(host.load(tiny, { ...LOAD, memoryLimitBytes: 1000 }), { code: 'MODEL_TOO_BIG' })
+    await assert.rejects(host.generate({ messages: CHAT, params: GREEDY }, () => {}), { code: 'MODEL_NOT_LOADED' })
+    const long = [{ role: 'user' as const, content: 'word '.repeat(3000) }]
+    await host.load(tiny, LOAD)
+    await assert.rejects(host.generate({ messages: long, params: GREEDY }, () => {}), { code: 'CONTEXT_OVERFLOW' })
+    const ok = await host.generate({ messages: CHAT, params: GREEDY }, () => {})
+    assert.equal(ok.stats.stopReason, 'length')
+    assert.equal(host.pid, pid)
+  })
+
+  it('keeps the host event loop free while a larger model generates for seconds', async () => {
+    const big = await models.build('big', { layers: 6, hidden: 384, heads: 6, kvHeads: 2, intermediate: 1024, vocab: 4096 })
+    const host = newHost()
+    await host.load(big, { providers: ['cpu'] })
+    const delay = monitorEventLoopDelay({ resolution: 5 })
+    const started = performance.now()
+    delay.enable()
+    const result = await host.generate({ messages: CHAT, params: { ...GREEDY, maxTokens: 200 } }, () => {})
+    delay.disable()
+    const elapsed = performance.now() - started
+    const ms = (ns: number): string => (ns / 1e6).toFixed(1)
+    console.log(
+      `# host event-loop delay while the engine generated ${result.stats.generatedTokens} tokens in ` +
+        `${(elapsed / 1000).toFixed(1)} s: p50 ${ms(delay.percentile(50))} ms, p99 ${ms(delay.percentile(99))} ms, ` +
+        `max ${ms(delay.max)} ms (decode ${result.stats.decodeTokensPerSecond.toFixed(1)} tok/s)`,
+    )
+    // Run in-process, the model would block the loop for the whole generation.
+    assert.ok(delay.max / 1e6 < elapsed / 4, `max delay ${ms(delay.max)} ms of ${elapsed.toFixed(0)} ms`)
+  })
+
+  it('ends the engine process on close', async () => {
+    const host = newHost()
+    await host.load(tiny, LOAD)
+    const pid = host.pid as number
+    await host.close()
+    assert.equal(host.pid, undefined)
+    assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' })
+  })
+})
