@@ -20,7 +20,9 @@ export interface MigrationOutcome {
 // INTEGER PRIMARY KEY keeps rowids stable across VACUUM.
 // [FTS_SYNC] A message is in messages_fts exactly while its status is not 'streaming': the
 // index is written once when a reply finishes, not on every flush. Every 'delete' below must
-// pass the text that was indexed, or FTS5 corrupts its index.
+// pass the text that was indexed, or FTS5 corrupts its index. So FTS5's 'rebuild' (which
+// would index streaming rows too) must never run, and its 'integrity-check' with rank 1
+// holds only while no reply streams.
 const SCHEMA_V1 = `
 CREATE TABLE conversations (
   id TEXT PRIMARY KEY,

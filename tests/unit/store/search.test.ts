@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import Database from 'better-sqlite3'
 import { parseSnippet, toFtsQuery } from '../../../src-main/store/search.ts'
 import { tempStore } from './helpers.ts'
 
@@ -92,6 +93,39 @@ describe('Store#search', () => {
     const all = store.search('otter').map((h) => h.messageId)
     assert.equal(all.length, 5)
     assert.deepEqual(store.search('otter', { limit: 2, offset: 2 }).map((h) => h.messageId), all.slice(2, 4))
+  })
+})
+
+describe('messages_fts', () => {
+  it('stays in step with the messages through streaming, continuing, deleting and importing', (t) => {
+    const store = tempStore(t, { undoWindowMs: 0 })
+    const c = store.conversations.create()
+    const q = store.messages.addUser(c.id, null, 'alpha beta')
+    const writer = store.messages.startAssistant(c.id, q.id, null)
+    writer.append('gamma \0 delta')
+    writer.flush()
+    writer.append(' epsilon')
+    writer.finish({ status: 'interrupted' })
+    const again = store.messages.resume(writer.messageId)
+    again.append(' zeta \uD800')
+    again.finish({ status: 'complete' })
+    store.importText(store.exportText('json'))
+    const streaming = store.messages.startAssistant(c.id, q.id, null)
+    streaming.append('still streaming')
+    streaming.flush()
+    const doomed = store.conversations.create()
+    store.messages.addUser(doomed.id, null, 'alpha doomed')
+    store.conversations.delete(doomed.id)
+    store.conversations.purgeAllDeleted()
+
+    assert.deepEqual(store.search('zeta').length, 2)
+    assert.deepEqual(store.search('streaming'), [])
+    streaming.finish({ status: 'complete' })
+    assert.deepEqual(store.search('streaming').length, 1)
+    const db = new Database(store.file)
+    t.after(() => db.close())
+    // rank 1: also checks the index against the rows it was built from (valid once none streams).
+    assert.doesNotThrow(() => db.prepare(`INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)`).run())
   })
 })
 
