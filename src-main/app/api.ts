@@ -11,6 +11,7 @@ import { modelIdForRepo } from '../models/download-job.ts'
 import type { Store } from '../store/store.ts'
 import type { ChatService } from './chat-service.ts'
 import type { EventHub } from './events.ts'
+import type { EnginePort } from './engine-port.ts'
 import type { ModelService } from './model-service.ts'
 
 export interface ApiDeps {
@@ -19,6 +20,7 @@ export interface ApiDeps {
   chat: ChatService
   models: ModelService
   library: ModelLibrary
+  engine: EnginePort
   events: EventHub
   /** The desktop app's folder dialog; absent in browser mode. */
   pickFolder?: (() => Promise<string | null>) | undefined
@@ -55,6 +57,9 @@ export function createApi(deps: ApiDeps): Api {
       await chat.stop(conversationId)
       const result = store.conversations.delete(conversationId)
       events.emit('conversationChanged', { conversationId, conversation: null })
+      // Not awaited: the engine takes it after any running generation, and a cache left
+      // behind costs only memory the pool evicts anyway.
+      deps.engine.dropCache(conversationId).catch(() => undefined)
       return result
     },
     async undoDeleteConversation(conversationId) {

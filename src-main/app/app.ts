@@ -1,12 +1,14 @@
 // The composition root: builds every service from config, for Electron and browser mode alike.
 
+import path from 'node:path'
 import type { Api } from '../../src-shared/api.ts'
 import type { AppInfo } from '../../src-shared/types.ts'
+import { EngineHost } from '../engine-host/engine-host.ts'
 import { createModelLibrary } from '../models/library.ts'
 import { openStore } from '../store/store.ts'
 import { createApi } from './api.ts'
 import { ChatService } from './chat-service.ts'
-import type { EnginePort } from './engine-port.ts'
+import { hostEngine, type EnginePort } from './engine-port.ts'
 import { EventHub } from './events.ts'
 import { ModelService } from './model-service.ts'
 
@@ -17,8 +19,8 @@ export interface AppConfig {
   dataDir: string
   /** Where model folders live. */
   modelsDir: string
-  /** The engine process's host; Electron's runs the engine in a utilityProcess. */
-  engine: EnginePort
+  /** Default: the engine host forking a Node process; Electron's runs the engine in a utilityProcess. */
+  engine?: EnginePort
   /** The desktop app's folder dialog; browser mode has none. */
   pickFolder?: () => Promise<string | null>
   /** Tests shorten the flush interval and the undo window. */
@@ -36,8 +38,9 @@ export async function createApp(config: AppConfig): Promise<App> {
   const store = openStore({ dataDir: config.dataDir, ...config.store })
   const settings = () => store.settings.all()
   const library = createModelLibrary({ modelsDir: config.modelsDir })
-  const models = new ModelService({ library, engine: config.engine, events, settings })
-  const chat = new ChatService({ store, engine: config.engine, models, events, settings })
+  const engine = config.engine ?? hostEngine(new EngineHost())
+  const models = new ModelService({ library, engine, events, settings, snapshotDir: path.join(config.dataDir, 'kv-cache') })
+  const chat = new ChatService({ store, engine, models, events, settings })
   const unsubscribe = [
     library.on('download', (progress) => events.emit('downloadProgress', progress)),
     library.on('changed', () => events.emit('modelsChanged', {})),
@@ -56,6 +59,7 @@ export async function createApp(config: AppConfig): Promise<App> {
     chat,
     models,
     library,
+    engine,
     events,
     pickFolder: config.pickFolder,
   })
@@ -80,7 +84,7 @@ export async function createApp(config: AppConfig): Promise<App> {
       await chat.stopAll()
       models.dispose()
       for (const off of unsubscribe) off()
-      await config.engine.close()
+      await engine.close()
       store.close()
     },
   }

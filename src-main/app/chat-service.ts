@@ -112,7 +112,7 @@ export class ChatService {
     const generation = this.#generations.get(conversationId)
     if (generation === undefined) return
     generation.cancelled = true
-    if (generation.started) await this.#deps.engine.cancel()
+    if (generation.started) this.#deps.engine.cancel(conversationId)
     else generation.abandon()
     await generation.finished
   }
@@ -220,7 +220,7 @@ export class ChatService {
     } catch (err) {
       // The row is gone or the disk refused it: stop spending the engine on a reply nobody keeps.
       generation.failure = err
-      void this.#deps.engine.cancel()
+      this.#deps.engine.cancel(generation.conversationId)
       return
     }
     this.#deps.events.emit('token', { conversationId: generation.conversationId, messageId: generation.writer.messageId, text })

@@ -1,45 +1,46 @@
 // What the app needs from the engine process's host: the seam between services and engine-host.
 
-import type {
-  ChatMessage,
-  ContextPolicy,
-  GenerationParams,
-  GenerationStats,
-  LoadedModelInfo,
-  ProviderName,
-  VariantName,
-} from '../../src-shared/types.ts'
+import { AppError } from '../../src-shared/errors.ts'
+import type { LoadedModelInfo } from '../../src-shared/types.ts'
+import type { EngineHost } from '../engine-host/engine-host.ts'
+import type { GenerateRequest, GenerateResult, LoadOptions } from '../engine/protocol.ts'
 
-export interface EngineLoadOptions {
-  /** Tried in order; the first that opens the model is used. */
-  providers: ProviderName[]
-  threads: number
-  variant?: VariantName | undefined
-  /** Bytes for all KV caches; undefined: the engine's default. */
-  kvCacheBudgetBytes?: number | undefined
-  modelId: string
-}
+export type { LoadOptions }
 
-export interface EngineRequest {
+export interface EngineRequest extends GenerateRequest {
   conversationId: string
-  messages: ChatMessage[]
-  params: GenerationParams
-  contextPolicy: ContextPolicy
   /** The last message is a reply to carry on from its text, not a finished turn. */
   continueLast: boolean
 }
 
-export interface EngineResult {
-  text: string
-  stats: GenerationStats
-}
+export type EngineResult = Pick<GenerateResult, 'text' | 'stats'>
 
 export interface EnginePort {
-  load(modelDir: string, options: EngineLoadOptions): Promise<LoadedModelInfo>
+  load(modelDir: string, options: LoadOptions): Promise<LoadedModelInfo>
   /** Resolves when the reply ends, also when cancelled (stats.stopReason 'cancelled'). */
   generate(request: EngineRequest, onToken: (text: string) => void): Promise<EngineResult>
-  /** Stops the running generation; resolves once the engine has stopped it. */
-  cancel(): Promise<void>
+  /** Asks the engine to stop the conversation's generation; `generate` then resolves. */
+  cancel(conversationId: string): void
+  /** Forgets the conversation's KV cache (it was deleted). */
+  dropCache(conversationId: string): Promise<void>
   unload(): Promise<void>
   close(): Promise<void>
+}
+
+/** The engine host as the app's engine. */
+export function hostEngine(host: EngineHost): EnginePort {
+  return {
+    load: (modelDir, options) => host.load(modelDir, options),
+    async generate({ continueLast, ...request }, onToken) {
+      // The protocol renders every request as a finished chat plus a new assistant turn.
+      if (continueLast) {
+        throw new AppError('MODEL_UNSUPPORTED', 'This engine cannot carry on a reply from its text yet. Regenerate the reply instead.')
+      }
+      return host.generate(request, onToken)
+    },
+    cancel: (conversationId) => host.cancel(conversationId),
+    dropCache: (conversationId) => host.dropCache(conversationId),
+    unload: () => host.unload(),
+    close: () => host.close(),
+  }
 }

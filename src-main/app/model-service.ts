@@ -22,6 +22,8 @@ export interface ModelServiceDeps {
   engine: EnginePort
   events: EventHub
   settings: () => Settings
+  /** Where the engine writes KV caches it evicts or holds at unload. */
+  snapshotDir: string
 }
 
 const UNLOADED: ModelStatus = { state: 'unloaded', modelId: null, info: null, error: null }
@@ -90,7 +92,7 @@ export class ModelService {
   /** Loads the model unless it is the one loaded; call inside `exclusive`. */
   async ensureLoaded(modelId: string, variant?: VariantName): Promise<LoadedModelInfo> {
     const { state, info } = this.#status
-    if (state === 'loaded' && info !== null && info.modelId === modelId && (variant === undefined || info.variant === variant)) {
+    if (state === 'loaded' && info !== null && this.#status.modelId === modelId && (variant === undefined || info.variant === variant)) {
       this.#idle.touch()
       return info
     }
@@ -121,11 +123,11 @@ export class ModelService {
     this.#setStatus({ state: 'loading', modelId, info: null, error: null })
     try {
       const info = await this.#deps.engine.load(summary.dir, {
-        modelId,
         providers: providerOrder(settings.providerPreference),
         threads: settings.threads ?? defaultThreads(),
-        variant,
-        kvCacheBudgetBytes: settings.kvCacheBudgetBytes ?? undefined,
+        snapshotDir: this.#deps.snapshotDir,
+        ...(variant === undefined ? {} : { variant }),
+        ...(settings.kvCacheBudgetBytes === null ? {} : { kvBudgetBytes: settings.kvCacheBudgetBytes }),
       })
       this.#setStatus({ state: 'loaded', modelId, info, error: null })
       this.#idle.touch()

@@ -1,10 +1,15 @@
 // Electron entry: lifecycle, the one window, the app protocol and the services behind IPC.
 
-import { app, BrowserWindow, net, protocol, session } from 'electron'
+import { app, BrowserWindow, dialog, Menu, net, protocol, screen, session } from 'electron'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { createApp, type App } from '../app/app.ts'
+import { hostEngine } from '../app/engine-port.ts'
+import { EngineHost } from '../engine-host/engine-host.ts'
+import { utilitySpawner } from './engine-process.ts'
 import { registerIpc } from './ipc.ts'
+import { menuTemplate } from './menu.ts'
+import { DEFAULT_SIZE, MIN_SIZE, restoreBounds } from './window-bounds.ts'
 import { APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, lockDownContents } from './security.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -28,7 +33,14 @@ if (!app.requestSingleInstanceLock()) {
   })
   app.on('web-contents-created', (_event, contents) => lockDownContents(contents))
   app.on('window-all-closed', () => app.quit())
-  app.on('before-quit', () => void services?.close())
+  // Quitting waits for the services to close: replies stored, the engine's caches persisted.
+  let closed = false
+  app.on('before-quit', (event) => {
+    if (closed || services === null) return
+    event.preventDefault()
+    closed = true
+    void services.close().finally(() => app.quit())
+  })
   void app.whenReady().then(start)
 }
 
@@ -40,10 +52,20 @@ async function start(): Promise<void> {
     version: app.getVersion(),
     dataDir: process.env.HEARTH_DATA_DIR ?? userData,
     modelsDir: process.env.HEARTH_MODELS_DIR ?? path.join(userData, 'models'),
+    engine: hostEngine(new EngineHost({ spawn: utilitySpawner(path.join(here, 'engine.js')) })),
+    pickFolder,
   })
   registerIpc(services, () => mainWindow)
+  const events = services.events
+  Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(process.platform, (command) => events.emit('menuCommand', { command }))))
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false))
-  createWindow()
+  await createWindow(services)
+}
+
+async function pickFolder(): Promise<string | null> {
+  const options = { title: 'Choose a model folder', properties: ['openDirectory' as const] }
+  const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options)
+  return result.canceled ? null : (result.filePaths[0] ?? null)
 }
 
 /** Serves dist/renderer under hearth://app/ with the CSP header; nothing outside that folder. */
@@ -63,12 +85,13 @@ function serveRenderer(): void {
   })
 }
 
-function createWindow(): void {
-  mainWindow = new BrowserWindow({
-    width: 1200,
-    height: 800,
-    minWidth: 640,
-    minHeight: 480,
+async function createWindow(services: App): Promise<void> {
+  const { windowBounds } = await services.api.getSettings()
+  const bounds = restoreBounds(windowBounds, screen.getAllDisplays().map((d) => d.workArea))
+  const win = new BrowserWindow({
+    ...(bounds ? { x: bounds.x, y: bounds.y, width: bounds.width, height: bounds.height } : DEFAULT_SIZE),
+    minWidth: MIN_SIZE.width,
+    minHeight: MIN_SIZE.height,
     title: 'Hearth',
     show: false,
     webPreferences: {
@@ -80,9 +103,35 @@ function createWindow(): void {
       spellcheck: true,
     },
   })
-  mainWindow.once('ready-to-show', () => mainWindow?.show())
-  mainWindow.on('closed', () => {
+  mainWindow = win
+  win.once('ready-to-show', () => {
+    if (bounds?.maximized) win.maximize()
+    win.show()
+  })
+  rememberBounds(win, services)
+  win.on('closed', () => {
     mainWindow = null
   })
-  void mainWindow.loadURL(`${APP_ORIGIN}/index.html`)
+  void win.loadURL(`${APP_ORIGIN}/index.html`)
+}
+
+/** Saves size and place a moment after the user stops moving the window, and on close. */
+function rememberBounds(win: BrowserWindow, services: App): void {
+  let timer: NodeJS.Timeout | null = null
+  const save = (): void => {
+    if (timer !== null) clearTimeout(timer)
+    timer = null
+    if (win.isDestroyed() || win.isMinimized() || win.isFullScreen()) return
+    const { x, y, width, height } = win.getNormalBounds()
+    void services.api.setSettings({ windowBounds: { x, y, width, height, maximized: win.isMaximized() } })
+  }
+  const later = (): void => {
+    if (timer !== null) clearTimeout(timer)
+    timer = setTimeout(save, 1000)
+  }
+  win.on('resized', later)
+  win.on('moved', later)
+  win.on('maximize', later)
+  win.on('unmaximize', later)
+  win.on('close', save)
 }

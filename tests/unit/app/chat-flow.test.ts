@@ -10,20 +10,20 @@ import type { Events } from '../../../src-shared/api.ts'
 import { AppError } from '../../../src-shared/errors.ts'
 import type { GenerationStats, LoadedModelInfo } from '../../../src-shared/types.ts'
 import { createApp, type App } from '../../../src-main/app/app.ts'
-import type { EngineLoadOptions, EnginePort, EngineRequest, EngineResult } from '../../../src-main/app/engine-port.ts'
+import type { EnginePort, EngineRequest, EngineResult, LoadOptions } from '../../../src-main/app/engine-port.ts'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
 
 /** An engine whose replies the test writes: each generate waits for the test to end it. */
 class ScriptedEngine implements EnginePort {
-  loads: { dir: string; options: EngineLoadOptions }[] = []
+  loads: { dir: string; options: LoadOptions }[] = []
   requests: EngineRequest[] = []
   cancels = 0
   #running: { onToken: (t: string) => void; end: (r: EngineResult | Error) => void; text: string } | null = null
   #started: (() => void)[] = []
 
-  async load(dir: string, options: EngineLoadOptions): Promise<LoadedModelInfo> {
+  async load(dir: string, options: LoadOptions): Promise<LoadedModelInfo> {
     this.loads.push({ dir, options })
-    return { modelId: options.modelId, variant: 'fp32', provider: 'cpu', providerAttempts: [{ provider: 'cpu', ok: true }], contextLength: 2048, kvDtype: 'float32', multiTokenAppend: true, threads: options.threads }
+    return { modelId: path.basename(dir), variant: 'fp32', provider: 'cpu', providerAttempts: [{ provider: 'cpu', ok: true }], contextLength: 2048, kvDtype: 'float32', multiTokenAppend: true, threads: options.threads ?? 1 }
   }
 
   generate(request: EngineRequest, onToken: (text: string) => void): Promise<EngineResult> {
@@ -59,10 +59,12 @@ class ScriptedEngine implements EnginePort {
     running.end(error)
   }
 
-  async cancel(): Promise<void> {
+  cancel(): void {
     this.cancels++
     if (this.#running) this.finish('cancelled')
   }
+
+  async dropCache(): Promise<void> {}
 
   async unload(): Promise<void> {}
   async close(): Promise<void> {}
@@ -117,7 +119,7 @@ describe('ChatService with a scripted engine', () => {
     const turn = await app.api.send(id, 'Hello there\nsecond line')
     assert.equal(turn.reply.status, 'streaming')
     await engine.started()
-    assert.equal(engine.loads[0]?.options.modelId, 'tiny')
+    assert.equal(path.basename(engine.loads[0]?.dir ?? ''), 'tiny')
     engine.token('Hi')
     engine.token(' you')
     const done = nextDone()
