@@ -6,7 +6,7 @@ import type { Conversation, Message, Settings, Turn } from '../../src-shared/typ
 import { DEFAULT_TITLE } from '../store/conversations.ts'
 import type { Store } from '../store/store.ts'
 import type { StreamOutcome, StreamWriter } from '../store/stream-writer.ts'
-import type { EnginePort, EngineRequest, EngineResult } from './engine-port.ts'
+import { cannotContinue, type EnginePort, type EngineRequest, type EngineResult } from './engine-port.ts'
 import type { EventHub } from './events.ts'
 import type { ModelService } from './model-service.ts'
 import { mergeParams, promptMessages, titleFrom } from './prompt.ts'
@@ -92,6 +92,7 @@ export class ChatService {
     const { messages } = this.#deps.store
     const target = messages.get(messageId)
     if (target.role !== 'assistant') throw new AppError('BAD_REQUEST', 'Only a reply can be continued.')
+    if (!this.#deps.engine.canContinue) throw cannotContinue()
     if (messages.list(target.conversationId).some((m) => m.parentId === messageId)) {
       throw new AppError('CONFLICT', 'Only the last reply of a branch can be continued: later messages build on this one.')
     }
@@ -239,6 +240,13 @@ export class ChatService {
     }
     this.#generations.delete(conversationId)
     if (error !== null) this.#deps.events.emit('generationError', { conversationId, messageId, error })
+    const dropped = message.stats?.droppedMessages?.length ?? 0
+    if (dropped > 0) {
+      this.#deps.events.emit('notice', {
+        level: 'warning',
+        message: `${dropped === 1 ? 'An earlier message' : `${dropped} earlier messages`} did not fit the model's context and ${dropped === 1 ? 'was' : 'were'} left out of this reply.`,
+      })
+    }
     this.#deps.events.emit('done', { conversationId, messageId, stats: message.stats, message })
     this.#emitConversation(conversationId)
   }

@@ -16,6 +16,8 @@ export interface EngineRequest extends GenerateRequest {
 export type EngineResult = Pick<GenerateResult, 'text' | 'stats'>
 
 export interface EnginePort {
+  /** Whether a request may end in an open reply to carry on (`continueLast`). */
+  readonly canContinue: boolean
   load(modelDir: string, options: LoadOptions): Promise<LoadedModelInfo>
   /** Resolves when the reply ends, also when cancelled (stats.stopReason 'cancelled'). */
   generate(request: EngineRequest, onToken: (text: string) => void): Promise<EngineResult>
@@ -30,12 +32,11 @@ export interface EnginePort {
 /** The engine host as the app's engine. */
 export function hostEngine(host: EngineHost): EnginePort {
   return {
+    // The protocol renders every request as a finished chat plus a new assistant turn.
+    canContinue: false,
     load: (modelDir, options) => host.load(modelDir, options),
     async generate({ continueLast, ...request }, onToken) {
-      // The protocol renders every request as a finished chat plus a new assistant turn.
-      if (continueLast) {
-        throw new AppError('MODEL_UNSUPPORTED', 'This engine cannot carry on a reply from its text yet. Regenerate the reply instead.')
-      }
+      if (continueLast) throw cannotContinue()
       return host.generate(request, onToken)
     },
     cancel: (conversationId) => host.cancel(conversationId),
@@ -43,4 +44,8 @@ export function hostEngine(host: EngineHost): EnginePort {
     unload: () => host.unload(),
     close: () => host.close(),
   }
+}
+
+export function cannotContinue(): AppError {
+  return new AppError('MODEL_UNSUPPORTED', 'This engine cannot carry on a reply from its text yet. Regenerate the reply instead.')
 }

@@ -16,7 +16,7 @@ const MAX_SYSTEM_PROMPT = 100_000
 const MAX_PATH = 4096
 
 /** Conversations, messages and download jobs: the store's and the queue's randomUUID() ids. */
-const uuid = z.guid()
+const uuid = z.guid('must be an id as Hearth gives them out')
 /** A folder name in the models directory: no separators, not '.' or '..'. */
 const modelId = z
   .string()

@@ -194,6 +194,17 @@ describe('ChatService with the tiny model', () => {
     assert.equal((await app.api.modelStatus()).state, 'loaded')
   })
 
+  it('says plainly that this engine cannot continue a reply, and leaves the reply as it was', async () => {
+    const { id } = await greedyChat(2000)
+    const first = firstToken()
+    const { reply } = await app.api.send(id, 'Start something')
+    await first
+    await app.api.stop(id)
+    const before = (await app.api.getConversation(id)).branch.at(-1)?.message
+    await assert.rejects(app.api.continueReply(reply.id), (err: AppError) => err.code === 'MODEL_UNSUPPORTED')
+    assert.deepEqual((await app.api.getConversation(id)).branch.at(-1)?.message, before)
+  })
+
   it('refuses a second message in the same chat while the first reply streams', async () => {
     const { id } = await greedyChat(2000)
     const first = firstToken()

@@ -15,6 +15,7 @@ import { buildModel } from '../../../tools/model-builder/build-model.ts'
 
 /** An engine whose replies the test writes: each generate waits for the test to end it. */
 class ScriptedEngine implements EnginePort {
+  readonly canContinue = true
   loads: { dir: string; options: LoadOptions }[] = []
   requests: EngineRequest[] = []
   cancels = 0
@@ -45,11 +46,11 @@ class ScriptedEngine implements EnginePort {
     this.#running.onToken(text)
   }
 
-  finish(stopReason: GenerationStats['stopReason'] = 'eos'): void {
+  finish(stopReason: GenerationStats['stopReason'] = 'eos', droppedMessages?: number[]): void {
     const running = this.#running
     assert.ok(running, 'no generation is running')
     this.#running = null
-    running.end({ text: running.text, stats: stats(stopReason, running.text.length) })
+    running.end({ text: running.text, stats: { ...stats(stopReason, running.text.length), ...(droppedMessages ? { droppedMessages } : {}) } })
   }
 
   fail(error: Error): void {
@@ -235,6 +236,16 @@ describe('ChatService with a scripted engine', () => {
     const done = nextDone()
     engine.finish()
     assert.equal((await done).message.content, '1 2 3')
+  })
+
+  it('tells the user when older turns were dropped to fit the context', async () => {
+    const { id } = await app.api.createConversation()
+    await app.api.send(id, 'hi')
+    await engine.started()
+    const done = nextDone()
+    engine.finish('eos', [0, 1])
+    assert.deepEqual((await done).stats?.droppedMessages, [0, 1])
+    assert.match(named('notice')[0]?.message ?? '', /^2 earlier messages did not fit the model's context/)
   })
 
   it('refuses to load another model while a reply is written', async () => {
