@@ -255,7 +255,7 @@ export class ChatService {
     this.#deps.models.engineCrashed(message)
     this.#deps.events.emit('notice', {
       level: 'error',
-      message: `The engine stopped unexpectedly (${message}). The reply keeps its text; the next message restarts the engine.`,
+      message: `${message} The reply keeps the text it had; the next message restarts the engine.`,
     })
   }
 
