@@ -1,0 +1,34 @@
+// What the OpenAI-compatible server needs from whoever runs the model: the app's services, or an
+// engine host directly (hostBackend).
+
+import type { ChatMessage, GenerationParams, GenerationStats } from '../../src-shared/types.ts'
+
+export interface ServedModel {
+  id: string
+  /** Unix seconds, as OpenAI's model objects carry. */
+  created: number
+}
+
+export interface Generated {
+  text: string
+  stats: GenerationStats
+}
+
+export interface CompletionBackend {
+  listModels(): Promise<ServedModel[]>
+  /** What a request leaves out: the app's default parameters. */
+  defaultParams(): GenerationParams
+  /**
+   * One reply from `model`, loaded first when it is not. The request names no conversation, so
+   * the engine reuses whichever cached prompt shares the longest prefix with it.
+   * When `signal` aborts the engine stops and this resolves with stopReason 'cancelled' (or
+   * rejects with CANCELLED when the engine had not begun).
+   */
+  generate(
+    model: string,
+    messages: ChatMessage[],
+    params: GenerationParams,
+    onToken: (text: string) => void,
+    signal: AbortSignal,
+  ): Promise<Generated>
+}

@@ -1,0 +1,153 @@
+// POST /v1/chat/completions: one reply, as one JSON object or as server-sent events ending in [DONE].
+
+import { randomUUID } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
+import type { GenerationStats, StopReason } from '../../src-shared/types.ts'
+import type { CompletionBackend, Generated } from './backend.ts'
+import { HttpError, modelNotFound, sendJson, toHttpError } from './http-error.ts'
+import type { RequestQueue } from './queue.ts'
+import { parseCompletionRequest, type CompletionRequest } from './request.ts'
+
+export interface CompletionContext {
+  backend: CompletionBackend
+  queue: RequestQueue
+  res: ServerResponse
+  /** Headers every response carries (CORS). */
+  headers: Record<string, string>
+  /** Aborts when the client goes away or the server closes. */
+  signal: AbortSignal
+}
+
+/** Prompt tokens the engine took from its KV cache instead of prefilling them again. */
+export const REUSED_TOKENS_HEADER = 'x-hearth-reused-tokens'
+
+export interface Usage {
+  prompt_tokens: number
+  completion_tokens: number
+  total_tokens: number
+  prompt_tokens_details: { cached_tokens: number }
+}
+
+type FinishReason = 'stop' | 'length'
+
+export async function handleCompletion(ctx: CompletionContext, rawBody: string): Promise<void> {
+  const request = parseCompletionRequest(rawBody)
+  const models = await ctx.backend.listModels()
+  if (!models.some((m) => m.id === request.model)) throw modelNotFound(request.model)
+
+  const turn = ctx.queue.enter(ctx.signal)
+  if (turn === null) {
+    const retryAfter = ctx.queue.retryAfterSeconds()
+    throw new HttpError(
+      429,
+      'rate_limit_error',
+      `Hearth is busy: ${ctx.queue.waiting} requests are already waiting for the model. Retry in ${retryAfter} s.`,
+      'queue_full',
+      null,
+      { 'Retry-After': String(retryAfter) },
+    )
+  }
+  const release = await turn.catch(() => null)
+  // The client left while waiting: its place is given up and nobody is there to answer.
+  if (release === null) return
+  try {
+    if (request.stream) await stream(ctx, request)
+    else await complete(ctx, request)
+  } finally {
+    release()
+  }
+}
+
+async function complete(ctx: CompletionContext, request: CompletionRequest): Promise<void> {
+  const result = await generate(ctx, request, () => undefined)
+  if (ctx.signal.aborted) return
+  sendJson(
+    ctx.res,
+    200,
+    {
+      id: completionId(),
+      object: 'chat.completion',
+      created: nowSeconds(),
+      model: request.model,
+      choices: [
+        { index: 0, message: { role: 'assistant', content: result.text, refusal: null }, logprobs: null, finish_reason: finishReason(result.stats.stopReason) },
+      ],
+      usage: usage(result.stats),
+    },
+    { ...ctx.headers, [REUSED_TOKENS_HEADER]: String(result.stats.reusedTokens) },
+  )
+}
+
+/**
+ * Headers go out with the first token, so that what fails before it (a model that will not
+ * load, a prompt over the context) still gets its own status code.
+ */
+async function stream(ctx: CompletionContext, request: CompletionRequest): Promise<void> {
+  const { res } = ctx
+  const id = completionId()
+  const created = nowSeconds()
+  const chunk = (delta: object, finish: FinishReason | null): object => ({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model: request.model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    ...(request.includeUsage ? { usage: null } : {}),
+  })
+  const send = (value: object | '[DONE]'): void => {
+    if (!res.writableEnded) res.write(`data: ${value === '[DONE]' ? value : JSON.stringify(value)}\n\n`)
+  }
+  const open = (): void => {
+    if (res.headersSent) return
+    res.writeHead(200, {
+      ...ctx.headers,
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    })
+    send(chunk({ role: 'assistant', content: '' }, null))
+  }
+
+  let result: Generated
+  try {
+    result = await generate(ctx, request, (text) => {
+      open()
+      send(chunk({ content: text }, null))
+    })
+  } catch (err) {
+    if (!res.headersSent) throw err
+    // Mid-stream the status is spent: the error travels as an event, as OpenAI's API does.
+    send(toHttpError(err).body())
+    res.end()
+    return
+  }
+  if (ctx.signal.aborted) return
+  open()
+  send(chunk({}, finishReason(result.stats.stopReason)))
+  if (request.includeUsage) send({ id, object: 'chat.completion.chunk', created, model: request.model, choices: [], usage: usage(result.stats) })
+  send('[DONE]')
+  res.end()
+}
+
+function generate(ctx: CompletionContext, request: CompletionRequest, onToken: (text: string) => void): Promise<Generated> {
+  const defaults = ctx.backend.defaultParams()
+  const params = { ...defaults, ...request.params }
+  return ctx.backend.generate(request.model, request.messages, params, onToken, ctx.signal)
+}
+
+function finishReason(reason: StopReason): FinishReason {
+  return reason === 'length' ? 'length' : 'stop'
+}
+
+export function usage(stats: GenerationStats): Usage {
+  return {
+    prompt_tokens: stats.promptTokens,
+    completion_tokens: stats.generatedTokens,
+    total_tokens: stats.promptTokens + stats.generatedTokens,
+    prompt_tokens_details: { cached_tokens: stats.reusedTokens },
+  }
+}
+
+const completionId = (): string => `chatcmpl-${randomUUID().replaceAll('-', '')}`
+const nowSeconds = (): number => Math.floor(Date.now() / 1000)

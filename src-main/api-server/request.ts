@@ -1,0 +1,138 @@
+// The body of POST /v1/chat/completions, checked and turned into what the engine takes.
+
+import { z } from 'zod'
+import type { ChatMessage, GenerationParams } from '../../src-shared/types.ts'
+import { badRequest, type HttpError } from './http-error.ts'
+
+export interface CompletionRequest {
+  model: string
+  messages: ChatMessage[]
+  /** Only what the client set; the server's defaults fill in the rest. */
+  params: Partial<GenerationParams>
+  stream: boolean
+  /** stream_options.include_usage: a last chunk with the usage and no choices. */
+  includeUsage: boolean
+}
+
+const MAX_STOPS = 16
+
+const textPart = z.looseObject({ type: z.literal('text'), text: z.string() })
+const part = z.looseObject({ type: z.string() })
+const message = z.looseObject({
+  role: z.string(),
+  content: z.union([z.string(), z.array(part)]).nullish(),
+  tool_calls: z.array(z.unknown()).nullish(),
+})
+
+// Unknown fields are ignored, as most OpenAI-compatible servers do; fields Hearth would have
+// to ignore with a different meaning are refused in `unsupported` below.
+const body = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(message).min(1),
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  max_tokens: z.number().int().min(1).nullish(),
+  max_completion_tokens: z.number().int().min(1).nullish(),
+  seed: z.number().int().nullish(),
+  stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(MAX_STOPS)]).nullish(),
+  n: z.number().int().nullish(),
+  // Extensions vLLM and llama.cpp's server accept too.
+  top_k: z.number().int().min(0).nullish(),
+  min_p: z.number().min(0).max(1).nullish(),
+  repetition_penalty: z.number().gt(0).max(10).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  logprobs: z.boolean().nullish(),
+  logit_bias: z.record(z.string(), z.number()).nullish(),
+  tools: z.array(z.unknown()).nullish(),
+  functions: z.array(z.unknown()).nullish(),
+  response_format: z.looseObject({ type: z.string() }).nullish(),
+})
+
+type Body = z.infer<typeof body>
+
+/** Parses the raw body; every refusal names the parameter at fault, as OpenAI's errors do. */
+export function parseCompletionRequest(raw: string): CompletionRequest {
+  let json: unknown
+  try {
+    json = JSON.parse(raw)
+  } catch {
+    throw badRequest('We could not parse the JSON body of your request. Send a JSON object with "model" and "messages".')
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw badRequest('The request body must be a JSON object with "model" and "messages".')
+  }
+  const parsed = body.safeParse(json)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const param = issue ? paramName(issue.path) : null
+    throw badRequest(`Invalid value for '${param ?? 'body'}': ${issue?.message ?? 'invalid'}.`, param)
+  }
+  const b = parsed.data
+  const refusal = unsupported(b)
+  if (refusal) throw refusal
+  return {
+    model: b.model,
+    messages: b.messages.map(toChatMessage),
+    params: params(b),
+    stream: b.stream === true,
+    includeUsage: b.stream === true && b.stream_options?.include_usage === true,
+  }
+}
+
+function params(b: Body): Partial<GenerationParams> {
+  const p: Partial<GenerationParams> = {}
+  if (b.temperature != null) p.temperature = b.temperature
+  if (b.top_p != null) p.topP = b.top_p
+  if (b.top_k != null) p.topK = b.top_k
+  if (b.min_p != null) p.minP = b.min_p
+  if (b.repetition_penalty != null) p.repetitionPenalty = b.repetition_penalty
+  const maxTokens = b.max_completion_tokens ?? b.max_tokens
+  if (maxTokens != null) p.maxTokens = maxTokens
+  if (b.seed != null) p.seed = b.seed
+  if (b.stop != null) p.stop = typeof b.stop === 'string' ? [b.stop] : b.stop
+  return p
+}
+
+function unsupported(b: Body): HttpError | null {
+  if (b.n != null && b.n !== 1) return badRequest('Hearth generates one choice per request: n must be 1.', 'n')
+  for (const name of ['frequency_penalty', 'presence_penalty'] as const) {
+    if (b[name]) return badRequest(`Hearth's sampler has no ${name}; use repetition_penalty (1 is off) instead.`, name)
+  }
+  if (b.logprobs) return badRequest('Hearth does not return log probabilities.', 'logprobs')
+  if (b.logit_bias && Object.keys(b.logit_bias).length > 0) return badRequest('Hearth does not support logit_bias.', 'logit_bias')
+  if (b.tools?.length) return badRequest('Hearth does not run tools or function calls.', 'tools')
+  if (b.functions?.length) return badRequest('Hearth does not run tools or function calls.', 'functions')
+  if (b.response_format && b.response_format.type !== 'text') {
+    return badRequest(`Hearth only answers in plain text; response_format '${b.response_format.type}' is not supported.`, 'response_format.type')
+  }
+  return null
+}
+
+const ROLES: Record<string, ChatMessage['role']> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant' }
+
+function toChatMessage(m: Body['messages'][number], i: number): ChatMessage {
+  const role = ROLES[m.role]
+  if (role === undefined) {
+    const why = m.role === 'tool' || m.role === 'function' ? 'Hearth does not run tools' : 'the roles are system, developer, user and assistant'
+    throw badRequest(`Invalid value for 'messages[${i}].role': '${m.role}' (${why}).`, `messages[${i}].role`)
+  }
+  if (m.tool_calls?.length) throw badRequest('Hearth does not run tools or function calls.', `messages[${i}].tool_calls`)
+  if (m.content == null) throw badRequest(`'messages[${i}].content' is required.`, `messages[${i}].content`)
+  if (typeof m.content === 'string') return { role, content: m.content }
+  const texts = m.content.map((p, j) => {
+    const text = textPart.safeParse(p)
+    if (!text.success) {
+      throw badRequest(`Hearth's models read text only; 'messages[${i}].content[${j}]' is of type '${p.type}'.`, `messages[${i}].content[${j}].type`)
+    }
+    return text.data.text
+  })
+  return { role, content: texts.join('\n') }
+}
+
+/** A zod path as OpenAI names parameters: messages[2].content. */
+function paramName(path: readonly PropertyKey[]): string {
+  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`)).join('')
+}

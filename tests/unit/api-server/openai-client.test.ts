@@ -1,0 +1,121 @@
+// The API server driven by the official openai client, over a real engine and a tiny generated
+// model: models, completions streamed and not, usage, stops, cache reuse, a disconnect mid-stream.
+
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import OpenAI from 'openai'
+import type { CompletionBackend, Generated } from '../../../src-main/api-server/backend.ts'
+import { hostBackend } from '../../../src-main/api-server/host-backend.ts'
+import { startApiServer, type RunningApiServer } from '../../../src-main/api-server/server.ts'
+import { EngineHost } from '../../../src-main/engine-host/engine-host.ts'
+import { GREEDY, tempModels } from '../engine/fixtures.ts'
+
+let models: Awaited<ReturnType<typeof tempModels>>
+let host: EngineHost
+let server: RunningApiServer
+let client: OpenAI
+/** Every generation the engine finished, as the host returned it. */
+const finished: Generated[] = []
+
+const USER = { role: 'user' as const, content: 'Write a haiku about the sea.' }
+
+before(async () => {
+  models = await tempModels('api')
+  const tiny = await models.build('tiny')
+  host = new EngineHost()
+  const inner = hostBackend({ host, models: { tiny }, load: { providers: ['cpu'], threads: 1 }, defaults: GREEDY })
+  const backend: CompletionBackend = {
+    ...inner,
+    generate: async (...args) => {
+      const result = await inner.generate(...args)
+      finished.push(result)
+      return result
+    },
+  }
+  server = await startApiServer({ backend, port: 0 })
+  client = new OpenAI({ baseURL: server.url, apiKey: 'not-needed-on-loopback', maxRetries: 0 })
+})
+after(async () => {
+  await server.close()
+  await host.close()
+  await models.remove()
+})
+
+describe('API server with the openai client', () => {
+  it('lists the model', async () => {
+    const list = await client.models.list()
+    assert.deepEqual(list.data.map((m) => [m.id, m.object, m.owned_by]), [['tiny', 'model', 'hearth']])
+  })
+
+  it('streams exactly the text and usage a non-streamed completion returns', async () => {
+    const whole = await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0 })
+    assert.equal(whole.choices[0]?.finish_reason, 'length')
+    assert.equal(whole.usage?.completion_tokens, GREEDY.maxTokens)
+    assert.ok((whole.usage?.prompt_tokens ?? 0) > 10)
+    assert.equal(whole.usage?.total_tokens, (whole.usage?.prompt_tokens ?? 0) + GREEDY.maxTokens)
+
+    const stream = await client.chat.completions.create({
+      model: 'tiny',
+      messages: [USER],
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    })
+    let text = ''
+    let finish: string | null = null
+    let usage: OpenAI.CompletionUsage | null | undefined = null
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? ''
+      finish = chunk.choices[0]?.finish_reason ?? finish
+      usage = chunk.usage ?? usage
+    }
+    assert.equal(text, whole.choices[0]?.message.content)
+    assert.equal(finish, 'length')
+    assert.equal(usage?.completion_tokens, GREEDY.maxTokens)
+    assert.equal(usage?.prompt_tokens, whole.usage?.prompt_tokens)
+  })
+
+  it('stops at a stop string and leaves it out', async () => {
+    const full = (await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0 })).choices[0]?.message.content ?? ''
+    const stop = full.slice(4, 7)
+    const cut = await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0, stop: [stop] })
+    assert.equal(cut.choices[0]?.finish_reason, 'stop')
+    assert.equal(cut.choices[0]?.message.content, full.slice(0, full.indexOf(stop)))
+    assert.ok((cut.usage?.completion_tokens ?? 0) < GREEDY.maxTokens)
+  })
+
+  it('prefills only the new turn when a client resends a growing chat', async (t) => {
+    const first = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'Name three rivers.' }], temperature: 0 })
+    const reply = first.choices[0]?.message.content ?? ''
+    const { data: second, response } = await client.chat.completions
+      .create({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'Name three rivers.' }, { role: 'assistant', content: reply }, { role: 'user', content: 'And three lakes?' }],
+        temperature: 0,
+      })
+      .withResponse()
+    const cached = second.usage?.prompt_tokens_details?.cached_tokens ?? 0
+    // The whole first prompt and most of the reply came from the cache.
+    assert.ok(cached >= (first.usage?.prompt_tokens ?? Infinity), `cached ${cached} of ${second.usage?.prompt_tokens}`)
+    assert.ok(cached < (second.usage?.prompt_tokens ?? 0))
+    assert.equal(Number(response.headers.get('x-hearth-reused-tokens')), cached)
+    t.diagnostic(`turn 2: ${cached} of ${second.usage?.prompt_tokens} prompt tokens from the cache`)
+  })
+
+  it('stops the engine when the client disconnects mid-stream', async (t) => {
+    const maxTokens = 1500
+    const count = finished.length
+    const stream = await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0, max_tokens: maxTokens, stream: true })
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta.content) break
+    }
+    // Leaving the loop aborts the HTTP request; the engine's own result says where it stopped.
+    while (finished.length === count) await new Promise((resolve) => setImmediate(resolve))
+    const stats = finished.at(-1)?.stats
+    assert.equal(stats?.stopReason, 'cancelled')
+    assert.ok((stats?.generatedTokens ?? maxTokens) < maxTokens)
+    t.diagnostic(`the engine stopped after ${stats?.generatedTokens} of ${maxTokens} tokens`)
+    const next = await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0, max_tokens: 2 })
+    assert.equal(next.usage?.completion_tokens, 2)
+  })
+})

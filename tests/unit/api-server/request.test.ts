@@ -1,0 +1,68 @@
+// parseCompletionRequest: OpenAI request bodies to engine messages and parameters, and refusals
+// that name the parameter at fault.
+
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { HttpError } from '../../../src-main/api-server/http-error.ts'
+import { parseCompletionRequest } from '../../../src-main/api-server/request.ts'
+
+const parse = (value: unknown) => parseCompletionRequest(JSON.stringify(value))
+const base = { model: 'm', messages: [{ role: 'user', content: 'hi' }] }
+
+function refusal(value: unknown): HttpError {
+  try {
+    parse(value)
+  } catch (err) {
+    assert.ok(err instanceof HttpError)
+    assert.equal(err.status, 400)
+    return err
+  }
+  assert.fail('the request was accepted')
+}
+
+describe('parseCompletionRequest', () => {
+  it('takes developer as system and joins text parts', () => {
+    const req = parse({
+      model: 'm',
+      messages: [
+        { role: 'developer', content: 'Be brief.' },
+        { role: 'user', content: [{ type: 'text', text: 'one' }, { type: 'text', text: 'two' }] },
+        { role: 'assistant', content: 'ok' },
+      ],
+    })
+    assert.deepEqual(req.messages, [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'one\ntwo' },
+      { role: 'assistant', content: 'ok' },
+    ])
+  })
+
+  it('sets only the parameters the client sent', () => {
+    assert.deepEqual(parse(base).params, {})
+    assert.deepEqual(parse({ ...base, stop: 'END', max_tokens: 5, max_completion_tokens: 9, temperature: null }).params, { stop: ['END'], maxTokens: 9 })
+  })
+
+  it('asks for the usage chunk only on a stream', () => {
+    assert.equal(parse({ ...base, stream_options: { include_usage: true } }).includeUsage, false)
+    const req = parse({ ...base, stream: true, stream_options: { include_usage: true } })
+    assert.equal(req.stream, true)
+    assert.equal(req.includeUsage, true)
+  })
+
+  it('accepts the zero penalties clients send by default and refuses others', () => {
+    assert.deepEqual(parse({ ...base, frequency_penalty: 0, presence_penalty: 0, n: 1 }).params, {})
+    assert.equal(refusal({ ...base, frequency_penalty: 0.5 }).param, 'frequency_penalty')
+    assert.equal(refusal({ ...base, n: 2 }).param, 'n')
+  })
+
+  it('refuses what Hearth cannot do, naming where', () => {
+    assert.equal(refusal({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }).param, 'messages[0].content[0].type')
+    assert.equal(refusal({ ...base, tools: [{ type: 'function' }] }).param, 'tools')
+    assert.equal(refusal({ ...base, response_format: { type: 'json_object' } }).param, 'response_format.type')
+    assert.equal(refusal({ model: 'm', messages: [{ role: 'assistant', content: null }] }).param, 'messages[0].content')
+    assert.equal(refusal({ ...base, stop: ['a', ''] }).param, 'stop[1]')
+    assert.equal(refusal({ ...base, temperature: 3 }).param, 'temperature')
+    assert.equal(refusal({ ...base, messages: [] }).param, 'messages')
+    assert.equal(refusal([base]).param, null)
+  })
+})

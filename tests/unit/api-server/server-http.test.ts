@@ -1,0 +1,232 @@
+// The API server over raw HTTP with a scripted backend: routes, OpenAI-style errors and status
+// codes, Host and Origin checks, the API key, body limit, the queue and client disconnects.
+
+import { afterEach, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import { AppError } from '../../../src-shared/errors.ts'
+import { startApiServer, type ApiServerOptions, type RunningApiServer } from '../../../src-main/api-server/server.ts'
+import { errorOf, HELLO, postJson, request, ScriptedBackend } from './helpers.ts'
+
+let server: RunningApiServer | null = null
+afterEach(async () => {
+  await server?.close()
+  server = null
+})
+
+async function start(backend = new ScriptedBackend(), opts: Partial<ApiServerOptions> = {}): Promise<{ port: number; backend: ScriptedBackend }> {
+  server = await startApiServer({ backend, port: 0, ...opts })
+  return { port: server.port, backend }
+}
+
+/** Resolves once `predicate` holds, checking after each turn of the event loop. */
+async function until(predicate: () => boolean): Promise<void> {
+  while (!predicate()) await new Promise((resolve) => setImmediate(resolve))
+}
+
+describe('API server routes', () => {
+  it('lists the backend models as OpenAI model objects', async () => {
+    const { port } = await start()
+    const res = await request(port, 'GET', '/v1/models')
+    assert.equal(res.status, 200)
+    assert.deepEqual(JSON.parse(res.body), { object: 'list', data: [{ id: 'tiny', object: 'model', created: 1700000000, owned_by: 'hearth' }] })
+  })
+
+  it('answers a completion with the text, finish reason and usage', async () => {
+    const { port } = await start()
+    const res = await postJson(port, { ...HELLO, max_tokens: 2 })
+    assert.equal(res.status, 200)
+    const body = JSON.parse(res.body)
+    assert.equal(body.object, 'chat.completion')
+    assert.match(body.id, /^chatcmpl-/)
+    assert.equal(body.choices[0].message.content, 'Hello')
+    assert.equal(body.choices[0].finish_reason, 'length')
+    assert.deepEqual(body.usage, { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12, prompt_tokens_details: { cached_tokens: 4 } })
+    assert.equal(res.headers['x-hearth-reused-tokens'], '4')
+  })
+
+  it('fills what the request leaves out from the defaults and maps the rest', async () => {
+    const { port, backend } = await start()
+    await postJson(port, { ...HELLO, temperature: 0, top_p: 0.5, max_completion_tokens: 7, seed: 3, stop: 'x', top_k: 5, min_p: 0.1, repetition_penalty: 1.2 })
+    await postJson(port, { ...HELLO, stop: ['a', 'b'], max_tokens: 9 })
+    const [first, second] = backend.calls
+    assert.deepEqual(first?.params, { ...backend.defaultParams(), temperature: 0, topP: 0.5, maxTokens: 7, seed: 3, stop: ['x'], topK: 5, minP: 0.1, repetitionPenalty: 1.2 })
+    assert.deepEqual(second?.params, { ...backend.defaultParams(), stop: ['a', 'b'], maxTokens: 9 })
+  })
+
+  it('streams chunks as server-sent events, with a usage chunk when asked, then [DONE]', async () => {
+    const { port } = await start()
+    const res = await postJson(port, { ...HELLO, stream: true, stream_options: { include_usage: true } })
+    assert.equal(res.status, 200)
+    assert.match(String(res.headers['content-type']), /^text\/event-stream/)
+    const events = res.body.split('\n\n').filter((e) => e !== '')
+    assert.ok(events.every((e) => e.startsWith('data: ')))
+    assert.equal(events.at(-1), 'data: [DONE]')
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)))
+    assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: '' })
+    assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), 'Hello!')
+    assert.equal(chunks.at(-2).choices[0].finish_reason, 'stop')
+    assert.deepEqual(chunks.at(-1).choices, [])
+    assert.equal(chunks.at(-1).usage.completion_tokens, 3)
+    assert.ok(chunks.slice(0, -1).every((c) => c.usage === null))
+  })
+})
+
+describe('API server errors', () => {
+  it('refuses malformed JSON and invalid fields with 400, naming the parameter', async () => {
+    const { port } = await start()
+    const bad = await request(port, 'POST', '/v1/chat/completions', { body: '{"model": ' })
+    assert.equal(bad.status, 400)
+    assert.equal(errorOf(bad).type, 'invalid_request_error')
+    const temperature = await postJson(port, { ...HELLO, temperature: 'hot' })
+    assert.equal(temperature.status, 400)
+    assert.equal(errorOf(temperature).param, 'temperature')
+    const role = await postJson(port, { model: 'tiny', messages: [{ role: 'tool', content: 'x' }] })
+    assert.equal(errorOf(role).param, 'messages[0].role')
+    const missing = await postJson(port, { model: 'tiny' })
+    assert.equal(errorOf(missing).param, 'messages')
+  })
+
+  it('answers 404 model_not_found for an unknown model, and for an unknown path', async () => {
+    const { port, backend } = await start()
+    const res = await postJson(port, { ...HELLO, model: 'gpt-9' })
+    assert.equal(res.status, 404)
+    assert.equal(errorOf(res).code, 'model_not_found')
+    assert.equal(errorOf(res).param, 'model')
+    assert.equal((await request(port, 'GET', '/v1/models/gpt-9')).status, 404)
+    assert.equal((await request(port, 'GET', '/v1/models/tiny')).status, 200)
+    const path = await request(port, 'GET', '/v1/embeddings')
+    assert.equal(path.status, 404)
+    assert.equal(errorOf(path).code, 'unknown_url')
+    assert.equal(backend.calls.length, 0)
+  })
+
+  it('answers 405 with Allow for the wrong method', async () => {
+    const { port } = await start()
+    const get = await request(port, 'GET', '/v1/chat/completions')
+    assert.equal(get.status, 405)
+    assert.equal(get.headers.allow, 'POST')
+    const del = await request(port, 'DELETE', '/v1/models')
+    assert.equal(del.status, 405)
+    assert.equal(del.headers.allow, 'GET')
+  })
+
+  it('answers 413 for a body over the limit, declared or streamed', async () => {
+    const { port, backend } = await start(undefined, { maxBodyBytes: 1000 })
+    const declared = await postJson(port, { ...HELLO, messages: [{ role: 'user', content: 'x'.repeat(2000) }] })
+    assert.equal(declared.status, 413)
+    assert.equal(errorOf(declared).code, 'request_too_large')
+    const streamed = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ port, method: 'POST', path: '/v1/chat/completions', headers: { host: `127.0.0.1:${port}`, 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.on('error', reject)
+      req.write('{"model":"tiny","messages":[{"role":"user","content":"')
+      req.write('y'.repeat(1500))
+    })
+    assert.equal(streamed, 413)
+    assert.equal(backend.calls.length, 0)
+  })
+
+  it('turns an app error into its status and an unexpected one into 500', async () => {
+    const { port, backend } = await start()
+    backend.failWith = new AppError('CONTEXT_OVERFLOW', 'The prompt is longer than the context.')
+    const overflow = await postJson(port, HELLO)
+    assert.equal(overflow.status, 400)
+    assert.equal(errorOf(overflow).code, 'context_length_exceeded')
+    backend.failWith = new TypeError('boom')
+    const crash = await postJson(port, { ...HELLO, stream: true })
+    assert.equal(crash.status, 500)
+    assert.equal(errorOf(crash).type, 'server_error')
+    assert.match(errorOf(crash).message, /boom/)
+  })
+})
+
+describe('API server access', () => {
+  it('refuses a Host other than loopback and its own port (DNS rebinding)', async () => {
+    const { port, backend } = await start()
+    for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1:${port + 1}`]) {
+      const res = await postJson(port, HELLO, { host })
+      assert.equal(res.status, 421, host)
+      assert.equal(errorOf(res).code, 'invalid_host')
+    }
+    assert.equal((await request(port, 'GET', '/v1/models', { headers: { host: `localhost:${port}` } })).status, 200)
+    assert.equal(backend.calls.length, 0)
+  })
+
+  it('requires the API key when one is set, and refuses the network without one', async () => {
+    await assert.rejects(startApiServer({ backend: new ScriptedBackend(), port: 0, network: true }), /API key/)
+    const { port } = await start(undefined, { apiKey: 'sk-local-123' })
+    const none = await request(port, 'GET', '/v1/models')
+    assert.equal(none.status, 401)
+    assert.equal(errorOf(none).code, 'missing_api_key')
+    const wrong = await request(port, 'GET', '/v1/models', { headers: { authorization: 'Bearer sk-local-124' } })
+    assert.equal(wrong.status, 401)
+    assert.equal(errorOf(wrong).code, 'invalid_api_key')
+    assert.equal((await request(port, 'GET', '/v1/models', { headers: { authorization: 'Bearer sk-local-123' } })).status, 200)
+  })
+
+  it('listens on every interface only on the network, where it skips the Host check', async () => {
+    const { port } = await start(undefined, { network: true, apiKey: 'k' })
+    assert.equal(server?.address, '0.0.0.0')
+    const res = await request(port, 'GET', '/v1/models', { headers: { host: `my-pc.lan:${port}`, authorization: 'Bearer k' } })
+    assert.equal(res.status, 200)
+  })
+
+  it('gives CORS headers only to allowed origins and refuses the others', async () => {
+    const { port, backend } = await start(undefined, { allowedOrigins: ['http://localhost:3000'] })
+    const pre = await request(port, 'OPTIONS', '/v1/chat/completions', { headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } })
+    assert.equal(pre.status, 204)
+    assert.equal(pre.headers['access-control-allow-origin'], 'http://localhost:3000')
+    assert.match(String(pre.headers['access-control-allow-headers']), /Authorization/)
+    const ok = await postJson(port, HELLO, { origin: 'http://localhost:3000' })
+    assert.equal(ok.headers['access-control-allow-origin'], 'http://localhost:3000')
+    const evil = await postJson(port, HELLO, { origin: 'https://evil.example', 'content-type': 'text/plain' })
+    assert.equal(evil.status, 403)
+    assert.equal(evil.headers['access-control-allow-origin'], undefined)
+    assert.equal(backend.calls.length, 1)
+    const plain = await request(port, 'GET', '/v1/models')
+    assert.equal(plain.headers['access-control-allow-origin'], undefined)
+  })
+})
+
+describe('API server queue', () => {
+  it('runs requests one at a time in arrival order and answers 429 with Retry-After when full', async () => {
+    const { port, backend } = await start(undefined, { maxQueue: 1 })
+    backend.hold()
+    const first = postJson(port, { ...HELLO, messages: [{ role: 'user', content: 'first' }] })
+    await until(() => backend.calls.length === 1)
+    const second = postJson(port, { ...HELLO, messages: [{ role: 'user', content: 'second' }] })
+    // The second waits in the queue; only then is the queue full.
+    await until(() => server?.queue().waiting === 1)
+    const third = await postJson(port, HELLO)
+    assert.equal(third.status, 429)
+    assert.equal(errorOf(third).type, 'rate_limit_error')
+    assert.ok(Number(third.headers['retry-after']) >= 1)
+    assert.equal(backend.calls.length, 1)
+    backend.release()
+    assert.equal((await first).status, 200)
+    assert.equal((await second).status, 200)
+    assert.deepEqual(backend.calls.map((c) => c.messages[0]?.content), ['first', 'second'])
+  })
+
+  it('aborts the generation of a client that disconnects, and gives up the place of one still waiting', async () => {
+    const { port, backend } = await start()
+    backend.hold()
+    const abort = new AbortController()
+    const running = fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(HELLO), signal: abort.signal }).catch(() => null)
+    await until(() => backend.calls.length === 1)
+    const waiting = new AbortController()
+    const queued = fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ ...HELLO, model: 'tiny', messages: [{ role: 'user', content: 'queued' }] }), signal: waiting.signal }).catch(() => null)
+    await until(() => server?.queue().waiting === 1)
+    waiting.abort()
+    abort.abort()
+    await Promise.all([running, queued])
+    await until(() => backend.calls[0]?.signal.aborted === true && server?.queue().waiting === 0)
+    backend.release()
+    const after = await postJson(port, HELLO)
+    assert.equal(after.status, 200)
+    assert.deepEqual(backend.calls.map((c) => c.messages[0]?.content), ['Hi', 'Hi'])
+  })
+})
