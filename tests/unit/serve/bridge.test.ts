@@ -59,7 +59,15 @@ describe('WebSocket bridge', () => {
     ws.close()
     assert.deepEqual(result, {
       ok: true,
-      value: { name: 'Hearth', version: '9.8.7', platform: process.platform, arch: process.arch, shell: 'browser' },
+      value: {
+        name: 'Hearth',
+        version: '9.8.7',
+        platform: process.platform,
+        arch: process.arch,
+        shell: 'browser',
+        dataDir: dir,
+        modelsDir: path.join(dir, 'models'),
+      },
     })
   })
 
