@@ -441,3 +441,60 @@ export interface CatalogItem {
 
 /** Commands of the application menu and its shortcuts, carried out by the renderer. */
 export type MenuCommand = 'new-chat' | 'search' | 'settings'
+
+// ── Remote providers and the API server ──
+
+/** How a remote provider's API key is kept: encrypted by the OS, or in a file only this user may read. */
+export type SecretStorage = 'os-encrypted' | 'plain-file'
+
+export interface RemoteModel {
+  /** What a conversation's modelId holds to chat with it: 'remote:<provider id>:<encoded name>'. */
+  id: string
+  /** The model's id on the provider's server. */
+  name: string
+}
+
+/** An OpenAI-compatible server whose models chats can use. Its API key never leaves main. */
+export interface RemoteProvider {
+  id: string
+  name: string
+  /** Up to and including the version segment, e.g. http://localhost:11434/v1. */
+  baseUrl: string
+  models: RemoteModel[]
+  /** Epoch ms when the model list was fetched. */
+  modelsFetchedAt: number
+  hasApiKey: boolean
+  /** Where the key is kept; null when there is none. */
+  keyStorage: SecretStorage | null
+}
+
+export interface NewRemoteProvider {
+  /** Default: the address's host. */
+  name?: string
+  baseUrl: string
+  apiKey?: string
+}
+
+/** Hearth's OpenAI-compatible server for other tools: on/off and port are in Settings, the rest here. */
+export interface ApiServerStatus {
+  /** Settings' apiServerEnabled. */
+  enabled: boolean
+  /** Base URL for OpenAI clients while listening, e.g. http://127.0.0.1:8080/v1; null otherwise. */
+  url: string | null
+  /** Why it is not listening although enabled (the port is taken, say). */
+  error: string | null
+  /** Listening on every interface, for other devices; requires the API key. */
+  network: boolean
+  /** What clients send as 'Authorization: Bearer <key>'; shown so the user can paste it into other tools. */
+  apiKey: string | null
+  /** Browser origins (scheme://host[:port]) whose pages may call the server. */
+  allowedOrigins: string[]
+}
+
+export interface ApiServerPatch {
+  /** Turning the network on without a key makes a random key. */
+  network?: boolean
+  /** null removes the key (refused while on the network). */
+  apiKey?: string | null
+  allowedOrigins?: string[]
+}
