@@ -173,8 +173,10 @@ export function seededWeights(s: LlamaShape, seed: number): WeightSource {
 function tensor(name: string, shape: number[], precision: GgufPrecision, load: () => Float32Array): GgufTensor {
   const ne = [...shape].reverse()
   const count = shape.reduce((a, b) => a * b, 1)
-  // Vectors (norms, biases) stay f32 in quantized files, as llama.cpp's quantizer leaves them.
-  const type = precision === 'q4_0' && shape.length === 2 ? GgmlType.Q4_0 : GgmlType.F32
+  // Only the projections are quantized, as in the ONNX q4 variant (MatMulNBits): the embedding
+  // table (also the tied lm_head), norms and biases stay f32, so both files read the same bytes.
+  const projection = shape.length === 2 && name.startsWith('blk.')
+  const type = precision === 'q4_0' && projection ? GgmlType.Q4_0 : GgmlType.F32
   return {
     name,
     ne,

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { niceMax, renderSvg } from '../../../tools/bench/chart.ts'
+import type { JobOutcome, Task } from '../../../tools/bench/protocol.ts'
+import { renderMarkdown, summarizeModel, type BenchReport, type Outcome } from '../../../tools/bench/report.ts'
+
+const ROOFLINE = {
+  readBytesPerSecond: 10e9,
+  ortReadBytesPerSecond: 9e9,
+  jsReadBytesPerSecond: 10e9,
+  gemvReadBytesPerSecond: 8e9,
+  matmulFlopsPerSecond: 100e9,
+  threads: 2,
+}
+const MODEL = {
+  name: 'test-model fp32',
+  precision: 'fp32',
+  cost: { parameters: 100e6, weightBytes: 400e6, kvBytesPerToken: 40_000 },
+  ggufWeights: 'onnx' as const,
+}
+
+function ok(result: Extract<JobOutcome, { ok: true }>['result'], peakRssBytes = 1e9): JobOutcome {
+  return { ok: true, loadMs: 1000, peakRssBytes, result }
+}
+const prefill = (tokens: number, ttftMs: number[]): JobOutcome => ok({ kind: 'prefill', tokens, ttftMs })
+const decode = (context: number, decodeMs: number, kv: number | null = 40_000): JobOutcome =>
+  ok({ kind: 'decode', context, ttftMs: 100, decodeMs, decodeTokens: 20, kvBytesPerToken: kv })
+const P = (tokens: number): Task => ({ kind: 'prefill', tokens, repeats: 3 })
+const D = (context: number): Task => ({ kind: 'decode', context, steps: 21 })
+
+const OUTCOMES: Outcome[] = [
+  { engine: 'hearth', task: P(512), outcome: prefill(512, [1000, 1200, 900]) },
+  { engine: 'transformers', task: P(512), outcome: prefill(512, [2000]) },
+  { engine: 'llama.cpp', task: P(512), outcome: { ok: false, error: 'boom\nstack' } },
+  { engine: 'hearth', task: D(1000), outcome: decode(1000, 1000) },
+  { engine: 'transformers', task: D(1000), outcome: decode(1000, 2000, null) },
+  { engine: 'llama.cpp', task: D(1000), outcome: decode(1000, 500, 20_000) },
+  {
+    engine: 'hearth',
+    task: { kind: 'memory', context: 128, steps: 400, every: 100 },
+    outcome: ok({ kind: 'memory', context: 128, steps: [100, 200, 300, 400], rss: [5e8, 9e8, 9e8, 9e8] }),
+  },
+]
+
+describe('summarizeModel', () => {
+  const m = summarizeModel(MODEL, OUTCOMES, ROOFLINE)
+
+  it('takes the median TTFT and turns it into prefill tokens/s and a ratio to each peer', () => {
+    assert.equal(m.prefill[0]?.ttftMs, 1000)
+    assert.equal(m.prefill[0]?.tokensPerSecond, 512)
+    assert.equal(m.prefill[0]?.vs.transformers, 2)
+    assert.equal(m.prefill[0]?.vs['llama.cpp'], null)
+    // 100 GFLOP/s over 2 x 100M parameters: at most 500 tok/s.
+    assert.equal(m.roofline.prefillTokensPerSecond, 500)
+    assert.equal(m.prefill[0]?.ofRoofline, 512 / 500)
+  })
+
+  it('rates decode over the tokens after the first and bounds it by weights plus the cache read', () => {
+    const d = m.decode[0]!
+    assert.equal(d.tokensPerSecond, 20)
+    assert.equal(d.roofline, 10e9 / (400e6 + 40_000 * 1000))
+    assert.equal(d.vs.transformers, 2)
+    assert.equal(d.vs['llama.cpp'], 0.5)
+    assert.equal(m.kvBytesPerToken, 40_000)
+    assert.equal(m.peer['llama.cpp'].kvBytesPerToken, 20_000)
+  })
+
+  it('keeps a failed peer measurement as an error, not a zero', () => {
+    const f = m.peer['llama.cpp'].prefill[0]!
+    assert.equal(f.tokensPerSecond, null)
+    assert.equal(f.error, 'boom')
+  })
+
+  it('measures memory growth over the second half of the samples only', () => {
+    assert.equal(m.memory?.bytesPerStep, 0)
+  })
+})
+
+describe('renderMarkdown', () => {
+  const report: BenchReport = {
+    machine: { cpu: 'Test CPU', cores: 2, memoryGiB: 24, platform: 'linux-x64', node: '20', onnxruntime: '1.30.0', threads: 2, date: 'now' },
+    quick: true,
+    models: [summarizeModel(MODEL, OUTCOMES, ROOFLINE)],
+  }
+  const md = renderMarkdown(report)
+
+  it('writes one row per measurement with every engine, the ratios and the roofline share', () => {
+    assert.match(md, /^# Hearth benchmark \(quick\)/)
+    assert.match(md, /\| prefill 512 tok\/s \| 512\.0 \| 256\.0 \| — \| 2\.00x \| — \| 500\.0 \| 102% \|/)
+    assert.match(md, /\| decode @1000 tok\/s \| 20\.0 \| 10\.0 \| 40\.0 \| 2\.00x \| 0\.50x \| 22\.7 \| 88% \|/)
+  })
+
+  it('lists failed measurements with their first error line', () => {
+    assert.match(md, /- llama\.cpp prefill 512: boom\n/)
+  })
+
+  it('renders an SVG with a bar per engine value and a roofline per group', () => {
+    const svg = renderSvg(report)
+    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
+    // prefill: Hearth and transformers.js (llama.cpp failed); decode: all three.
+    assert.equal(svg.match(/<\/title><\/rect>/g)?.length, 5)
+    assert.equal(svg.match(/stroke-dasharray="4 3" stroke-width="1.5"\/>/g)?.length, 3)
+  })
+})
+
+describe('niceMax', () => {
+  it('rounds up to 1, 2 or 5 times a power of ten', () => {
+    assert.equal(niceMax(3.2), 5)
+    assert.equal(niceMax(17), 20)
+    assert.equal(niceMax(500), 500)
+    assert.equal(niceMax(0), 1)
+  })
+})

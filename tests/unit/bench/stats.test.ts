@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { decodeRoofline, median, prefillRoofline, quantile, rate, ratio, slope } from '../../../tools/bench/stats.ts'
+import { modelCost } from '../../../tools/bench/models.ts'
+
+describe('median and quantile', () => {
+  it('interpolate between the middle values and ignore input order', () => {
+    assert.equal(median([3, 1, 2]), 2)
+    assert.equal(median([4, 1, 3, 2]), 2.5)
+    assert.equal(quantile([10, 0], 0.25), 2.5)
+    assert.ok(Number.isNaN(median([])))
+  })
+})
+
+describe('rate and ratio', () => {
+  it('gives tokens per second and refuses to divide by a missing figure', () => {
+    assert.equal(rate(50, 2000), 25)
+    assert.equal(ratio(30, 20), 1.5)
+    assert.equal(ratio(30, null), null)
+    assert.equal(ratio(null, 20), null)
+    assert.equal(ratio(30, 0), null)
+  })
+})
+
+describe('rooflines', () => {
+  const cost = { parameters: 100e6, weightBytes: 400e6, kvBytesPerToken: 40_000 }
+  it('bounds decode by bytes read per token: weights plus the whole cache', () => {
+    assert.equal(decodeRoofline(10e9, cost, 0), 25)
+    assert.equal(decodeRoofline(10e9, cost, 10_000), 10e9 / 800e6)
+  })
+  it('bounds prefill by two FLOP per parameter per token', () => {
+    assert.equal(prefillRoofline(100e9, cost), 500)
+  })
+})
+
+describe('slope', () => {
+  it('is the least-squares growth per step, 0 for flat or too-short series', () => {
+    assert.equal(slope([0, 1, 2, 3], [5, 7, 9, 11]), 2)
+    assert.equal(slope([0, 1, 2], [4, 4, 4]), 0)
+    assert.equal(slope([1], [3]), 0)
+  })
+})
+
+describe('modelCost', () => {
+  const smollm = {
+    num_hidden_layers: 30,
+    hidden_size: 576,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    head_dim: 64,
+    intermediate_size: 1536,
+    vocab_size: 49152,
+    tie_word_embeddings: true,
+  }
+  it('counts SmolLM2-135M at its published size and 45 KiB of fp32 KV per token', () => {
+    const c = modelCost(smollm, 'fp32')
+    assert.ok(Math.abs(c.parameters - 134.5e6) < 0.5e6, String(c.parameters))
+    assert.equal(c.weightBytes, c.parameters * 4)
+    assert.equal(c.kvBytesPerToken, 46080)
+  })
+  it('reads about a seventh of the projection bytes at q4 with 32-wide blocks', () => {
+    const fp32 = modelCost(smollm, 'fp32')
+    const q4 = modelCost(smollm, 'q4')
+    const embed = 49152 * 576 * 4
+    assert.ok(Math.abs((q4.weightBytes - embed) / (fp32.weightBytes - embed) - 0.625 / 4) < 0.01)
+  })
+})

@@ -1,0 +1,108 @@
+// The benchmark models: random-weight folders with the real models' shapes, built once by the
+// model builder and kept in a cache folder, each with a GGUF of the same weights for llama.cpp.
+
+import { existsSync } from 'node:fs'
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { buildModel, type ShapeName } from '../model-builder/build-model.ts'
+import { writeLlamaGguf } from './llama-gguf.ts'
+import type { ModelCost } from './stats.ts'
+
+export type Precision = 'fp32' | 'q4'
+
+export interface BenchModel {
+  /** e.g. 'smollm2-135m fp32'. */
+  name: string
+  shape: ShapeName
+  precision: Precision
+  dir: string
+  /** Relative to dir. */
+  onnxFile: string
+  ggufFile: string
+  /** Where the GGUF's weights came from: the ONNX file's own, or seeded stand-ins. */
+  ggufWeights: 'onnx' | 'seeded'
+  vocab: number
+  cost: ModelCost
+}
+
+interface Stamp {
+  shape: ShapeName
+  logitsToKeep: boolean
+  q4: boolean
+  /** GGUF files written, by precision, with their weights' origin. */
+  gguf: Partial<Record<Precision, 'onnx' | 'seeded'>>
+}
+
+interface ConfigShape {
+  num_hidden_layers: number
+  hidden_size: number
+  num_attention_heads: number
+  num_key_value_heads: number
+  head_dim: number
+  intermediate_size: number
+  vocab_size: number
+  tie_word_embeddings: boolean
+}
+
+/** Parameters, decode's weight bytes and fp32 KV bytes per token of a Llama-shaped model. */
+export function modelCost(c: ConfigShape, precision: Precision, q4BlockSize = 32): ModelCost {
+  const H = c.hidden_size
+  const I = c.intermediate_size
+  const projections = c.num_hidden_layers * (H * c.head_dim * 2 * (c.num_attention_heads + c.num_key_value_heads) + 3 * H * I)
+  const embeddings = c.vocab_size * H * (c.tie_word_embeddings ? 1 : 2)
+  const vectors = (2 * c.num_hidden_layers + 1) * H
+  // q4: 4-bit codes plus one fp32 scale per block for projections; embeddings and norms stay fp32.
+  const projectionBytes = precision === 'q4' ? projections * (0.5 + 4 / q4BlockSize) : projections * 4
+  return {
+    parameters: projections + embeddings + vectors,
+    weightBytes: projectionBytes + (embeddings + vectors) * 4,
+    kvBytesPerToken: 2 * c.num_hidden_layers * c.num_key_value_heads * c.head_dim * 4,
+  }
+}
+
+/**
+ * Returns the model folder for `shape`, building it (and GGUFs for the precisions asked) when the
+ * cache lacks it. `logitsToKeep` builds the graph with a num_logits_to_keep input.
+ */
+export async function prepareModels(
+  cacheDir: string,
+  shape: ShapeName,
+  precisions: Precision[],
+  logitsToKeep: boolean,
+  log: (line: string) => void,
+): Promise<BenchModel[]> {
+  const dir = path.join(cacheDir, `${shape}${logitsToKeep ? '-ltk' : ''}`)
+  const stampFile = path.join(dir, 'bench-stamp.json')
+  const wantQ4 = precisions.includes('q4')
+  let stamp: Stamp | null = existsSync(stampFile) ? (JSON.parse(await readFile(stampFile, 'utf8')) as Stamp) : null
+  if (!stamp || stamp.shape !== shape || stamp.logitsToKeep !== logitsToKeep || (wantQ4 && !stamp.q4)) {
+    log(`building ${shape} (random weights${wantQ4 ? ', plus q4' : ''}) in ${dir}`)
+    await rm(dir, { recursive: true, force: true })
+    await buildModel(dir, { shape, q4: wantQ4, logitsToKeep })
+    stamp = { shape, logitsToKeep, q4: wantQ4, gguf: {} }
+    await writeFile(stampFile, JSON.stringify(stamp))
+  }
+  const config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as ConfigShape
+  const models: BenchModel[] = []
+  for (const precision of precisions) {
+    const ggufFile = path.join(dir, `model-${precision === 'q4' ? 'q4_0' : 'f32'}.gguf`)
+    if (!stamp.gguf[precision] || !existsSync(ggufFile)) {
+      log(`writing ${path.basename(ggufFile)} for ${shape}`)
+      const written = await writeLlamaGguf(dir, ggufFile, { precision: precision === 'q4' ? 'q4_0' : 'f32' })
+      stamp.gguf[precision] = written.weights
+      await writeFile(stampFile, JSON.stringify(stamp))
+    }
+    models.push({
+      name: `${shape} ${precision}${logitsToKeep ? ' (logits-to-keep)' : ''}`,
+      shape,
+      precision,
+      dir,
+      onnxFile: precision === 'q4' ? 'onnx/model_q4.onnx' : 'onnx/model.onnx',
+      ggufFile,
+      ggufWeights: stamp.gguf[precision]!,
+      vocab: config.vocab_size,
+      cost: modelCost(config, precision),
+    })
+  }
+  return models
+}

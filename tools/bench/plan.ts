@@ -1,0 +1,53 @@
+// What a bench run measures: sizes, repeats and step counts for --quick and for a full run, and
+// the interleaved order of jobs (engines rotate at each point, so drift favours none of them).
+
+import type { EngineName, Task } from './protocol.ts'
+
+export interface Plan {
+  prefillTokens: number[]
+  decodeContexts: number[]
+  prefillRepeats: number
+  decodeSteps: number
+  /** Steps of the flat-memory check (Hearth only); 0 skips it. */
+  memorySteps: number
+  memoryEvery: number
+}
+
+export const QUICK_PLAN: Plan = {
+  prefillTokens: [128, 512],
+  decodeContexts: [128, 1024],
+  prefillRepeats: 1,
+  decodeSteps: 16,
+  memorySteps: 200,
+  memoryEvery: 20,
+}
+
+export const FULL_PLAN: Plan = {
+  prefillTokens: [128, 512, 2048],
+  decodeContexts: [128, 1024, 4096],
+  prefillRepeats: 3,
+  decodeSteps: 48,
+  memorySteps: 2000,
+  memoryEvery: 100,
+}
+
+export interface PlannedJob {
+  engine: EngineName
+  task: Task
+}
+
+/** Every (engine, task) pair, points in order, the engine order rotated from one point to the next. */
+export function interleave(plan: Plan, engines: readonly EngineName[]): PlannedJob[] {
+  const tasks: Task[] = [
+    ...plan.prefillTokens.map((tokens): Task => ({ kind: 'prefill', tokens, repeats: plan.prefillRepeats })),
+    ...plan.decodeContexts.map((context): Task => ({ kind: 'decode', context, steps: plan.decodeSteps })),
+  ]
+  const jobs: PlannedJob[] = []
+  tasks.forEach((task, i) => {
+    for (let k = 0; k < engines.length; k++) jobs.push({ engine: engines[(i + k) % engines.length]!, task })
+  })
+  if (plan.memorySteps > 0 && engines.includes('hearth')) {
+    jobs.push({ engine: 'hearth', task: { kind: 'memory', context: 128, steps: plan.memorySteps, every: plan.memoryEvery } })
+  }
+  return jobs
+}

@@ -1,0 +1,128 @@
+// `npm run bench -- profile`: where a Hearth decode step's time goes at long contexts (kernels by
+// op, the run's time outside kernels, the engine's own overhead), what each session setting and
+// an fp16 cache change, and the prefill levers (last-position logits, chunk size).
+
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { buildModel, type BuildOptions, type ShapeName } from '../model-builder/build-model.ts'
+import { runInChild } from './jobs.ts'
+import { defaultThreads } from './roofline.ts'
+import type { PrefillLeverResult, ProfileMessage, ProfileResult } from './run-profile.ts'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const CACHE = path.join(ROOT, '.cache', 'bench')
+const RUNNER = fileURLToPath(new URL('./run-profile.ts', import.meta.url))
+
+interface ProfileReport {
+  model: string
+  threads: number
+  decode: ProfileResult[]
+  prefill: PrefillLeverResult | null
+  failures: string[]
+}
+
+/** A model folder built once per option set (no GGUF: the profile runs Hearth only). */
+async function variantDir(shape: ShapeName, suffix: string, opts: Partial<BuildOptions>): Promise<string> {
+  const dir = path.join(CACHE, 'models', `${shape}-profile-${suffix}`)
+  const stamp = path.join(dir, 'profile-stamp')
+  if (!existsSync(stamp)) {
+    console.log(`building ${shape} (${suffix}) in ${dir}`)
+    await buildModel(dir, { shape, ...opts })
+    await writeFile(stamp, suffix)
+  }
+  return dir
+}
+
+const ms = (x: number): string => x.toFixed(1)
+
+export function renderProfile(r: ProfileReport): string {
+  const lines = [`# Decode-step profile: ${r.model}, ${r.threads} threads`, '']
+  for (const d of r.decode) {
+    const outside = d.runMs - d.kernelMs
+    lines.push(
+      `## context ${d.context}, ${d.kvDtype} KV (${(d.kvBytes / 2 ** 20).toFixed(0)} MiB of past + present per step)`,
+      '',
+      `engine step ${ms(d.engineStepMs)} ms = session.run ${ms(d.runMs)} ms + engine overhead ${ms(d.engineStepMs - d.runMs)} ms; ` +
+        `run = kernels ${ms(d.kernelMs)} ms + outside kernels ${ms(outside)} ms ` +
+        `(allocating and filling JS buffers of every present.* output takes ${ms(d.jsAllocCopyMs)} ms on its own).`,
+      '',
+      '| op | ms per step | share of kernels |',
+      '|---|---:|---:|',
+      ...d.kernels.slice(0, 8).map((k) => `| ${k.op} | ${ms(k.ms)} | ${Math.round((100 * k.ms) / d.kernelMs)}% |`),
+      '',
+      '| session variant | run ms | vs engine options |',
+      '|---|---:|---:|',
+      ...d.variants.map((v) => `| ${v.name} | ${ms(v.runMs)} | ${(d.runMs / v.runMs).toFixed(2)}x |`),
+      '',
+    )
+  }
+  if (r.prefill) {
+    const p = r.prefill
+    lines.push(
+      `## prefill ${p.tokens} tokens`,
+      '',
+      `one run, logits for every position: ${ms(p.allLogitsMs)} ms; last position only: ${ms(p.lastLogitsMs)} ms ` +
+        `(${(p.allLogitsMs / p.lastLogitsMs).toFixed(2)}x).`,
+      '',
+      '| chunk | ms | tok/s |',
+      '|---:|---:|---:|',
+      ...p.chunked.map((c) => `| ${c.chunk} | ${ms(c.ms)} | ${((p.tokens * 1000) / c.ms).toFixed(0)} |`),
+      '',
+    )
+  }
+  if (r.failures.length > 0) lines.push('Failed:', ...r.failures.map((f) => `- ${f}`), '')
+  return lines.join('\n')
+}
+
+export async function runProfile(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string' },
+      contexts: { type: 'string' },
+      steps: { type: 'string' },
+      threads: { type: 'string' },
+      'prefill-tokens': { type: 'string' },
+      json: { type: 'string' },
+    },
+  })
+  const shape = (values.model ?? 'smollm2-135m') as ShapeName
+  if (shape !== 'smollm2-135m' && shape !== 'qwen2.5-0.5b') throw new Error(`--model takes smollm2-135m or qwen2.5-0.5b`)
+  const contexts = (values.contexts ?? '1024,4096').split(',').map(Number)
+  const steps = Number(values.steps ?? 12)
+  const threads = Number(values.threads ?? defaultThreads())
+  const prefillTokens = Number(values['prefill-tokens'] ?? 512)
+  const jsonFile = path.resolve(values.json ?? path.join(CACHE, 'results', 'profile.json'))
+
+  const fp32 = await variantDir(shape, 'fp32', {})
+  const fp16kv = await variantDir(shape, 'kv-fp16', { kv: 'float16' })
+  const ltk = await variantDir(shape, 'logits-to-keep', { logitsToKeep: true })
+  const report: ProfileReport = { model: shape, threads, decode: [], prefill: null, failures: [] }
+  const timeout = 30 * 60_000
+  for (const context of contexts) {
+    for (const dir of [fp32, fp16kv]) {
+      console.log(`profiling a decode step at ${context} (${path.basename(dir)})`)
+      const message: ProfileMessage = { kind: 'decode', job: { modelDir: dir, onnxFile: 'onnx/model.onnx', context, steps, threads } }
+      const r = await runInChild<{ ok: true; result: ProfileResult }>(RUNNER, message, timeout)
+      if (r.ok) report.decode.push(r.result)
+      else report.failures.push(`decode @${context} ${path.basename(dir)}: ${r.error.split('\n')[0]}`)
+    }
+  }
+  console.log(`measuring prefill levers at ${prefillTokens} tokens`)
+  const message: ProfileMessage = {
+    kind: 'prefill',
+    job: { modelDir: ltk, onnxFile: 'onnx/model.onnx', tokens: prefillTokens, chunks: [128, 256, prefillTokens], threads },
+  }
+  const p = await runInChild<{ ok: true; result: PrefillLeverResult }>(RUNNER, message, timeout)
+  if (p.ok) report.prefill = p.result
+  else report.failures.push(`prefill: ${p.error.split('\n')[0]}`)
+
+  await mkdir(path.dirname(jsonFile), { recursive: true })
+  await writeFile(jsonFile, `${JSON.stringify(report, null, 2)}\n`)
+  const md = renderProfile(report)
+  await writeFile(jsonFile.replace(/\.json$/, '.md'), md)
+  console.log(`\n${md}`)
+}

@@ -1,0 +1,239 @@
+// Turns job outcomes into the bench report: per-model figures for Hearth and each peer, ratios
+// from the same run, fractions of the roofline, and the Markdown table the README shows.
+
+import type { RooflineFigures } from './roofline.ts'
+import type { EngineName, JobOutcome, Task } from './protocol.ts'
+import { decodeRoofline, median, prefillRoofline, rate, ratio, slope, type ModelCost } from './stats.ts'
+
+export type PeerName = Exclude<EngineName, 'hearth'>
+export const PEERS: readonly PeerName[] = ['transformers', 'llama.cpp']
+
+export interface PrefillFigure {
+  tokens: number
+  /** Prompt tokens / time to first token (median over repeats); null when the job failed. */
+  tokensPerSecond: number | null
+  ttftMs: number | null
+  error?: string
+}
+
+export interface DecodeFigure {
+  context: number
+  tokensPerSecond: number | null
+  error?: string
+}
+
+export interface EngineFigures {
+  prefill: PrefillFigure[]
+  decode: DecodeFigure[]
+  kvBytesPerToken: number | null
+  /** Largest peak RSS over this engine's jobs for the model. */
+  peakRssBytes: number | null
+  loadMs: number | null
+}
+
+export interface MemoryFigure {
+  context: number
+  steps: number[]
+  rss: number[]
+  /** Least-squares RSS growth over the second half of the run: ~0 when memory is flat. */
+  bytesPerStep: number
+}
+
+export interface ModelReport {
+  name: string
+  precision: string
+  parameters: number
+  weightBytes: number
+  ggufWeights: 'onnx' | 'seeded'
+  /** Hearth's prefill, with its roofline fraction and its ratio to each peer. */
+  prefill: (PrefillFigure & { ofRoofline: number | null; vs: Record<PeerName, number | null> })[]
+  /** Hearth's decode, with the bound at that context and its ratio to each peer. */
+  decode: (DecodeFigure & { roofline: number; ofRoofline: number | null; vs: Record<PeerName, number | null> })[]
+  kvBytesPerToken: number | null
+  peakRssBytes: number | null
+  loadMs: number | null
+  memory: MemoryFigure | null
+  peer: Record<PeerName, EngineFigures>
+  roofline: RooflineFigures & { prefillTokensPerSecond: number }
+}
+
+export interface MachineInfo {
+  cpu: string
+  cores: number
+  memoryGiB: number
+  platform: string
+  node: string
+  onnxruntime: string
+  threads: number
+  date: string
+}
+
+export interface BenchReport {
+  machine: MachineInfo
+  quick: boolean
+  models: ModelReport[]
+}
+
+export interface Outcome {
+  engine: EngineName
+  task: Task
+  outcome: JobOutcome
+}
+
+function engineFigures(outcomes: readonly Outcome[], engine: EngineName): EngineFigures {
+  const mine = outcomes.filter((o) => o.engine === engine)
+  const figures: EngineFigures = { prefill: [], decode: [], kvBytesPerToken: null, peakRssBytes: null, loadMs: null }
+  const loads: number[] = []
+  for (const { task, outcome } of mine) {
+    if (outcome.ok) {
+      figures.peakRssBytes = Math.max(figures.peakRssBytes ?? 0, outcome.peakRssBytes)
+      loads.push(outcome.loadMs)
+    }
+    if (task.kind === 'prefill') {
+      if (!outcome.ok || outcome.result.kind !== 'prefill') {
+        figures.prefill.push({ tokens: task.tokens, tokensPerSecond: null, ttftMs: null, error: errorOf(outcome) })
+        continue
+      }
+      const ttft = median(outcome.result.ttftMs)
+      figures.prefill.push({ tokens: task.tokens, tokensPerSecond: rate(task.tokens, ttft), ttftMs: ttft })
+    } else if (task.kind === 'decode') {
+      if (!outcome.ok || outcome.result.kind !== 'decode') {
+        figures.decode.push({ context: task.context, tokensPerSecond: null, error: errorOf(outcome) })
+        continue
+      }
+      const r = outcome.result
+      figures.decode.push({ context: task.context, tokensPerSecond: rate(r.decodeTokens, r.decodeMs) })
+      figures.kvBytesPerToken ??= r.kvBytesPerToken
+    }
+  }
+  figures.loadMs = loads.length > 0 ? median(loads) : null
+  figures.prefill.sort((a, b) => a.tokens - b.tokens)
+  figures.decode.sort((a, b) => a.context - b.context)
+  return figures
+}
+
+function errorOf(outcome: JobOutcome): string {
+  if (outcome.ok) return `unexpected ${outcome.result.kind} result`
+  return outcome.error.split('\n')[0]!.slice(0, 300)
+}
+
+function memoryFigure(outcomes: readonly Outcome[]): MemoryFigure | null {
+  const found = outcomes.find((o) => o.engine === 'hearth' && o.task.kind === 'memory')
+  if (!found || !found.outcome.ok || found.outcome.result.kind !== 'memory') return null
+  const { context, steps, rss } = found.outcome.result
+  const half = Math.floor(steps.length / 2)
+  return { context, steps, rss, bytesPerStep: slope(steps.slice(half), rss.slice(half)) }
+}
+
+export function summarizeModel(
+  model: { name: string; precision: string; cost: ModelCost; ggufWeights: 'onnx' | 'seeded' },
+  outcomes: readonly Outcome[],
+  roofline: RooflineFigures,
+): ModelReport {
+  const hearth = engineFigures(outcomes, 'hearth')
+  const peer = Object.fromEntries(PEERS.map((p) => [p, engineFigures(outcomes, p)])) as Record<PeerName, EngineFigures>
+  const prefillBound = prefillRoofline(roofline.matmulFlopsPerSecond, model.cost)
+  const vs = <K extends 'tokens' | 'context'>(key: K, at: number, mine: number | null, pick: (f: EngineFigures) => (PrefillFigure | DecodeFigure)[]) =>
+    Object.fromEntries(
+      PEERS.map((p) => [p, ratio(mine, pick(peer[p]).find((f) => (f as Record<K, number>)[key] === at)?.tokensPerSecond)]),
+    ) as Record<PeerName, number | null>
+  return {
+    name: model.name,
+    precision: model.precision,
+    parameters: model.cost.parameters,
+    weightBytes: model.cost.weightBytes,
+    ggufWeights: model.ggufWeights,
+    prefill: hearth.prefill.map((f) => ({
+      ...f,
+      ofRoofline: ratio(f.tokensPerSecond, prefillBound),
+      vs: vs('tokens', f.tokens, f.tokensPerSecond, (e) => e.prefill),
+    })),
+    decode: hearth.decode.map((f) => {
+      const bound = decodeRoofline(roofline.readBytesPerSecond, model.cost, f.context)
+      return {
+        ...f,
+        roofline: bound,
+        ofRoofline: ratio(f.tokensPerSecond, bound),
+        vs: vs('context', f.context, f.tokensPerSecond, (e) => e.decode),
+      }
+    }),
+    kvBytesPerToken: hearth.kvBytesPerToken,
+    peakRssBytes: hearth.peakRssBytes,
+    loadMs: hearth.loadMs,
+    memory: memoryFigure(outcomes),
+    peer,
+    roofline: { ...roofline, prefillTokensPerSecond: prefillBound },
+  }
+}
+
+const num = (x: number | null | undefined, digits = 1): string => (x == null || !Number.isFinite(x) ? '—' : x.toFixed(digits))
+const times = (x: number | null): string => (x == null ? '—' : `${x.toFixed(2)}x`)
+const pct = (x: number | null): string => (x == null ? '—' : `${Math.round(x * 100)}%`)
+const mib = (x: number | null): string => (x == null ? '—' : `${Math.round(x / 2 ** 20)} MiB`)
+
+/** One Markdown section per model: a row per measurement, a column per engine, then ratios. */
+export function renderMarkdown(report: BenchReport): string {
+  const m = report.machine
+  const lines = [
+    `# Hearth benchmark${report.quick ? ' (quick)' : ''}`,
+    '',
+    `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, onnxruntime-node ${m.onnxruntime}, ` +
+      `${m.threads} threads, ${m.date}. Random weights with the real models' shapes; every figure is from this one run, ` +
+      'each measurement in its own process, engines interleaved. Ratios are Hearth / peer (above 1: Hearth is faster).',
+  ]
+  for (const model of report.models) {
+    const r = model.roofline
+    const tjs = model.peer.transformers
+    const lcpp = model.peer['llama.cpp']
+    lines.push(
+      '',
+      `## ${model.name}`,
+      '',
+      `${(model.parameters / 1e6).toFixed(0)}M parameters, ${mib(model.weightBytes)} of weights read per token; ` +
+        `roofline: memory read ${num(r.readBytesPerSecond / 1e9)} GB/s, matmul ${num(r.matmulFlopsPerSecond / 1e9, 0)} GFLOP/s. ` +
+        `GGUF weights: ${model.ggufWeights === 'onnx' ? 'the same as the ONNX file' : 'seeded, same shapes'}.`,
+      '',
+      '| measurement | Hearth | transformers.js | llama.cpp | vs transformers.js | vs llama.cpp | roofline | Hearth of roofline |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+    )
+    for (const f of model.prefill) {
+      const peerAt = (e: EngineFigures) => e.prefill.find((p) => p.tokens === f.tokens)
+      lines.push(
+        `| prefill ${f.tokens} tok/s | ${num(f.tokensPerSecond)} | ${num(peerAt(tjs)?.tokensPerSecond)} | ${num(peerAt(lcpp)?.tokensPerSecond)} | ` +
+          `${times(f.vs.transformers)} | ${times(f.vs['llama.cpp'])} | ${num(r.prefillTokensPerSecond)} | ${pct(f.ofRoofline)} |`,
+        `| TTFT ${f.tokens} ms | ${num(f.ttftMs, 0)} | ${num(peerAt(tjs)?.ttftMs, 0)} | ${num(peerAt(lcpp)?.ttftMs, 0)} | | | | |`,
+      )
+    }
+    for (const f of model.decode) {
+      const peerAt = (e: EngineFigures) => e.decode.find((p) => p.context === f.context)
+      lines.push(
+        `| decode @${f.context} tok/s | ${num(f.tokensPerSecond)} | ${num(peerAt(tjs)?.tokensPerSecond)} | ${num(peerAt(lcpp)?.tokensPerSecond)} | ` +
+          `${times(f.vs.transformers)} | ${times(f.vs['llama.cpp'])} | ${num(f.roofline)} | ${pct(f.ofRoofline)} |`,
+      )
+    }
+    lines.push(
+      `| peak RSS | ${mib(model.peakRssBytes)} | ${mib(tjs.peakRssBytes)} | ${mib(lcpp.peakRssBytes)} | | | | |`,
+      `| KV bytes/token | ${num(model.kvBytesPerToken, 0)} | ${num(model.kvBytesPerToken, 0)} (fp32) | ${num(lcpp.kvBytesPerToken, 0)} | | | | |`,
+      `| load ms | ${num(model.loadMs, 0)} | ${num(tjs.loadMs, 0)} | ${num(lcpp.loadMs, 0)} | | | | |`,
+    )
+    if (model.memory) {
+      const mem = model.memory
+      lines.push(
+        '',
+        `Resident memory over ${mem.steps.at(-1)} decode steps from ${mem.context} tokens: ${mib(mem.rss[0] ?? null)} → ` +
+          `${mib(mem.rss.at(-1) ?? null)}, growth over the second half ${num(mem.bytesPerStep / 1024, 1)} KiB/step ` +
+          `(the cache itself grows ${num((model.kvBytesPerToken ?? 0) / 1024, 1)} KiB/step).`,
+      )
+    }
+    const failures = [
+      ...model.prefill.filter((f) => f.error).map((f) => `Hearth prefill ${f.tokens}: ${f.error}`),
+      ...model.decode.filter((f) => f.error).map((f) => `Hearth decode @${f.context}: ${f.error}`),
+      ...PEERS.flatMap((p) => [
+        ...model.peer[p].prefill.filter((f) => f.error).map((f) => `${p} prefill ${f.tokens}: ${f.error}`),
+        ...model.peer[p].decode.filter((f) => f.error).map((f) => `${p} decode @${f.context}: ${f.error}`),
+      ]),
+    ]
+    if (failures.length > 0) lines.push('', 'Failed measurements:', ...failures.map((f) => `- ${f}`))
+  }
+  return `${lines.join('\n')}\n`
+}
