@@ -7,8 +7,8 @@ import type { GenerateRequest, GenerateResult, LoadOptions } from '../engine/pro
 
 export type { LoadOptions }
 
+/** Without a conversationId (the API server's requests) the engine reuses the closest cached prompt. */
 export interface EngineRequest extends GenerateRequest {
-  conversationId: string
   /** The last message is a reply to carry on from its text, not a finished turn. */
   continueLast: boolean
 }
@@ -21,8 +21,8 @@ export interface EnginePort {
   load(modelDir: string, options: LoadOptions): Promise<LoadedModelInfo>
   /** Resolves when the reply ends, also when cancelled (stats.stopReason 'cancelled'). */
   generate(request: EngineRequest, onToken: (text: string) => void): Promise<EngineResult>
-  /** Asks the engine to stop the conversation's generation; `generate` then resolves. */
-  cancel(conversationId: string): void
+  /** Asks the engine to stop the conversation's generation (none named: every one); `generate` then resolves. */
+  cancel(conversationId?: string): void
   /** Forgets the conversation's KV cache (it was deleted). */
   dropCache(conversationId: string): Promise<void>
   unload(): Promise<void>
