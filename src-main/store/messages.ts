@@ -78,8 +78,7 @@ export class MessageStore {
     this.#skeleton = db.prepare(
       'SELECT seq, id, parent_id FROM messages WHERE conversation_id = ? ORDER BY parent_id, seq',
     )
-    this.#path = db.prepare(`SELECT ${COLUMNS.replace(/(\w+)/g, 'm.$1')}
-      FROM json_each(?) AS j JOIN messages AS m ON m.id = j.value ORDER BY j.key`)
+    this.#path = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE seq IN (SELECT value FROM json_each(?))`)
     this.#insert = db.prepare(`INSERT INTO messages (${COLUMNS}) VALUES (@id, @conversation_id, @parent_id,
       @role, @content, @content_utf16, @status, @stats, @model_id, @error, @created_at)`)
     this.#reopen = db.prepare(`UPDATE messages SET status = 'streaming', error = NULL WHERE id = ?`)
@@ -218,13 +217,22 @@ export class MessageStore {
   }
 
   #entries(tree: Tree, leaf: string): BranchEntry[] {
-    const path: string[] = []
-    for (let id: string | undefined = leaf; id !== undefined && id !== ROOT; id = tree.parentOf.get(id)) path.push(id)
-    path.reverse()
-    return this.#path.all(JSON.stringify(path)).map((row) => {
+    const depth = new Map<string, number>()
+    const seqs: number[] = []
+    for (let id: string | undefined = leaf; id !== undefined && id !== ROOT; id = tree.parentOf.get(id)) {
+      depth.set(id, depth.size)
+      seqs.push(tree.seqOf.get(id) ?? -1)
+    }
+    const entries = new Array<BranchEntry>(depth.size)
+    for (const row of this.#path.all(JSON.stringify(seqs))) {
       const siblingIds = tree.children.get(row.parent_id ?? ROOT) ?? [row.id]
-      return { message: toMessage(row), siblingIds, siblingIndex: siblingIds.indexOf(row.id) }
-    })
+      entries[depth.size - 1 - (depth.get(row.id) ?? 0)] = {
+        message: toMessage(row),
+        siblingIds,
+        siblingIndex: siblingIds.indexOf(row.id),
+      }
+    }
+    return entries
   }
 
   #streamIo(db: Database.Database): StreamIo {

@@ -59,7 +59,8 @@ CREATE TABLE messages (
   error TEXT,
   created_at INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX messages_by_conversation ON messages (conversation_id, parent_id, seq);
+-- Covers the tree skeleton of a conversation (see MessageStore#tree) without touching rows.
+CREATE INDEX messages_by_conversation ON messages (conversation_id, parent_id, seq, id);
 CREATE INDEX messages_by_parent ON messages (parent_id, seq);
 CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming';
 

@@ -9,8 +9,8 @@ const MATCH_END = '\u0003'
 const SNIPPET_TOKENS = 16
 
 interface HitRow {
-  seq: number
   rank: number
+  snippet: string
   id: string
   conversation_id: string
   role: Role
@@ -45,34 +45,41 @@ function splitOnce(s: string, sep: string): [string, string] {
   return at === -1 ? [s, ''] : [s.slice(0, at), s.slice(at + sep.length)]
 }
 
+/**
+ * Ranking scores every candidate, so for a word found in most messages ranking all of them
+ * would take seconds at a million messages: hits are ranked among the most recent
+ * RANK_WINDOW matches. Rarer words (fewer matches than that) are ranked over all of them.
+ */
+export const RANK_WINDOW = 2000
+
 export class SearchIndex {
-  readonly #hits: Database.Statement<[string, number, number], HitRow>
-  readonly #snippet: Database.Statement<[string, number], { snippet: string }>
+  readonly #hits: Database.Statement<{ query: string; window: number; limit: number; offset: number }, HitRow>
 
   constructor(db: Database.Database) {
-    this.#hits = db.prepare(`SELECT f.rowid AS seq, f.rank AS rank, m.id, m.conversation_id, m.role, m.created_at, c.title
+    // ORDER BY rank is done by FTS5 itself (no sort in SQL), so the joins and snippet() run
+    // only for the rows returned, not for every match.
+    this.#hits = db.prepare(`SELECT m.id, m.conversation_id, m.role, m.created_at, c.title, f.rank AS rank,
+        snippet(messages_fts, 0, char(2), char(3), '…', ${SNIPPET_TOKENS}) AS snippet
       FROM messages_fts AS f
       JOIN messages AS m ON m.seq = f.rowid
       JOIN conversations AS c ON c.id = m.conversation_id
-      WHERE messages_fts MATCH ? AND c.deleted_at IS NULL
-      ORDER BY f.rank LIMIT ? OFFSET ?`)
-    // Snippets only for the page of hits shown, not for every match. better-sqlite3 binds
-    // numbers as REAL, and FTS5 silently ignores a REAL rowid constraint: hence the CAST.
-    this.#snippet = db.prepare(`SELECT snippet(messages_fts, 0, char(2), char(3), '…', ${SNIPPET_TOKENS}) AS snippet
-      FROM messages_fts WHERE messages_fts MATCH ? AND rowid = CAST(? AS INTEGER)`)
+      WHERE messages_fts MATCH @query AND c.deleted_at IS NULL
+        AND f.rowid >= coalesce((SELECT rowid FROM messages_fts WHERE messages_fts MATCH @query
+          ORDER BY rowid DESC LIMIT 1 OFFSET @window - 1), 0)
+      ORDER BY f.rank LIMIT @limit OFFSET @offset`)
   }
 
   search(input: string, options: { limit?: number; offset?: number } = {}): SearchHit[] {
     const query = toFtsQuery(input)
     if (query === null) return []
     const { limit = 50, offset = 0 } = options
-    return this.#hits.all(query, limit, offset).map((row) => ({
+    return this.#hits.all({ query, window: RANK_WINDOW, limit, offset }).map((row) => ({
       conversationId: row.conversation_id,
       conversationTitle: row.title,
       messageId: row.id,
       role: row.role,
       createdAt: row.created_at,
-      snippet: parseSnippet(this.#snippet.get(query, row.seq)?.snippet ?? ''),
+      snippet: parseSnippet(row.snippet),
       rank: row.rank,
     }))
   }

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type Database from 'better-sqlite3'
 import { AppError } from '../../src-shared/errors.ts'
-import type { Conversation, ExportedFile, ExportFormat, ImportResult, Message } from '../../src-shared/types.ts'
+import type { Conversation, ExportedFile, ExportFormat, ImportResult, Message, SearchHit } from '../../src-shared/types.ts'
 import { ConversationStore } from './conversations.ts'
 import { openDb, type OpenDbReport } from './db.ts'
 import { hearthJsonChunks, markdownChunks } from './export.ts'
@@ -68,7 +68,8 @@ export class Store {
     this.report = { ...report, interrupted }
   }
 
-  search(query: string, options?: { limit?: number; offset?: number }): ReturnType<SearchIndex['search']> {
+  /** Best first; see search.ts for how the words are matched and ranked. */
+  search(query: string, options?: { limit?: number; offset?: number }): SearchHit[] {
     return this.#index.search(query, options)
   }
 
@@ -140,7 +141,7 @@ export class Store {
 
 /** A title as a file name: no path or reserved characters, not empty, not overlong. */
 function fileSafe(title: string): string {
-  const name = title.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 80)
+  const name = title.replace(/[\\/:*?"<>|\p{Cc}]+/gu, ' ').replace(/\s+/g, ' ').trim().slice(0, 80)
   return name === '' || /^\.+$/.test(name) ? 'conversation' : name
 }
 
