@@ -118,9 +118,9 @@ if (existsSync(path.join(root, 'tools/dist.ts'))) {
     name: 'dist',
     async run() {
       const { code, output } = await run('npm', ['run', '-s', 'dist:check'])
-      const match = output.match(/^dist:check: (\d+) passed, (\d+) failed/m)
+      const match = output.match(/^dist:check: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?/m)
       if (!match) return { passed: 0, failed: 1, skipped: 0 }
-      const counts = { passed: Number(match[1]), failed: Number(match[2]), skipped: 0 }
+      const counts = { passed: Number(match[1]), failed: Number(match[2]), skipped: Number(match[3] ?? 0) }
       if (code !== 0 && counts.failed === 0) counts.failed = 1
       return counts
     },
