@@ -12,7 +12,7 @@ const noElectron = {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'release/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'tools/bench/peers/**', 'bench-results/**'] },
+  { ignores: ['.*/**', 'dist/**', 'out/**', 'release/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'tools/bench/peers/**', 'bench-results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...svelte.configs.recommended,
