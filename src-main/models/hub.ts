@@ -128,7 +128,7 @@ export function unreachable(endpoint: string, err: unknown): AppError {
           ? 'connection reset'
           : code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
             ? 'connection timed out'
-            : errMessage(err)
+            : rootCauseMessage(err)
   return new AppError(
     'HUB_UNREACHABLE',
     `Cannot reach the model hub at ${endpoint} (${why}). Check the network connection, or choose another endpoint (--endpoint or HF_ENDPOINT).`,
@@ -155,6 +155,13 @@ export function causeCode(err: unknown): string | undefined {
     current = current.cause
   }
   return undefined
+}
+
+/** undici's own message is "fetch failed"; the innermost cause says what happened. */
+function rootCauseMessage(err: unknown): string {
+  let current: unknown = err
+  for (let depth = 0; depth < 4 && isRecord(current) && current.cause !== undefined; depth++) current = current.cause
+  return errMessage(current)
 }
 
 function toHubFile(entry: unknown): HubFile | null {
