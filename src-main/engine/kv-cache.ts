@@ -37,22 +37,35 @@ export class KvCache {
     for (let i = 0; i < added.length; i++) this.tokens.push(added[i]!)
   }
 
-  /** Keeps the first `n` positions. Copies (ORT needs contiguous tensors); a no-op when n >= length. */
-  async truncate(n: number): Promise<void> {
+  /** True when the tensors live on a GPU device ('gpu-buffer'). */
+  get onDevice(): boolean {
+    return this.tensors.some((t) => t.location === 'gpu-buffer')
+  }
+
+  /**
+   * Keeps the first `n` positions (a no-op when n >= length) by copying, as ORT needs contiguous
+   * tensors. A device cache cannot be read back (getData on a 'gpu-buffer' tensor aborts the
+   * process in onnxruntime-node 1.30), so it is emptied instead: callers read `length` afterwards
+   * and recompute what is missing.
+   */
+  truncate(n: number): void {
     if (n >= this.length) return
+    const device = this.onDevice
+    const kept = device ? 0 : n
     const next: ort.Tensor[] = []
     for (const t of this.tensors) {
       const [batch, heads, total, dim] = t.dims as [number, number, number, number]
-      const src = (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array | Uint16Array
-      const dst = src instanceof Float32Array ? new Float32Array(batch * heads * n * dim) : new Uint16Array(batch * heads * n * dim)
-      for (let h = 0; h < batch * heads; h++) {
-        dst.set(src.subarray(h * total * dim, (h * total + n) * dim), h * n * dim)
+      const size = batch * heads * kept * dim
+      const dst = t.type === 'float16' ? new Uint16Array(size) : new Float32Array(size)
+      if (!device) {
+        const src = t.data as Float32Array | Uint16Array
+        for (let h = 0; h < batch * heads; h++) dst.set(src.subarray(h * total * dim, (h * total + kept) * dim), h * kept * dim)
       }
       if (t.location === 'gpu-buffer') t.dispose()
-      next.push(new ort.Tensor(t.type as 'float32' | 'float16', dst, [batch, heads, n, dim]))
+      next.push(new ort.Tensor(t.type as 'float32' | 'float16', dst, [batch, heads, kept, dim]))
     }
     this.tensors = next
-    this.tokens.length = n
+    this.tokens.length = kept
   }
 
   dispose(): void {

@@ -68,11 +68,11 @@ export class KvPool {
     try {
       // [TAG_LAST_TOKEN_EVAL] When the whole prompt is cached, its last token is evaluated again:
       // sampling needs the logits of the final position and the cache keeps none.
-      const keep = Math.min(commonPrefix(entry.cache.tokens, prompt), prompt.length - 1)
-      await entry.cache.truncate(keep)
+      entry.cache.truncate(Math.min(commonPrefix(entry.cache.tokens, prompt), prompt.length - 1))
       await this.makeRoom(entry, (prompt.length + reserveTokens) * this.opts.bytesPerToken)
       entry.lastUsed = ++this.clock
-      return { entry, reused: keep, restoredFromDisk }
+      // A device cache may have been emptied rather than cut (KvCache#truncate): length tells.
+      return { entry, reused: entry.cache.length, restoredFromDisk }
     } catch (err) {
       entry.busy = false
       throw err
@@ -119,7 +119,8 @@ export class KvPool {
 
   private async evict(entry: PoolEntry): Promise<void> {
     this.entries.delete(entry.key)
-    if (!entry.key.startsWith(ANONYMOUS) && entry.cache.length > 0) {
+    // Device caches cannot be read back to write them (KvCache#truncate says why).
+    if (!entry.key.startsWith(ANONYMOUS) && entry.cache.length > 0 && !entry.cache.onDevice) {
       await this.opts.snapshots?.save(entry.key, entry.cache)
     }
     entry.cache.dispose()

@@ -211,22 +211,31 @@ export class ModelSession {
 
   /** Opens `file` on one provider; errors from onnxruntime propagate as they are (see openWithFallback). */
   static async open(file: string, opts: SessionOptions): Promise<ModelSession> {
-    const session = await ort.InferenceSession.create(file, {
+    const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [opts.provider],
       intraOpNumThreads: opts.threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
-      // On WebGPU every output stays on the device: present.* go back in as past without a round
-      // trip through the CPU (KvCache#advance disposes the replaced ones); logits are downloaded.
-      ...(opts.provider === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
-    })
+    }
+    let session = await ort.InferenceSession.create(file, options)
+    let sig: Signature
     try {
-      return new ModelSession(session, readSignature(session.inputMetadata, session.outputMetadata, opts), opts)
+      sig = readSignature(session.inputMetadata, session.outputMetadata, opts)
     } catch (err) {
       await session.release()
       throw err
     }
+    if (opts.provider === 'webgpu') {
+      // present.* stay on the device: fed back as past without a trip through the CPU, replaced
+      // ones disposed by KvCache#advance. Only they: reading a 'gpu-buffer' output back (getData)
+      // aborts the process in onnxruntime-node 1.30 (seen on an H200), so logits come to the CPU.
+      // The names come from the metadata, hence the second open.
+      await session.release()
+      const onDevice = Object.fromEntries(sig.presentNames.map((name) => [name, 'gpu-buffer' as const]))
+      session = await ort.InferenceSession.create(file, { ...options, preferredOutputLocation: onDevice })
+    }
+    return new ModelSession(session, sig, opts)
   }
 
   /** A cache with no positions: tensors of sequence length 0, as the first pass expects. */
@@ -271,7 +280,7 @@ export class ModelSession {
 
     const logits = out.logits!
     const rows = logits.dims[1]!
-    const data = (logits.location === 'cpu' ? logits.data : await logits.getData(true)) as Float32Array | Uint16Array
+    const data = logits.data as Float32Array | Uint16Array
     if (opts.logits === 'all') {
       if (rows !== n) throw new AppError('INTERNAL', `expected logits for ${n} positions, got ${rows}`)
       return data instanceof Float32Array ? data : halfToFloat(data, new Float32Array(data.length))

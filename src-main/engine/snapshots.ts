@@ -41,6 +41,7 @@ export class SnapshotStore {
     private readonly budgetBytes: number,
   ) {}
 
+  /** Writes a CPU cache (device caches cannot be read back: see KvCache#truncate). */
   async save(key: string, cache: KvCache): Promise<void> {
     await mkdir(this.dir, { recursive: true })
     const header = Buffer.from(JSON.stringify({ version: VERSION, key, identity: this.identity, tokens: cache.tokens } satisfies Header))
@@ -50,7 +51,7 @@ export class SnapshotStore {
     header.copy(prefix, 12)
     const parts: Uint8Array[] = [prefix]
     for (const t of cache.tensors) {
-      const data = (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array | Uint16Array
+      const data = t.data as Float32Array | Uint16Array
       parts.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     }
     // Written under a temporary name and renamed, so a crash never leaves a half snapshot in place.
