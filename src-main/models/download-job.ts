@@ -76,6 +76,14 @@ export async function planDownload(
   return plan
 }
 
+/**
+ * Drops a pinned plan so the next attempt asks the hub again, e.g. after its commit vanished
+ * (404). Staged parts stay: their sidecars decide whether they still match the new listing.
+ */
+export async function forgetPlan(modelsDir: string, modelId: string, variant: VariantName): Promise<void> {
+  await rm(path.join(stagingPath(modelsDir, modelId, variant), 'plan.json'), { force: true })
+}
+
 /** Downloads and installs the plan; resolves with the installed model as the library lists it. */
 export async function runDownload(plan: DownloadPlan, ctx: JobContext): Promise<ModelSummary> {
   const staging = stagingPath(ctx.modelsDir, plan.modelId, plan.variant)

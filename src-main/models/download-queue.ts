@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { AppError } from '../../src-shared/errors.ts'
 import type { DownloadProgress, ModelSummary, VariantName } from '../../src-shared/types.ts'
-import { planDownload, runDownload, stagingPath, modelIdForRepo, type JobContext } from './download-job.ts'
+import { forgetPlan, modelIdForRepo, planDownload, runDownload, stagingPath, type JobContext } from './download-job.ts'
 import type { DownloadIo } from './file-download.ts'
 import type { HubClient } from './hub.ts'
 import { RateMeter } from './rate-meter.ts'
@@ -182,7 +182,9 @@ export class DownloadQueue {
       if (job.controller.signal.aborted) {
         await this.finishCancelled(job)
       } else {
-        update({ state: 'failed', bytesPerSecond: 0, etaSeconds: null, error: AppError.toData(err) }, true)
+        const error = AppError.toData(err)
+        if (error.code === 'NOT_FOUND') await forgetPlan(deps.modelsDir, p.modelId, p.variant)
+        update({ state: 'failed', bytesPerSecond: 0, etaSeconds: null, error }, true)
         job.settle({ ...p })
       }
     }

@@ -156,7 +156,9 @@ async function transfer(job: FileDownload, state: PartState): Promise<void> {
   if (state.have > 0) {
     headers.range = `bytes=${state.have}-`
     // If the server's copy changed since the part began, If-Range makes it send all of it (200).
-    if (state.sidecar.etag) headers['if-range'] = state.sidecar.etag
+    // Only a strong ETag may be used; a weak one would make every resume start over.
+    const etag = state.sidecar.etag
+    if (etag && !etag.startsWith('W/')) headers['if-range'] = etag
   }
   try {
     const res = await hubFetch(job.fetch, job.endpoint, job.url, { headers, signal })

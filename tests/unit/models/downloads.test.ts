@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
@@ -141,6 +141,26 @@ describe('ModelLibrary#download', () => {
     assert.deepEqual(await second.partialDownloads(), [])
   })
 
+  it('starts a file over when the server says its copy changed since the part began', async () => {
+    const first = open()
+    const held = hub.holdOnce(DATA, 50_000)
+    const dataSize = await sizeOf(DATA)
+    const job = await first.download({ repo: hub.repo, variant: 'q4' })
+    await held
+    await progressWhere(first, (p) => p.file === DATA && p.bytesDone === p.bytesTotal - dataSize + 50_000)
+    await first.cancelDownload(job.jobId, { keepPartial: true })
+    const sidecar = `${stagedPart(DATA)}.json`
+    await writeFile(sidecar, JSON.stringify({ ...JSON.parse(await readFile(sidecar, 'utf8')), etag: '"stale"' }))
+    hub.requests.length = 0
+
+    const result = await download(open())
+
+    assert.equal(result.state, 'done', JSON.stringify(result.error))
+    assert.equal(result.bytesDone, result.bytesTotal)
+    assert.deepEqual(cdnRequests(DATA).map((r) => r.range), ['bytes=50000-'], 'answered with the whole file (200)')
+    assert.ok((await open().list())[0]?.valid)
+  })
+
   it('never installs a file whose hash does not match, and deletes its part', async () => {
     hub.corrupt(DATA, true)
     const library = open()
@@ -168,6 +188,8 @@ describe('ModelLibrary#download', () => {
       assert.equal(result.error?.code, 'NOT_FOUND')
       assert.match(result.error?.message ?? '', /onnx\/model_q4\.onnx_data was not found/)
       assert.deepEqual(await open().list(), [])
+      const plan = path.join(modelsDir, '.downloads', 'test-org--tiny-model@q4', 'plan.json')
+      await assert.rejects(stat(plan), { code: 'ENOENT' }, 'the next attempt asks the hub for the file list again')
     } finally {
       hub.missing(DATA, false)
     }
