@@ -186,7 +186,8 @@ async function transfer(job: FileDownload, state: PartState): Promise<void> {
 
     const writer = await job.io.openAppend(state.part)
     try {
-      for await (const chunk of res.body) {
+      // Node's web ReadableStream is async-iterable; the DOM lib's type does not declare it.
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         clearTimeout(timer)
         timer = setTimeout(() => stall.abort(), stallMs)
         if (state.have + chunk.byteLength > file.size) {
