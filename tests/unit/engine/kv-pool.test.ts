@@ -1,0 +1,220 @@
+// KvPool and SnapshotStore on hand-made caches: prefix reuse, slots, the byte budget, snapshots.
+
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import * as ort from 'onnxruntime-node'
+import { KvCache } from '../../../src-main/engine/kv-cache.ts'
+import { KvPool, type PoolOptions } from '../../../src-main/engine/kv-pool.ts'
+import { SnapshotStore, type ModelIdentity } from '../../../src-main/engine/snapshots.ts'
+
+// One layer, one KV head, head size 2: a position's key is [token, token], its value [-token, -token].
+const BYTES_PER_TOKEN = 2 * 2 * 4
+
+function emptyCache(): KvCache {
+  return new KvCache([0, 1].map(() => new ort.Tensor('float32', new Float32Array(0), [1, 1, 0, 2])))
+}
+
+/** What a forward pass over `tokens` would append. */
+function grow(cache: KvCache, tokens: number[]): void {
+  const all = [...cache.tokens, ...tokens]
+  const key = new Float32Array(all.flatMap((t) => [t, t]))
+  const value = key.map((v) => -v)
+  cache.advance([new ort.Tensor('float32', key, [1, 1, all.length, 2]), new ort.Tensor('float32', value, [1, 1, all.length, 2])], tokens)
+}
+
+/** The tensors still say which tokens they hold. */
+function assertConsistent(cache: KvCache): void {
+  const key = cache.tensors[0]!.data as Float32Array
+  assert.deepEqual([...key].filter((_, i) => i % 2 === 0), cache.tokens)
+  assert.equal(cache.tensors[1]!.dims[2], cache.length)
+}
+
+const IDENTITY: ModelIdentity = {
+  file: '/models/m/onnx/model.onnx', bytes: 1000, mtimeMs: 1, variant: 'fp32', kvDtype: 'float32',
+  layers: 1, kvHeads: 1, headDim: 2, onnxruntime: '1.30.0',
+}
+
+let dir: string
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'hearth-pool-'))
+})
+after(() => rm(dir, { recursive: true, force: true }))
+
+function pool(opts: Partial<PoolOptions> = {}): KvPool {
+  return new KvPool({ budgetBytes: 1 << 20, bytesPerToken: BYTES_PER_TOKEN, newCache: emptyCache, snapshots: null, ...opts })
+}
+
+const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
+
+describe('KvPool#acquire', () => {
+  it('keeps the common prefix and drops the rest', async () => {
+    const p = pool()
+    const first = await p.acquire('c', range(1, 10), 5)
+    grow(first.entry.cache, range(1, 10))
+    p.release(first.entry)
+    const edited = [...range(1, 6), 99, 98]
+    const second = await p.acquire('c', edited, 5)
+    assert.equal(second.reused, 6)
+    assert.deepEqual(second.entry.cache.tokens, range(1, 6))
+    assertConsistent(second.entry.cache)
+  })
+
+  it('keeps all but the last token when the whole prompt is cached', async () => {
+    const p = pool()
+    const a = await p.acquire('c', range(1, 8), 5)
+    grow(a.entry.cache, range(1, 8))
+    p.release(a.entry)
+    const b = await p.acquire('c', range(1, 8), 5)
+    assert.equal(b.reused, 7)
+    assertConsistent(b.entry.cache)
+  })
+
+  it('refuses to hand out a cache whose generation is still running', async () => {
+    const p = pool()
+    await p.acquire('c', [1, 2], 5)
+    await assert.rejects(p.acquire('c', [1, 2], 5), /in use/)
+  })
+
+  it('gives requests without a conversation the slot with the longest common prefix', async () => {
+    const p = pool({ anonymousSlots: 2 })
+    const a = await p.acquire(undefined, range(1, 10), 1)
+    grow(a.entry.cache, range(1, 10))
+    p.release(a.entry)
+    const b = await p.acquire(undefined, range(50, 10), 1)
+    assert.notEqual(b.entry.key, a.entry.key)
+    grow(b.entry.cache, range(50, 10))
+    p.release(b.entry)
+    const c = await p.acquire(undefined, [...range(1, 4), 7], 1)
+    assert.equal(c.entry.key, a.entry.key)
+    assert.equal(c.reused, 4)
+    p.release(c.entry)
+    // Nothing in common and no free slot: the least recently used slot (b) is taken over.
+    const d = await p.acquire(undefined, [200, 201], 1)
+    assert.equal(d.entry.key, b.entry.key)
+    assert.equal(d.reused, 0)
+  })
+})
+
+describe('KvPool budget', () => {
+  it('holds the byte budget within 5% by evicting least recently used caches', async () => {
+    const budget = 100 * BYTES_PER_TOKEN
+    const p = pool({ budgetBytes: budget })
+    for (let i = 0; i < 12; i++) {
+      const prompt = range(i * 100, 20 + ((i * 7) % 13))
+      const { entry } = await p.acquire(`c${i}`, prompt, 10)
+      grow(entry.cache, prompt)
+      grow(entry.cache, range(5000, 10)) // the reply
+      p.release(entry)
+      assert.ok(p.bytes <= budget * 1.05, `${p.bytes} bytes held, budget ${budget}`)
+    }
+    // The most recent conversations stayed; the oldest went.
+    const kept = p.info().map((c) => c.conversationId)
+    assert.ok(kept.includes('c11') && kept.includes('c10') && !kept.includes('c0'))
+  })
+
+  it('never evicts the running generation', async () => {
+    const p = pool({ budgetBytes: 30 * BYTES_PER_TOKEN })
+    const running = await p.acquire('running', range(1, 20), 5)
+    grow(running.entry.cache, range(1, 20))
+    const other = await p.acquire('other', range(100, 20), 5)
+    grow(other.entry.cache, range(100, 20))
+    assert.equal(running.entry.cache.length, 20)
+    assert.ok(p.info().some((c) => c.conversationId === 'running'))
+  })
+})
+
+describe('KvPool snapshots', () => {
+  it('writes an evicted cache to disk and restores it on the next request', async () => {
+    const store = new SnapshotStore(path.join(dir, 'evict'), IDENTITY, 1 << 20)
+    const p = pool({ budgetBytes: 40 * BYTES_PER_TOKEN, snapshots: store })
+    const a = await p.acquire('a', range(1, 30), 5)
+    grow(a.entry.cache, range(1, 30))
+    p.release(a.entry)
+    const b = await p.acquire('b', range(100, 30), 5)
+    grow(b.entry.cache, range(100, 30))
+    p.release(b.entry)
+    assert.deepEqual(p.info().map((c) => c.conversationId), ['b'])
+    const again = await p.acquire('a', [...range(1, 30), 77], 5)
+    assert.equal(again.restoredFromDisk, true)
+    assert.equal(again.reused, 30)
+    assertConsistent(again.entry.cache)
+  })
+
+  it('persists every cache at quit and forgets a dropped one on disk too', async () => {
+    const store = new SnapshotStore(path.join(dir, 'quit'), IDENTITY, 1 << 20)
+    const p = pool({ snapshots: store })
+    for (const id of ['x', 'y']) {
+      const { entry } = await p.acquire(id, range(1, 5), 1)
+      grow(entry.cache, range(1, 5))
+      p.release(entry)
+    }
+    await p.persistAll()
+    assert.equal(p.bytes, 0)
+    assert.equal((await readdir(path.join(dir, 'quit'))).length, 2)
+    await p.drop('x')
+    assert.equal(await store.load('x'), null)
+    assert.deepEqual((await store.load('y'))?.tokens, range(1, 5))
+  })
+})
+
+describe('SnapshotStore', () => {
+  async function saved(sub: string, identity = IDENTITY): Promise<SnapshotStore> {
+    const store = new SnapshotStore(path.join(dir, sub), identity, 1 << 20)
+    const cache = emptyCache()
+    grow(cache, range(1, 6))
+    await store.save('k', cache)
+    return store
+  }
+
+  it('round-trips tokens and tensors', async () => {
+    const cache = await (await saved('round')).load('k')
+    assert.ok(cache)
+    assert.deepEqual(cache.tokens, range(1, 6))
+    assertConsistent(cache)
+  })
+
+  it('ignores and deletes a snapshot made for another model', async () => {
+    await saved('other-model')
+    const other = new SnapshotStore(path.join(dir, 'other-model'), { ...IDENTITY, mtimeMs: 2 }, 1 << 20)
+    assert.equal(await other.load('k'), null)
+    assert.deepEqual(await readdir(path.join(dir, 'other-model')), [])
+  })
+
+  it('ignores a corrupt or truncated snapshot', async () => {
+    const store = await saved('corrupt')
+    const [file] = await readdir(path.join(dir, 'corrupt'))
+    await writeFile(path.join(dir, 'corrupt', file!), 'HEARTHKV garbage')
+    assert.equal(await store.load('k'), null)
+    const store2 = await saved('truncated')
+    const [file2] = await readdir(path.join(dir, 'truncated'))
+    const full = path.join(dir, 'truncated', file2!)
+    await writeFile(full, (await readFile(full)).subarray(0, -4))
+    assert.equal(await store2.load('k'), null)
+  })
+
+  it('deletes the least recently used snapshots beyond the disk budget', async () => {
+    const sub = path.join(dir, 'budget')
+    const cache = emptyCache()
+    grow(cache, range(1, 100))
+    const unlimited = new SnapshotStore(sub, IDENTITY, 1 << 30)
+    const files: string[] = []
+    for (const [i, key] of ['first', 'second'].entries()) {
+      await unlimited.save(key, cache)
+      const file = (await readdir(sub)).map((f) => path.join(sub, f)).find((f) => !files.includes(f))!
+      files.push(file)
+      // first was last used two minutes ago, second one minute ago.
+      const when = new Date(Date.now() - (2 - i) * 60_000)
+      await utimes(file, when, when)
+    }
+    const bytes = (await stat(files[0]!)).size
+    const store = new SnapshotStore(sub, IDENTITY, Math.floor(bytes * 2.5))
+    await store.save('third', cache)
+    assert.equal((await readdir(sub)).length, 2)
+    assert.equal(await store.load('first'), null)
+    assert.ok(await store.load('second'))
+    assert.ok(await store.load('third'))
+  })
+})
