@@ -27,7 +27,7 @@ export function checkHost(host: string | undefined, port: number): void {
  */
 export function corsHeaders(origin: string | undefined, allowed: readonly string[]): Record<string, string> {
   if (origin === undefined) return {}
-  if (!allowed.includes(origin) && !allowed.includes('*')) {
+  if (!allowed.includes(origin)) {
     throw new HttpError(403, 'permission_error', `The origin ${origin} may not call Hearth's API server. Allow it in Settings → API server.`, 'origin_not_allowed')
   }
   return { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' }
