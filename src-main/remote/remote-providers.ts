@@ -102,10 +102,11 @@ export class RemoteProviders {
     params: GenerationParams,
     onToken: (text: string) => void,
   ): Promise<RemoteReply> {
-    const { provider, model } = await this.resolve(modelId)
+    // Registered before the first await: a stop that comes at once still finds it.
     const controller = new AbortController()
     this.#running.set(conversationId, controller)
     try {
+      const { provider, model } = await this.resolve(modelId)
       return await streamChat(this.#endpoint(await this.#get(provider.id)), model, messages, params, onToken, controller.signal)
     } finally {
       if (this.#running.get(conversationId) === controller) this.#running.delete(conversationId)
