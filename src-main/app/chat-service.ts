@@ -6,6 +6,7 @@ import type { Conversation, Message, Settings, Turn } from '../../src-shared/typ
 import { DEFAULT_TITLE } from '../store/conversations.ts'
 import type { Store } from '../store/store.ts'
 import type { StreamOutcome, StreamWriter } from '../store/stream-writer.ts'
+import { isRemoteModelId, type RemoteProviders } from '../remote/remote-providers.ts'
 import { cannotContinue, type EnginePort, type EngineRequest, type EngineResult } from './engine-port.ts'
 import type { EventHub } from './events.ts'
 import type { ModelService } from './model-service.ts'
@@ -15,6 +16,8 @@ export interface ChatServiceDeps {
   store: Store
   engine: EnginePort
   models: ModelService
+  /** Chats whose model is a remote provider's: they stream from there, not from the engine. */
+  remote: RemoteProviders
   events: EventHub
   settings: () => Settings
 }
@@ -113,7 +116,7 @@ export class ChatService {
     const generation = this.#generations.get(conversationId)
     if (generation === undefined) return
     generation.cancelled = true
-    if (generation.started) this.#deps.engine.cancel(conversationId)
+    if (generation.started) this.#cancel(generation)
     else generation.abandon()
     await generation.finished
   }
@@ -126,10 +129,13 @@ export class ChatService {
   async #prepare(conversationId: string): Promise<{ conversation: Conversation; modelId: string }> {
     this.#checkFree(conversationId)
     const conversation = this.#deps.store.conversations.get(conversationId)
-    const model = await this.#deps.models.resolve(conversation)
+    const chosen = conversation.modelId ?? this.#deps.settings().defaultModelId
+    // A remote model needs no local one, only its provider still in the list.
+    if (isRemoteModelId(chosen)) await this.#deps.remote.resolve(chosen)
+    const modelId = isRemoteModelId(chosen) ? chosen : (await this.#deps.models.resolve(conversation)).id
     // Another call may have started a generation here while the model was being looked up.
     this.#checkFree(conversationId)
-    return { conversation, modelId: model.id }
+    return { conversation, modelId }
   }
 
   #checkFree(conversationId: string): void {
@@ -187,7 +193,10 @@ export class ChatService {
       // A generation stopped while it waits for the engine ends at once; its turn, when it
       // comes, finds it cancelled and gives the engine nothing.
       const abandoned = new Promise<null>((resolve) => (generation.abandon = () => resolve(null)))
-      const result = await Promise.race([this.#deps.models.exclusive(() => this.#generate(generation)), abandoned])
+      const work = isRemoteModelId(generation.modelId)
+        ? this.#generateRemote(generation)
+        : this.#deps.models.exclusive(() => this.#generate(generation))
+      const result = await Promise.race([work, abandoned])
       if (generation.failure !== null) throw generation.failure
       outcome = { status: result === null || result.stats.stopReason === 'cancelled' ? 'interrupted' : 'complete', stats: result?.stats ?? null }
     } catch (err) {
@@ -214,6 +223,19 @@ export class ChatService {
     return this.#deps.engine.generate(generation.request, (text) => this.#onToken(generation, text))
   }
 
+  /** A remote reply needs nothing of the engine, so it does not wait for its lock. */
+  async #generateRemote(generation: Generation): Promise<EngineResult | null> {
+    if (generation.cancelled) return null
+    generation.started = true
+    const { messages, params } = generation.request
+    return this.#deps.remote.generate(generation.modelId, generation.conversationId, messages, params, (text) => this.#onToken(generation, text))
+  }
+
+  #cancel(generation: Generation): void {
+    if (isRemoteModelId(generation.modelId)) this.#deps.remote.cancel(generation.conversationId)
+    else this.#deps.engine.cancel(generation.conversationId)
+  }
+
   #onToken(generation: Generation, text: string): void {
     if (generation.failure !== null) return
     try {
@@ -221,7 +243,7 @@ export class ChatService {
     } catch (err) {
       // The row is gone or the disk refused it: stop spending the engine on a reply nobody keeps.
       generation.failure = err
-      this.#deps.engine.cancel(generation.conversationId)
+      this.#cancel(generation)
       return
     }
     this.#deps.events.emit('token', { conversationId: generation.conversationId, messageId: generation.writer.messageId, text })
