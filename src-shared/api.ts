@@ -2,6 +2,8 @@
 // Main implements `Api`; Electron IPC and the WebSocket bridge both register API_METHODS.
 
 import type {
+  ApiServerPatch,
+  ApiServerStatus,
   AppInfo,
   CatalogItem,
   Conversation,
@@ -22,6 +24,8 @@ import type {
   ModelStatus,
   ModelSummary,
   NewConversation,
+  NewRemoteProvider,
+  RemoteProvider,
   RemoveResult,
   SearchHit,
   Settings,
@@ -38,7 +42,22 @@ import type {
  * One generation per conversation at a time: starting another while one runs rejects with
  * ENGINE_BUSY. Generations in different conversations wait their turn for the engine.
  */
-export interface Api {
+/** Remote providers and Hearth's own OpenAI-compatible server (main composes them into the Api). */
+export interface ServersApi {
+  /** OpenAI-compatible servers whose models chats can use; their API keys never leave main. */
+  listRemoteProviders(): Promise<RemoteProvider[]>
+  /** Fetches the server's model list first: one that cannot be reached is not added (REMOTE_FAILED). */
+  addRemoteProvider(provider: NewRemoteProvider): Promise<RemoteProvider>
+  /** Fetches its model list again. */
+  refreshRemoteProvider(providerId: string): Promise<RemoteProvider>
+  removeRemoteProvider(providerId: string): Promise<void>
+  /** Whether and where the API server listens; on/off and the port are Settings (setSettings applies them). */
+  apiServerStatus(): Promise<ApiServerStatus>
+  /** Network access, the API key and allowed origins; restarts the server when it runs. */
+  configureApiServer(patch: ApiServerPatch): Promise<ApiServerStatus>
+}
+
+export interface Api extends ServersApi {
   appInfo(): Promise<AppInfo>
 
   // ── Conversations ──
@@ -141,6 +160,12 @@ export const API_METHODS = [
   'startDownload',
   'cancelDownload',
   'listDownloads',
+  'listRemoteProviders',
+  'addRemoteProvider',
+  'refreshRemoteProvider',
+  'removeRemoteProvider',
+  'apiServerStatus',
+  'configureApiServer',
 ] as const satisfies readonly ApiMethod[]
 
 // Compile-time proof that API_METHODS lists every method of Api.

@@ -1,7 +1,7 @@
 // The Api as main implements it: each method a thin call into the store, the chat service or
 // the model library, plus the events that tell every window what changed.
 
-import type { Api } from '../../src-shared/api.ts'
+import type { Api, ServersApi } from '../../src-shared/api.ts'
 import { AppError } from '../../src-shared/errors.ts'
 import type { AppInfo, Conversation, ConversationView, ExportFormat, ExportedFile, Settings } from '../../src-shared/types.ts'
 import { fitCatalogEntry, loadCatalog } from '../models/catalog.ts'
@@ -29,14 +29,17 @@ export interface ApiDeps {
 /** Catalog fit is judged at this context (or the model's, when smaller). */
 const CATALOG_FIT_CONTEXT = 4096
 
-export function createApi(deps: ApiDeps): Api {
+/** The Api but for remote providers and the API server, which app.ts adds. */
+export type CoreApi = Omit<Api, keyof ServersApi>
+
+export function createApi(deps: ApiDeps): CoreApi {
   const { store, chat, models, library, events } = deps
   const changed = (conversation: Conversation): Conversation => {
     events.emit('conversationChanged', { conversationId: conversation.id, conversation })
     return conversation
   }
 
-  const api: Api = {
+  const api: CoreApi = {
     async appInfo() {
       return deps.info
     },

@@ -3,8 +3,12 @@
 import path from 'node:path'
 import type { Api } from '../../src-shared/api.ts'
 import type { AppInfo } from '../../src-shared/types.ts'
+import { appBackend } from '../api-server/app-backend.ts'
+import { ApiServerControl } from '../api-server/control.ts'
 import { EngineHost } from '../engine-host/engine-host.ts'
 import { createModelLibrary } from '../models/library.ts'
+import { RemoteProviders } from '../remote/remote-providers.ts'
+import { plainBox, type SecretBox } from '../remote/secret-box.ts'
 import { openStore } from '../store/store.ts'
 import { createApi } from './api.ts'
 import { ChatService } from './chat-service.ts'
@@ -23,6 +27,10 @@ export interface AppConfig {
   engine?: EnginePort
   /** The desktop app's folder dialog; browser mode has none. */
   pickFolder?: () => Promise<string | null>
+  /** How remote providers' API keys are kept; Electron passes safeStorageBox(safeStorage). Default: a 0600 file. */
+  secrets?: SecretBox
+  /** `serve --api [--api-port N]`: the API server on for this run, whatever Settings say. */
+  apiServer?: { enabled: boolean; port?: number | undefined }
   /** Tests shorten the flush interval and the undo window. */
   store?: { flushIntervalMs?: number; undoWindowMs?: number }
 }
@@ -40,12 +48,19 @@ export async function createApp(config: AppConfig): Promise<App> {
   const library = createModelLibrary({ modelsDir: config.modelsDir })
   const engine = config.engine ?? hostEngine(new EngineHost())
   const models = new ModelService({ library, engine, events, settings, snapshotDir: path.join(config.dataDir, 'kv-cache') })
-  const chat = new ChatService({ store, engine, models, events, settings })
+  const remote = new RemoteProviders({ dataDir: config.dataDir, secrets: config.secrets ?? plainBox })
+  const chat = new ChatService({ store, engine, models, remote, events, settings })
+  const apiServer = new ApiServerControl({
+    dataDir: config.dataDir,
+    backend: appBackend({ library, models, engine, settings }),
+    settings,
+    override: config.apiServer,
+  })
   const unsubscribe = [
     library.on('download', (progress) => events.emit('downloadProgress', progress)),
     library.on('changed', () => events.emit('modelsChanged', {})),
   ]
-  const api = createApi({
+  const core = createApi({
     info: {
       name: 'Hearth',
       version: config.version,
@@ -63,6 +78,24 @@ export async function createApp(config: AppConfig): Promise<App> {
     events,
     pickFolder: config.pickFolder,
   })
+  const api: Api = {
+    ...core,
+    async setSettings(patch) {
+      const result = await core.setSettings(patch)
+      await apiServer.apply()
+      return result
+    },
+    listRemoteProviders: () => remote.list(),
+    addRemoteProvider: (provider) => remote.add(provider),
+    refreshRemoteProvider: (providerId) => remote.refresh(providerId),
+    removeRemoteProvider: (providerId) => remote.remove(providerId),
+    apiServerStatus: () => apiServer.status(),
+    configureApiServer: (patch) => apiServer.configure(patch),
+  }
+  const served = await apiServer.apply()
+  if (served.error !== null) {
+    events.emitWhenHeard('notice', { level: 'warning', message: `The API server did not start: ${served.error}` })
+  }
   const { report } = store
   if (report.movedAside !== null) {
     events.emitWhenHeard('notice', {
@@ -81,6 +114,7 @@ export async function createApp(config: AppConfig): Promise<App> {
     api,
     events,
     async close() {
+      await apiServer.close()
       await chat.stopAll()
       models.dispose()
       for (const off of unsubscribe) off()

@@ -2,7 +2,16 @@
 
 import { z } from 'zod'
 import type { Api, ApiMethod } from '../../src-shared/api.ts'
-import type { ConversationPatch, GenerationParams, NewConversation, Settings, VariantName } from '../../src-shared/types.ts'
+import type {
+  ApiServerPatch,
+  ConversationPatch,
+  GenerationParams,
+  NewConversation,
+  NewRemoteProvider,
+  Settings,
+  VariantName,
+} from '../../src-shared/types.ts'
+import { apiKeySchema, originSchema } from '../api-server/control.ts'
 import { contextPolicySchema, settingSchemas } from '../store/schemas.ts'
 
 type ArgsSchemas = { [M in ApiMethod]: z.ZodType<Parameters<Api[M]>> }
@@ -64,6 +73,18 @@ const listOptions = z.strictObject({
 
 const settingsPatch = z.strictObject(settingSchemas).partial() satisfies z.ZodType<Partial<Settings>>
 
+const remoteProviderId = z.string().regex(/^[0-9a-f]{8}$/, 'must be a remote provider id')
+const newRemoteProvider = z.strictObject({
+  name: z.string().max(100).optional(),
+  baseUrl: z.string().min(1).max(2000),
+  apiKey: z.string().max(1000).optional(),
+}) satisfies z.ZodType<NewRemoteProvider>
+const apiServerPatch = z.strictObject({
+  network: z.boolean().optional(),
+  apiKey: apiKeySchema.nullable().optional(),
+  allowedOrigins: z.array(originSchema).max(50).optional(),
+}) satisfies z.ZodType<ApiServerPatch>
+
 export const argsSchemas: ArgsSchemas = {
   appInfo: z.tuple([]),
 
@@ -109,4 +130,11 @@ export const argsSchemas: ArgsSchemas = {
   ]),
   cancelDownload: z.tuple([uuid]),
   listDownloads: z.tuple([]),
+
+  listRemoteProviders: z.tuple([]),
+  addRemoteProvider: z.tuple([newRemoteProvider]),
+  refreshRemoteProvider: z.tuple([remoteProviderId]),
+  removeRemoteProvider: z.tuple([remoteProviderId]),
+  apiServerStatus: z.tuple([]),
+  configureApiServer: z.tuple([apiServerPatch]),
 }
