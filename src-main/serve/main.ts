@@ -15,24 +15,40 @@ const { values } = parseArgs({
     port: { type: 'string' },
     'data-dir': { type: 'string' },
     'models-dir': { type: 'string' },
+    /** The OpenAI-compatible API server on for this run (default port: Settings'). */
+    api: { type: 'boolean' },
+    'api-port': { type: 'string' },
   },
   strict: true,
 })
 
-const port = values.port === undefined ? 0 : Number(values.port)
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`--port must be a port number, not "${values.port}"`)
+function portFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const port = Number(value)
+  if (Number.isInteger(port) && port >= 0 && port <= 65535) return port
+  console.error(`--${name} must be a port number, not "${value}"`)
   process.exit(2)
 }
 
+const port = portFlag('port', values.port) ?? 0
+const apiPort = portFlag('api-port', values['api-port'])
+
 const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version
 const paths = resolveDataPaths({ dataDir: values['data-dir'], modelsDir: values['models-dir'] })
-const app = await createApp({ shell: 'browser', version, ...paths })
+const app = await createApp({
+  shell: 'browser',
+  version,
+  ...paths,
+  ...(values.api || apiPort !== undefined ? { apiServer: { enabled: true, port: apiPort } } : {}),
+})
 const server = await startServer({ app, rendererDir: path.join(root, 'dist/renderer'), port })
 
 // The URL is the first line: tests and scripts read it from there.
 console.log(server.url)
 console.log(`Hearth in browser mode. Data: ${paths.dataDir}  Models: ${paths.modelsDir}`)
+const api = await app.api.apiServerStatus()
+if (api.url !== null) console.log(`OpenAI-compatible API: ${api.url}${api.network ? ' (open to the network, API key required)' : ''}`)
+else if (api.error !== null) console.error(`The API server did not start: ${api.error}`)
 
 let closing = false
 async function shutdown(): Promise<void> {
