@@ -113,7 +113,7 @@ export async function downloadFile(job: FileDownload): Promise<void> {
       if (causeCode(err) === 'ENOSPC') throw diskFull(target)
       if (!isRetryable(err)) throw err
       failures = state.have > before ? 1 : failures + 1
-      if (failures > (job.retries ?? DEFAULT_RETRIES)) throw err
+      if (failures > (job.retries ?? DEFAULT_RETRIES)) throw asAppError(err, file.path, failures)
       const wait = job.retryDelayMs?.(failures) ?? Math.min(30_000, 500 * 2 ** (failures - 1))
       await delay(wait, job.signal).catch(() => {
         throw cancelled(file.path)
@@ -222,6 +222,13 @@ function isRetryable(err: unknown): boolean {
   }
   // undici reports a connection cut mid-body as TypeError('terminated') with a socket cause.
   return err instanceof TypeError || causeCode(err) !== undefined
+}
+
+/** The last error of a file that kept failing, as an AppError naming the file. */
+function asAppError(err: unknown, file: string, attempts: number): AppError {
+  if (err instanceof AppError) return err
+  const cause = causeCode(err) ?? (err instanceof Error ? err.message : String(err))
+  return new AppError('DOWNLOAD_FAILED', `Downloading ${file} failed ${attempts} times in a row (${cause}); downloading again resumes it`)
 }
 
 /** What the Hub lists for a file: sha256 for LFS content, else the git blob id. */

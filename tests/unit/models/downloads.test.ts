@@ -107,13 +107,27 @@ describe('ModelLibrary#download', () => {
   })
 
   it('resumes with a Range request after the connection drops mid-file', async () => {
-    hub.cutOnce(DATA, 100_000)
+    hub.cut(DATA, 100_000)
     const result = await download(open())
 
     assert.equal(result.state, 'done', JSON.stringify(result.error))
     assert.deepEqual(cdnRequests(DATA).map((r) => r.range), [null, 'bytes=100000-'])
     const [model] = await open().list()
     assert.ok(model?.valid)
+  })
+
+  it('gives up naming the file when the connection keeps dropping without progress, keeping the part', async () => {
+    hub.cut(DATA, 0, 10)
+    try {
+      const result = await download(open())
+      assert.equal(result.state, 'failed')
+      assert.equal(result.error?.code, 'DOWNLOAD_FAILED')
+      assert.match(result.error?.message ?? '', /^Downloading onnx\/model_q4\.onnx_data failed 4 times in a row/)
+      assert.equal(cdnRequests(DATA).length, 4, 'the first try and 3 retries')
+      assert.equal((await open().partialDownloads()).length, 1)
+    } finally {
+      hub.cut(DATA, 0, 0)
+    }
   })
 
   it('resumes from the .part file in a new library instance after a restart', async () => {

@@ -12,8 +12,8 @@ export interface FakeHub {
   commit: string
   /** Every file request (resolve and CDN), in order, with its Range header. */
   requests: Array<{ url: string; range: string | null }>
-  /** The next CDN response for the file sends `bytes` bytes, then the connection is cut. */
-  cutOnce(file: string, bytes: number): void
+  /** The next `times` CDN responses for the file send `bytes` bytes, then the connection is cut. */
+  cut(file: string, bytes: number, times?: number): void
   /** The next CDN response for the file sends `bytes` bytes, then hangs until the client leaves. */
   holdOnce(file: string, bytes: number): Promise<void>
   /** The file's content is served with one byte flipped (its listing keeps the true hash). */
@@ -49,7 +49,7 @@ export async function startFakeHub(
       lfs: content.length > LFS_THRESHOLD,
     })
   }
-  const cuts = new Map<string, number>()
+  const cuts = new Map<string, { bytes: number; times: number }>()
   const holds = new Map<string, { bytes: number; reached: () => void }>()
   const corrupted = new Set<string>()
   const missingFiles = new Set<string>()
@@ -140,9 +140,9 @@ export async function startFakeHub(
     const body = content.subarray(start)
     const cut = cuts.get(rel)
     const hold = holds.get(rel)
-    if (cut !== undefined) {
-      cuts.delete(rel)
-      res.write(body.subarray(0, cut), () => res.socket?.destroy())
+    if (cut) {
+      if (--cut.times <= 0) cuts.delete(rel)
+      res.write(body.subarray(0, cut.bytes), () => res.socket?.destroy())
     } else if (hold) {
       holds.delete(rel)
       res.write(body.subarray(0, hold.bytes), () => hold.reached())
@@ -158,7 +158,7 @@ export async function startFakeHub(
     repo,
     commit,
     requests,
-    cutOnce: (file, bytes) => void cuts.set(file, bytes),
+    cut: (file, bytes, times = 1) => void (times > 0 ? cuts.set(file, { bytes, times }) : cuts.delete(file)),
     holdOnce: (file, bytes) => new Promise<void>((reached) => holds.set(file, { bytes, reached })),
     corrupt: (file, on) => void (on ? corrupted.add(file) : corrupted.delete(file)),
     missing: (file, on) => void (on ? missingFiles.add(file) : missingFiles.delete(file)),
