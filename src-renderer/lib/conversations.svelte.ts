@@ -1,6 +1,6 @@
 // The sidebar's conversations: the list (or the archive), grouping, and every change to one.
 
-import type { Conversation, ConversationPatch } from '../../src-shared/types.ts'
+import type { Conversation, ConversationPatch, NewConversation } from '../../src-shared/types.ts'
 import { api } from './api.ts'
 import { chat } from './chat.svelte.ts'
 import { groupConversations, type ConversationGroup } from './date-groups.ts'
@@ -37,8 +37,8 @@ class ConversationsState {
     await this.refresh()
   }
 
-  async create(): Promise<Conversation> {
-    const conversation = await api.createConversation()
+  async create(init: NewConversation = {}): Promise<Conversation> {
+    const conversation = await api.createConversation(init)
     if (this.showArchived) await this.setShowArchived(false)
     this.#apply(conversation.id, conversation)
     return conversation

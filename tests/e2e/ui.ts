@@ -48,3 +48,31 @@ export async function shoot(page: Page, name: string): Promise<void> {
   }
 }
 
+
+/** Sets this conversation's max tokens in its settings panel, and closes the panel. */
+export async function setMaxTokens(page: Page, maxTokens: number): Promise<void> {
+  await page.getByRole('button', { name: 'Conversation settings' }).click()
+  const panel = page.getByTestId('conversation-panel')
+  const field = panel.getByRole('spinbutton', { name: 'Max tokens' })
+  await field.fill(String(maxTokens))
+  await field.press('Tab')
+  await expect(field).toHaveValue(String(maxTokens))
+  await panel.getByRole('button', { name: 'Close conversation settings' }).click()
+}
+
+export async function send(page: Page, text: string): Promise<void> {
+  const composer = page.getByRole('textbox', { name: 'Message' })
+  await composer.fill(text)
+  await composer.press('Enter')
+  await expect(composer).toHaveValue('')
+}
+
+export function messages(page: Page) {
+  return page.getByTestId('message-list').getByTestId('message')
+}
+
+/** Waits until the last reply has finished streaming, however it ended. */
+export async function replyDone(page: Page): Promise<void> {
+  await expect(page.getByRole('button', { name: 'Send message' })).toBeVisible({ timeout: 60_000 })
+  await expect(messages(page).last()).not.toHaveAttribute('data-status', 'streaming')
+}

@@ -1,0 +1,96 @@
+// The sidebar as a person uses it: rename in place, pin, archive, delete and undo, search and jump.
+
+import { hearthExport, type FileConversation } from './conversation-file.ts'
+import { expect, test } from './fixtures.ts'
+import { importConversations, openConversation, sidebarItem } from './ui.ts'
+
+function longChat(title: string, turns: number, needleAt: number): FileConversation {
+  const messages: FileConversation['messages'] = []
+  for (let i = 0; i < turns; i++) {
+    messages.push({ role: 'user', content: i === needleAt ? 'Tell me about the quokka on Rottnest.' : `Question number ${i}?` })
+    messages.push({ role: 'assistant', content: `Answer number ${i}, with a little **markdown** to render.` })
+  }
+  return { title, messages }
+}
+
+test.describe.configure({ mode: 'serial' })
+
+test('renames, pins and archives a conversation, and all of it survives a reload', async ({ app }) => {
+  await importConversations(app, hearthExport([{ title: 'Garden plans', messages: [{ role: 'user', content: 'Tomatoes or peppers?' }] }]))
+  const item = sidebarItem(app, 'Garden plans')
+
+  await item.hover()
+  await item.getByRole('button', { name: 'Rename Garden plans' }).click()
+  const input = app.getByRole('textbox', { name: 'New title for Garden plans' })
+  await expect(input).toBeFocused()
+  await input.fill('Vegetable garden')
+  await input.press('Enter')
+  const renamed = sidebarItem(app, 'Vegetable garden')
+  await expect(renamed).toBeVisible()
+
+  await renamed.hover()
+  await renamed.getByRole('button', { name: 'Pin Vegetable garden' }).click()
+  const pinned = app.getByRole('region', { name: 'Pinned' })
+  await expect(pinned.getByRole('button', { name: 'Vegetable garden', exact: true })).toBeVisible()
+
+  await app.reload()
+  await expect(app.getByRole('region', { name: 'Pinned' }).getByRole('button', { name: 'Vegetable garden', exact: true })).toBeVisible()
+
+  await sidebarItem(app, 'Vegetable garden').hover()
+  await sidebarItem(app, 'Vegetable garden').getByRole('button', { name: 'Archive Vegetable garden' }).click()
+  await expect(sidebarItem(app, 'Vegetable garden')).toHaveCount(0)
+  await app.getByRole('button', { name: 'Archived' }).click()
+  await expect(app.getByRole('heading', { name: 'Archived' })).toBeVisible()
+  const archived = sidebarItem(app, 'Vegetable garden')
+  await expect(archived).toBeVisible()
+  await archived.hover()
+  await archived.getByRole('button', { name: 'Unarchive Vegetable garden' }).click()
+  await app.getByRole('button', { name: 'Back to conversations' }).click()
+  await expect(sidebarItem(app, 'Vegetable garden')).toBeVisible()
+})
+
+test('deletes with an undo that brings the conversation back, and without it for good', async ({ app }) => {
+  await importConversations(
+    app,
+    hearthExport([
+      { title: 'Keep me', messages: [{ role: 'user', content: 'Hello' }] },
+      { title: 'Drop me', messages: [{ role: 'user', content: 'Bye' }] },
+    ]),
+  )
+  await openConversation(app, 'Keep me')
+  await sidebarItem(app, 'Keep me').hover()
+  await sidebarItem(app, 'Keep me').getByRole('button', { name: 'Delete Keep me' }).click()
+  await expect(sidebarItem(app, 'Keep me')).toHaveCount(0)
+  await expect(app.getByRole('heading', { level: 1, name: 'Keep me' })).toBeHidden()
+  const toast = app.getByTestId('toast').filter({ hasText: 'Deleted “Keep me”' })
+  await toast.getByRole('button', { name: 'Undo' }).click()
+  await expect(sidebarItem(app, 'Keep me')).toBeVisible()
+
+  await sidebarItem(app, 'Drop me').hover()
+  await sidebarItem(app, 'Drop me').getByRole('button', { name: 'Delete Drop me' }).click()
+  await expect(sidebarItem(app, 'Drop me')).toHaveCount(0)
+
+  await app.reload()
+  await expect(sidebarItem(app, 'Keep me')).toBeVisible()
+  await expect(sidebarItem(app, 'Drop me')).toHaveCount(0)
+})
+
+test('finds a message by full-text search and jumps to it, far up a long chat', async ({ app }) => {
+  await importConversations(app, hearthExport([longChat('Travel questions', 150, 3), { title: 'Other', messages: [{ role: 'user', content: 'Unrelated' }] }]))
+  await openConversation(app, 'Other')
+
+  await app.keyboard.press('Control+k')
+  const search = app.getByRole('searchbox', { name: 'Search messages' })
+  await expect(search).toBeFocused()
+  await search.fill('quokka')
+  const hit = app.getByTestId('search-hit')
+  await expect(hit).toHaveCount(1)
+  await expect(hit.locator('mark')).toHaveText(/quokka/i)
+  await expect(hit).toContainText('Travel questions')
+  await hit.click()
+
+  await expect(app.getByRole('heading', { level: 1, name: 'Travel questions' })).toBeVisible()
+  const target = app.getByTestId('message').filter({ hasText: 'Tell me about the quokka on Rottnest.' })
+  await expect(target).toBeInViewport()
+  await expect(target).toHaveClass(/highlighted/)
+})
