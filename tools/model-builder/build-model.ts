@@ -2,6 +2,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { Tokenizer } from '@huggingface/tokenizers'
 import { byteLevelAlphabet } from '../../src-main/engine/tokenizer.ts'
 import { writeDecoder } from './decoder-graph.ts'
 import { buildTokenizerFiles } from './tokenizer.ts'
@@ -145,30 +146,36 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     singleTokenAppend: o.singleTokenAppend,
   }
   const onnxDir = path.join(dir, 'onnx')
-  const weights = { q4BlockSize: o.q4BlockSize, seed: o.seed, logitBias: textBias(tokenizer.tokenizerJson, o.vocab) }
+  const weights = { q4BlockSize: o.q4BlockSize, seed: o.seed, logitBias: textBias(tokenizer.tokenizerJson, tokenizer.tokenizerConfig, o.vocab) }
   writeDecoder(onnxDir, 'model.onnx', shape, signature, { ...weights, format: 'fp32' })
   if (o.q4) writeDecoder(onnxDir, 'model_q4.onnx', shape, signature, { ...weights, format: 'q4' })
 }
 
 /**
- * -8 on the logits of tokens that are not whole printable text on their own (lone UTF-8 bytes,
- * control characters, special tokens), so a random model writes text that re-tokenizes as it was
- * generated, as a real model's replies mostly do. Those tokens stay possible, just unlikely.
+ * -8 on the logits of tokens a real model rarely writes: those that are not whole printable text on
+ * their own (lone UTF-8 bytes, control characters, special tokens) and those the tokenizer would
+ * never produce for their own text (non-canonical merges). A random model then writes text that
+ * re-tokenizes as it was generated, as a real model's replies mostly do, so reply tokens can be
+ * reused from the cache on the next turn. The penalised tokens stay possible, just unlikely.
  */
-function textBias(tokenizerJson: object, vocab: number): Float32Array {
+function textBias(tokenizerJson: object, tokenizerConfig: object, vocab: number): Float32Array {
   const bias = new Float32Array(vocab).fill(-8)
   const model = (tokenizerJson as { model?: { vocab?: Record<string, number> } }).model
+  const tokenizer = new Tokenizer(tokenizerJson as Record<string, unknown>, tokenizerConfig as Record<string, unknown>)
   const byteOf = new Map(byteLevelAlphabet().map((ch, b) => [ch, b]))
   const utf8 = new TextDecoder('utf-8', { fatal: true })
   for (const [token, id] of Object.entries(model?.vocab ?? {})) {
     const chars = Array.from(token)
     if (id >= vocab || !chars.every((ch) => byteOf.has(ch))) continue
+    let text: string
     try {
-      const text = utf8.decode(Uint8Array.from(chars, (ch) => byteOf.get(ch) as number))
-      if (/^[^\p{C}]+$/u.test(text) || text === '\n') bias[id] = 0
+      text = utf8.decode(Uint8Array.from(chars, (ch) => byteOf.get(ch) as number))
     } catch {
-      // Not valid UTF-8 on its own: keeps the penalty.
+      continue // not valid UTF-8 on its own
     }
+    if (!/^[^\p{C}]+$/u.test(text) && text !== '\n') continue
+    const ids = tokenizer.encode(text, { add_special_tokens: false }).ids
+    if (ids.length === 1 && ids[0] === id) bias[id] = 0
   }
   return bias
 }
