@@ -28,7 +28,8 @@ const USAGE = `usage: npm run bench -- [options]
   --precisions LIST     fp32,q4 (default: fp32,q4; --quick: fp32)
   --engines LIST        hearth,transformers,llama.cpp (default: all)
   --threads N           threads for every engine (default: all cores)
-  --chunk N             prefill chunk for Hearth, batch size for llama.cpp (default 512)
+  --chunk N             prefill tokens per pass for Hearth and llama.cpp (default: each one's own,
+                        Hearth's engine policy and llama.cpp's batch of 512)
   --logits-to-keep      build the models with a num_logits_to_keep input
   --json FILE           write the report as JSON to FILE, with FILE's .md and .svg beside it
                         (default: .cache/bench/results/bench.json)
@@ -99,9 +100,9 @@ async function main(argv: string[]): Promise<void> {
   const precisions = list<Precision>(values.precisions, ['fp32', 'q4'], quick ? ['fp32'] : ['fp32', 'q4'], 'precisions')
   const engines = list<EngineName>(values.engines, ENGINES, [...ENGINES], 'engines')
   const threads = values.threads ? Number(values.threads) : defaultThreads()
-  const chunk = values.chunk ? Number(values.chunk) : 512
+  const chunk = values.chunk ? Number(values.chunk) : 0
   if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads takes a positive integer')
-  if (!Number.isInteger(chunk) || chunk < 1) throw new Error('--chunk takes a positive integer')
+  if (!Number.isInteger(chunk) || chunk < 0) throw new Error('--chunk takes a positive integer')
   const jsonFile = values.publish
     ? path.join(ROOT, 'docs', 'bench', 'bench.json')
     : path.resolve(values.json ?? path.join(CACHE, 'results', 'bench.json'))

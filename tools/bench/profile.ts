@@ -41,13 +41,14 @@ const ms = (x: number): string => x.toFixed(1)
 export function renderProfile(r: ProfileReport): string {
   const lines = [`# Decode-step profile: ${r.model}, ${r.threads} threads`, '']
   for (const d of r.decode) {
-    const outside = d.runMs - d.kernelMs
     lines.push(
       `## context ${d.context}, ${d.kvDtype} KV (${(d.kvBytes / 2 ** 20).toFixed(0)} MiB of past + present per step)`,
       '',
-      `engine step ${ms(d.engineStepMs)} ms = session.run ${ms(d.runMs)} ms + engine overhead ${ms(d.engineStepMs - d.runMs)} ms; ` +
-        `run = kernels ${ms(d.kernelMs)} ms + outside kernels ${ms(outside)} ms ` +
-        `(allocating and filling JS buffers of every present.* output takes ${ms(d.jsAllocCopyMs)} ms on its own).`,
+      `- engine step (ModelSession#forward): ${ms(d.engineStepMs)} ms; session.run alone: ${ms(d.runMs)} ms`,
+      `- profiled run: ${ms(d.profiledWallMs)} ms in JS = onnxruntime model_run ${ms(d.modelRunMs)} ms ` +
+        `+ binding ${ms(d.profiledWallMs - d.modelRunMs)} ms (inputs in, every output copied into a new JS buffer)`,
+      `- model_run = kernels ${ms(d.kernelMs)} ms + between kernels ${ms(d.modelRunMs - d.kernelMs)} ms (allocation, scheduling)`,
+      `- allocating and filling JS buffers the size of every present.* output, alone: ${ms(d.jsAllocCopyMs)} ms`,
       '',
       '| op | ms per step | share of kernels |',
       '|---|---:|---:|',
@@ -92,7 +93,7 @@ export async function runProfile(args: string[]): Promise<void> {
   const shape = (values.model ?? 'smollm2-135m') as ShapeName
   if (shape !== 'smollm2-135m' && shape !== 'qwen2.5-0.5b') throw new Error(`--model takes smollm2-135m or qwen2.5-0.5b`)
   const contexts = (values.contexts ?? '1024,4096').split(',').map(Number)
-  const steps = Number(values.steps ?? 12)
+  const steps = Number(values.steps ?? 15)
   const threads = Number(values.threads ?? defaultThreads())
   const prefillTokens = Number(values['prefill-tokens'] ?? 512)
   const jsonFile = path.resolve(values.json ?? path.join(CACHE, 'results', 'profile.json'))

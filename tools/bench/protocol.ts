@@ -21,7 +21,7 @@ export interface Job {
   ggufFile: string
   vocab: number
   threads: number
-  /** Prefill chunk for engines that take one (Hearth); llama.cpp uses it as its batch size. */
+  /** Prefill tokens per pass: Hearth's prefillChunk and llama.cpp's batch size; 0: each one's default. */
   chunk: number
   task: Task
 }
@@ -37,10 +37,8 @@ export interface DecodeResult {
   kind: 'decode'
   context: number
   ttftMs: number
-  /** Milliseconds from the first generated token to the last. */
-  decodeMs: number
-  /** Tokens generated after the first one: what decodeMs covers. */
-  decodeTokens: number
+  /** Milliseconds between consecutive generated tokens: one entry per decode step. */
+  stepMs: number[]
   /** KV cache bytes per token as the engine holds it (null where the engine does not say). */
   kvBytesPerToken: number | null
 }

@@ -1,10 +1,12 @@
-// Measurement process for Hearth: drives the engine's ModelSession (the forward pass the engine
-// process runs) over token ids, prefilling in chunks as the engine does, decoding greedily.
+// Measurement process for Hearth: loads the model with the engine's own loader (variant choice,
+// session options, multi-token probe, prefill chunk policy) and drives its forward pass over
+// token ids, as Engine#generate does: prefill in the engine's chunks, then one token per pass.
+// Greedy argmax stands in for the sampler, whose per-token cost `npm run bench -- sampler` shows.
 
-import path from 'node:path'
-import { readModelConfig } from '../../src-main/engine/model-config.ts'
-import { ModelSession } from '../../src-main/engine/session.ts'
+import type { VariantName } from '../../src-shared/types.ts'
 import type { KvCache } from '../../src-main/engine/kv-cache.ts'
+import { loadModel } from '../../src-main/engine/load-model.ts'
+import type { ModelSession } from '../../src-main/engine/session.ts'
 import { argmax, promptTokens, serveJob, type Job, type TaskResult } from './protocol.ts'
 
 async function prefill(session: ModelSession, kv: KvCache, tokens: number[], chunk: number): Promise<number> {
@@ -16,29 +18,29 @@ async function prefill(session: ModelSession, kv: KvCache, tokens: number[], chu
 }
 
 async function run(job: Job): Promise<{ loadMs: number; result: TaskResult }> {
-  const config = await readModelConfig(job.modelDir)
+  const variant: VariantName = job.onnxFile.endsWith('_q4.onnx') ? 'q4' : 'fp32'
   const t0 = performance.now()
-  const session = await ModelSession.open(path.join(job.modelDir, job.onnxFile), {
-    provider: 'cpu',
+  const model = await loadModel(job.modelDir, {
+    variant,
+    providers: ['cpu'],
     threads: job.threads,
-    contextLength: config.contextLength,
-    kvHeads: config.kvHeads,
-    headDim: config.headDim,
-    vocab: config.vocabSize,
+    ...(job.chunk > 0 ? { prefillChunk: job.chunk } : {}),
   })
   const loadMs = performance.now() - t0
+  const { session, prefillChunk } = model
+  const chunk = Number.isFinite(prefillChunk) ? prefillChunk : Number.MAX_SAFE_INTEGER
   const task = job.task
 
   if (task.kind === 'prefill') {
     // Warm-up: the first run allocates and plans; users pay it once per load, not per message.
     const warm = session.emptyCache()
-    await prefill(session, warm, promptTokens(16, job.vocab, 1), job.chunk)
+    await prefill(session, warm, promptTokens(16, job.vocab, 1), chunk)
     warm.dispose()
     const ttftMs: number[] = []
     for (let r = 0; r < task.repeats; r++) {
       const kv = session.emptyCache()
       const start = performance.now()
-      await prefill(session, kv, promptTokens(task.tokens, job.vocab, 11 + r), job.chunk)
+      await prefill(session, kv, promptTokens(task.tokens, job.vocab, 11 + r), chunk)
       ttftMs.push(performance.now() - start)
       kv.dispose()
     }
@@ -47,21 +49,19 @@ async function run(job: Job): Promise<{ loadMs: number; result: TaskResult }> {
 
   const kv = session.emptyCache()
   const start = performance.now()
-  let token = await prefill(session, kv, promptTokens(task.context, job.vocab), job.chunk)
+  let token = await prefill(session, kv, promptTokens(task.context, job.vocab), chunk)
   const first = performance.now()
   if (task.kind === 'decode') {
-    for (let s = 1; s < task.steps; s++) token = argmax(await session.forward(kv, [token], { logits: 'last' }))
-    const end = performance.now()
+    const stepMs: number[] = []
+    for (let s = 1, last = first; s < task.steps; s++) {
+      token = argmax(await session.forward(kv, [token], { logits: 'last' }))
+      const now = performance.now()
+      stepMs.push(now - last)
+      last = now
+    }
     return {
       loadMs,
-      result: {
-        kind: 'decode',
-        context: task.context,
-        ttftMs: first - start,
-        decodeMs: end - first,
-        decodeTokens: task.steps - 1,
-        kvBytesPerToken: kv.bytes / kv.length,
-      },
+      result: { kind: 'decode', context: task.context, ttftMs: first - start, stepMs, kvBytesPerToken: kv.bytes / kv.length },
     }
   }
   const steps: number[] = []

@@ -33,6 +33,9 @@ export interface ProfileResult {
   engineStepMs: number
   /** session.run alone, the engine's session options (the first variant). */
   runMs: number
+  /** The profiled session's run as JS sees it, and as onnxruntime's profiler times it (model_run). */
+  profiledWallMs: number
+  modelRunMs: number
   /** Sum of kernel times per step, from onnxruntime's profiler. */
   kernelMs: number
   kernels: OpTime[]
@@ -54,8 +57,35 @@ const BASE: Options = {
 interface ProfileEvent {
   cat?: string
   name?: string
+  ts?: number
   dur?: number
   args?: { op_name?: string }
+}
+
+interface RunProfile {
+  modelRunMs: number
+  kernelMs: number
+  byOp: Map<string, number>
+}
+
+const WARMUP = 2
+
+/** Groups kernel events under the model_run that contains them (events are in microseconds). */
+export function splitRuns(events: readonly ProfileEvent[]): RunProfile[] {
+  const runs = events
+    .filter((e) => e.cat === 'Session' && e.name === 'model_run')
+    .map((e) => ({ start: e.ts ?? 0, end: (e.ts ?? 0) + (e.dur ?? 0), profile: { modelRunMs: (e.dur ?? 0) / 1000, kernelMs: 0, byOp: new Map<string, number>() } }))
+    .sort((a, b) => a.start - b.start)
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time') || e.ts === undefined) continue
+    const run = runs.find((r) => e.ts! >= r.start && e.ts! <= r.end)
+    if (!run) continue
+    const ms = (e.dur ?? 0) / 1000
+    const op = e.args?.op_name ?? 'unknown'
+    run.profile.kernelMs += ms
+    run.profile.byOp.set(op, (run.profile.byOp.get(op) ?? 0) + ms)
+  }
+  return runs.map((r) => r.profile)
 }
 
 function randomTensor(type: 'float32' | 'float16', dims: number[]): ort.Tensor {
@@ -66,18 +96,6 @@ function randomTensor(type: 'float32' | 'float16', dims: number[]): ort.Tensor {
     return new ort.Tensor('float16', data, dims)
   }
   return new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i)), dims)
-}
-
-async function timeRuns(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, steps: number): Promise<number> {
-  await session.run(feeds)
-  await session.run(feeds)
-  const times: number[] = []
-  for (let s = 0; s < steps; s++) {
-    const t0 = performance.now()
-    await session.run(feeds)
-    times.push(performance.now() - t0)
-  }
-  return median(times)
 }
 
 export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult> {
@@ -108,61 +126,6 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
   const elementBytes = kvType === 'float16' ? 2 : 4
   const kvBytes = past.length * config.kvHeads * config.headDim * (2 * C + 1) * elementBytes
 
-  // The engine's own step, from the same cache each time.
-  const engine = await ModelSession.open(file, {
-    provider: 'cpu',
-    threads: job.threads,
-    contextLength: config.contextLength,
-    kvHeads: config.kvHeads,
-    headDim: config.headDim,
-    vocab: config.vocabSize,
-  })
-  const tokens = new Array<number>(C).fill(42)
-  const engineTimes: number[] = []
-  for (let s = 0; s < job.steps + 2; s++) {
-    const kv = new KvCache([...past], [...tokens])
-    const t0 = performance.now()
-    await engine.forward(kv, [42], { logits: 'last' })
-    if (s >= 2) engineTimes.push(performance.now() - t0)
-  }
-  await engine.release()
-
-  // Kernel times from onnxruntime's profiler, averaged over the timed steps.
-  const profDir = await mkdtemp(path.join(os.tmpdir(), 'hearth-profile-'))
-  let kernels: OpTime[]
-  try {
-    const profiled = await ort.InferenceSession.create(file, { ...opts, enableProfiling: true, profileFilePrefix: path.join(profDir, 'p') })
-    for (let s = 0; s < job.steps; s++) await profiled.run(feeds)
-    profiled.endProfiling()
-    await profiled.release()
-    const name = (await readdir(profDir)).find((f) => f.endsWith('.json'))
-    if (!name) throw new Error('onnxruntime wrote no profile')
-    const events = JSON.parse(await readFile(path.join(profDir, name), 'utf8')) as ProfileEvent[]
-    const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').length
-    const byOp = new Map<string, number>()
-    for (const e of events) {
-      if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time')) continue
-      const op = e.args?.op_name ?? 'unknown'
-      byOp.set(op, (byOp.get(op) ?? 0) + (e.dur ?? 0) / 1000)
-    }
-    kernels = [...byOp].map(([op, ms]) => ({ op, ms: ms / runs })).sort((a, b) => b.ms - a.ms)
-  } finally {
-    await rm(profDir, { recursive: true, force: true })
-  }
-
-  // What the binding does with each output: a fresh buffer, filled.
-  const presentSizes = past.map((t) => (t.size / C) * (C + 1))
-  const copyTimes: number[] = []
-  for (let s = 0; s < job.steps; s++) {
-    const t0 = performance.now()
-    for (let i = 0; i < past.length; i++) {
-      const src = past[i]!.data as Float32Array | Uint16Array
-      const dst = kvType === 'float16' ? new Uint16Array(presentSizes[i]!) : new Float32Array(presentSizes[i]!)
-      dst.set(src)
-    }
-    copyTimes.push(performance.now() - t0)
-  }
-
   const variantOptions: [string, Options][] = [
     ['engine options', opts],
     ['no spinning', { ...opts, extra: { session: { intra_op: { allow_spinning: '0' } } } }],
@@ -171,12 +134,65 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
     ['1 thread', { ...opts, intraOpNumThreads: 1 }],
     ['no memory arena', { ...opts, enableCpuMemArena: false }],
   ]
-  const variants: { name: string; runMs: number }[] = []
-  for (const [name, o] of variantOptions) {
-    const session = await ort.InferenceSession.create(file, o)
-    variants.push({ name, runMs: await timeRuns(session, feeds, job.steps) })
-    await session.release()
+  // Every contender is opened first and then timed round-robin, so load from other processes
+  // falls on all of them alike; each figure is a median over rounds, warm-up rounds dropped.
+  const engine = await ModelSession.open(file, {
+    provider: 'cpu',
+    threads: job.threads,
+    contextLength: config.contextLength,
+    kvHeads: config.kvHeads,
+    headDim: config.headDim,
+    vocab: config.vocabSize,
+  })
+  const profDir = await mkdtemp(path.join(os.tmpdir(), 'hearth-profile-'))
+  const profiled = await ort.InferenceSession.create(file, { ...opts, enableProfiling: true, profileFilePrefix: path.join(profDir, 'p') })
+  const sessions: ort.InferenceSession[] = []
+  for (const [, o] of variantOptions) sessions.push(await ort.InferenceSession.create(file, o))
+
+  const tokens = new Array<number>(C).fill(42)
+  const presentSizes = past.map((t) => (t.size / C) * (C + 1))
+  const engineTimes: number[] = []
+  const profiledWall: number[] = []
+  const copyTimes: number[] = []
+  const variantTimes = variantOptions.map((): number[] => [])
+  const time = async (into: number[], round: number, f: () => Promise<unknown> | unknown): Promise<void> => {
+    const t0 = performance.now()
+    await f()
+    if (round >= WARMUP) into.push(performance.now() - t0)
   }
+  for (let round = 0; round < job.steps + WARMUP; round++) {
+    // The engine's own step, from the same cache each time.
+    await time(engineTimes, round, () => engine.forward(new KvCache([...past], [...tokens]), [42], { logits: 'last' }))
+    const t0 = performance.now()
+    await profiled.run(feeds)
+    profiledWall.push(performance.now() - t0)
+    for (let v = 0; v < sessions.length; v++) await time(variantTimes[v]!, round, () => sessions[v]!.run(feeds))
+    // What the binding does with each output: a fresh buffer, filled.
+    await time(copyTimes, round, () => {
+      for (let i = 0; i < past.length; i++) {
+        const dst = kvType === 'float16' ? new Uint16Array(presentSizes[i]!) : new Float32Array(presentSizes[i]!)
+        dst.set(past[i]!.data as Float32Array & Uint16Array)
+      }
+    })
+  }
+  await engine.release()
+  for (const session of sessions) await session.release()
+  profiled.endProfiling()
+  await profiled.release()
+
+  let runs: RunProfile[]
+  try {
+    const name = (await readdir(profDir)).find((f) => f.endsWith('.json'))
+    if (!name) throw new Error('onnxruntime wrote no profile')
+    runs = splitRuns(JSON.parse(await readFile(path.join(profDir, name), 'utf8')) as ProfileEvent[]).slice(WARMUP)
+  } finally {
+    await rm(profDir, { recursive: true, force: true })
+  }
+  const ops = new Set(runs.flatMap((r) => [...r.byOp.keys()]))
+  const kernels = [...ops]
+    .map((op) => ({ op, ms: median(runs.map((r) => r.byOp.get(op) ?? 0)) }))
+    .sort((a, b) => b.ms - a.ms)
+  const variants = variantOptions.map(([name], v) => ({ name, runMs: median(variantTimes[v]!) }))
 
   return {
     context: C,
@@ -184,7 +200,9 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
     kvBytes,
     engineStepMs: median(engineTimes),
     runMs: variants[0]!.runMs,
-    kernelMs: kernels.reduce((a, k) => a + k.ms, 0),
+    profiledWallMs: median(profiledWall.slice(WARMUP)),
+    modelRunMs: median(runs.map((r) => r.modelRunMs)),
+    kernelMs: median(runs.map((r) => r.kernelMs)),
     kernels,
     jsAllocCopyMs: median(copyTimes),
     variants,

@@ -23,18 +23,18 @@ function ok(result: Extract<JobOutcome, { ok: true }>['result'], peakRssBytes = 
   return { ok: true, loadMs: 1000, peakRssBytes, result }
 }
 const prefill = (tokens: number, ttftMs: number[]): JobOutcome => ok({ kind: 'prefill', tokens, ttftMs })
-const decode = (context: number, decodeMs: number, kv: number | null = 40_000): JobOutcome =>
-  ok({ kind: 'decode', context, ttftMs: 100, decodeMs, decodeTokens: 20, kvBytesPerToken: kv })
+const decode = (context: number, stepMs: number, kv: number | null = 40_000): JobOutcome =>
+  ok({ kind: 'decode', context, ttftMs: 100, stepMs: [stepMs, stepMs, 10 * stepMs], kvBytesPerToken: kv })
 const P = (tokens: number): Task => ({ kind: 'prefill', tokens, repeats: 3 })
 const D = (context: number): Task => ({ kind: 'decode', context, steps: 21 })
 
 const OUTCOMES: Outcome[] = [
-  { engine: 'hearth', task: P(512), outcome: prefill(512, [1000, 1200, 900]) },
+  { engine: 'hearth', task: P(512), outcome: prefill(512, [1100, 1000, 1200]) },
   { engine: 'transformers', task: P(512), outcome: prefill(512, [2000]) },
   { engine: 'llama.cpp', task: P(512), outcome: { ok: false, error: 'boom\nstack' } },
-  { engine: 'hearth', task: D(1000), outcome: decode(1000, 1000) },
-  { engine: 'transformers', task: D(1000), outcome: decode(1000, 2000, null) },
-  { engine: 'llama.cpp', task: D(1000), outcome: decode(1000, 500, 20_000) },
+  { engine: 'hearth', task: D(1000), outcome: decode(1000, 50) },
+  { engine: 'transformers', task: D(1000), outcome: decode(1000, 100, null) },
+  { engine: 'llama.cpp', task: D(1000), outcome: decode(1000, 25, 20_000) },
   {
     engine: 'hearth',
     task: { kind: 'memory', context: 128, steps: 400, every: 100 },
@@ -45,7 +45,7 @@ const OUTCOMES: Outcome[] = [
 describe('summarizeModel', () => {
   const m = summarizeModel(MODEL, OUTCOMES, ROOFLINE)
 
-  it('takes the median TTFT and turns it into prefill tokens/s and a ratio to each peer', () => {
+  it('takes the best TTFT and turns it into prefill tokens/s and a ratio to each peer', () => {
     assert.equal(m.prefill[0]?.ttftMs, 1000)
     assert.equal(m.prefill[0]?.tokensPerSecond, 512)
     assert.equal(m.prefill[0]?.vs.transformers, 2)
@@ -55,7 +55,7 @@ describe('summarizeModel', () => {
     assert.equal(m.prefill[0]?.ofRoofline, 512 / 500)
   })
 
-  it('rates decode over the tokens after the first and bounds it by weights plus the cache read', () => {
+  it('rates decode by the median step, so one slow step does not move it, and bounds it by weights plus cache', () => {
     const d = m.decode[0]!
     assert.equal(d.tokensPerSecond, 20)
     assert.equal(d.roofline, 10e9 / (400e6 + 40_000 * 1000))

@@ -40,7 +40,7 @@ async function run(job: Job): Promise<{ loadMs: number; result: TaskResult }> {
   const model = await llama.loadModel({ modelPath: job.ggufFile })
   const task = job.task
   const longest = task.kind === 'prefill' ? task.tokens : task.context + task.steps
-  const ctx = await model.createContext({ contextSize: longest + 64, batchSize: job.chunk, threads: job.threads })
+  const ctx = await model.createContext({ contextSize: longest + 64, batchSize: job.chunk || 512, threads: job.threads })
   const seq = ctx.getSequence()
   const loadMs = performance.now() - t0
 
@@ -63,11 +63,14 @@ async function run(job: Job): Promise<{ loadMs: number; result: TaskResult }> {
   const start = performance.now()
   const gen = await firstToken(seq, promptTokens(task.context, job.vocab))
   const first = performance.now()
-  for (let s = 1; s < task.steps; s++) {
+  const stepMs: number[] = []
+  for (let s = 1, last = first; s < task.steps; s++) {
     const next = await gen.next()
     if (next.done) throw new Error(`llama.cpp stopped after ${s} tokens`)
+    const now = performance.now()
+    stepMs.push(now - last)
+    last = now
   }
-  const end = performance.now()
   await gen.return(undefined)
   await ctx.dispose()
   // llama.cpp's default cache is f16: 2 bytes per element, keys and values, every layer.
@@ -82,8 +85,7 @@ async function run(job: Job): Promise<{ loadMs: number; result: TaskResult }> {
       kind: 'decode',
       context: task.context,
       ttftMs: first - start,
-      decodeMs: end - first,
-      decodeTokens: task.steps - 1,
+      stepMs,
       kvBytesPerToken,
     },
   }

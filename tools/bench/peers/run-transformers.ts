@@ -95,8 +95,7 @@ async function run(job: Job): Promise<{ loadMs: number; result: TaskResult }> {
       kind: 'decode',
       context: task.context,
       ttftMs: times[0]!,
-      decodeMs: times.at(-1)! - times[0]!,
-      decodeTokens: task.steps - 1,
+      stepMs: times.slice(1).map((t, i) => t - times[i]!),
       kvBytesPerToken: null,
     },
   }
