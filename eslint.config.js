@@ -8,7 +8,7 @@ import svelteConfig from './svelte.config.js'
 
 const noElectron = {
   name: 'electron',
-  message: 'engine/, store/ and models/ run without Electron (browser mode, tests, the engine process).',
+  message: 'Only src-main/electron/ may import electron: the rest runs in browser mode, tests and the engine process.',
 }
 
 export default tseslint.config(
@@ -64,7 +64,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src-main/engine/**', 'src-main/store/**', 'src-main/models/**'],
+    files: ['src-main/**'],
+    ignores: ['src-main/electron/**'],
     rules: { 'no-restricted-imports': ['error', { paths: [noElectron] }] },
   },
 )

@@ -1,6 +1,6 @@
 // Electron entry: lifecycle, the one window, the app protocol and the services behind IPC.
 
-import { app, BrowserWindow, dialog, Menu, net, protocol, screen, session } from 'electron'
+import { app, BrowserWindow, dialog, Menu, net, protocol, safeStorage, screen, session } from 'electron'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { createApp, type App } from '../app/app.ts'
@@ -11,6 +11,7 @@ import { registerIpc } from './ipc.ts'
 import { menuTemplate } from './menu.ts'
 import { DEFAULT_SIZE, MIN_SIZE, restoreBounds } from './window-bounds.ts'
 import { APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, lockDownContents } from './security.ts'
+import { safeStorageBox } from '../remote/secret-box.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const rendererDir = path.resolve(here, '../renderer')
@@ -54,6 +55,7 @@ async function start(): Promise<void> {
     modelsDir: process.env.HEARTH_MODELS_DIR ?? path.join(userData, 'models'),
     engine: hostEngine(new EngineHost({ spawn: utilitySpawner(path.join(here, 'engine.js')) })),
     pickFolder,
+    secrets: safeStorageBox(safeStorage),
   })
   registerIpc(services, () => mainWindow)
   const events = services.events
