@@ -2,7 +2,7 @@
 
 import os from 'node:os'
 import { AppError } from '../../src-shared/errors.ts'
-import type { GenerationStats, LoadedModelInfo, StopReason } from '../../src-shared/types.ts'
+import type { ChatMessage, GenerationStats, LoadedModelInfo, StopReason } from '../../src-shared/types.ts'
 import { fitContext } from './context-fit.ts'
 import type { KvCache } from './kv-cache.ts'
 import { KvPool } from './kv-pool.ts'
@@ -13,8 +13,27 @@ import { createRng, sample } from './sampler.ts'
 import { SnapshotStore } from './snapshots.ts'
 import { StopMatcher } from './stops.ts'
 import { TextStream } from './text-stream.ts'
+import type { ChatTokenizer } from './tokenizer.ts'
 
 const DEFAULT_SNAPSHOT_BUDGET = 2 * 2 ** 30
+
+/**
+ * The prompt's tokens: the chat plus the assistant header, or, to carry on the last assistant
+ * message, the chat rendered up to the end of that message's text (as Hugging Face's
+ * continue_final_message does: the template's closing tokens after it are cut off).
+ */
+function promptTokens(tokenizer: ChatTokenizer, messages: readonly ChatMessage[], continueLast: boolean): number[] {
+  const last = messages[messages.length - 1]
+  if (!continueLast) return tokenizer.encodeChat(messages, { addGenerationPrompt: true })
+  if (last?.role !== 'assistant') {
+    throw new AppError('BAD_REQUEST', 'Only an assistant message can be continued')
+  }
+  if (last.content.trim() === '') return tokenizer.encodeChat(messages.slice(0, -1), { addGenerationPrompt: true })
+  const text = tokenizer.renderChat(messages, { addGenerationPrompt: false })
+  const end = text.lastIndexOf(last.content)
+  if (end < 0) throw new AppError('MODEL_UNSUPPORTED', "The model's chat template changes message text, so a reply cannot be continued")
+  return tokenizer.encode(text.slice(0, end + last.content.length))
+}
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
@@ -82,7 +101,7 @@ export class Engine {
     const reserve = Math.max(1, Math.min(params.maxTokens, Math.floor(context / 4)))
     const fit = fitContext(
       req.messages,
-      (messages) => tokenizer.encodeChat(messages, { addGenerationPrompt: true }),
+      (messages) => promptTokens(tokenizer, messages, req.continueLast ?? false),
       context,
       reserve,
       req.contextPolicy ?? 'stop',

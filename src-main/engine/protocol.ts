@@ -38,6 +38,11 @@ export interface GenerateRequest {
   params: GenerationParams
   /** What to do when the prompt does not fit the context; default 'stop'. */
   contextPolicy?: ContextPolicy
+  /**
+   * The last message is an assistant reply to carry on from its text (after a cancel, say)
+   * instead of a finished turn to answer.
+   */
+  continueLast?: boolean
 }
 
 export interface GenerateResult {

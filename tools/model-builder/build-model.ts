@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Tokenizer } from '@huggingface/tokenizers'
 import { byteLevelAlphabet } from '../../src-main/engine/tokenizer.ts'
-import { writeDecoder } from './decoder-graph.ts'
+import { FINAL_NORM_SCALE, writeDecoder } from './decoder-graph.ts'
 import { buildTokenizerFiles } from './tokenizer.ts'
 
 export type ShapeName = 'tiny' | 'smollm2-135m' | 'qwen2.5-0.5b'
@@ -146,20 +146,23 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     singleTokenAppend: o.singleTokenAppend,
   }
   const onnxDir = path.join(dir, 'onnx')
-  const weights = { q4BlockSize: o.q4BlockSize, seed: o.seed, logitBias: textBias(tokenizer.tokenizerJson, tokenizer.tokenizerConfig, o.vocab) }
+  // Three standard deviations of the logits below the rest.
+  const penalty = 3 * FINAL_NORM_SCALE * Math.sqrt(o.hidden)
+  const logitBias = textBias(tokenizer.tokenizerJson, tokenizer.tokenizerConfig, o.vocab, penalty)
+  const weights = { q4BlockSize: o.q4BlockSize, seed: o.seed, logitBias }
   writeDecoder(onnxDir, 'model.onnx', shape, signature, { ...weights, format: 'fp32' })
   if (o.q4) writeDecoder(onnxDir, 'model_q4.onnx', shape, signature, { ...weights, format: 'q4' })
 }
 
 /**
- * -8 on the logits of tokens a real model rarely writes: those that are not whole printable text on
+ * -penalty on the logits of tokens a real model rarely writes: those that are not whole printable text on
  * their own (lone UTF-8 bytes, control characters, special tokens) and those the tokenizer would
  * never produce for their own text (non-canonical merges). A random model then writes text that
  * re-tokenizes as it was generated, as a real model's replies mostly do, so reply tokens can be
  * reused from the cache on the next turn. The penalised tokens stay possible, just unlikely.
  */
-function textBias(tokenizerJson: object, tokenizerConfig: object, vocab: number): Float32Array {
-  const bias = new Float32Array(vocab).fill(-8)
+function textBias(tokenizerJson: object, tokenizerConfig: object, vocab: number, penalty: number): Float32Array {
+  const bias = new Float32Array(vocab).fill(-penalty)
   const model = (tokenizerJson as { model?: { vocab?: Record<string, number> } }).model
   const tokenizer = new Tokenizer(tokenizerJson as Record<string, unknown>, tokenizerConfig as Record<string, unknown>)
   const byteOf = new Map(byteLevelAlphabet().map((ch, b) => [ch, b]))

@@ -40,6 +40,13 @@ export interface DecoderWeights {
   logitBias: Float32Array | null
 }
 
+/**
+ * The final norm's weights: logits then have a standard deviation of about this times
+ * sqrt(hidden) (2.8 for the tiny model), peaked enough that greedy picks are far from ties and
+ * flat enough to sample from.
+ */
+export const FINAL_NORM_SCALE = 0.35
+
 const FLT_MAX = 3.4028234663852886e38
 const INT64_MAX = Number.MAX_SAFE_INTEGER
 
@@ -185,9 +192,7 @@ export function writeDecoder(
     h = g.op('Add', [h, matmul(act, `${p}.mlp.down_proj.weight`, I, H)])
   }
 
-  // A final norm of ~0.35 puts logits at a standard deviation of ~0.35 * sqrt(hidden) (2.8 for the
-  // tiny model): peaked enough that greedy picks are far from ties, flat enough to sample from.
-  let last = rmsNorm(h, 'model.norm.weight', 0.35)
+  let last = rmsNorm(h, 'model.norm.weight', FINAL_NORM_SCALE)
   if (logitsToKeep) {
     // num_logits_to_keep = k keeps the last k positions; 0 keeps all (Slice from -0 = 0).
     const start = g.op('Neg', [g.op('Unsqueeze', [logitsToKeep, g.int64([0])])])

@@ -100,6 +100,21 @@ describe('Engine#generate', () => {
     assert.ok(stats.prefillTokensPerSecond > 0 && stats.decodeTokensPerSecond > 0)
   })
 
+  it('carries on an unfinished reply from its text', async () => {
+    const engine = await engineFor(tiny)
+    const half = await run(engine, CHAT, { ...GREEDY, maxTokens: 6 })
+    const rest = await engine.generate(
+      { messages: [...CHAT, { role: 'assistant', content: half.text }], params: { ...GREEDY, maxTokens: 6 }, continueLast: true },
+      () => {},
+      () => false,
+    )
+    assert.deepEqual([...half.tokens, ...rest.tokens], GOLDEN)
+    await assert.rejects(
+      engine.generate({ messages: CHAT, params: GREEDY, continueLast: true }, () => {}, () => false),
+      { code: 'BAD_REQUEST' },
+    )
+  })
+
   it('stops at once when cancelled before the first token', async () => {
     const result = await (await engineFor(tiny)).generate({ messages: CHAT, params: GREEDY }, () => {}, () => true)
     assert.equal(result.stats.stopReason, 'cancelled')
