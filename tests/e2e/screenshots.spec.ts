@@ -2,7 +2,7 @@
 
 import { hearthExport, SAMPLE_STATS } from './conversation-file.ts'
 import { expect, test } from './fixtures.ts'
-import { closeSettings, importConversations, openConversation, openSettings, shoot } from './ui.ts'
+import { closeSettings, importConversations, newChat, openConversation, openSettings, replyDone, send, setMaxTokens, shoot } from './ui.ts'
 
 const REPLY = `Here is a small function that reverses a string, with a test:
 
@@ -59,6 +59,13 @@ test('the start screen, a chat, search and settings', async ({ app }) => {
   await expect(app.getByTestId('search-hit').first()).toBeVisible()
   await shoot(app, 'search')
   await app.getByRole('searchbox', { name: 'Search messages' }).fill('')
+
+  await newChat(app)
+  await setMaxTokens(app, 60)
+  await send(app, 'Hello! Who are you?')
+  await replyDone(app)
+  await expect(app.getByTestId('cpu-fallback')).toBeVisible()
+  await shoot(app, 'streamed')
 
   await openSettings(app, 'General')
   await shoot(app, 'settings-general')

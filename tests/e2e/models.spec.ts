@@ -1,0 +1,67 @@
+// The model picker (what the library found, load and unload, the provider in use said out loud) and the context notices.
+
+import { hearthExport, SAMPLE_STATS } from './conversation-file.ts'
+import { expect, test } from './fixtures.ts'
+import { closeSettings, importConversations, newChat, openConversation, openSettings } from './ui.ts'
+
+test.use({ models: { 'tiny-chat': { shape: 'tiny', contextLength: 4096, seed: 7 }, 'tiny-q4': { shape: 'tiny', q4: true, seed: 8 }, 'no-weights': 'invalid' } })
+
+test('lists usable models with their variants and unusable ones with the reason; loads and unloads', async ({ app }) => {
+  await openSettings(app, 'Models')
+  const dialog = app.getByRole('dialog', { name: 'Settings' })
+  await expect(dialog.getByTestId('library-model')).toHaveCount(2)
+  await expect(dialog.getByRole('list', { name: 'Variants of tiny-q4' })).toContainText('q4')
+  await expect(dialog.getByRole('list', { name: 'Variants of tiny-q4' })).toContainText('fp32')
+  await expect(dialog.getByTestId('library-model-invalid')).toContainText('no-weights')
+  await expect(dialog.getByTestId('library-model-invalid')).toContainText('Not usable:')
+
+  const q4 = dialog.getByTestId('library-model').filter({ hasText: 'tiny-q4' })
+  await q4.getByRole('button', { name: 'Load tiny-q4 q4' }).click()
+  await expect(q4).toContainText('Loaded · q4 · CPU', { timeout: 30_000 })
+  await expect(q4.getByRole('list', { name: 'Variants of tiny-q4' })).toContainText('in use')
+  await q4.getByRole('button', { name: 'Unload' }).click()
+  await expect(q4.getByRole('button', { name: 'Load', exact: true })).toBeVisible()
+  await closeSettings(app)
+})
+
+test('shows the provider in use in the chat header, why the others were not used, and switches the model', async ({ app }) => {
+  await newChat(app)
+  const header = app.getByRole('region', { name: 'Chat' })
+  await header.getByRole('combobox', { name: 'Model' }).selectOption('tiny-chat')
+  const status = app.getByTestId('engine-status')
+  await status.getByRole('button', { name: 'Load model' }).or(status.getByRole('button', { name: 'Load tiny-chat' })).click()
+  const chip = status.getByRole('button', { name: /CPU · fp32/ })
+  await expect(chip).toBeVisible({ timeout: 30_000 })
+  await chip.click()
+  const details = app.getByRole('region', { name: 'Execution provider details' })
+  await expect(details).toContainText('tiny-chat')
+  await expect(details).toContainText('CPU: in use')
+  // Every provider tried before the CPU is listed with its reason; on a GPU-less machine that is a loud fallback.
+  const failed = await details.locator('li.bad').count()
+  if (failed > 0) await expect(app.getByTestId('cpu-fallback')).toContainText('was not used:')
+
+  await header.getByRole('combobox', { name: 'Model' }).selectOption('tiny-q4')
+  await status.getByRole('button', { name: 'Load tiny-q4' }).click()
+  await expect(status.getByRole('button', { name: /CPU · q4/ })).toBeVisible({ timeout: 30_000 })
+})
+
+test('says when older turns were dropped to fit the context, on the reply and on the meter', async ({ app }) => {
+  await importConversations(
+    app,
+    hearthExport([
+      {
+        title: 'Long ago',
+        messages: [
+          { role: 'user', content: 'One' },
+          { role: 'assistant', content: 'Two', stats: SAMPLE_STATS },
+          { role: 'user', content: 'Three' },
+          { role: 'assistant', content: 'Four', stats: { ...SAMPLE_STATS, droppedMessages: [0, 1] } },
+        ],
+      },
+    ]),
+  )
+  await openConversation(app, 'Long ago')
+  await expect(app.getByTestId('dropped-notice')).toHaveCount(1)
+  await expect(app.getByTestId('dropped-notice')).toContainText('2 older messages were left out')
+  await expect(app.getByTestId('context-dropped')).toBeVisible()
+})
