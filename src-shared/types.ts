@@ -289,8 +289,11 @@ export interface SearchHit {
   role: Role
   createdAt: number
   snippet: SnippetPart[]
-  /** FTS5 bm25 rank: lower is better. Hits come best first. */
-  rank: number
+  /**
+   * FTS5 bm25 rank, lower is better, hits best first; null when a searched word is in so many
+   * messages that relevance says little, and hits come newest first instead.
+   */
+  rank: number | null
 }
 
 export type ExportFormat = 'json' | 'markdown'

@@ -8,8 +8,16 @@ const MATCH_START = '\u0002'
 const MATCH_END = '\u0003'
 const SNIPPET_TOKENS = 16
 
+/**
+ * bm25 needs, for each searched word, the number of messages holding it, and FTS5 counts
+ * them by reading the word's whole list: a word in most of a million messages costs a
+ * hundred milliseconds or more. Such a word also says little about relevance, so when any
+ * searched word is in more messages than this, hits come newest first instead of ranked.
+ */
+export const COMMON_WORD_MESSAGES = 10_000
+
 interface HitRow {
-  rank: number
+  rank: number | null
   snippet: string
   id: string
   conversation_id: string
@@ -19,15 +27,18 @@ interface HitRow {
 }
 
 /**
- * The user's words as an FTS5 query: every word must occur, the last one as a prefix (so
- * results follow typing). Quoting makes FTS5 operators and punctuation plain text; null
- * when there is nothing to look for.
+ * The user's words as FTS5 phrases, all of which must occur. Quoting makes FTS5 operators
+ * and punctuation plain text; a trailing * asks for words that start with what precedes it.
  */
-export function toFtsQuery(input: string): string | null {
+export function toFtsPhrases(input: string): string[] {
   // FTS5 reads its query as a C string: a NUL would cut it short.
-  const words = input.split(/[\s\0]+/).filter((w) => w !== '')
-  if (words.length === 0) return null
-  return words.map((w, i) => `"${w.replaceAll('"', '""')}"${i === words.length - 1 ? '*' : ''}`).join(' ')
+  return input
+    .split(/[\s\0]+/)
+    .filter((w) => w !== '')
+    .map((w) => {
+      const prefix = w.length > 1 && w.endsWith('*')
+      return `"${(prefix ? w.slice(0, -1) : w).replaceAll('"', '""')}"${prefix ? '*' : ''}`
+    })
 }
 
 export function parseSnippet(snippet: string): SnippetPart[] {
@@ -45,35 +56,36 @@ function splitOnce(s: string, sep: string): [string, string] {
   return at === -1 ? [s, ''] : [s.slice(0, at), s.slice(at + sep.length)]
 }
 
-/**
- * Ranking scores every candidate, so for a word found in most messages ranking all of them
- * would take seconds at a million messages: hits are ranked among the most recent
- * RANK_WINDOW matches. Rarer words (fewer matches than that) are ranked over all of them.
- */
-export const RANK_WINDOW = 2000
+type HitsStatement = Database.Statement<{ query: string; limit: number; offset: number }, HitRow>
 
 export class SearchIndex {
-  readonly #hits: Database.Statement<{ query: string; window: number; limit: number; offset: number }, HitRow>
+  readonly #ranked: HitsStatement
+  readonly #newest: HitsStatement
+  readonly #probe: Database.Statement<[string, number], { n: number }>
 
   constructor(db: Database.Database) {
-    // ORDER BY rank is done by FTS5 itself (no sort in SQL), so the joins and snippet() run
+    // FTS5 itself orders by rank or rowid (no sort in SQL), so the joins and snippet() run
     // only for the rows returned, not for every match.
-    this.#hits = db.prepare(`SELECT m.id, m.conversation_id, m.role, m.created_at, c.title, f.rank AS rank,
-        snippet(messages_fts, 0, char(2), char(3), '…', ${SNIPPET_TOKENS}) AS snippet
-      FROM messages_fts AS f
-      JOIN messages AS m ON m.seq = f.rowid
-      JOIN conversations AS c ON c.id = m.conversation_id
-      WHERE messages_fts MATCH @query AND c.deleted_at IS NULL
-        AND f.rowid >= coalesce((SELECT rowid FROM messages_fts WHERE messages_fts MATCH @query
-          ORDER BY rowid DESC LIMIT 1 OFFSET @window - 1), 0)
-      ORDER BY f.rank LIMIT @limit OFFSET @offset`)
+    const hits = (rank: string, order: string) =>
+      db.prepare(`SELECT m.id, m.conversation_id, m.role, m.created_at, c.title, ${rank} AS rank,
+          snippet(messages_fts, 0, char(2), char(3), '…', ${SNIPPET_TOKENS}) AS snippet
+        FROM messages_fts AS f
+        JOIN messages AS m ON m.seq = f.rowid
+        JOIN conversations AS c ON c.id = m.conversation_id
+        WHERE messages_fts MATCH @query AND c.deleted_at IS NULL
+        ORDER BY ${order} LIMIT @limit OFFSET @offset`) as HitsStatement
+    this.#ranked = hits('f.rank', 'f.rank')
+    this.#newest = hits('NULL', 'f.rowid DESC')
+    this.#probe = db.prepare('SELECT count(*) AS n FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)')
   }
 
   search(input: string, options: { limit?: number; offset?: number } = {}): SearchHit[] {
-    const query = toFtsQuery(input)
-    if (query === null) return []
+    const phrases = toFtsPhrases(input)
+    if (phrases.length === 0) return []
     const { limit = 50, offset = 0 } = options
-    return this.#hits.all({ query, window: RANK_WINDOW, limit, offset }).map((row) => ({
+    const common = phrases.some((p) => (this.#probe.get(p, COMMON_WORD_MESSAGES + 1)?.n ?? 0) > COMMON_WORD_MESSAGES)
+    const statement = common ? this.#newest : this.#ranked
+    return statement.all({ query: phrases.join(' '), limit, offset }).map((row) => ({
       conversationId: row.conversation_id,
       conversationTitle: row.title,
       messageId: row.id,

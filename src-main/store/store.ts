@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3'
 import { AppError } from '../../src-shared/errors.ts'
 import type { Conversation, ExportedFile, ExportFormat, ImportResult, Message, SearchHit } from '../../src-shared/types.ts'
 import { ConversationStore } from './conversations.ts'
-import { openDb, type OpenDbReport } from './db.ts'
+import { FULL_CHECK_MAX_BYTES, openDb, type OpenDbReport } from './db.ts'
 import { hearthJsonChunks, markdownChunks } from './export.ts'
 import { planImport, writeImport } from './import.ts'
 import { MessageStore } from './messages.ts'
@@ -26,6 +26,8 @@ export interface StoreOptions {
   now?: () => number
   /** Tests replace the schema history; the app uses the built-in one. */
   migrations?: readonly Migration[]
+  /** Size up to which every start runs a full quick_check (see db.ts). */
+  fullCheckMaxBytes?: number
 }
 
 /** What happened while opening, for the app to tell the user (moved-aside file, recovered replies). */
@@ -153,6 +155,10 @@ export function openStore(options: StoreOptions): Store {
   if (options.dataDir === '') throw new AppError('BAD_REQUEST', 'No data directory was given for the history.')
   fs.mkdirSync(options.dataDir, { recursive: true })
   const file = path.join(options.dataDir, DB_FILE)
-  const { db, report } = openDb(file, options.migrations ?? MIGRATIONS, options.now)
+  const { db, report } = openDb(file, {
+    migrations: options.migrations ?? MIGRATIONS,
+    now: options.now ?? Date.now,
+    fullCheckMaxBytes: options.fullCheckMaxBytes ?? FULL_CHECK_MAX_BYTES,
+  })
   return new Store(db, file, report, options)
 }

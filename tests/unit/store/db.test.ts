@@ -122,6 +122,43 @@ describe('openStore', () => {
     assert.deepEqual(reopened.conversations.list(), [])
   })
 
+  it('checks every page after an unclean exit and the small tables after a clean one', (t) => {
+    const dir = tempDir(t)
+    const first = openStore({ dataDir: dir })
+    first.conversations.create()
+    first.close()
+    const clean = openStore({ dataDir: dir, fullCheckMaxBytes: 0 })
+    assert.equal(clean.report.checked, 'small-tables')
+    // While it is open, its WAL is there, as after a crash.
+    const afterCrash = openStore({ dataDir: dir, fullCheckMaxBytes: 0 })
+    afterCrash.close()
+    clean.close()
+    assert.equal(afterCrash.report.checked, 'all')
+    const small = openStore({ dataDir: dir })
+    t.after(() => small.close())
+    assert.equal(small.report.checked, 'all')
+  })
+
+  it('finds damage to the conversations table even when only the small tables are checked', (t) => {
+    const dir = tempDir(t)
+    const file = path.join(dir, DB_FILE)
+    const store = openStore({ dataDir: dir })
+    for (let i = 0; i < 50; i++) store.conversations.create({ title: `chat ${i}` })
+    store.close()
+    // Read-write, so that closing it removes the WAL again: the next start counts as clean.
+    const db = new Database(file)
+    const { rootpage } = db.prepare(`SELECT rootpage FROM sqlite_schema WHERE name = 'conversations'`).get() as { rootpage: number }
+    db.close()
+    const fd = fs.openSync(file, 'r+')
+    fs.writeSync(fd, Buffer.alloc(4096, 0xff), 0, 4096, (rootpage - 1) * 4096)
+    fs.closeSync(fd)
+    const reopened = openStore({ dataDir: dir, fullCheckMaxBytes: 0 })
+    t.after(() => reopened.close())
+    assert.equal(reopened.report.checked, 'small-tables')
+    assert.ok(reopened.report.movedAside !== null)
+    assert.deepEqual(reopened.conversations.list(), [])
+  })
+
   it('copies the database with VACUUM INTO before migrating it', (t) => {
     const dir = tempDir(t)
     const first = openStore({ dataDir: dir })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { parseSnippet, toFtsQuery } from '../../../src-main/store/search.ts'
+import { COMMON_WORD_MESSAGES, parseSnippet, toFtsPhrases } from '../../../src-main/store/search.ts'
 import { tempStore } from './helpers.ts'
 
 describe('Store#search', () => {
@@ -23,14 +23,40 @@ describe('Store#search', () => {
     assert.equal(hits[1]?.snippet.map((p) => p.text).join(''), 'The recipe needs flour, sugar, eggs, butter, milk and a pinch of salt.')
   })
 
-  it('needs every word, and matches the last one as a prefix', (t) => {
+  it('needs every word, and takes a trailing * as "starts with"', (t) => {
     const store = tempStore(t)
     const c = store.conversations.create()
     const both = store.messages.addUser(c.id, null, 'rust borrow checker')
     store.messages.addUser(c.id, null, 'rust only')
-    assert.deepEqual(store.search('rust che').map((h) => h.messageId), [both.id])
+    assert.deepEqual(store.search('rust che'), [])
+    assert.deepEqual(store.search('rust che*').map((h) => h.messageId), [both.id])
     assert.deepEqual(store.search('checker rust').map((h) => h.messageId), [both.id])
     assert.deepEqual(store.search('   '), [])
+  })
+
+  it('lists hits newest first, unranked, when a word is in too many messages to rank', (t) => {
+    const store = tempStore(t)
+    const messages = Array.from({ length: COMMON_WORD_MESSAGES + 1 }, (_, i) => ({
+      id: `m${i}`,
+      parentId: i === 0 ? null : `m${i - 1}`,
+      role: 'user',
+      content: i % 1000 === 0 ? `common common rare${i}` : `common word${i}`,
+      status: 'complete',
+      stats: null,
+      modelId: null,
+      error: null,
+      createdAt: i,
+    }))
+    const conversation = { title: 'big', createdAt: 0, updatedAt: 0, modelId: null, systemPrompt: '', params: {},
+      contextPolicy: 'stop', pinned: false, archived: false, activeLeafId: null, messages }
+    store.importText(JSON.stringify({ format: 'hearth-conversations', version: 1, exportedAt: 0, conversations: [conversation] }))
+
+    const newest = store.search('common', { limit: 3 })
+    assert.deepEqual(newest.map((h) => [h.createdAt, h.rank]), [[10_000, null], [9_999, null], [9_998, null]])
+    const rare = store.search('rare*')
+    assert.equal(rare.length, 11)
+    assert.ok(rare.every((h) => typeof h.rank === 'number'))
+    assert.deepEqual(store.search('rare5000 common').map((h) => [h.createdAt, h.rank]), [[5_000, null]])
   })
 
   it('matches across accents and case', (t) => {
@@ -129,10 +155,10 @@ describe('messages_fts', () => {
   })
 })
 
-describe('toFtsQuery', () => {
-  it('quotes every word, doubles quotes inside, and makes the last a prefix', () => {
-    assert.equal(toFtsQuery(' a  "b" c '), '"a" """b""" "c"*')
-    assert.equal(toFtsQuery('\t\n'), null)
+describe('toFtsPhrases', () => {
+  it('quotes every word, doubles quotes inside, and keeps a trailing * outside the quotes', () => {
+    assert.deepEqual(toFtsPhrases(' a  "b" c* * '), ['"a"', '"""b"""', '"c"*', '"*"'])
+    assert.deepEqual(toFtsPhrases('\t\n\0'), [])
   })
 })
 
