@@ -121,7 +121,12 @@ export class KvPool {
     this.entries.delete(entry.key)
     // Device caches cannot be read back to write them (KvCache#truncate says why).
     if (!entry.key.startsWith(ANONYMOUS) && entry.cache.length > 0 && !entry.cache.onDevice) {
-      await this.opts.snapshots?.save(entry.key, entry.cache)
+      try {
+        await this.opts.snapshots?.save(entry.key, entry.cache)
+      } catch (err) {
+        // A snapshot is an optimisation: a full disk costs the next turn a full prefill, not the reply.
+        console.error(`KV snapshot of ${entry.key} not written: ${(err as Error).message}`)
+      }
     }
     entry.cache.dispose()
   }
