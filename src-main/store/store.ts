@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type Database from 'better-sqlite3'
 import { AppError } from '../../src-shared/errors.ts'
-import type { Conversation, ExportedFile, ExportFormat, ImportResult, Message, SearchHit } from '../../src-shared/types.ts'
+import type { Conversation, ExportFormat, ImportResult, Message, SearchHit } from '../../src-shared/types.ts'
 import { ConversationStore } from './conversations.ts'
 import { FULL_CHECK_MAX_BYTES, openDb, type OpenDbReport } from './db.ts'
 import { hearthJsonChunks, markdownChunks } from './export.ts'
@@ -80,19 +80,6 @@ export class Store {
     return [...this.#exportChunks(format, ids)].join('')
   }
 
-  /** One conversation, or all of them (null), named and typed for saving or downloading. */
-  exportFile(format: ExportFormat, conversationId: string | null): ExportedFile {
-    const ids = conversationId === null ? undefined : [conversationId]
-    const text = this.exportText(format, ids)
-    const base =
-      conversationId === null
-        ? `hearth-history-${new Date(this.#now()).toISOString().slice(0, 10)}`
-        : fileSafe(this.conversations.get(conversationId).title)
-    return format === 'json'
-      ? { fileName: `${base}.json`, mimeType: 'application/json', text }
-      : { fileName: `${base}.md`, mimeType: 'text/markdown', text }
-  }
-
   /** Writes next to `target` first and renames, so a failed export leaves no half file behind. */
   exportToFile(target: string, format: ExportFormat, ids?: readonly string[]): void {
     const partial = `${target}.partial`
@@ -115,10 +102,6 @@ export class Store {
     return writeImport(this.#db, this.conversations, this.messages, format, plan)
   }
 
-  importFile(file: string): ImportResult {
-    return this.importText(fs.readFileSync(file, 'utf8'), path.basename(file))
-  }
-
   /** Finish or abandon stream writers first: their timers cannot write after this. Idempotent. */
   close(): void {
     if (!this.#db.open) return
@@ -139,12 +122,6 @@ export class Store {
     if (ids !== undefined) return ids.map((id) => this.conversations.get(id))
     return [...this.conversations.list({ archived: false }), ...this.conversations.list({ archived: true })]
   }
-}
-
-/** A title as a file name: no path or reserved characters, not empty, not overlong. */
-function fileSafe(title: string): string {
-  const name = title.replace(/[\\/:*?"<>|\p{Cc}]+/gu, ' ').replace(/\s+/g, ' ').trim().slice(0, 80)
-  return name === '' || /^\.+$/.test(name) ? 'conversation' : name
 }
 
 /**

@@ -119,8 +119,6 @@ describe('Store Markdown export', () => {
     const headings = md.split('\n').filter((l) => l.startsWith('## '))
     assert.deepEqual(headings, ['## System', '## User', '## Assistant (smollm2-135m)', '## User', '## Assistant (smollm2-135m, error: engine crashed)'])
     assert.ok(!md.includes('regenerated answer'))
-    const file = store.exportFile('markdown', id)
-    assert.deepEqual([file.fileName, file.mimeType, file.text], ['Rich b one b.md', 'text/markdown', md])
   })
 })
 
