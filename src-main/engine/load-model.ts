@@ -21,14 +21,18 @@ export interface LoadedModel {
   config: ModelConfig
   info: LoadedModelInfo
   identity: ModelIdentity
-  /** Prompt tokens per forward pass; Infinity: the whole prompt at once. */
+  /** Prompt tokens per forward pass. */
   prefillChunk: number
 }
 
 /** Context positions the memory estimate reserves KV for (a long chat, not the model's maximum). */
 const ESTIMATE_CONTEXT = 4096
-/** Prefill chunk for graphs that compute logits for every position: bounds that output's size. */
-const ALL_LOGITS_CHUNK = 512
+/**
+ * Default prompt tokens per prefill pass. Bounds what a pass materialises: attention scores
+ * [heads, chunk, context] in exports built from standard ops, and logits [chunk, vocab] in those
+ * without num_logits_to_keep (a 4000-token prompt in one pass would need gigabytes for either).
+ */
+const DEFAULT_CHUNK = 512
 
 export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const summary = await inspectModelFolder(modelDir)
@@ -76,10 +80,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
       headDim: session.sig.headDim,
       onnxruntime: ort.env.versions.common,
     }
-    const prefillChunk =
-      opts.prefillChunk && opts.prefillChunk > 0 ? opts.prefillChunk
-      : session.sig.logitsToKeep ? Infinity
-      : ALL_LOGITS_CHUNK
+    const prefillChunk = opts.prefillChunk && opts.prefillChunk > 0 ? opts.prefillChunk : DEFAULT_CHUNK
     return { session, tokenizer, config, info, identity, prefillChunk }
   } catch (err) {
     await session.release()
@@ -91,7 +92,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
 function checkMemory(variant: ModelVariant, config: ModelConfig, limit: number, chunk: number | undefined): void {
   const kvDtype = config.declaredKvDtype ?? (variant.name === 'fp16' || variant.name === 'q4f16' ? 'float16' : 'float32')
   const kv = kvBytesPerToken(config, kvDtype) * Math.min(config.contextLength, ESTIMATE_CONTEXT)
-  const logits = (chunk && chunk > 0 ? chunk : ALL_LOGITS_CHUNK) * config.vocabSize * 4
+  const logits = (chunk && chunk > 0 ? chunk : DEFAULT_CHUNK) * config.vocabSize * 4
   // Weights plus ~10% for the runtime's own allocations.
   const need = Math.round(variant.bytes * 1.1 + kv + logits)
   if (need > limit) {
