@@ -14,7 +14,7 @@ const SNIPPET_TOKENS = 16
  * hundred milliseconds or more. Such a word also says little about relevance, so when any
  * searched word is in more messages than this, hits come newest first instead of ranked.
  */
-export const COMMON_WORD_MESSAGES = 10_000
+export const COMMON_WORD_MESSAGES = 5_000
 
 interface HitRow {
   rank: number | null

@@ -52,11 +52,14 @@ describe('Store#search', () => {
     store.importText(JSON.stringify({ format: 'hearth-conversations', version: 1, exportedAt: 0, conversations: [conversation] }))
 
     const newest = store.search('common', { limit: 3 })
-    assert.deepEqual(newest.map((h) => [h.createdAt, h.rank]), [[10_000, null], [9_999, null], [9_998, null]])
+    const last = COMMON_WORD_MESSAGES
+    assert.deepEqual(newest.map((h) => [h.createdAt, h.rank]), [[last, null], [last - 1, null], [last - 2, null]])
     const rare = store.search('rare*')
-    assert.equal(rare.length, 11)
+    assert.equal(rare.length, Math.floor(COMMON_WORD_MESSAGES / 1000) + 1)
     assert.ok(rare.every((h) => typeof h.rank === 'number'))
-    assert.deepEqual(store.search('rare5000 common').map((h) => [h.createdAt, h.rank]), [[5_000, null]])
+    assert.deepEqual(store.search('rare1000 common').map((h) => [h.createdAt, h.rank]), [[1_000, null]])
+    // Just under the limit: every message but the rare ones.
+    assert.equal(typeof store.search('word*', { limit: 1 })[0]?.rank, 'number')
   })
 
   it('matches across accents and case', (t) => {
