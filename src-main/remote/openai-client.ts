@@ -113,7 +113,7 @@ export async function streamChat(
       throw new RemoteGarbage(`it did not answer with an event stream (${preview(await res.text())})`)
     }
     if (!res.body) throw new RemoteGarbage('its answer had no body')
-    for await (const data of sseData(res.body)) {
+    for await (const data of sseData(chunksOf(res.body))) {
       touch()
       if (data.trim() === '[DONE]') break
       const chunk = chunkSchema.safeParse(safeJson(data))
@@ -173,6 +173,20 @@ function requestBody(model: string, messages: ChatMessage[], params: GenerationP
     max_tokens: params.maxTokens,
     ...(params.seed === null ? {} : { seed: params.seed }),
     ...(params.stop.length === 0 ? {} : { stop: params.stop.slice(0, MAX_STOPS) }),
+  }
+}
+
+/** The body's chunks; leaving early cancels the body, which frees the connection. */
+async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) return
+      yield value
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined)
   }
 }
 

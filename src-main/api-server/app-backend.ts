@@ -1,0 +1,52 @@
+// The API server's backend in the app: the library's models, run by the same engine and under
+// the same lock as the chats, so a request waits for a reply being written and vice versa.
+
+import { stat } from 'node:fs/promises'
+import { AppError } from '../../src-shared/errors.ts'
+import type { Settings } from '../../src-shared/types.ts'
+import type { EnginePort } from '../app/engine-port.ts'
+import type { ModelService } from '../app/model-service.ts'
+import type { ModelLibrary } from '../models/library.ts'
+import type { CompletionBackend } from './backend.ts'
+
+export interface AppBackendDeps {
+  library: ModelLibrary
+  models: ModelService
+  engine: EnginePort
+  settings: () => Settings
+}
+
+export function appBackend(deps: AppBackendDeps): CompletionBackend {
+  return {
+    async listModels() {
+      const valid = (await deps.library.list()).filter((m) => m.valid)
+      return Promise.all(
+        valid.map(async (m) => ({ id: m.id, created: Math.floor(((await stat(m.dir).catch(() => null))?.mtimeMs ?? 0) / 1000) })),
+      )
+    },
+    defaultParams: () => deps.settings().defaultParams,
+    async generate(model, messages, params, onToken, signal) {
+      const cancelled = (): AppError => new AppError('CANCELLED', 'The request was cancelled before the engine began.')
+      const endUse = deps.models.beginUse()
+      try {
+        return await deps.models.exclusive(async () => {
+          if (signal.aborted) throw cancelled()
+          // A request for another model than the chats' loads it, as LM Studio's just-in-time loading does.
+          await deps.models.ensureLoaded(model)
+          if (signal.aborted) throw cancelled()
+          // Inside the engine lock this is the only generation the engine runs, so cancelling
+          // every generation stops just this one. The listener goes before the lock is released.
+          const cancel = (): void => deps.engine.cancel()
+          signal.addEventListener('abort', cancel, { once: true })
+          try {
+            return await deps.engine.generate({ messages, params, contextPolicy: 'stop', continueLast: false }, onToken)
+          } finally {
+            signal.removeEventListener('abort', cancel)
+          }
+        })
+      } finally {
+        endUse()
+      }
+    },
+  }
+}
