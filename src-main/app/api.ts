@@ -3,7 +3,7 @@
 
 import type { Api, ServersApi } from '../../src-shared/api.ts'
 import { AppError } from '../../src-shared/errors.ts'
-import type { AppInfo, Conversation, ConversationView, ExportFormat, ExportedFile, Settings } from '../../src-shared/types.ts'
+import type { AppInfo, Conversation, ConversationView, ExportFormat, ExportedFile } from '../../src-shared/types.ts'
 import { fitCatalogEntry, loadCatalog } from '../models/catalog.ts'
 import { systemMemory } from '../models/hardware-fit.ts'
 import type { ModelLibrary } from '../models/library.ts'
@@ -99,10 +99,8 @@ export function createApi(deps: ApiDeps): CoreApi {
       return store.settings.all()
     },
     async setSettings(patch) {
-      for (const [key, value] of Object.entries(patch) as [keyof Settings, Settings[keyof Settings]][]) {
-        store.settings.set(key, value)
-      }
-      const settings = store.settings.all()
+      // All keys or none: a bad value must not leave the earlier ones changed.
+      const settings = store.settings.update(patch)
       models.settingsChanged(settings)
       return settings
     },
