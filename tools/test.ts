@@ -141,7 +141,11 @@ for (const suite of suites) {
   if (wanted.length && !wanted.includes(suite.name)) continue
   console.log(`\n━━ ${suite.name} ━━`)
   const started = performance.now()
-  const counts = await suite.run()
+  // A suite that cannot even start (a broken build, say) fails as one test; the rest still run.
+  const counts = await suite.run().catch((err: unknown): Counts => {
+    console.error(`${suite.name} could not run: ${err instanceof Error ? err.message : String(err)}`)
+    return { passed: 0, failed: 1, skipped: 0 }
+  })
   const seconds = ((performance.now() - started) / 1000).toFixed(1)
   lines.push(`${suite.name.padEnd(10)} ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (${seconds}s)`)
   total.passed += counts.passed
