@@ -11,6 +11,8 @@ import { DEFAULT_PARAMS, type ChatMessage, type GenerationParams } from '../../s
 import { buildModel, SHAPES, type ShapeName } from '../model-builder/build-model.ts'
 
 const CACHE = fileURLToPath(new URL('../../.cache/bench/', import.meta.url))
+/** Bumped whenever the model builder changes the weights it writes, so cached models are rebuilt. */
+const BUILDER_REVISION = 3
 
 const USAGE = `usage: npm run bench -- turns [options]
   --shape NAME        smollm2-135m (default), qwen2.5-0.5b or tiny: a random-weight model of that shape
@@ -141,7 +143,7 @@ export async function runTurnsBench(args: string[]): Promise<void> {
 async function benchModel(shape: ShapeName): Promise<string> {
   const dir = path.join(CACHE, `turns-${shape}`)
   const stamp = path.join(dir, 'turns-stamp.json')
-  const want = JSON.stringify({ shape, logitsToKeep: true, builder: 2 })
+  const want = JSON.stringify({ shape, logitsToKeep: true, builder: BUILDER_REVISION })
   if (existsSync(stamp) && (await readFile(stamp, 'utf8')) === want) return dir
   console.error(`turns: building a random-weight ${shape} in ${dir}`)
   await buildModel(dir, { shape, logitsToKeep: true })
