@@ -115,6 +115,23 @@ describe('Engine#generate', () => {
     )
   })
 
+  it('emits no further token once cancelled', async () => {
+    let cancelled = false
+    let afterCancel = 0
+    const result = await (await engineFor(tiny)).generate(
+      { messages: CHAT, params: { ...GREEDY, maxTokens: 500 } },
+      () => {
+        if (cancelled) afterCancel++
+        cancelled = true
+      },
+      () => cancelled,
+    )
+    assert.equal(result.stats.stopReason, 'cancelled')
+    // At most the held-back end of the text is flushed; no new token is decoded.
+    assert.ok(afterCancel <= 1, `${afterCancel} pieces after cancel`)
+    assert.ok(result.stats.generatedTokens <= 3, `${result.stats.generatedTokens} tokens`)
+  })
+
   it('stops at once when cancelled before the first token', async () => {
     const result = await (await engineFor(tiny)).generate({ messages: CHAT, params: GREEDY }, () => {}, () => true)
     assert.equal(result.stats.stopReason, 'cancelled')
