@@ -71,7 +71,15 @@ const listOptions = z.strictObject({
   offset: z.number().int().min(0).optional(),
 })
 
-const settingsPatch = z.strictObject(settingSchemas).partial() satisfies z.ZodType<Partial<Settings>>
+// The store's schemas, with the same bounds that conversations get where settings supply defaults.
+const settingsPatch = z
+  .strictObject({
+    ...settingSchemas,
+    defaultModelId: modelId.nullable(),
+    defaultSystemPrompt: systemPrompt,
+    defaultParams: paramsPatch.required(),
+  })
+  .partial() satisfies z.ZodType<Partial<Settings>>
 
 const remoteProviderId = z.string().regex(/^[0-9a-f]{8}$/, 'must be a remote provider id')
 const newRemoteProvider = z.strictObject({

@@ -74,7 +74,13 @@ async function pickFolder(): Promise<string | null> {
 function serveRenderer(): void {
   protocol.handle(APP_SCHEME, async (request) => {
     const { pathname } = new URL(request.url)
-    const file = path.normalize(path.join(rendererDir, decodeURIComponent(pathname)))
+    let decoded: string
+    try {
+      decoded = decodeURIComponent(pathname)
+    } catch {
+      return new Response('Bad request', { status: 400 })
+    }
+    const file = path.normalize(path.join(rendererDir, decoded))
     if (!file.startsWith(rendererDir + path.sep) && file !== rendererDir) {
       return new Response('Not found', { status: 404 })
     }

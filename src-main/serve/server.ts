@@ -3,6 +3,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
+import { pipeline } from 'node:stream'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -55,7 +56,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   server.on('request', (req, res) => {
     if (!isLocalHost(req.headers.host, port)) return reject(res, 421, 'Unknown host')
-    void serveStatic(options.rendererDir, req, res)
+    serveStatic(options.rendererDir, req, res).catch(() => (res.headersSent ? res.destroy() : reject(res, 500, 'Internal error')))
   })
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -108,7 +109,13 @@ function tokensEqual(given: string | null, expected: string): boolean {
 async function serveStatic(root: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return reject(res, 405, 'Method not allowed')
   const { pathname } = new URL(req.url ?? '/', 'http://localhost')
-  const relative = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '')
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(pathname)
+  } catch {
+    return reject(res, 400, 'Bad request')
+  }
+  const relative = pathname === '/' ? 'index.html' : decoded.replace(/^\/+/, '')
   const file = path.resolve(root, relative)
   if (!file.startsWith(path.resolve(root) + path.sep)) return reject(res, 404, 'Not found')
   const info = await stat(file).catch(() => null)
@@ -122,7 +129,8 @@ async function serveStatic(root: string, req: IncomingMessage, res: ServerRespon
     'Cache-Control': 'no-store',
   })
   if (req.method === 'HEAD') return void res.end()
-  createReadStream(file).pipe(res)
+  // A file replaced mid-read (a rebuild) ends this response, never the process.
+  pipeline(createReadStream(file), res, () => undefined)
 }
 
 function reject(res: ServerResponse, status: number, message: string): void {

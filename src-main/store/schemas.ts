@@ -46,7 +46,8 @@ export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } =
   threads: z.number().int().min(1).max(1024).nullable(),
   kvCacheBudgetBytes: z.number().int().positive().nullable(),
   fontSize: z.number().min(8).max(48),
-  idleUnloadMinutes: z.number().int().min(0),
+  // A week at most: longer waits overflow setTimeout, which then fires at once.
+  idleUnloadMinutes: z.number().int().min(0).max(10_080),
   windowBounds: z
     .strictObject({
       x: z.number().int(),

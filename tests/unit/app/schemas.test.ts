@@ -83,6 +83,16 @@ describe('argsSchemas', () => {
     await rejects('setSettings', [{ nope: true }])
   })
 
+  it('bounds the defaults in settings as tightly as the conversation fields they fill', async () => {
+    const params = { temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1, maxTokens: 512, seed: null, stop: [] }
+    await accepts('setSettings', [{ defaultParams: params, defaultModelId: 'smollm2-135m', idleUnloadMinutes: 10_080 }])
+    await rejects('setSettings', [{ defaultParams: { ...params, stop: Array(17).fill('x') } }])
+    await rejects('setSettings', [{ defaultParams: { ...params, maxTokens: 2_000_000 } }])
+    await rejects('setSettings', [{ defaultModelId: '../../etc' }])
+    await rejects('setSettings', [{ defaultSystemPrompt: 'x'.repeat(200_001) }])
+    await rejects('setSettings', [{ idleUnloadMinutes: 36_000 }])
+  })
+
   it('rejects repository ids that are not owner/name', async () => {
     await rejects('startDownload', ['https://evil.example/x', 'q4'])
     await rejects('startDownload', ['owner/name/extra', 'q4'])

@@ -1,7 +1,8 @@
 // The browser-mode bridge: the Api round trip over WebSocket, and who may connect.
 
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import http, { type IncomingHttpHeaders } from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -36,6 +37,17 @@ function connect(opts: { token?: string; origin?: string; host?: string } = {}):
     ws.once('open', () => resolve(ws))
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)))
     ws.once('error', reject)
+  })
+}
+
+function httpGet(url: string): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        res.resume()
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }))
+      })
+      .on('error', reject)
   })
 }
 
@@ -105,6 +117,16 @@ describe('WebSocket bridge', () => {
   it('rejects a foreign Origin', async () => {
     await assert.rejects(connect({ origin: 'http://evil.example' }), /HTTP 403/)
     await assert.rejects(connect({ origin: `http://127.0.0.1:${server.port + 1}` }), /HTTP 403/)
+  })
+
+  it('answers a malformed path with 400 and keeps serving', async () => {
+    await writeFile(path.join(dir, 'index.html'), '<!doctype html><title>Hearth</title>')
+    const get = (pathname: string) => httpGet(`http://127.0.0.1:${server.port}${pathname}`)
+    assert.equal((await get('/%E0%A4%A')).status, 400)
+    const page = await get('/')
+    assert.equal(page.status, 200)
+    assert.match(String(page.headers['content-security-policy']), /script-src 'self'/)
+    assert.equal((await get('/../package.json')).status, 404)
   })
 
   it('rejects a foreign Host even with the right token', async () => {
