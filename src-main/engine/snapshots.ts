@@ -4,11 +4,11 @@
 // of 64, then each tensor's bytes in KvCache order. The header names the model identity; a snapshot
 // whose identity, sizes or length do not match is ignored and deleted, never loaded.
 
-import { createHash } from 'node:crypto'
 import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
 import path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { KvCache } from './kv-cache.ts'
+import { SNAPSHOT_EXT, snapshotFile } from './snapshot-name.ts'
 
 const MAGIC = 'HEARTHKV'
 const VERSION = 1
@@ -126,7 +126,7 @@ export class SnapshotStore {
 
   /** Deletes the least recently used snapshots until the rest fit the disk budget. */
   private async enforceBudget(): Promise<void> {
-    const names = (await readdir(this.dir)).filter((n) => n.endsWith('.kv'))
+    const names = (await readdir(this.dir)).filter((n) => n.endsWith(SNAPSHOT_EXT))
     const files = await Promise.all(
       names.map(async (n) => {
         const s = await stat(path.join(this.dir, n))
@@ -142,7 +142,7 @@ export class SnapshotStore {
   }
 
   private fileOf(key: string): string {
-    return path.join(this.dir, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.kv`)
+    return snapshotFile(this.dir, key)
   }
 }
 
