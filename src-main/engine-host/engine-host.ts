@@ -30,14 +30,25 @@ interface Pending {
   conversationId?: string
 }
 
+/** A generate call not yet sent: it waits for the model to be loaded again after a crash. */
+interface Waiting {
+  conversationId: string | undefined
+  cancelled: boolean
+}
+
 export class EngineHost {
   private readonly spawn: Spawner
   private readonly closeTimeoutMs: number
   private child: EngineProcess | null = null
   private pending = new Map<number, Pending>()
+  /** Generate calls before their request exists, so that cancel reaches them too. */
+  private waiting = new Set<Waiting>()
+  private crashListeners = new Set<(error: AppError) => void>()
+  /** close() is ending the process: its exit is no crash. */
+  private closing = false
   private nextId = 1
   /** The last successful load, replayed into a fresh engine after a crash. */
-  private loaded: { modelDir: string; options: LoadOptions } | null = null
+  private loaded: { modelDir: string; options: LoadOptions; info: LoadedModelInfo } | null = null
   /** Set by a crash: the next generate first loads `loaded` into the new process. */
   private needsReload = false
 
@@ -55,23 +66,40 @@ export class EngineHost {
     this.loaded = null
     this.needsReload = false
     const info = await this.request('load', { modelDir, options })
-    this.loaded = { modelDir, options }
+    this.loaded = { modelDir, options, info }
     return info
   }
 
   /** Streams the reply's text through onToken; resolves when it ends (cancelled included). */
   async generate(request: GenerateRequest, onToken: (text: string) => void): Promise<GenerateResult> {
-    await this.restore()
+    const waiting: Waiting = { conversationId: request.conversationId, cancelled: false }
+    this.waiting.add(waiting)
+    try {
+      await this.restore()
+    } finally {
+      this.waiting.delete(waiting)
+    }
+    // Stopped while the model was loaded again: the engine never hears of this request.
+    if (waiting.cancelled) return cancelledBeforeStart(this.loaded?.info ?? null)
     return this.request('generate', { request }, onToken, request.conversationId)
   }
 
   /** Cancels the generation of one conversation, or every generation when none is named. */
   cancel(conversationId?: string): void {
+    for (const w of this.waiting) {
+      if (conversationId === undefined || w.conversationId === conversationId) w.cancelled = true
+    }
     for (const [id, p] of this.pending) {
       if (p.kind === 'generate' && (conversationId === undefined || p.conversationId === conversationId)) {
         this.child?.send({ type: 'cancel', id })
       }
     }
+  }
+
+  /** Calls `listener` when the engine process ends without close(); returns the unsubscribe. */
+  onCrash(listener: (error: AppError) => void): () => void {
+    this.crashListeners.add(listener)
+    return () => this.crashListeners.delete(listener)
   }
 
   async dropCache(conversationId: string): Promise<void> {
@@ -92,18 +120,26 @@ export class EngineHost {
     await this.request('unload', {})
   }
 
-  /** Unloads (bounded by closeTimeoutMs) and ends the engine process. */
+  /**
+   * Unloads, which persists the caches (bounded by closeTimeoutMs), and ends the engine process;
+   * a generation still running then fails with ENGINE_CRASHED.
+   */
   async close(): Promise<void> {
     const child = this.child
     if (!child) return
     this.loaded = null
-    this.cancel()
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.closeTimeoutMs).unref())
-    await Promise.race([this.request('unload', {}).catch(() => undefined), timeout])
-    if (this.child === child) {
-      const exited = new Promise<void>((resolve) => child.onExit(() => resolve()))
-      child.kill()
-      await exited
+    this.closing = true
+    try {
+      this.cancel()
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.closeTimeoutMs).unref())
+      await Promise.race([this.request('unload', {}).catch(() => undefined), timeout])
+      if (this.child === child) {
+        const exited = new Promise<void>((resolve) => child.onExit(() => resolve()))
+        child.kill()
+        await exited
+      }
+    } finally {
+      this.closing = false
     }
   }
 
@@ -144,13 +180,16 @@ export class EngineHost {
       this.child = null
       this.needsReload = this.loaded !== null
       const how = signal ? `signal ${signal}` : `exit code ${code}`
-      const error = new AppError(
-        'ENGINE_CRASHED',
-        `The engine process stopped unexpectedly (${how}); the model will be loaded again on the next request.`,
-      )
+      const error = this.closing
+        ? new AppError('ENGINE_CRASHED', 'Hearth closed while the engine was still working, so the engine was stopped.')
+        : new AppError(
+            'ENGINE_CRASHED',
+            `The engine process stopped unexpectedly (${how}); the model will be loaded again on the next request.`,
+          )
       const pending = [...this.pending.values()]
       this.pending.clear()
       for (const p of pending) p.reject(error)
+      if (!this.closing) for (const listener of [...this.crashListeners]) listener(error)
     })
     return child
   }
@@ -165,5 +204,24 @@ export class EngineHost {
     this.pending.delete(message.id)
     if (message.type === 'done') p.resolve(message.result as never)
     else p.reject(AppError.fromData(message.error))
+  }
+}
+
+/** The result of a generation cancelled before its request went to the engine. */
+function cancelledBeforeStart(info: LoadedModelInfo | null): GenerateResult {
+  return {
+    text: '',
+    tokens: [],
+    stats: {
+      promptTokens: 0,
+      reusedTokens: 0,
+      prefillMs: 0,
+      prefillTokensPerSecond: 0,
+      ttftMs: 0,
+      decodeTokensPerSecond: 0,
+      generatedTokens: 0,
+      stopReason: 'cancelled',
+      provider: info?.provider ?? 'cpu',
+    },
   }
 }

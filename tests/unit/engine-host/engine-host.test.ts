@@ -3,9 +3,12 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { access } from 'node:fs/promises'
+import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { EngineHost } from '../../../src-main/engine-host/engine-host.ts'
 import { forkSpawner, type Spawner } from '../../../src-main/engine-host/spawner.ts'
+import { snapshotFile } from '../../../src-main/engine/snapshot-name.ts'
 import { CHAT, GREEDY, tempModels } from '../engine/fixtures.ts'
 
 let models: Awaited<ReturnType<typeof tempModels>>
@@ -133,6 +136,16 @@ describe('EngineHost', () => {
     )
     // Run in-process, the model would block the loop for the whole generation.
     assert.ok(delay.max / 1e6 < elapsed / 4, `max delay ${ms(delay.max)} ms of ${elapsed.toFixed(0)} ms`)
+  })
+
+  it('writes each conversation\'s cache to its snapshot file on close', async () => {
+    const host = newHost()
+    const snapshotDir = path.join(models.root, 'snapshots')
+    await host.load(tiny, { ...LOAD, snapshotDir })
+    await host.generate({ conversationId: 'kept', messages: CHAT, params: GREEDY }, () => {})
+    await assert.rejects(access(snapshotFile(snapshotDir, 'kept')), { code: 'ENOENT' })
+    await host.close()
+    await access(snapshotFile(snapshotDir, 'kept'))
   })
 
   it('ends the engine process on close', async () => {
