@@ -401,6 +401,8 @@ export interface ConversationView {
   generatingMessageId: string | null
   /** null until a reply on the active branch has stats. */
   context: ContextUsage | null
+  /** Whether an interrupted reply can be carried on (Continue): not with a remote provider's model. */
+  canContinue: boolean
 }
 
 /** What send and editMessage start: the stored user message and the reply row being streamed. */

@@ -13,6 +13,7 @@ import type { ChatService } from './chat-service.ts'
 import type { EventHub } from './events.ts'
 import type { EnginePort } from './engine-port.ts'
 import type { ModelService } from './model-service.ts'
+import type { SnapshotPurge } from './snapshot-purge.ts'
 
 export interface ApiDeps {
   info: AppInfo
@@ -22,6 +23,8 @@ export interface ApiDeps {
   library: ModelLibrary
   engine: EnginePort
   events: EventHub
+  /** Removes deleted conversations' KV snapshots from disk once they can no longer be restored. */
+  snapshots: SnapshotPurge
   /** The desktop app's folder dialog; absent in browser mode. */
   pickFolder?: (() => Promise<string | null>) | undefined
 }
@@ -58,15 +61,20 @@ export function createApi(deps: ApiDeps): CoreApi {
     },
     async deleteConversation(conversationId) {
       await chat.stop(conversationId)
+      // The store's delete also purges the conversations whose undo window has passed.
       const result = store.conversations.delete(conversationId)
+      deps.snapshots.deleted(conversationId, result.undoUntil)
       events.emit('conversationChanged', { conversationId, conversation: null })
-      // Not awaited: the engine takes it after any running generation, and a cache left
-      // behind costs only memory the pool evicts anyway.
+      await deps.snapshots.purgeExpired()
+      // The engine forgets the cache in memory too, so it never writes it out again. Not
+      // awaited: the engine takes it after any running generation.
       deps.engine.dropCache(conversationId).catch(() => undefined)
       return result
     },
     async undoDeleteConversation(conversationId) {
-      return changed(store.conversations.restore(conversationId))
+      const conversation = store.conversations.restore(conversationId)
+      deps.snapshots.restored(conversationId)
+      return changed(conversation)
     },
 
     send: (conversationId, text) => chat.send(conversationId, text),
@@ -165,6 +173,7 @@ async function viewConversation(deps: ApiDeps, conversationId: string): Promise<
     conversation,
     branch,
     generatingMessageId: deps.chat.generatingMessageId(conversationId),
+    canContinue: deps.chat.canContinue(conversation),
     context: last ? { usedTokens: last.promptTokens + last.generatedTokens, contextLength: await contextLength(deps, conversation) } : null,
   }
 }

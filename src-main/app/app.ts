@@ -15,6 +15,12 @@ import { ChatService } from './chat-service.ts'
 import { hostEngine, type EnginePort } from './engine-port.ts'
 import { EventHub } from './events.ts'
 import { ModelService } from './model-service.ts'
+import { SnapshotPurge, sweepSnapshots } from './snapshot-purge.ts'
+
+/** Disk KV snapshots may take, all conversations together. */
+const SNAPSHOT_BUDGET_BYTES = 2 * 2 ** 30
+/** How long quitting waits for replies to stop before it ends the engine under them. */
+const STOP_GRACE_MS = 5000
 
 export interface AppConfig {
   shell: AppInfo['shell']
@@ -31,8 +37,10 @@ export interface AppConfig {
   secrets?: SecretBox
   /** `serve --api [--api-port N]`: the API server on for this run, whatever Settings say. */
   apiServer?: { enabled: boolean; port?: number | undefined }
-  /** Tests shorten the flush interval and the undo window. */
-  store?: { flushIntervalMs?: number; undoWindowMs?: number }
+  /** Tests shorten the flush interval and the undo window, and set the clock. */
+  store?: { flushIntervalMs?: number; undoWindowMs?: number; now?: () => number }
+  /** How long close() lets replies stop before it ends the engine; tests shorten it. Default 5 s. */
+  stopGraceMs?: number
 }
 
 export interface App {
@@ -47,7 +55,14 @@ export async function createApp(config: AppConfig): Promise<App> {
   const settings = () => store.settings.all()
   const library = createModelLibrary({ modelsDir: config.modelsDir })
   const engine = config.engine ?? hostEngine(new EngineHost())
-  const models = new ModelService({ library, engine, events, settings, snapshotDir: path.join(config.dataDir, 'kv-cache') })
+  const snapshotDir = path.join(config.dataDir, 'kv-cache')
+  // No engine runs yet: snapshots of conversations purged when the store opened can go now.
+  const conversationIds = [...store.conversations.list(), ...store.conversations.list({ archived: true })].map((c) => c.id)
+  await sweepSnapshots(snapshotDir, conversationIds).catch((err: unknown) => {
+    console.error(`KV snapshots of deleted conversations not removed: ${(err as Error).message}`)
+  })
+  const snapshots = new SnapshotPurge(snapshotDir, config.store?.now)
+  const models = new ModelService({ library, engine, events, settings, snapshotDir, snapshotBudgetBytes: SNAPSHOT_BUDGET_BYTES })
   const remote = new RemoteProviders({ dataDir: config.dataDir, secrets: config.secrets ?? plainBox })
   const chat = new ChatService({ store, engine, models, remote, events, settings })
   const apiServer = new ApiServerControl({
@@ -76,6 +91,7 @@ export async function createApp(config: AppConfig): Promise<App> {
     library,
     engine,
     events,
+    snapshots,
     pickFolder: config.pickFolder,
   })
   const api: Api = {
@@ -115,10 +131,16 @@ export async function createApp(config: AppConfig): Promise<App> {
     events,
     async close() {
       await apiServer.close()
-      await chat.stopAll()
+      // An engine stuck in native code never answers the cancel: after a grace period it is
+      // ended under its replies, which then fail with their text kept. Its close persists the caches.
+      let grace: NodeJS.Timeout | undefined
+      await Promise.race([chat.stopAll(), new Promise((resolve) => (grace = setTimeout(resolve, config.stopGraceMs ?? STOP_GRACE_MS)))])
+      clearTimeout(grace)
       models.dispose()
       for (const off of unsubscribe) off()
       await engine.close()
+      await chat.stopAll()
+      await snapshots.purgeAll()
       store.close()
     },
   }

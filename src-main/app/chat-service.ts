@@ -2,7 +2,7 @@
 // conversation at a time; stop, regenerate, edit, continue; an engine crash kept as an error.
 
 import { AppError, type ErrorData } from '../../src-shared/errors.ts'
-import type { Conversation, Message, Settings, Turn } from '../../src-shared/types.ts'
+import type { Conversation, GenerationStats, Message, Settings, Turn } from '../../src-shared/types.ts'
 import { DEFAULT_TITLE } from '../store/conversations.ts'
 import type { Store } from '../store/store.ts'
 import type { StreamOutcome, StreamWriter } from '../store/stream-writer.ts'
@@ -11,6 +11,7 @@ import { cannotContinue, type EnginePort, type EngineRequest, type EngineResult 
 import type { EventHub } from './events.ts'
 import type { ModelService } from './model-service.ts'
 import { mergeParams, promptMessages, titleFrom } from './prompt.ts'
+import { continuedStats } from './reply-stats.ts'
 
 export interface ChatServiceDeps {
   store: Store
@@ -29,6 +30,8 @@ interface Generation {
   /** The reply row as created; `done` carries it if the row can no longer be read. */
   reply: Message
   request: EngineRequest
+  /** A continued reply's stats so far: the new run's are added to them. */
+  previous: GenerationStats | null
   /** Set by stop: a queued generation never starts, a running one is cancelled in the engine. */
   cancelled: boolean
   /** Set just before the request goes to the engine: from then on only the engine can stop it. */
@@ -90,6 +93,12 @@ export class ChatService {
     return { userMessage, reply: this.#start(conversation, modelId, userMessage.id) }
   }
 
+  /** Whether a reply in the conversation can be carried on: remote providers take whole chats only. */
+  canContinue(conversation: Conversation): boolean {
+    const chosen = conversation.modelId ?? this.#deps.settings().defaultModelId
+    return this.#deps.engine.canContinue && !(chosen !== null && isRemoteModelId(chosen))
+  }
+
   /** Carries on a reply from its stored text; it streams again under the same id. */
   async continueReply(messageId: string): Promise<Message> {
     const { messages } = this.#deps.store
@@ -100,6 +109,10 @@ export class ChatService {
       throw new AppError('CONFLICT', 'Only the last reply of a branch can be continued: later messages build on this one.')
     }
     const { conversation, modelId } = await this.#prepare(target.conversationId)
+    // Checked before the row is reopened: a refusal leaves the reply as it was.
+    if (isRemoteModelId(modelId)) {
+      throw new AppError('MODEL_UNSUPPORTED', "A remote provider's model cannot carry on a reply from its text. Regenerate the reply instead.")
+    }
     const path = messages.switchBranch(conversation.id, messageId).map((e) => e.message)
     const writer = messages.resume(messageId)
     const reply = messages.get(messageId)
@@ -107,7 +120,7 @@ export class ChatService {
     // An empty reply has nothing to carry on from: it is answered afresh.
     const continueLast = reply.content !== ''
     if (continueLast) before.push({ role: 'assistant', content: reply.content })
-    this.#launch(conversation, modelId, writer, reply, before, continueLast)
+    this.#launch(conversation, modelId, writer, reply, before, continueLast, reply.stats)
     return reply
   }
 
@@ -149,7 +162,7 @@ export class ChatService {
     const writer = messages.startAssistant(conversation.id, parentId, modelId)
     const path = messages.branch(conversation.id).map((e) => e.message)
     const reply = messages.get(writer.messageId)
-    this.#launch(conversation, modelId, writer, reply, promptMessages(conversation.systemPrompt, path.slice(0, -1)), false)
+    this.#launch(conversation, modelId, writer, reply, promptMessages(conversation.systemPrompt, path.slice(0, -1)), false, null)
     return reply
   }
 
@@ -160,6 +173,7 @@ export class ChatService {
     reply: Message,
     prompt: EngineRequest['messages'],
     continueLast: boolean,
+    previous: GenerationStats | null,
   ): void {
     const generation: Generation = {
       conversationId: conversation.id,
@@ -173,6 +187,7 @@ export class ChatService {
         contextPolicy: conversation.contextPolicy,
         continueLast,
       },
+      previous,
       cancelled: false,
       started: false,
       failure: null,
@@ -198,14 +213,17 @@ export class ChatService {
         : this.#deps.models.exclusive(() => this.#generate(generation))
       const result = await Promise.race([work, abandoned])
       if (generation.failure !== null) throw generation.failure
-      outcome = { status: result === null || result.stats.stopReason === 'cancelled' ? 'interrupted' : 'complete', stats: result?.stats ?? null }
+      outcome = {
+        status: result === null || result.stats.stopReason === 'cancelled' ? 'interrupted' : 'complete',
+        stats: continuedStats(generation.previous, result?.stats ?? null),
+      }
     } catch (err) {
       error = AppError.toData(err)
       if (error.code === 'CANCELLED') {
-        outcome = { status: 'interrupted', stats: null }
+        outcome = { status: 'interrupted', stats: generation.previous }
         error = null
       } else {
-        outcome = { status: 'error', stats: null, error: error.message }
+        outcome = { status: 'error', stats: generation.previous, error: error.message }
         if (error.code === 'ENGINE_CRASHED') this.#engineCrashed(error.message)
       }
     } finally {

@@ -23,6 +23,11 @@ export interface EnginePort {
   generate(request: EngineRequest, onToken: (text: string) => void): Promise<EngineResult>
   /** Asks the engine to stop the conversation's generation (none named: every one); `generate` then resolves. */
   cancel(conversationId?: string): void
+  /**
+   * Calls `listener` when the engine process dies outside any request of ours too (idle, or
+   * under the API server), so the model is known to be gone; returns the unsubscribe.
+   */
+  onCrash(listener: (error: AppError) => void): () => void
   /** Forgets the conversation's KV cache (it was deleted). */
   dropCache(conversationId: string): Promise<void>
   unload(): Promise<void>
@@ -32,14 +37,11 @@ export interface EnginePort {
 /** The engine host as the app's engine. */
 export function hostEngine(host: EngineHost): EnginePort {
   return {
-    // The protocol renders every request as a finished chat plus a new assistant turn.
-    canContinue: false,
+    canContinue: true,
     load: (modelDir, options) => host.load(modelDir, options),
-    async generate({ continueLast, ...request }, onToken) {
-      if (continueLast) throw cannotContinue()
-      return host.generate(request, onToken)
-    },
+    generate: (request, onToken) => host.generate(request, onToken),
     cancel: (conversationId) => host.cancel(conversationId),
+    onCrash: (listener) => host.onCrash(listener),
     dropCache: (conversationId) => host.dropCache(conversationId),
     unload: () => host.unload(),
     close: () => host.close(),

@@ -24,6 +24,8 @@ export interface ModelServiceDeps {
   settings: () => Settings
   /** Where the engine writes KV caches it evicts or holds at unload. */
   snapshotDir: string
+  /** Disk bytes those snapshots may take. */
+  snapshotBudgetBytes: number
 }
 
 const UNLOADED: ModelStatus = { state: 'unloaded', modelId: null, info: null, error: null }
@@ -34,6 +36,7 @@ export class ModelService {
   #status: ModelStatus = UNLOADED
   /** Tail of the chain every engine operation waits on. */
   #lock: Promise<unknown> = Promise.resolve()
+  readonly #offCrash: () => void
 
   constructor(deps: ModelServiceDeps) {
     this.#deps = deps
@@ -41,6 +44,8 @@ export class ModelService {
       idleMs: idleMs(deps.settings()),
       onIdle: () => this.exclusive(() => this.#unload()).catch(() => undefined),
     })
+    // Also a crash while idle or under the API server: the next use loads the model again.
+    this.#offCrash = deps.engine.onCrash((error) => this.engineCrashed(error.message))
   }
 
   status(): ModelStatus {
@@ -109,10 +114,13 @@ export class ModelService {
 
   /** The engine process died: whatever it held is gone, the next use loads again. */
   engineCrashed(message: string): void {
+    const { state, error } = this.#status
+    if (state === 'unloaded' || (state === 'error' && error?.code === 'ENGINE_CRASHED')) return
     this.#setStatus({ state: 'error', modelId: this.#status.modelId, info: null, error: { code: 'ENGINE_CRASHED', message } })
   }
 
   dispose(): void {
+    this.#offCrash()
     this.#idle.dispose()
   }
 
@@ -126,6 +134,7 @@ export class ModelService {
         providers: providerOrder(settings.providerPreference),
         threads: settings.threads ?? defaultThreads(),
         snapshotDir: this.#deps.snapshotDir,
+        snapshotBudgetBytes: this.#deps.snapshotBudgetBytes,
         ...(variant === undefined ? {} : { variant }),
         ...(settings.kvCacheBudgetBytes === null ? {} : { kvBudgetBytes: settings.kvCacheBudgetBytes }),
       })

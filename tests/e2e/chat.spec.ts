@@ -98,9 +98,7 @@ test('continues an interrupted reply from where it stopped', async ({ app }) => 
   const stopped = (await reply.locator('.md').textContent()) ?? ''
 
   await reply.getByRole('button', { name: 'Continue' }).click()
-  const refusal = app.getByTestId('toast').filter({ hasText: 'cannot carry on a reply' })
-  await expect(app.getByRole('button', { name: 'Stop generating' }).or(refusal)).toBeVisible()
-  test.skip(await refusal.isVisible(), 'the engine refuses to continue a reply (MODEL_UNSUPPORTED): the UI shows its refusal')
+  await expect(app.getByRole('button', { name: 'Stop generating' })).toBeVisible()
 
   await expect.poll(async () => ((await reply.locator('.md').textContent()) ?? '').length).toBeGreaterThan(stopped.length + 10)
   expect((await reply.locator('.md').textContent()) ?? '').toContain(stopped.trimEnd())

@@ -194,15 +194,32 @@ describe('ChatService with the tiny model', () => {
     assert.equal((await app.api.modelStatus()).state, 'loaded')
   })
 
-  it('says plainly that this engine cannot continue a reply, and leaves the reply as it was', async () => {
+  it('continues a stopped reply from its text: the same reply as one never stopped, with both runs in its stats', async () => {
     const { id } = await greedyChat(2000)
     const first = firstToken()
     const { reply } = await app.api.send(id, 'Start something')
     await first
     await app.api.stop(id)
-    const before = (await app.api.getConversation(id)).branch.at(-1)?.message
-    await assert.rejects(app.api.continueReply(reply.id), (err: AppError) => err.code === 'MODEL_UNSUPPORTED')
-    assert.deepEqual((await app.api.getConversation(id)).branch.at(-1)?.message, before)
+    const stopped = (await app.api.getConversation(id)).branch.at(-1)?.message
+    assert.equal(stopped?.status, 'interrupted')
+    const stoppedTokens = stopped.stats?.generatedTokens ?? 0
+
+    await app.api.updateConversation(id, { params: { temperature: 0, maxTokens: 5 } })
+    const continued = collect(() => reply.id)
+    assert.equal((await app.api.continueReply(reply.id)).id, reply.id)
+    const { done } = await continued
+    assert.equal(done.message.status, 'complete')
+    assert.ok(done.message.content.startsWith(stopped.content))
+    assert.equal(done.stats?.generatedTokens, stoppedTokens + 5)
+    assert.equal(done.stats?.stopReason, 'length')
+
+    // Greedy decoding carried on from the text writes what an uninterrupted reply writes.
+    const whole = await greedyChat(stoppedTokens + 5)
+    let wholeId = ''
+    const uninterrupted = collect(() => wholeId)
+    wholeId = (await app.api.send(whole.id, 'Start something')).reply.id
+    assert.equal((await uninterrupted).done.message.content, done.message.content)
+    assert.equal((await app.api.getConversation(id)).branch.length, 2)
   })
 
   it('refuses a second message in the same chat while the first reply streams', async () => {

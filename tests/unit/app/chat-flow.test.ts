@@ -3,14 +3,21 @@
 
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import type { Events } from '../../../src-shared/api.ts'
 import { AppError } from '../../../src-shared/errors.ts'
-import type { GenerationStats, LoadedModelInfo } from '../../../src-shared/types.ts'
+import { DEFAULT_SETTINGS, type GenerationStats, type LoadedModelInfo } from '../../../src-shared/types.ts'
 import { createApp, type App } from '../../../src-main/app/app.ts'
 import type { EnginePort, EngineRequest, EngineResult, LoadOptions } from '../../../src-main/app/engine-port.ts'
+import { EventHub } from '../../../src-main/app/events.ts'
+import { ModelService } from '../../../src-main/app/model-service.ts'
+import { appBackend } from '../../../src-main/api-server/app-backend.ts'
+import { createModelLibrary } from '../../../src-main/models/library.ts'
+import { remoteModelId } from '../../../src-main/remote/remote-providers.ts'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
 
 /** An engine whose replies the test writes: each generate waits for the test to end it. */
@@ -21,6 +28,7 @@ class ScriptedEngine implements EnginePort {
   cancels = 0
   #running: { onToken: (t: string) => void; end: (r: EngineResult | Error) => void; text: string } | null = null
   #started: (() => void)[] = []
+  #crashListeners = new Set<(error: AppError) => void>()
 
   async load(dir: string, options: LoadOptions): Promise<LoadedModelInfo> {
     this.loads.push({ dir, options })
@@ -65,6 +73,18 @@ class ScriptedEngine implements EnginePort {
     if (this.#running) this.finish('cancelled')
   }
 
+  onCrash(listener: (error: AppError) => void): () => void {
+    this.#crashListeners.add(listener)
+    return () => this.#crashListeners.delete(listener)
+  }
+
+  /** The engine process dies: listeners hear it, a running generation fails. */
+  crash(): void {
+    const error = new AppError('ENGINE_CRASHED', 'The engine process stopped unexpectedly (signal SIGKILL).')
+    for (const listener of this.#crashListeners) listener(error)
+    if (this.#running) this.fail(error)
+  }
+
   async dropCache(): Promise<void> {}
 
   async unload(): Promise<void> {}
@@ -78,6 +98,7 @@ function stats(stopReason: GenerationStats['stopReason'], generatedTokens: numbe
 let root: string
 let engine: ScriptedEngine
 let app: App
+let dataDir: string
 let events: { name: keyof Events; payload: unknown }[]
 
 before(async () => {
@@ -91,7 +112,7 @@ after(async () => {
 
 beforeEach(async () => {
   engine = new ScriptedEngine()
-  const dataDir = await mkdtemp(path.join(root, 'data-'))
+  dataDir = await mkdtemp(path.join(root, 'data-'))
   app = await createApp({ shell: 'browser', version: '0.0.0', dataDir, modelsDir: path.join(root, 'models'), engine })
   events = []
   app.events.subscribe((name, payload) => events.push({ name, payload }))
@@ -235,7 +256,61 @@ describe('ChatService with a scripted engine', () => {
     engine.token(' 3')
     const done = nextDone()
     engine.finish()
-    assert.equal((await done).message.content, '1 2 3')
+    const { message } = await done
+    assert.equal(message.content, '1 2 3')
+    // One reply's stats: the tokens of both runs, the stop reason of the last.
+    assert.equal(message.stats?.generatedTokens, '1 2'.length + ' 3'.length)
+    assert.equal(message.stats?.stopReason, 'eos')
+    assert.equal((await app.api.getConversation(id)).canContinue, true)
+  })
+
+  it('refuses to continue a reply with a remote provider’s model, and says so in the view', async () => {
+    const server = http.createServer((_req, res) => res.end(JSON.stringify({ object: 'list', data: [{ id: 'big', object: 'model' }] })))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const provider = await app.api.addRemoteProvider({ name: 'Far', baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1` })
+      const { id } = await app.api.createConversation()
+      const { reply } = await app.api.send(id, 'count')
+      await engine.started()
+      engine.token('1 2')
+      await app.api.stop(id)
+      await app.api.updateConversation(id, { modelId: remoteModelId(provider.id, 'big') })
+      const before = await app.api.getConversation(id)
+      assert.equal(before.canContinue, false)
+      await assert.rejects(app.api.continueReply(reply.id), (err: AppError) => err.code === 'MODEL_UNSUPPORTED')
+      assert.deepEqual((await app.api.getConversation(id)).branch.at(-1)?.message, before.branch.at(-1)?.message)
+    } finally {
+      server.close()
+    }
+  })
+
+  it('notices an engine crash while idle: the model is loaded again for the next reply', async () => {
+    const { id } = await app.api.createConversation()
+    await app.api.send(id, 'one')
+    await engine.started()
+    let done = nextDone()
+    engine.finish()
+    await done
+    engine.crash()
+    assert.equal((await app.api.modelStatus()).state, 'error')
+    await app.api.send(id, 'two')
+    await engine.started()
+    assert.equal(engine.loads.length, 2)
+    done = nextDone()
+    engine.finish()
+    assert.equal((await done).message.status, 'complete')
+  })
+
+  it('loads the model with the KV budget from Settings and the snapshot folder and budget', async () => {
+    await app.api.setSettings({ kvCacheBudgetBytes: 64 * 2 ** 20 })
+    const { id } = await app.api.createConversation()
+    await app.api.send(id, 'hi')
+    await engine.started()
+    const options = engine.loads[0]?.options
+    assert.equal(options?.kvBudgetBytes, 64 * 2 ** 20)
+    assert.equal(options?.snapshotDir, path.join(dataDir, 'kv-cache'))
+    assert.equal(options?.snapshotBudgetBytes, 2 * 2 ** 30)
+    engine.finish()
   })
 
   it('tells the user when older turns were dropped to fit the context', async () => {
@@ -264,6 +339,35 @@ describe('ChatService with a scripted engine', () => {
       assert.deepEqual((await app.api.getConversation(id)).branch, [], 'a message was stored although it could not be answered')
     } finally {
       await rm(path.join(root, 'models', 'tiny-2'), { recursive: true, force: true })
+    }
+  })
+})
+
+describe('The API server backend with a scripted engine', () => {
+  it('notices an engine crash under its request: the model is loaded again for the next one', async () => {
+    const models = new ModelService({
+      library: createModelLibrary({ modelsDir: path.join(root, 'models') }),
+      engine,
+      events: new EventHub(),
+      settings: () => DEFAULT_SETTINGS,
+      snapshotDir: path.join(dataDir, 'kv-cache'),
+      snapshotBudgetBytes: 1,
+    })
+    const backend = appBackend({ library: createModelLibrary({ modelsDir: path.join(root, 'models') }), models, engine, settings: () => DEFAULT_SETTINGS })
+    const ask = () => backend.generate('tiny', [{ role: 'user', content: 'hi' }], DEFAULT_SETTINGS.defaultParams, () => undefined, new AbortController().signal)
+    try {
+      const first = ask()
+      await engine.started()
+      engine.crash()
+      await assert.rejects(first, (err: AppError) => err.code === 'ENGINE_CRASHED')
+      assert.equal(models.status().state, 'error')
+      const second = ask()
+      await engine.started()
+      assert.equal(engine.loads.length, 2, 'the model was not loaded again after the crash')
+      engine.finish()
+      assert.equal((await second).stats.stopReason, 'eos')
+    } finally {
+      models.dispose()
     }
   })
 })
