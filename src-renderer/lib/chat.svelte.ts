@@ -75,8 +75,14 @@ class ChatState {
   /** A newer copy of the open conversation's fields; null: it was deleted. */
   adopt(conversationId: string, conversation: Conversation | null): void {
     if (!this.view || conversationId !== this.view.conversation.id) return
-    if (conversation) this.view = { ...this.view, conversation }
-    else this.close()
+    if (!conversation) {
+      this.close()
+      return
+    }
+    const modelChanged = conversation.modelId !== this.view.conversation.modelId
+    this.view = { ...this.view, conversation }
+    // What the view says about the model (its context, whether it can continue) is main's to tell.
+    if (modelChanged) void this.reload()
   }
 
   async open(conversationId: string, focusMessageId: string | null = null): Promise<void> {
