@@ -5,11 +5,15 @@ import { platformPackages } from '../../../tools/bench/peers.ts'
 import { promptTokens } from '../../../tools/bench/protocol.ts'
 
 describe('interleave', () => {
-  it('runs every engine at every point, rotating which goes first, then the memory check', () => {
-    const jobs = interleave(QUICK_PLAN, ['hearth', 'transformers', 'llama.cpp'])
-    const points = QUICK_PLAN.prefillTokens.length + QUICK_PLAN.decodeContexts.length
-    assert.equal(jobs.length, points * 3 + 1)
+  it('runs every engine at every point once per round, rotating which goes first, then the memory check', () => {
+    const plan = { ...QUICK_PLAN, rounds: 2 }
+    const jobs = interleave(plan, ['hearth', 'transformers', 'llama.cpp'])
+    const points = plan.prefillTokens.length + plan.decodeContexts.length
+    assert.equal(jobs.length, 2 * points * 3 + 1)
     assert.deepEqual(jobs.slice(0, 6).map((j) => j.engine), ['hearth', 'transformers', 'llama.cpp', 'transformers', 'llama.cpp', 'hearth'])
+    // The second round starts one engine further along at the same point.
+    assert.deepEqual(jobs.slice(points * 3, points * 3 + 3).map((j) => j.engine), ['transformers', 'llama.cpp', 'hearth'])
+    assert.deepEqual(jobs[points * 3]?.task, jobs[0]?.task)
     assert.equal(jobs.at(-1)?.task.kind, 'memory')
   })
   it('leaves the memory check out without Hearth', () => {

@@ -32,6 +32,9 @@ const OUTCOMES: Outcome[] = [
   { engine: 'hearth', task: P(512), outcome: prefill(512, [1100, 1000, 1200]) },
   { engine: 'transformers', task: P(512), outcome: prefill(512, [2000]) },
   { engine: 'llama.cpp', task: P(512), outcome: { ok: false, error: 'boom\nstack' } },
+  // A second round: slower for transformers.js (ignored), a failure for Hearth (ignored).
+  { engine: 'transformers', task: P(512), outcome: prefill(512, [4000]) },
+  { engine: 'hearth', task: D(1000), outcome: { ok: false, error: 'second round failed' } },
   { engine: 'hearth', task: D(1000), outcome: decode(1000, 50) },
   { engine: 'transformers', task: D(1000), outcome: decode(1000, 100, null) },
   { engine: 'llama.cpp', task: D(1000), outcome: decode(1000, 25, 20_000) },
@@ -65,7 +68,11 @@ describe('summarizeModel', () => {
     assert.equal(m.peer['llama.cpp'].kvBytesPerToken, 20_000)
   })
 
-  it('keeps a failed peer measurement as an error, not a zero', () => {
+  it('keeps the best round of each point, and a failed point as an error, not a zero', () => {
+    assert.equal(m.peer.transformers.prefill.length, 1)
+    assert.equal(m.peer.transformers.prefill[0]?.ttftMs, 2000)
+    assert.equal(m.decode.length, 1)
+    assert.equal(m.decode[0]?.error, undefined)
     const f = m.peer['llama.cpp'].prefill[0]!
     assert.equal(f.tokensPerSecond, null)
     assert.equal(f.error, 'boom')
