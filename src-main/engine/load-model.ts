@@ -31,8 +31,9 @@ const ESTIMATE_CONTEXT = 4096
  * Default prompt tokens per prefill pass. Bounds what a pass materialises: attention scores
  * [heads, chunk, context] in exports built from standard ops, and logits [chunk, vocab] in those
  * without num_logits_to_keep (a 4000-token prompt in one pass would need gigabytes for either).
+ * 256 was the fastest measured at 512- and 2048-token prompts (PERFORMANCE.md).
  */
-const DEFAULT_CHUNK = 512
+const DEFAULT_CHUNK = 256
 
 export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const summary = await inspectModelFolder(modelDir)

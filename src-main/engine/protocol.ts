@@ -19,7 +19,7 @@ export interface LoadOptions {
   providers?: ProviderName[]
   /** Intra-op threads; default: defaultThreads(). */
   threads?: number
-  /** Prompt tokens per forward pass during prefill; 0 or absent: 512. */
+  /** Prompt tokens per forward pass during prefill; 0 or absent: 256. */
   prefillChunk?: number
   /** Memory the loaded model may take, bytes; default: the machine's available memory. */
   memoryLimitBytes?: number
