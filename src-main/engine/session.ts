@@ -31,6 +31,12 @@ export interface Signature {
 export interface SessionOptions {
   provider: ProviderName
   threads: number
+  /**
+   * Whether idle intra-op threads busy-wait for work (onnxruntime's default) instead of sleeping.
+   * Off unless set: spinning threads steal the cores from the UI and everything else on the
+   * machine, and a step waits for its slowest thread (PERFORMANCE.md).
+   */
+  spinning?: boolean
   /** Longest sequence the buffers are sized for (the model's context length). */
   contextLength: number
   /** Fallbacks for symbolic dims in the metadata (from config.json). */
@@ -217,6 +223,7 @@ export class ModelSession {
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' } } },
     }
     let session = await ort.InferenceSession.create(file, options)
     let sig: Signature
