@@ -2,7 +2,7 @@
 
 import type { BranchEntry, Conversation, ConversationView, Message } from '../../src-shared/types.ts'
 import { api } from './api.ts'
-import { takeSentences } from './sentences.ts'
+import { SentenceReader } from './sentences.ts'
 import { ui } from './ui.svelte.ts'
 
 class ChatState {
@@ -13,8 +13,8 @@ class ChatState {
   loading = $state(false)
   /** A message to scroll to and highlight (a search hit). */
   focusMessageId = $state<string | null>(null)
-  /** Offset into the streaming reply's text up to which the live region has spoken. */
-  #spoken = 0
+  /** Speaks the streaming reply in the live region. */
+  #reader = new SentenceReader()
   /** Only the newest reload may land: an older one finishing late would show stale state. */
   #reloads = 0
   /** Tokens not yet shown: flushed once per frame, so a fast model costs one render per frame. */
@@ -174,7 +174,7 @@ class ChatState {
         // A continued reply streams on from the text it already has.
         const base = this.branch.find((e) => e.message.id === messageId)?.message.content ?? ''
         this.live[messageId] = base
-        this.#spoken = base.length
+        this.#reader = new SentenceReader(base.length)
       }
       this.live[messageId] += text
       this.#speak(this.live[messageId], false)
@@ -192,8 +192,8 @@ class ChatState {
   }
 
   #speak(text: string, final: boolean): void {
-    const { sentences, next } = takeSentences(text, this.#spoken, final)
-    this.#spoken = final ? 0 : next
+    const sentences = this.#reader.read(text, final)
+    if (final) this.#reader = new SentenceReader()
     if (sentences.length) ui.announce(sentences.join(' '))
   }
 }

@@ -11,32 +11,46 @@ function speakable(text: string): string {
     .trim()
 }
 
-// A sentence ends at . ! ? … (optionally closed by quotes or brackets) before whitespace, or at a blank line.
-const BOUNDARY = /[.!?…]+["')\]]*(?=\s)|\n\s*\n/g
+// A fence toggles code; a sentence ends at . ! ? … (optionally closed by quotes or brackets) before
+// whitespace, or at a blank line.
+const MARK = /```|[.!?…]+["')\]]*(?=\s)|\n\s*\n/g
+// The start of a mark that more text could complete: scanning resumes there next time.
+const PARTIAL = /(?:`{1,2}|[.!?…]+["')\]]*|\n\s*)$/
 
-/**
- * Returns the sentences completed in `text` after offset `from`, and the offset just past the last
- * one. With `final`, the unfinished tail counts as a sentence too. Unclosed code fences hold back.
- */
-export function takeSentences(text: string, from: number, final: boolean): { sentences: string[]; next: number } {
-  const sentences: string[] = []
-  let start = from
-  const tail = text.slice(from)
-  const fenceOpen = (tail.match(/```/g)?.length ?? 0) % 2 === 1
-  const limit = fenceOpen && !final ? from + tail.lastIndexOf('```') : text.length
-  BOUNDARY.lastIndex = from
-  for (let match = BOUNDARY.exec(text); match && match.index + match[0].length <= limit; match = BOUNDARY.exec(text)) {
-    const end = match.index + match[0].length
-    const inFence = ((text.slice(start, end).match(/```/g)?.length ?? 0) % 2) === 1
-    if (inFence) continue
-    const sentence = speakable(text.slice(start, end))
+/** Reads one growing reply sentence by sentence, scanning each character about once. */
+export class SentenceReader {
+  /** Where the sentence not yet read begins; always outside a code fence. */
+  #start: number
+  /** Marks before this offset are handled; `#inFence` tells whether it lies inside a fence. */
+  #scanned: number
+  #inFence = false
+
+  /** `from`: the offset the reply streams on from (a continued reply's earlier text was read before). */
+  constructor(from = 0) {
+    this.#start = from
+    this.#scanned = from
+  }
+
+  /**
+   * The sentences `text` completes since the last call; `text` extends the last one. With `final`,
+   * the unfinished tail counts as a sentence too. An unclosed code fence holds back what follows it.
+   */
+  read(text: string, final: boolean): string[] {
+    const sentences: string[] = []
+    MARK.lastIndex = this.#scanned
+    for (let match = MARK.exec(text); match; match = MARK.exec(text)) {
+      this.#scanned = MARK.lastIndex
+      if (match[0] === '```') this.#inFence = !this.#inFence
+      else if (!this.#inFence) this.#take(text, this.#scanned, sentences)
+    }
+    this.#scanned = text.length - (PARTIAL.exec(text.slice(this.#scanned))?.[0].length ?? 0)
+    if (final) this.#take(text, text.length, sentences)
+    return sentences
+  }
+
+  #take(text: string, end: number, sentences: string[]): void {
+    const sentence = speakable(text.slice(this.#start, end))
     if (sentence) sentences.push(sentence)
-    start = end
+    this.#start = end
   }
-  if (final && start < text.length) {
-    const rest = speakable(text.slice(start))
-    if (rest) sentences.push(rest)
-    start = text.length
-  }
-  return { sentences, next: start }
 }
