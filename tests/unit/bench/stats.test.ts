@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { decodeRoofline, median, prefillRoofline, quantile, rate, ratio, slope } from '../../../tools/bench/stats.ts'
 import { modelCost } from '../../../tools/bench/models.ts'
+import { bestRoofline } from '../../../tools/bench/roofline.ts'
 
 describe('median and quantile', () => {
   it('interpolate between the middle values and ignore input order', () => {
@@ -63,5 +64,13 @@ describe('modelCost', () => {
     const q4 = modelCost(smollm, 'q4')
     const embed = 49152 * 576 * 4
     assert.ok(Math.abs((q4.weightBytes - embed) / (fp32.weightBytes - embed) - 0.625 / 4) < 0.01)
+  })
+})
+
+describe('bestRoofline', () => {
+  it('keeps each figure at the higher of two measurements', () => {
+    const a = { readBytesPerSecond: 10, ortReadBytesPerSecond: 9, jsReadBytesPerSecond: 10, gemvReadBytesPerSecond: 7, matmulFlopsPerSecond: 50, threads: 2 }
+    const b = { readBytesPerSecond: 12, ortReadBytesPerSecond: 12, jsReadBytesPerSecond: 8, gemvReadBytesPerSecond: 11, matmulFlopsPerSecond: 40, threads: 2 }
+    assert.deepEqual(bestRoofline(a, b), { ...b, jsReadBytesPerSecond: 10, matmulFlopsPerSecond: 50 })
   })
 })
