@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { buildModel, type BuildOptions, type ShapeName } from '../model-builder/build-model.ts'
 import { runInChild } from './jobs.ts'
+import { prepareModels } from './models.ts'
 import { defaultThreads } from './roofline.ts'
 import type { PrefillLeverResult, ProfileMessage, ProfileResult } from './run-profile.ts'
 
@@ -24,7 +25,7 @@ interface ProfileReport {
   failures: string[]
 }
 
-/** A model folder built once per option set (no GGUF: the profile runs Hearth only). */
+/** A variant of the bench model, built once (no GGUF: the profile runs Hearth only). */
 async function variantDir(shape: ShapeName, suffix: string, opts: Partial<BuildOptions>): Promise<string> {
   const dir = path.join(CACHE, 'models', `${shape}-profile-${suffix}`)
   const stamp = path.join(dir, 'profile-stamp')
@@ -98,7 +99,8 @@ export async function runProfile(args: string[]): Promise<void> {
   const prefillTokens = Number(values['prefill-tokens'] ?? 512)
   const jsonFile = path.resolve(values.json ?? path.join(CACHE, 'results', 'profile.json'))
 
-  const fp32 = await variantDir(shape, 'fp32', {})
+  const [bench] = await prepareModels(path.join(CACHE, 'models'), shape, ['fp32'], false, console.log)
+  const fp32 = bench!.dir
   const fp16kv = await variantDir(shape, 'kv-fp16', { kv: 'float16' })
   const ltk = await variantDir(shape, 'logits-to-keep', { logitsToKeep: true })
   const report: ProfileReport = { model: shape, threads, decode: [], prefill: null, failures: [] }
