@@ -45,7 +45,9 @@ export type ModelSet = Record<string, Partial<BuildOptions> | 'invalid'>
  * The builder's tiny random-weight model (hundreds of tokens a second here) with a 4,096-token
  * context, so a reply of thousands of tokens runs long enough to watch it stream and stop it.
  */
-export const CHAT_MODEL: ModelSet = { 'tiny-chat': { shape: 'tiny', contextLength: 4096, seed: 7 } }
+// Replies outlast any Stop the tests press: they never end by themselves (endless), only at max
+// tokens, and a long context leaves room for that at the hundreds of tokens a second it decodes.
+export const CHAT_MODEL: ModelSet = { 'tiny-chat': { shape: 'tiny', contextLength: 32768, endless: true, seed: 7 } }
 
 export const test = base.extend<{ app: Page }, { hearth: HearthServer; models: ModelSet }>({
   models: [CHAT_MODEL, { scope: 'worker', option: true }],

@@ -31,6 +31,8 @@ export interface BuildOptions {
   q4BlockSize: number
   /** Reproduce exports that fail on several new tokens over a non-empty cache (tests the probe). */
   singleTokenAppend: boolean
+  /** Never end a reply by itself (special tokens out of reach): replies run to max tokens or a stop. */
+  endless: boolean
   seed: number
 }
 
@@ -76,6 +78,7 @@ export function resolveOptions(opts: Partial<BuildOptions>): BuildOptions {
     q4: false,
     q4BlockSize: 32,
     singleTokenAppend: false,
+    endless: false,
     seed: 42,
     ...stripUndefined(opts),
   }
@@ -149,6 +152,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
   // Three standard deviations of the logits below the rest.
   const penalty = 3 * FINAL_NORM_SCALE * Math.sqrt(o.hidden)
   const logitBias = textBias(tokenizer.tokenizerJson, tokenizer.tokenizerConfig, o.vocab, penalty)
+  if (o.endless) for (const id of new Set(Object.values(tokenizer.specialTokens))) logitBias[id] = -1e4
   const weights = { q4BlockSize: o.q4BlockSize, seed: o.seed, logitBias }
   writeDecoder(onnxDir, 'model.onnx', shape, signature, { ...weights, format: 'fp32' })
   if (o.q4) writeDecoder(onnxDir, 'model_q4.onnx', shape, signature, { ...weights, format: 'q4' })

@@ -9,6 +9,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
 import { inspectModelFolder } from '../../../src-main/engine/model-folder.ts'
+import { ModelSession } from '../../../src-main/engine/session.ts'
 
 let root: string
 before(async () => {
@@ -19,6 +20,22 @@ after(async () => {
 })
 
 describe('buildModel', () => {
+  it('puts the special tokens out of reach in an endless model, and only there', async () => {
+    const specialLogits = async (name: string, endless: boolean): Promise<number[]> => {
+      const dir = path.join(root, name)
+      await buildModel(dir, { endless, contextLength: 64 })
+      const session = await ModelSession.open(path.join(dir, 'onnx', 'model.onnx'), {
+        provider: 'cpu', threads: 1, contextLength: 64, kvHeads: 2, headDim: 16, vocab: 512,
+      })
+      const logits = await session.forward(session.emptyCache(), [1, 40, 41, 42], { logits: 'last' })
+      const special = [0, 1, 2].map((id) => logits[id]!)
+      await session.release()
+      return special
+    }
+    for (const logit of await specialLogits('endless', true)) assert.ok(logit < -1000, `special logit ${logit}`)
+    for (const logit of await specialLogits('ending', false)) assert.ok(logit > -1000, `special logit ${logit}`)
+  })
+
   it('writes the Hugging Face ONNX layout with external data, a folder the inspector accepts', async () => {
     const dir = path.join(root, 'layout')
     await buildModel(dir, { q4: true })
