@@ -222,6 +222,9 @@ export class ModelSession {
       intraOpNumThreads: opts.threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      // The memory-pattern planner caches a plan per set of input shapes, and decode never
+      // repeats one (the past grows every step): it only added ~70 KiB of memory per step.
+      enableMemPattern: false,
       logSeverityLevel: 3,
       extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' } } },
     }
