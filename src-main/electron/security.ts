@@ -6,18 +6,7 @@ import { shell, type WebContents } from 'electron'
 export const APP_SCHEME = 'hearth'
 export const APP_ORIGIN = `${APP_SCHEME}://app`
 
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-].join('; ')
+export { CONTENT_SECURITY_POLICY } from '../app/csp.ts'
 
 export function isAppUrl(url: string): boolean {
   return url === APP_ORIGIN || url.startsWith(`${APP_ORIGIN}/`)

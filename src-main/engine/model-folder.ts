@@ -18,6 +18,12 @@ const SUFFIX_TO_VARIANT: Record<string, VariantName> = {
 }
 const ONNX_FILE = /^(model|decoder_model_merged)(_fp16|_quantized|_int8|_uint8|_q4|_q4f16|_bnb4)?\.onnx$/
 
+/** The variant an ONNX weight file's name stands for ('model_q4.onnx' → 'q4'); null if none. */
+export function onnxVariant(fileName: string): VariantName | null {
+  const match = ONNX_FILE.exec(fileName)
+  return match ? (SUFFIX_TO_VARIANT[match[2] ?? ''] ?? null) : null
+}
+
 /** Preference by provider kind: MatMulNBits int4 is the fastest CPU path; GPUs run fp16 natively. */
 const CPU_ORDER: VariantName[] = ['q4', 'q8', 'int8', 'uint8', 'fp32', 'bnb4', 'q4f16', 'fp16']
 const GPU_ORDER: VariantName[] = ['fp16', 'q4f16', 'fp32', 'q4', 'q8', 'int8', 'uint8', 'bnb4']
@@ -116,9 +122,9 @@ async function listVariants(
   for (const sub of ['onnx', '.']) {
     const names = await readdir(path.join(dir, sub)).catch(() => [] as string[])
     // model* sorts before decoder_model_merged* after this, so it wins a shared variant name.
-    const candidates = names.filter((n) => ONNX_FILE.test(n)).sort((a, b) => rank(a) - rank(b))
+    const candidates = names.filter((n) => onnxVariant(n) !== null).sort((a, b) => rank(a) - rank(b))
     for (const name of candidates) {
-      const variant = SUFFIX_TO_VARIANT[ONNX_FILE.exec(name)?.[2] ?? '']
+      const variant = onnxVariant(name)
       if (!variant || found.has(variant)) continue
       const file = path.posix.join(sub === '.' ? '' : sub, name)
       const declared = declaredChunks[name] ?? declaredChunks['*']

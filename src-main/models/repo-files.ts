@@ -3,19 +3,13 @@
 import path from 'node:path'
 import { AppError } from '../../src-shared/errors.ts'
 import type { ModelVariant, VariantName } from '../../src-shared/types.ts'
+import { onnxVariant } from '../engine/model-folder.ts'
 import type { HubFile } from './hub.ts'
 
-/** The same file naming the engine's model-folder reads (onnx/model_<suffix>.onnx). */
-const ONNX_FILE = /^(?:onnx\/)?(model|decoder_model_merged)(_fp16|_quantized|_int8|_uint8|_q4|_q4f16|_bnb4)?\.onnx$/
-const SUFFIX_TO_VARIANT: Record<string, VariantName> = {
-  '': 'fp32',
-  _fp16: 'fp16',
-  _quantized: 'q8',
-  _int8: 'int8',
-  _uint8: 'uint8',
-  _q4: 'q4',
-  _q4f16: 'q4f16',
-  _bnb4: 'bnb4',
+/** A weight file at the top or under onnx/, named as the engine's model-folder reads it. */
+function variantOfPath(filePath: string): VariantName | null {
+  const dir = path.posix.dirname(filePath)
+  return dir === '.' || dir === 'onnx' ? onnxVariant(path.posix.basename(filePath)) : null
 }
 
 /** Needed by every variant; special_tokens_map.json only when the repository has one. */
@@ -32,10 +26,10 @@ export function listRemoteVariants(files: HubFile[]): RemoteVariant[] {
   const byPath = new Map(files.map((f) => [f.path, f]))
   const found = new Map<VariantName, RemoteVariant>()
   const candidates = files
-    .filter((f) => ONNX_FILE.test(f.path))
+    .filter((f) => variantOfPath(f.path) !== null)
     .sort((a, b) => rank(a.path) - rank(b.path) || a.path.localeCompare(b.path))
   for (const onnx of candidates) {
-    const variant = SUFFIX_TO_VARIANT[ONNX_FILE.exec(onnx.path)?.[2] ?? '']
+    const variant = variantOfPath(onnx.path)
     if (!variant || found.has(variant)) continue
     const chunks = dataChunks(onnx.path, byPath)
     const variantFiles = [onnx, ...chunks]

@@ -8,19 +8,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import type { App } from '../app/app.ts'
+import { CONTENT_SECURITY_POLICY } from '../app/csp.ts'
 import { createBridge } from './bridge.ts'
-
-export const BROWSER_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ')
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -123,7 +112,7 @@ async function serveStatic(root: string, req: IncomingMessage, res: ServerRespon
   res.writeHead(200, {
     'Content-Type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
     'Content-Length': info.size,
-    'Content-Security-Policy': BROWSER_CSP,
+    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'no-referrer',
     'Cache-Control': 'no-store',
