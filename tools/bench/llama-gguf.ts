@@ -19,19 +19,12 @@ import {
   type GgufMetadata,
   type GgufTensor,
 } from './gguf.ts'
+import type { DecoderShape } from '../model-builder/decoder-graph.ts'
 
-export interface LlamaShape {
-  layers: number
-  hidden: number
-  heads: number
-  kvHeads: number
-  headDim: number
-  intermediate: number
-  vocab: number
+/** The model builder's decoder shape, plus what a GGUF header needs beyond it. */
+export interface LlamaShape extends DecoderShape {
   contextLength: number
   tied: boolean
-  ropeTheta: number
-  rmsEps: number
   /** Qwen2 carries biases on the q, k and v projections. */
   qkvBias: boolean
 }
