@@ -152,7 +152,19 @@ export interface LoadedModelInfo {
   /** False when the model cannot take several new tokens on top of a cache (probed at load). */
   multiTokenAppend: boolean
   threads: number
+  /** How the KV cache is updated each step (see KvUpdate). */
+  kvUpdate: KvUpdate
+  /** Why a faster way of updating the cache was not used; empty for 'split'. */
+  kvUpdateNotes: string[]
 }
+
+/**
+ * 'split': the graph was rewritten at load so attention reads the cache where it lies and only
+ * the new tokens' keys and values come out, written in place. 'append': rewritten too, but the
+ * graph still concatenates the cache internally each step. 'copy': the export as it is, which
+ * returns the whole cache every step, copied into new memory.
+ */
+export type KvUpdate = 'split' | 'append' | 'copy'
 
 // ── Model library: catalog, downloads, hardware fit ──
 

@@ -53,6 +53,7 @@ export class Engine {
       budgetBytes: opts.kvBudgetBytes ?? Math.floor(os.freemem() / 4),
       bytesPerToken,
       newCache: () => model.session.emptyCache(),
+      positionsFor: (n) => model.session.capacityFor(n),
       snapshots,
     })
     this.model = model
@@ -110,6 +111,8 @@ export class Engine {
     const limit = Math.min(params.maxTokens, context - prompt.length)
     const { entry, reused } = await pool.acquire(req.conversationId, prompt, limit)
     const cache = entry.cache
+    // One allocation for the prompt and the start of the reply, not one per prefill chunk.
+    session.reserve(cache, prompt.length + Math.min(limit, 256))
 
     const stream = new TextStream(tokenizer)
     const stops = new StopMatcher(params.stop)

@@ -2,12 +2,18 @@
 
 import * as ort from 'onnxruntime-node'
 
+type KvArray = Float32Array | Uint16Array
+
 /**
  * Invariant [TAG_KV_TOKENS]: `tokens[i]` is the token whose keys and values sit at position i of
  * every tensor, so `tokens.length === length` always. Whoever changes one changes both.
+ *
+ * Each tensor is [1, kvHeads, capacity, headDim] with capacity >= length: positions from `length`
+ * on are room to grow into (in-place sessions feed them masked) or left over after a truncate.
+ * A session that feeds the export's own `present.*` back needs capacity === length (`compact`).
  */
 export class KvCache {
-  /** 2 x layers tensors in layer order, key then value, each [1, kvHeads, length, headDim]. */
+  /** 2 x layers tensors in layer order, key then value. */
   tensors: ort.Tensor[]
   readonly tokens: number[]
 
@@ -20,7 +26,12 @@ export class KvCache {
     return this.tokens.length
   }
 
-  /** Bytes held by the tensors (on the CPU or on a device). */
+  /** Positions the tensors hold, used or not. */
+  get capacity(): number {
+    return (this.tensors[0]?.dims[2] as number | undefined) ?? 0
+  }
+
+  /** Bytes held by the tensors (on the CPU or on a device), spare capacity included. */
   get bytes(): number {
     let total = 0
     for (const t of this.tensors) total += t.size * (t.type === 'float16' ? 2 : 4)
@@ -37,40 +48,89 @@ export class KvCache {
     for (let i = 0; i < added.length; i++) this.tokens.push(added[i]!)
   }
 
+  /**
+   * Writes the keys and values of `added` ([1, kvHeads, added.length, headDim] each, in tensor
+   * order) at positions length.., growing the tensors to `grow(length + added.length)` positions
+   * first when they are full. The cache is never read by a pass while this runs.
+   */
+  append(fresh: ort.Tensor[], added: ArrayLike<number>, grow: (needed: number) => number): void {
+    const n = added.length
+    const at = this.length
+    if (at + n > this.capacity) this.resize(grow(at + n))
+    const cap = this.capacity
+    for (let i = 0; i < this.tensors.length; i++) {
+      const dst = this.tensors[i]!.data as KvArray
+      const src = fresh[i]!.data as KvArray
+      const [, heads, count, dim] = fresh[i]!.dims as [number, number, number, number]
+      if (count !== n) throw new Error(`expected keys and values for ${n} tokens, got ${count}`)
+      for (let h = 0; h < heads; h++) dst.set(src.subarray(h * n * dim, (h + 1) * n * dim), (h * cap + at) * dim)
+    }
+    for (let i = 0; i < n; i++) this.tokens.push(added[i]!)
+  }
+
+  /** Room for `positions` without growing again (a prompt's length, before its prefill). */
+  reserve(positions: number): void {
+    if (positions > this.capacity && !this.onDevice) this.resize(positions)
+  }
+
   /** True when the tensors live on a GPU device ('gpu-buffer'). */
   get onDevice(): boolean {
     return this.tensors.some((t) => t.location === 'gpu-buffer')
   }
 
   /**
-   * Keeps the first `n` positions (a no-op when n >= length) by copying, as ORT needs contiguous
-   * tensors. A device cache cannot be read back (getData on a 'gpu-buffer' tensor aborts the
-   * process in onnxruntime-node 1.30), so it is emptied instead: callers read `length` afterwards
-   * and recompute what is missing.
+   * Keeps the first `n` positions (a no-op when n >= length). On the CPU nothing moves: the
+   * positions after `n` become spare capacity. A device cache cannot be read back (getData on a
+   * 'gpu-buffer' tensor aborts the process in onnxruntime-node 1.30), so it is emptied instead:
+   * callers read `length` afterwards and recompute what is missing.
    */
   truncate(n: number): void {
     if (n >= this.length) return
-    const device = this.onDevice
-    const kept = device ? 0 : n
-    const next: ort.Tensor[] = []
-    for (const t of this.tensors) {
-      const [batch, heads, total, dim] = t.dims as [number, number, number, number]
-      const size = batch * heads * kept * dim
-      const dst = t.type === 'float16' ? new Uint16Array(size) : new Float32Array(size)
-      if (!device) {
-        const src = t.data as Float32Array | Uint16Array
-        for (let h = 0; h < batch * heads; h++) dst.set(src.subarray(h * total * dim, (h * total + kept) * dim), h * kept * dim)
-      }
-      if (t.location === 'gpu-buffer') t.dispose()
-      next.push(new ort.Tensor(t.type as 'float32' | 'float16', dst, [batch, heads, kept, dim]))
+    if (this.onDevice) {
+      this.resize(0)
+      this.tokens.length = 0
+      return
     }
-    this.tensors = next
-    this.tokens.length = kept
+    this.tokens.length = n
+  }
+
+  /** Makes capacity equal length, for sessions that feed the export's whole-cache outputs back. */
+  compact(): void {
+    if (this.capacity !== this.length && !this.onDevice) this.resize(this.length)
+  }
+
+  /** The used positions of tensor `i`, one view per KV head (what a snapshot writes). */
+  usedViews(i: number): Uint8Array[] {
+    const t = this.tensors[i]!
+    const data = t.data as KvArray
+    const [, heads, cap, dim] = t.dims as [number, number, number, number]
+    const views: Uint8Array[] = []
+    for (let h = 0; h < heads; h++) {
+      const part = data.subarray(h * cap * dim, (h * cap + this.length) * dim)
+      views.push(new Uint8Array(part.buffer, part.byteOffset, part.byteLength))
+    }
+    return views
   }
 
   dispose(): void {
     for (const t of this.tensors) if (t.location === 'gpu-buffer') t.dispose()
     this.tensors = []
     this.tokens.length = 0
+  }
+
+  /** New tensors of `capacity` positions holding the used ones (device tensors: none kept). */
+  private resize(capacity: number): void {
+    const kept = Math.min(this.length, capacity)
+    this.tensors = this.tensors.map((t) => {
+      const [batch, heads, cap, dim] = t.dims as [number, number, number, number]
+      const dst = t.type === 'float16' ? new Uint16Array(batch * heads * capacity * dim) : new Float32Array(batch * heads * capacity * dim)
+      if (t.location === 'gpu-buffer') {
+        t.dispose()
+      } else {
+        const src = t.data as KvArray
+        for (let h = 0; h < batch * heads; h++) dst.set(src.subarray(h * cap * dim, (h * cap + kept) * dim), h * capacity * dim)
+      }
+      return new ort.Tensor(t.type as 'float32' | 'float16', dst, [batch, heads, capacity, dim])
+    })
   }
 }

@@ -19,6 +19,8 @@ export interface PoolOptions {
   bytesPerToken: number
   newCache: () => KvCache
   snapshots: SnapshotStore | null
+  /** Positions a cache holds to fit `n` (in-place caches grow in steps); default: n. */
+  positionsFor?: (n: number) => number
   /** Caches kept for requests without a conversation (the API server), like llama.cpp's slots. */
   anonymousSlots?: number
 }
@@ -69,7 +71,8 @@ export class KvPool {
       // [TAG_LAST_TOKEN_EVAL] When the whole prompt is cached, its last token is evaluated again:
       // sampling needs the logits of the final position and the cache keeps none.
       entry.cache.truncate(Math.min(commonPrefix(entry.cache.tokens, prompt), prompt.length - 1))
-      await this.makeRoom(entry, (prompt.length + reserveTokens) * this.opts.bytesPerToken)
+      const positions = prompt.length + reserveTokens
+      await this.makeRoom(entry, (this.opts.positionsFor?.(positions) ?? positions) * this.opts.bytesPerToken)
       entry.lastUsed = ++this.clock
       // A device cache may have been emptied rather than cut (KvCache#truncate): length tells.
       return { entry, reused: entry.cache.length, restoredFromDisk }

@@ -69,6 +69,8 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
       kvDtype: session.sig.kvDtype,
       multiTokenAppend,
       threads,
+      kvUpdate: session.kvUpdate,
+      kvUpdateNotes: session.kvUpdateNotes,
     }
     const identity: ModelIdentity = {
       file: path.join(summary.dir, variant.file),

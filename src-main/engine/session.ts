@@ -1,10 +1,13 @@
 // The ONNX session of a decoder: the only file that knows input/output names. The signature is
 // read from inputMetadata/outputMetadata, and one forward pass appends tokens to a KvCache.
 
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { AppError } from '../../src-shared/errors.ts'
-import type { ProviderName } from '../../src-shared/types.ts'
+import type { KvUpdate, ProviderName } from '../../src-shared/types.ts'
 import { KvCache } from './kv-cache.ts'
+import { rewriteModel, RewriteUnsupported } from './kv-rewrite.ts'
 
 type IntType = 'int64' | 'int32'
 
@@ -24,8 +27,13 @@ export interface Signature {
   headDim: number
   /** past_key_values.{i}.key|value, in KvCache order (layer, then key before value). */
   pastNames: string[]
-  /** present.{i}.key|value in the same order. */
+  /**
+   * present.{i}.key|value in the same order: the whole cache, past and new. In a graph rewritten
+   * for in-place updates (kv-rewrite.ts), fresh.{i}.key|value: the new tokens' keys and values.
+   */
   presentNames: string[]
+  /** Whether the outputs are fresh.* (the engine writes them into its own buffers). */
+  inPlace: boolean
 }
 
 export interface SessionOptions {
@@ -43,11 +51,16 @@ export interface SessionOptions {
   kvHeads: number
   headDim: number
   vocab: number
+  /**
+   * 'auto' (the default): rewrite the graph so the cache is updated in place, 'split' first,
+   * then 'append', each verified at load, else the export as it is. 'copy': the export as it is.
+   */
+  kvUpdate?: 'auto' | 'copy'
 }
 
 const KNOWN_INPUTS = /^(input_ids|attention_mask|position_ids|num_logits_to_keep|logits_to_keep|use_cache_branch|past_key_values\.\d+\.(key|value))$/
 const PAST = /^past_key_values\.(\d+)\.(key|value)$/
-const PRESENT = /^present(?:_key_values)?\.(\d+)\.(key|value)$/
+const PRESENT = /^(?:present(?:_key_values)?|fresh)\.(\d+)\.(key|value)$/
 
 /** Reads what the graph takes and gives; throws MODEL_UNSUPPORTED naming everything it cannot drive. */
 export function readSignature(
@@ -133,6 +146,7 @@ export function readSignature(
     headDim,
     pastNames,
     presentNames,
+    inPlace: presentNames.length > 0 && presentNames.every((n) => n.startsWith('fresh.')),
   }
 }
 
@@ -173,25 +187,38 @@ export interface ForwardOptions {
   quiet?: boolean
 }
 
+/**
+ * Positions an in-place cache grows by: a pass attends over the spare ones too, masked. Growing
+ * copies the cache, so at 4,096 positions a step of 64 costs ~1% of the decode time it covers.
+ */
+const GROW_STEP = 64
+
 export class ModelSession {
   readonly sig: Signature
   readonly provider: ProviderName
   readonly vocab: number
+  /** How the cache is updated each step; `kvUpdateNotes` says why a faster way was not used. */
+  readonly kvUpdate: KvUpdate
+  readonly kvUpdateNotes: string[]
   private session: ort.InferenceSession
   private contextLength: number
   // Buffers reused by every forward pass, sized once; tensors over them are views, not copies.
   private ones: BigInt64Array | Int32Array // [contextLength] of 1: attention_mask is a prefix view
   private arange: BigInt64Array | Int32Array // [contextLength] of 0, 1, 2, ...: position_ids views
+  private mask: BigInt64Array | Int32Array // in place: [capacity + new tokens], rewritten per pass
   private ids: BigInt64Array | Int32Array // [chunk capacity]: input_ids of this pass
   private keepLast: ort.Tensor | null
   private keepAll: ort.Tensor | null
   private branch: [ort.Tensor, ort.Tensor] // use_cache_branch false, true
   private logits32: Float32Array // [vocab]: fp16 logits converted here
+  private empty: ort.Tensor[] // a past of length 0
 
-  private constructor(session: ort.InferenceSession, sig: Signature, opts: SessionOptions) {
+  private constructor(session: ort.InferenceSession, sig: Signature, opts: SessionOptions, update: KvUpdate, notes: string[]) {
     this.session = session
     this.sig = sig
     this.provider = opts.provider
+    this.kvUpdate = update
+    this.kvUpdateNotes = notes
     this.contextLength = opts.contextLength
     const logitsMeta = session.outputMetadata.find((m) => m.name === 'logits')
     const vocabDim = logitsMeta?.isTensor ? logitsMeta.shape[2] : undefined
@@ -202,6 +229,7 @@ export class ModelSession {
       setInt(this.ones, i, 1)
       setInt(this.arange, i, i)
     }
+    this.mask = intArray(sig.mask ?? 'int64', sig.inPlace ? 2 * GROW_STEP : 0)
     this.ids = intArray(sig.ids, 512)
     const keep = (v: number): ort.Tensor | null => {
       if (!sig.logitsToKeep) return null
@@ -213,9 +241,14 @@ export class ModelSession {
     this.keepAll = keep(0)
     this.branch = [new ort.Tensor('bool', Uint8Array.of(0), [1]), new ort.Tensor('bool', Uint8Array.of(1), [1])]
     this.logits32 = new Float32Array(this.vocab)
+    this.empty = this.emptyCache().tensors
   }
 
-  /** Opens `file` on one provider; errors from onnxruntime propagate as they are (see openWithFallback). */
+  /**
+   * Opens `file` on one provider; errors from onnxruntime propagate as they are (see
+   * openWithFallback). On the CPU (and any provider whose outputs come back to the CPU) the graph
+   * is rewritten so the cache is updated in place, and the rewrite is verified before it is used.
+   */
   static async open(file: string, opts: SessionOptions): Promise<ModelSession> {
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [opts.provider],
@@ -228,14 +261,18 @@ export class ModelSession {
       logSeverityLevel: 3,
       extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' } } },
     }
-    let session = await ort.InferenceSession.create(file, options)
-    let sig: Signature
-    try {
-      sig = readSignature(session.inputMetadata, session.outputMetadata, opts)
-    } catch (err) {
-      await session.release()
-      throw err
+    const notes: string[] = []
+    if (opts.provider === 'webgpu') {
+      notes.push('WebGPU keeps the whole cache on the device instead')
+    } else if (opts.kvUpdate === 'copy') {
+      notes.push('in-place updates turned off')
+    } else {
+      const inPlace = await ModelSession.openInPlace(file, opts, options, notes)
+      if (inPlace) return inPlace
     }
+
+    let session = await ort.InferenceSession.create(file, options)
+    const sig = await signatureOrRelease(session, opts)
     if (opts.provider === 'webgpu') {
       // present.* stay on the device: fed back as past without a trip through the CPU, replaced
       // ones disposed by KvCache#advance. Only they: reading a 'gpu-buffer' output back (getData)
@@ -245,7 +282,47 @@ export class ModelSession {
       const onDevice = Object.fromEntries(sig.presentNames.map((name) => [name, 'gpu-buffer' as const]))
       session = await ort.InferenceSession.create(file, { ...options, preferredOutputLocation: onDevice })
     }
-    return new ModelSession(session, sig, opts)
+    return new ModelSession(session, sig, opts, 'copy', notes)
+  }
+
+  /** The first rewrite that opens and passes verifyInPlace, or null with the reasons in `notes`. */
+  private static async openInPlace(
+    file: string,
+    opts: SessionOptions,
+    options: ort.InferenceSession.SessionOptions,
+    notes: string[],
+  ): Promise<ModelSession | null> {
+    const bytes = await readFile(file)
+    // The rewritten graph is loaded from memory; its external data stays beside the original.
+    const fromMemory = {
+      ...options,
+      extra: { session: { ...(options.extra as { session: object }).session, model_external_initializers_file_folder_path: path.dirname(file) } },
+    }
+    for (const kind of ['split', 'append'] as const) {
+      let rewritten: Uint8Array
+      try {
+        rewritten = rewriteModel(bytes, kind).bytes
+      } catch (err) {
+        if (!(err instanceof RewriteUnsupported)) throw err
+        notes.push(`${kind}: ${err.message}`)
+        if (kind === 'split') continue
+        return null
+      }
+      let session: ort.InferenceSession
+      try {
+        session = await ort.InferenceSession.create(rewritten, fromMemory)
+      } catch (err) {
+        notes.push(`${kind}: the rewritten graph did not load (${firstLine(err)})`)
+        continue
+      }
+      const sig = await signatureOrRelease(session, opts)
+      const model = new ModelSession(session, sig, opts, kind, [...notes])
+      const problem = await model.verifyInPlace()
+      if (problem === null) return model
+      notes.push(`${kind}: ${problem}`)
+      await model.release()
+    }
+    return null
   }
 
   /** A cache with no positions: tensors of sequence length 0, as the first pass expects. */
@@ -257,6 +334,11 @@ export class ModelSession {
         : new ort.Tensor('float32', new Float32Array(0), dims),
     )
     return new KvCache(tensors)
+  }
+
+  /** Makes room in `kv` for `positions` before a long prefill (in-place caches only). */
+  reserve(kv: KvCache, positions: number): void {
+    if (this.sig.inPlace) kv.reserve(this.capacityFor(Math.min(positions, this.contextLength)))
   }
 
   /**
@@ -273,20 +355,29 @@ export class ModelSession {
     }
     if (n > this.ids.length) this.ids = intArray(this.sig.ids, Math.max(n, this.ids.length * 2))
     for (let i = 0; i < n; i++) setInt(this.ids, i, tokens[i]!)
+    if (!this.sig.inPlace) kv.compact()
 
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor(this.sig.ids, this.ids.subarray(0, n), [1, n]),
     }
-    if (this.sig.mask) feeds.attention_mask = new ort.Tensor(this.sig.mask, this.ones.subarray(0, total), [1, total])
+    // An in-place cache with nothing in it is fed empty: a first pass then looks like the export's own.
+    const feedEmpty = this.sig.inPlace && past === 0
+    const fedPast = feedEmpty ? this.empty : kv.tensors
+    const fedLength = feedEmpty ? 0 : kv.capacity
+    if (this.sig.mask) {
+      feeds.attention_mask = this.sig.inPlace ? this.maskTensor(past, fedLength, n) : new ort.Tensor(this.sig.mask, this.ones.subarray(0, total), [1, total])
+    }
     if (this.sig.positions) feeds.position_ids = this.positionTensor(past, n, opts.positionShift ?? 0)
     if (this.sig.logitsToKeep) {
       feeds[this.sig.logitsToKeep.name] = (opts.logits === 'last' ? this.keepLast : this.keepAll) as ort.Tensor
     }
     if (this.sig.useCacheBranch) feeds.use_cache_branch = this.branch[past > 0 ? 1 : 0]
-    for (let i = 0; i < this.sig.pastNames.length; i++) feeds[this.sig.pastNames[i]!] = kv.tensors[i]!
+    for (let i = 0; i < this.sig.pastNames.length; i++) feeds[this.sig.pastNames[i]!] = fedPast[i]!
 
     const out = await this.session.run(feeds, opts.quiet ? QUIET : {})
-    kv.advance(this.sig.presentNames.map((name) => out[name]!), tokens)
+    const kvOut = this.sig.presentNames.map((name) => out[name]!)
+    if (this.sig.inPlace) kv.append(kvOut, tokens, (needed) => this.capacityFor(needed))
+    else kv.advance(kvOut, tokens)
 
     const logits = out.logits!
     const rows = logits.dims[1]!
@@ -316,8 +407,65 @@ export class ModelSession {
     }
   }
 
+  /**
+   * Checks that a rewritten graph computes what the export does: three tokens in one pass
+   * against the same tokens one at a time, where every later pass attends over a cache with spare
+   * positions holding garbage. A graph that ignores attention_mask, or takes its positions from
+   * the cache's size, gives other logits. Returns null when they agree, else what differed.
+   */
+  async verifyInPlace(): Promise<string | null> {
+    const tokens = [1, 2, 3].map((t) => Math.min(t, this.vocab - 1))
+    const whole = this.emptyCache()
+    const steps = this.emptyCache()
+    try {
+      const expected = Float32Array.from(await this.forward(whole, tokens, { logits: 'last', quiet: true }))
+      for (const [i, t] of tokens.entries()) {
+        const got = await this.forward(steps, [t], { logits: 'last', quiet: true })
+        if (i === 0) fillSpare(steps)
+        if (i < tokens.length - 1) continue
+        let scale = 1
+        let diff = 0
+        for (let j = 0; j < expected.length; j++) {
+          scale = Math.max(scale, Math.abs(expected[j]!))
+          diff = Math.max(diff, Math.abs(expected[j]! - got[j]!))
+        }
+        // fp32 graphs agree to ~1e-5 of the logits' scale; a masking or position error moves them by far more.
+        if (!(diff <= 1e-2 * scale)) return `logits differ from a single pass by ${diff.toPrecision(2)} (scale ${scale.toPrecision(2)})`
+      }
+      return null
+    } catch (err) {
+      return `the rewritten graph failed (${firstLine(err)})`
+    } finally {
+      whole.dispose()
+      steps.dispose()
+    }
+  }
+
   async release(): Promise<void> {
     await this.session.release()
+  }
+
+  /** Positions a cache holds to fit `needed`: in-place caches grow in steps, never past the context. */
+  capacityFor(needed: number): number {
+    if (!this.sig.inPlace) return needed
+    return Math.min(this.contextLength, Math.ceil(needed / GROW_STEP) * GROW_STEP)
+  }
+
+  /** attention_mask for an in-place pass: [used positions | spare ones, masked | new tokens]. */
+  private maskTensor(used: number, capacity: number, n: number): ort.Tensor {
+    const length = capacity + n
+    if (this.mask.length < length) this.mask = intArray(this.sig.mask as IntType, Math.max(length, this.mask.length * 2))
+    const m = this.mask
+    if (m instanceof BigInt64Array) {
+      m.fill(1n, 0, used)
+      m.fill(0n, used, capacity)
+      m.fill(1n, capacity, length)
+    } else {
+      m.fill(1, 0, used)
+      m.fill(0, used, capacity)
+      m.fill(1, capacity, length)
+    }
+    return new ort.Tensor(this.sig.mask as IntType, m.subarray(0, length), [1, length])
   }
 
   private positionTensor(past: number, n: number, shift: number): ort.Tensor {
@@ -327,6 +475,29 @@ export class ModelSession {
     for (let i = 0; i < n; i++) setInt(ids, i, past + i + shift)
     return new ort.Tensor(type, ids, [1, n])
   }
+}
+
+async function signatureOrRelease(session: ort.InferenceSession, opts: SessionOptions): Promise<Signature> {
+  try {
+    return readSignature(session.inputMetadata, session.outputMetadata, opts)
+  } catch (err) {
+    await session.release()
+    throw err
+  }
+}
+
+/** Writes 1.0 into every spare position of a CPU cache: garbage that attention must never see. */
+function fillSpare(kv: KvCache): void {
+  for (const t of kv.tensors) {
+    const [, heads, cap, dim] = t.dims as [number, number, number, number]
+    const data = t.data as Float32Array | Uint16Array
+    const one = data instanceof Uint16Array ? 0x3c00 : 1
+    for (let h = 0; h < heads; h++) data.fill(one, (h * cap + kv.length) * dim, (h + 1) * cap * dim)
+  }
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 300)
 }
 
 let halfTable: Float32Array | null = null

@@ -50,10 +50,8 @@ export class SnapshotStore {
     prefix.writeUInt32LE(header.length, 8)
     header.copy(prefix, 12)
     const parts: Uint8Array[] = [prefix]
-    for (const t of cache.tensors) {
-      const data = t.data as Float32Array | Uint16Array
-      parts.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-    }
+    // Only the used positions, head by head: the file holds [kvHeads, length, headDim] per tensor.
+    for (let i = 0; i < cache.tensors.length; i++) parts.push(...cache.usedViews(i))
     // Written under a temporary name and renamed, so a crash never leaves a half snapshot in place.
     const file = this.fileOf(key)
     const handle = await open(`${file}.tmp`, 'w')

@@ -25,11 +25,11 @@ function grow(cache: KvCache, tokens: number[]): void {
   cache.advance([new ort.Tensor('float32', key, [1, 1, all.length, 2]), new ort.Tensor('float32', value, [1, 1, all.length, 2])], tokens)
 }
 
-/** The tensors still say which tokens they hold. */
+/** The tensors' used positions still say which tokens they hold. */
 function assertConsistent(cache: KvCache): void {
   const key = cache.tensors[0]!.data as Float32Array
-  assert.deepEqual([...key].filter((_, i) => i % 2 === 0), cache.tokens)
-  assert.equal(cache.tensors[1]!.dims[2], cache.length)
+  assert.deepEqual([...key.subarray(0, 2 * cache.length)].filter((_, i) => i % 2 === 0), cache.tokens)
+  assert.ok(cache.tensors[1]!.dims[2]! >= cache.length)
 }
 
 const IDENTITY: ModelIdentity = {

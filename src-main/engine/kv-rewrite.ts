@@ -1,0 +1,318 @@
+// Rewrites a decoder graph at load so its KV cache is updated in place (PERFORMANCE.md).
+//
+// An Optimum-style export takes the whole cache in (`past_key_values.*`), concatenates the new
+// token's keys and values onto it, and returns the whole cache again (`present.*`), which
+// onnxruntime-node copies into a new JS buffer every step. Two rewrites, tried in this order:
+//
+// - 'split': attention is split over the cache and the new tokens, so the cache is read once and
+//   never concatenated: scores = [Q·K_past, Q·K_new] (small), out = P_past·V_past + P_new·V_new.
+// - 'append': the graph still concatenates internally, but only the new tokens' keys and values
+//   come out.
+//
+// In both, the outputs are `fresh.*` ([batch, kvHeads, new tokens, headDim]) and the engine writes
+// them into its own buffers, which have room to spare: the past is fed at its capacity, the unused
+// positions masked by attention_mask and the real positions given by position_ids. Whether a
+// rewritten graph honours that is checked at load by ModelSession#verifyInPlace, not assumed.
+//
+// Only the graph's small fields are decoded; initializers are carried over as raw bytes, so a
+// model with half a gigabyte of inline weights is rewritten without parsing its tensors.
+
+import onnxProto from 'onnx-proto'
+import protobuf from 'protobufjs/minimal.js'
+
+const { onnx } = onnxProto
+type INodeProto = onnxProto.onnx.INodeProto
+type IGraphProto = onnxProto.onnx.IGraphProto
+
+export type KvRewrite = 'split' | 'append'
+
+export interface RewrittenModel {
+  bytes: Uint8Array
+  /** The new outputs in KvCache order (layer, key before value). */
+  freshNames: string[]
+}
+
+/** Why a graph cannot take a rewrite; the engine then loads it as it is and says why. */
+export class RewriteUnsupported extends Error {}
+
+const PAST = /^past_key_values\.(\d+)\.(key|value)$/
+const PRESENT = /^present(?:_key_values)?\.(\d+)\.(key|value)$/
+const INT64_MAX = 9223372036854775807n
+// ModelProto.graph, GraphProto.initializer and GraphProto.sparse_initializer (onnx.proto).
+const MODEL_GRAPH = 7
+const GRAPH_INITIALIZER = 5
+const GRAPH_SPARSE_INITIALIZER = 15
+const WIRE_BYTES = 2
+
+export function rewriteModel(model: Uint8Array, kind: KvRewrite): RewrittenModel {
+  const top = fieldsOf(model)
+  const graphField = top.filter((f) => f.field === MODEL_GRAPH)
+  if (graphField.length !== 1) throw new RewriteUnsupported('the file has no single graph')
+  const graphBytes = model.subarray(graphField[0]!.dataStart, graphField[0]!.end)
+
+  const graphFields = fieldsOf(graphBytes)
+  const isWeights = (f: Field): boolean => f.field === GRAPH_INITIALIZER || f.field === GRAPH_SPARSE_INITIALIZER
+  const small = concat(graphFields.filter((f) => !isWeights(f)).map((f) => graphBytes.subarray(f.start, f.end)))
+  const graph = onnx.GraphProto.decode(small)
+  const opset = modelOpset(model, top)
+  if (opset < 13) throw new RewriteUnsupported(`opset ${opset} (13 or newer needed)`)
+
+  const freshNames = rewriteGraph(graph, kind)
+
+  const encoded = onnx.GraphProto.encode(graph).finish()
+  const weights = graphFields.filter(isWeights).map((f) => graphBytes.subarray(f.start, f.end))
+  const graphLength = encoded.length + weights.reduce((n, w) => n + w.length, 0)
+  const head = protobuf.Writer.create().uint32((MODEL_GRAPH << 3) | WIRE_BYTES).uint32(graphLength).finish()
+  const rest = top.filter((f) => f.field !== MODEL_GRAPH).map((f) => model.subarray(f.start, f.end))
+  return { bytes: concat([...rest, head, encoded, ...weights]), freshNames }
+}
+
+/** Rewrites `graph` in place; returns the fresh KV output names in KvCache order. */
+export function rewriteGraph(graph: IGraphProto, kind: KvRewrite): string[] {
+  const nodes = graph.node ?? []
+  if (nodes.some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs && a.graphs.length > 0)))) {
+    throw new RewriteUnsupported('the graph has control flow (If/Loop), as old merged decoders do')
+  }
+  const inputNames = new Set((graph.input ?? []).map((i) => i.name))
+  if (!inputNames.has('attention_mask')) throw new RewriteUnsupported('no attention_mask input to mask unused cache positions')
+  if (!inputNames.has('position_ids')) throw new RewriteUnsupported('no position_ids input (positions would follow the cache capacity)')
+
+  const producer = new Map<string, INodeProto>()
+  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n)
+
+  interface Slot { index: number; layer: number; role: 'key' | 'value'; full: string; past: string; fresh: string }
+  const slots: Slot[] = []
+  for (const out of graph.output ?? []) {
+    const m = PRESENT.exec(out.name ?? '')
+    if (!m) continue
+    const layer = Number(m[1])
+    const role = m[2] as 'key' | 'value'
+    const concat = producer.get(out.name!)
+    const pastName = `past_key_values.${layer}.${role}`
+    if (concat?.opType !== 'Concat' || (concat.input ?? []).length !== 2 || concat.input![0] !== pastName || !inputNames.has(pastName)) {
+      throw new RewriteUnsupported(`${out.name} is not Concat(${pastName}, new)`)
+    }
+    const axis = (concat.attribute ?? []).find((a) => a.name === 'axis')?.i
+    if (Number(axis) !== 2 && Number(axis) !== -2) throw new RewriteUnsupported(`${out.name} concatenates on axis ${String(axis)}`)
+    slots.push({ index: layer * 2 + (role === 'key' ? 0 : 1), layer, role, full: out.name!, past: pastName, fresh: concat.input![1]! })
+  }
+  const pastCount = (graph.input ?? []).filter((i) => PAST.test(i.name ?? '')).length
+  if (slots.length === 0 || slots.length !== pastCount) throw new RewriteUnsupported('present outputs do not pair with past inputs')
+  slots.sort((a, b) => a.index - b.index)
+
+  const added: INodeProto[] = []
+  const freshNames: string[] = []
+  const outputs = (graph.output ?? []).filter((o) => !PRESENT.test(o.name ?? ''))
+  for (const slot of slots) {
+    const name = `fresh.${slot.layer}.${slot.role}`
+    added.push(onnx.NodeProto.create({ opType: 'Identity', name: `hearth/${name}`, input: [slot.fresh], output: [name] }))
+    const presentInfo = graph.output!.find((o) => o.name === slot.full)!
+    outputs.push(onnx.ValueInfoProto.create({ name, type: freshType(presentInfo.type) }))
+    freshNames.push(name)
+  }
+  graph.output = outputs
+  graph.node = [...nodes, ...added]
+
+  if (kind === 'split') {
+    const constants = new Constants(graph)
+    for (const slot of slots) splitAttention(graph, slot, constants)
+    constants.commit()
+  }
+  removeDeadNodes(graph)
+  for (const slot of slots) {
+    if (kind === 'split' && producer.get(slot.full) && graph.node!.includes(producer.get(slot.full)!)) {
+      throw new RewriteUnsupported(`${slot.full} is still read after the split`)
+    }
+  }
+  return freshNames
+}
+
+/**
+ * Replaces the attention that reads Concat(past, fresh) by one that reads each part: the nodes
+ * between the Concat and the MatMul that consumes it (repeat_kv, transposes, scales: all position
+ * by position) are cloned once for the past and once for the fresh tensor.
+ */
+function splitAttention(
+  graph: IGraphProto,
+  slot: { role: 'key' | 'value'; full: string; past: string; fresh: string },
+  constants: Constants,
+): void {
+  const nodes = graph.node!
+  const cone = new Set<INodeProto>()
+  const targets = new Set<INodeProto>()
+  const queue = [slot.full]
+  while (queue.length > 0) {
+    const value = queue.pop()!
+    for (const c of consumersOf(nodes, value)) {
+      if (c.opType === 'MatMul' && (c.domain ?? '') === '' && c.input![1] === value && c.input![0] !== value) {
+        targets.add(c)
+        continue
+      }
+      if (cone.has(c)) continue
+      cone.add(c)
+      queue.push(...(c.output ?? []))
+    }
+  }
+  if (targets.size !== 1) throw new RewriteUnsupported(`${slot.full} reaches ${targets.size} attention MatMuls, not one`)
+  const target = [...targets][0]!
+  const produced = new Set([...cone].flatMap((n) => n.output ?? []))
+  for (const n of cone) {
+    for (const o of n.output ?? []) {
+      for (const c of consumersOf(nodes, o)) {
+        if (!cone.has(c) && !(c === target && c.input![1] === o)) {
+          throw new RewriteUnsupported(`${o}, derived from ${slot.full}, is also read by ${c.opType} ${c.name ?? ''}`)
+        }
+      }
+    }
+  }
+  if (produced.has(target.input![0]!) || target.input![0] === slot.full) throw new RewriteUnsupported(`both sides of ${target.name ?? 'a MatMul'} come from ${slot.full}`)
+  if ((graph.output ?? []).some((o) => produced.has(o.name!))) throw new RewriteUnsupported(`a graph output is derived from ${slot.full}`)
+
+  const ordered = nodes.filter((n) => cone.has(n))
+  const clone = (part: 'past' | 'fresh', source: string): { nodes: INodeProto[]; value: string } => {
+    const rename = (v: string): string => (v === slot.full ? source : produced.has(v) ? `${v}/hearth_${part}` : v)
+    const copies = ordered.map((n) =>
+      onnx.NodeProto.create({
+        ...n,
+        name: `${n.name ?? n.opType}/hearth_${part}`,
+        input: (n.input ?? []).map(rename),
+        output: (n.output ?? []).map(rename),
+      }),
+    )
+    return { nodes: copies, value: rename(target.input![1]!) }
+  }
+  const past = clone('past', slot.past)
+  const fresh = clone('fresh', slot.fresh)
+  const lhs = target.input![0]!
+  const out = target.output![0]!
+  const base = target.name ?? out
+  const node = (opType: string, input: string[], output: string, attrs: Record<string, number> = {}): INodeProto =>
+    onnx.NodeProto.create({
+      opType,
+      name: `${base}/hearth_${output.split('/').pop()}`,
+      input,
+      output: [output],
+      attribute: Object.entries(attrs).map(([name, i]) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i })),
+    })
+  const v = (suffix: string): string => `${out}/hearth_${suffix}`
+  const replacement: INodeProto[] = [...past.nodes, ...fresh.nodes]
+  if (slot.role === 'key') {
+    // scores over the cache's positions, then over the new tokens': the last axis, as Concat built it.
+    replacement.push(
+      node('MatMul', [lhs, past.value], v('scores_past')),
+      node('MatMul', [lhs, fresh.value], v('scores_fresh')),
+      node('Concat', [v('scores_past'), v('scores_fresh')], out, { axis: -1 }),
+    )
+  } else {
+    // probabilities [.., cache positions | new positions] against the matching values.
+    replacement.push(
+      node('Shape', [past.value], v('shape_past')),
+      node('Slice', [v('shape_past'), constants.int64([-2]), constants.int64([-1]), constants.int64([0])], v('cache_length')),
+      node('Slice', [lhs, constants.int64([0]), v('cache_length'), constants.int64([-1])], v('probs_past')),
+      node('Slice', [lhs, v('cache_length'), constants.int64([INT64_MAX]), constants.int64([-1])], v('probs_fresh')),
+      node('MatMul', [v('probs_past'), past.value], v('out_past')),
+      node('MatMul', [v('probs_fresh'), fresh.value], v('out_fresh')),
+      node('Add', [v('out_past'), v('out_fresh')], out),
+    )
+  }
+  const at = nodes.indexOf(target)
+  graph.node = [...nodes.slice(0, at), ...replacement, ...nodes.slice(at + 1)]
+}
+
+/** Keeps only the nodes that some graph output depends on. */
+function removeDeadNodes(graph: IGraphProto): void {
+  const needed = new Set((graph.output ?? []).map((o) => o.name!))
+  const nodes = graph.node ?? []
+  const keep = new Array<boolean>(nodes.length).fill(false)
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i]!
+    if (!(n.output ?? []).some((o) => needed.has(o))) continue
+    keep[i] = true
+    for (const input of n.input ?? []) if (input) needed.add(input)
+  }
+  graph.node = nodes.filter((_, i) => keep[i])
+}
+
+function consumersOf(nodes: INodeProto[], value: string): INodeProto[] {
+  return nodes.filter((n) => (n.input ?? []).includes(value))
+}
+
+/** The present output's type with its sequence dimension renamed: fresh outputs hold the new tokens only. */
+function freshType(type: onnxProto.onnx.ITypeProto | null | undefined): onnxProto.onnx.ITypeProto | undefined {
+  const tensor = type?.tensorType
+  if (!tensor) return type ?? undefined
+  const dims = tensor.shape?.dim ?? []
+  return {
+    tensorType: {
+      elemType: tensor.elemType,
+      shape: { dim: dims.map((d, i) => (i === 2 ? { dimParam: 'sequence_length' } : d)) },
+    },
+  }
+}
+
+/** Small int64 initializers added to the decoded part of the graph. */
+class Constants {
+  private added: onnxProto.onnx.ITensorProto[] = []
+  private count = 0
+  constructor(private graph: IGraphProto) {}
+
+  int64(values: (number | bigint)[]): string {
+    const name = `hearth/const_${this.count++}`
+    const data = BigInt64Array.from(values.map(BigInt))
+    this.added.push({ name, dataType: onnx.TensorProto.DataType.INT64, dims: [values.length], rawData: new Uint8Array(data.buffer) })
+    return name
+  }
+
+  commit(): void {
+    this.graph.initializer = [...(this.graph.initializer ?? []), ...this.added]
+  }
+}
+
+interface Field {
+  field: number
+  start: number
+  /** Where a length-delimited field's payload starts. */
+  dataStart: number
+  end: number
+}
+
+/** The top-level fields of a protobuf message, as byte ranges. */
+function fieldsOf(bytes: Uint8Array): Field[] {
+  const reader = protobuf.Reader.create(bytes)
+  const fields: Field[] = []
+  while (reader.pos < reader.len) {
+    const start = reader.pos
+    const tag = reader.uint32()
+    const wire = tag & 7
+    let dataStart = reader.pos
+    if (wire === WIRE_BYTES) {
+      const length = reader.uint32()
+      dataStart = reader.pos
+      reader.skip(length)
+    } else {
+      reader.skipType(wire)
+    }
+    fields.push({ field: tag >>> 3, start, dataStart, end: reader.pos })
+  }
+  return fields
+}
+
+/** The default domain's opset version, from the model's opset_import (field 8). */
+function modelOpset(model: Uint8Array, top: Field[]): number {
+  for (const f of top.filter((x) => x.field === 8)) {
+    const entry = onnx.OperatorSetIdProto.decode(model.subarray(f.dataStart, f.end))
+    if ((entry.domain ?? '') === '' || entry.domain === 'ai.onnx') return Number(entry.version)
+  }
+  return 0
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const total = parts.reduce((n, p) => n + p.length, 0)
+  const out = new Uint8Array(total)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
