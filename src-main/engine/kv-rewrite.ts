@@ -26,10 +26,20 @@ type IGraphProto = onnxProto.onnx.IGraphProto
 
 export type KvRewrite = 'split' | 'append'
 
+export interface RewriteOptions {
+  /**
+   * Give a graph without num_logits_to_keep that input (Slice of the hidden states before the
+   * lm_head), so a prefill computes the last position's logits only, not every position's.
+   */
+  lastLogits?: boolean
+}
+
 export interface RewrittenModel {
   bytes: Uint8Array
   /** The new outputs in KvCache order (layer, key before value). */
   freshNames: string[]
+  /** Why the logits rewrite asked for was not made; null when made or not asked for. */
+  logitsNote: string | null
 }
 
 /** Why a graph cannot take a rewrite; the engine then loads it as it is and says why. */
@@ -44,7 +54,7 @@ const GRAPH_INITIALIZER = 5
 const GRAPH_SPARSE_INITIALIZER = 15
 const WIRE_BYTES = 2
 
-export function rewriteModel(model: Uint8Array, kind: KvRewrite): RewrittenModel {
+export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOptions = {}): RewrittenModel {
   const top = fieldsOf(model)
   const graphField = top.filter((f) => f.field === MODEL_GRAPH)
   if (graphField.length !== 1) throw new RewriteUnsupported('the file has no single graph')
@@ -58,13 +68,22 @@ export function rewriteModel(model: Uint8Array, kind: KvRewrite): RewrittenModel
   if (opset < 13) throw new RewriteUnsupported(`opset ${opset} (13 or newer needed)`)
 
   const freshNames = rewriteGraph(graph, kind)
+  let logitsNote: string | null = null
+  if (opts.lastLogits && !hasLogitsToKeep(graph)) {
+    try {
+      addLogitsToKeep(graph)
+    } catch (err) {
+      if (!(err instanceof RewriteUnsupported)) throw err
+      logitsNote = err.message
+    }
+  }
 
   const encoded = onnx.GraphProto.encode(graph).finish()
   const weights = graphFields.filter(isWeights).map((f) => graphBytes.subarray(f.start, f.end))
   const graphLength = encoded.length + weights.reduce((n, w) => n + w.length, 0)
   const head = protobuf.Writer.create().uint32((MODEL_GRAPH << 3) | WIRE_BYTES).uint32(graphLength).finish()
   const rest = top.filter((f) => f.field !== MODEL_GRAPH).map((f) => model.subarray(f.start, f.end))
-  return { bytes: concat([...rest, head, encoded, ...weights]), freshNames }
+  return { bytes: concat([...rest, head, encoded, ...weights]), freshNames, logitsNote }
 }
 
 /** Rewrites `graph` in place; returns the fresh KV output names in KvCache order. */
@@ -189,7 +208,7 @@ function splitAttention(
   const node = (opType: string, input: string[], output: string, attrs: Record<string, number> = {}): INodeProto =>
     onnx.NodeProto.create({
       opType,
-      name: `${base}/hearth_${output.split('/').pop()}`,
+      name: `${base}/${output.split('/').pop()}`,
       input,
       output: [output],
       attribute: Object.entries(attrs).map(([name, i]) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i })),
@@ -217,6 +236,53 @@ function splitAttention(
   }
   const at = nodes.indexOf(target)
   graph.node = [...nodes.slice(0, at), ...replacement, ...nodes.slice(at + 1)]
+}
+
+/**
+ * Adds a `num_logits_to_keep` input as Optimum's newer exports have it: k keeps the last k
+ * positions' logits, 0 keeps all. The hidden states entering the lm_head ([batch, seq, hidden],
+ * before any flattening Reshape) are sliced on the sequence axis.
+ */
+export function addLogitsToKeep(graph: IGraphProto): void {
+  const inputs = graph.input ?? []
+  if (hasLogitsToKeep(graph)) throw new RewriteUnsupported('the graph already has num_logits_to_keep')
+  const nodes = graph.node ?? []
+  const producer = new Map<string, INodeProto>()
+  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n)
+  // From the logits back to the lm_head, through what may follow it (reshape, bias, cast, scale).
+  let head = producer.get('logits')
+  while (head && ['Reshape', 'Add', 'Cast', 'Identity', 'Mul', 'Div'].includes(head.opType ?? '')) {
+    head = producer.get(head.input![0]!)
+  }
+  const isHead = (n: INodeProto | undefined): boolean =>
+    n !== undefined && (((n.domain ?? '') === '' && (n.opType === 'MatMul' || n.opType === 'Gemm')) || n.opType === 'MatMulNBits')
+  if (!isHead(head)) throw new RewriteUnsupported('no MatMul or Gemm lm_head found before the logits')
+  let hidden = head!.input![0]!
+  const flatten = producer.get(hidden)
+  if (flatten?.opType === 'Reshape') hidden = flatten.input![0]!
+  if (inputs.some((i) => i.name === hidden)) throw new RewriteUnsupported('the lm_head reads a graph input')
+
+  const constants = new Constants(graph)
+  const keep = 'num_logits_to_keep'
+  const sliced = `${hidden}/hearth_last`
+  const start = `${keep}/hearth_start`
+  const added: INodeProto[] = [
+    onnx.NodeProto.create({ opType: 'Unsqueeze', name: `${keep}/hearth_unsqueeze`, input: [keep, constants.int64([0])], output: [`${keep}/hearth_1d`] }),
+    onnx.NodeProto.create({ opType: 'Neg', name: `${keep}/hearth_neg`, input: [`${keep}/hearth_1d`], output: [start] }),
+    onnx.NodeProto.create({ opType: 'Slice', name: `${sliced}_slice`, input: [hidden, start, constants.int64([INT64_MAX]), constants.int64([1])], output: [sliced] }),
+  ]
+  for (const n of nodes) n.input = (n.input ?? []).map((v) => (v === hidden ? sliced : v))
+  const at = nodes.indexOf(producer.get(hidden)!) + 1
+  graph.node = [...nodes.slice(0, at), ...added, ...nodes.slice(at)]
+  graph.input = [
+    ...inputs,
+    onnx.ValueInfoProto.create({ name: keep, type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [] } } } }),
+  ]
+  constants.commit()
+}
+
+function hasLogitsToKeep(graph: IGraphProto): boolean {
+  return (graph.input ?? []).some((i) => i.name === 'num_logits_to_keep' || i.name === 'logits_to_keep')
 }
 
 /** Keeps only the nodes that some graph output depends on. */
@@ -250,21 +316,23 @@ function freshType(type: onnxProto.onnx.ITypeProto | null | undefined): onnxProt
   }
 }
 
-/** Small int64 initializers added to the decoded part of the graph. */
+/** Small int64 initializers added to the decoded part of the graph, named by their values. */
 class Constants {
-  private added: onnxProto.onnx.ITensorProto[] = []
-  private count = 0
+  private added = new Map<string, onnxProto.onnx.ITensorProto>()
   constructor(private graph: IGraphProto) {}
 
   int64(values: (number | bigint)[]): string {
-    const name = `hearth/const_${this.count++}`
-    const data = BigInt64Array.from(values.map(BigInt))
-    this.added.push({ name, dataType: onnx.TensorProto.DataType.INT64, dims: [values.length], rawData: new Uint8Array(data.buffer) })
+    const name = `hearth/int64[${values.join(',')}]`
+    if (!this.added.has(name) && !(this.graph.initializer ?? []).some((t) => t.name === name)) {
+      const data = BigInt64Array.from(values.map(BigInt))
+      this.added.set(name, { name, dataType: onnx.TensorProto.DataType.INT64, dims: [values.length], rawData: new Uint8Array(data.buffer) })
+    }
     return name
   }
 
   commit(): void {
-    this.graph.initializer = [...(this.graph.initializer ?? []), ...this.added]
+    this.graph.initializer = [...(this.graph.initializer ?? []), ...this.added.values()]
+    this.added.clear()
   }
 }
 

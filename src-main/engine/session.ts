@@ -301,7 +301,9 @@ export class ModelSession {
     for (const kind of ['split', 'append'] as const) {
       let rewritten: Uint8Array
       try {
-        rewritten = rewriteModel(bytes, kind).bytes
+        const result = rewriteModel(bytes, kind, { lastLogits: true })
+        rewritten = result.bytes
+        if (result.logitsNote) notes.push(`last-position logits: ${result.logitsNote}`)
       } catch (err) {
         if (!(err instanceof RewriteUnsupported)) throw err
         notes.push(`${kind}: ${err.message}`)
@@ -411,14 +413,17 @@ export class ModelSession {
    * Checks that a rewritten graph computes what the export does: three tokens in one pass
    * against the same tokens one at a time, where every later pass attends over a cache with spare
    * positions holding garbage. A graph that ignores attention_mask, or takes its positions from
-   * the cache's size, gives other logits. Returns null when they agree, else what differed.
+   * the cache's size, gives other logits. The single pass computes every position's logits and
+   * the steps the last one's only, so a wrong num_logits_to_keep slice shows too. Returns null
+   * when they agree, else what differed.
    */
   async verifyInPlace(): Promise<string | null> {
     const tokens = [1, 2, 3].map((t) => Math.min(t, this.vocab - 1))
     const whole = this.emptyCache()
     const steps = this.emptyCache()
     try {
-      const expected = Float32Array.from(await this.forward(whole, tokens, { logits: 'last', quiet: true }))
+      const all = await this.forward(whole, tokens, { logits: 'all', quiet: true })
+      const expected = all.slice((tokens.length - 1) * this.vocab, tokens.length * this.vocab)
       for (const [i, t] of tokens.entries()) {
         const got = await this.forward(steps, [t], { logits: 'last', quiet: true })
         if (i === 0) fillSpare(steps)

@@ -45,7 +45,9 @@ export function renderProfile(r: ProfileReport): string {
     lines.push(
       `## context ${d.context}, ${d.kvDtype} KV (${(d.kvBytes / 2 ** 20).toFixed(0)} MiB of past + present per step)`,
       '',
-      `- engine step (ModelSession#forward): ${ms(d.engineStepMs)} ms; session.run alone: ${ms(d.runMs)} ms`,
+      `- engine step (ModelSession#forward, KV update '${d.engineKvUpdate}'): ${ms(d.engineStepMs)} ms; ` +
+        `the same step on the export as it is ('copy'): ${ms(d.copyStepMs)} ms (${(d.copyStepMs / d.engineStepMs).toFixed(2)}x)`,
+      `- below, the export as it is: session.run alone ${ms(d.runMs)} ms`,
       `- profiled run: ${ms(d.profiledWallMs)} ms in JS = onnxruntime model_run ${ms(d.modelRunMs)} ms ` +
         `+ binding ${ms(d.profiledWallMs - d.modelRunMs)} ms (inputs in, every output copied into a new JS buffer)`,
       `- model_run = kernels ${ms(d.kernelMs)} ms + between kernels ${ms(d.modelRunMs - d.kernelMs)} ms (allocation, scheduling)`,

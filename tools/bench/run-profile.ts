@@ -29,8 +29,12 @@ export interface ProfileResult {
   kvDtype: string
   /** Bytes of past plus present KV one step reads and returns. */
   kvBytes: number
-  /** ModelSession#forward: the engine's whole step (feeds, run, cache swap, logits view). */
+  /** ModelSession#forward: the engine's whole step (feeds, run, cache update, logits view). */
   engineStepMs: number
+  /** How the engine's session updates the cache ('split' / 'append' / 'copy'). */
+  engineKvUpdate: string
+  /** The same step with the export as it is (kvUpdate 'copy'): the whole cache out and copied. */
+  copyStepMs: number
   /** session.run alone, the engine's session options (the first variant). */
   runMs: number
   /** The profiled session's run as JS sees it, and as onnxruntime's profiler times it (model_run). */
@@ -136,14 +140,16 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
   ]
   // Every contender is opened first and then timed round-robin, so load from other processes
   // falls on all of them alike; each figure is a median over rounds, warm-up rounds dropped.
-  const engine = await ModelSession.open(file, {
-    provider: 'cpu',
+  const engineOptions = {
+    provider: 'cpu' as const,
     threads: job.threads,
     contextLength: config.contextLength,
     kvHeads: config.kvHeads,
     headDim: config.headDim,
     vocab: config.vocabSize,
-  })
+  }
+  const engine = await ModelSession.open(file, engineOptions)
+  const copying = await ModelSession.open(file, { ...engineOptions, kvUpdate: 'copy' })
   const profDir = await mkdtemp(path.join(os.tmpdir(), 'hearth-profile-'))
   const profiled = await ort.InferenceSession.create(file, { ...opts, enableProfiling: true, profileFilePrefix: path.join(profDir, 'p') })
   const sessions: ort.InferenceSession[] = []
@@ -152,6 +158,10 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
   const tokens = new Array<number>(C).fill(42)
   const presentSizes = past.map((t) => (t.size / C) * (C + 1))
   const engineTimes: number[] = []
+  const copyStepTimes: number[] = []
+  // The engine's cache, with room to grow as Engine#generate reserves it; cut back after each step.
+  const kv = new KvCache([...past], [...tokens])
+  engine.reserve(kv, C + 1)
   const profiledWall: number[] = []
   const copyTimes: number[] = []
   const variantTimes = variantOptions.map((): number[] => [])
@@ -161,8 +171,10 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
     if (round >= WARMUP) into.push(performance.now() - t0)
   }
   for (let round = 0; round < job.steps + WARMUP; round++) {
-    // The engine's own step, from the same cache each time.
-    await time(engineTimes, round, () => engine.forward(new KvCache([...past], [...tokens]), [42], { logits: 'last' }))
+    // The engine's own step, from the same cache each time (truncate moves nothing in place).
+    await time(engineTimes, round, () => engine.forward(kv, [42], { logits: 'last' }))
+    kv.truncate(C)
+    await time(copyStepTimes, round, () => copying.forward(new KvCache([...past], [...tokens]), [42], { logits: 'last' }))
     const t0 = performance.now()
     await profiled.run(feeds)
     profiledWall.push(performance.now() - t0)
@@ -176,6 +188,7 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
     })
   }
   await engine.release()
+  await copying.release()
   for (const session of sessions) await session.release()
   profiled.endProfiling()
   await profiled.release()
@@ -199,6 +212,8 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
     kvDtype: kvType,
     kvBytes,
     engineStepMs: median(engineTimes),
+    engineKvUpdate: engine.kvUpdate,
+    copyStepMs: median(copyStepTimes),
     runMs: variants[0]!.runMs,
     profiledWallMs: median(profiledWall.slice(WARMUP)),
     modelRunMs: median(runs.map((r) => r.modelRunMs)),
