@@ -31,6 +31,8 @@ export interface BuildOptions {
   q4BlockSize: number
   /** Reproduce exports that fail on several new tokens over a non-empty cache (tests the probe). */
   singleTokenAppend: boolean
+  /** Build a causal mask that ignores attention_mask, as some real exports do (tests the in-place check). */
+  maskIgnored: boolean
   /** Never end a reply by itself (special tokens out of reach): replies run to max tokens or a stop. */
   endless: boolean
   seed: number
@@ -78,6 +80,7 @@ export function resolveOptions(opts: Partial<BuildOptions>): BuildOptions {
     q4: false,
     q4BlockSize: 32,
     singleTokenAppend: false,
+    maskIgnored: false,
     endless: false,
     seed: 42,
     ...stripUndefined(opts),
@@ -147,6 +150,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     positionIds: o.positionIds,
     logitsToKeep: o.logitsToKeep,
     singleTokenAppend: o.singleTokenAppend,
+    maskIgnored: o.maskIgnored,
   }
   const onnxDir = path.join(dir, 'onnx')
   // Three standard deviations of the logits below the rest.

@@ -29,6 +29,12 @@ export interface DecoderSignature {
    * come on top of a non-empty cache (an Expand of [seq] to [past + seq]).
    */
   singleTokenAppend: boolean
+  /**
+   * Another quirk of real exports, reproduced for tests: the causal mask ignores attention_mask
+   * (still declared, so the signature is unchanged). Right when every position is real, wrong
+   * over a cache with masked spare positions: the in-place rewrite must notice it at load.
+   */
+  maskIgnored: boolean
 }
 
 export interface DecoderWeights {
@@ -137,8 +143,13 @@ export function writeDecoder(
   ])
   const cols = g.op('Unsqueeze', [g.op('Range', [scalar(0), total, scalar(1)]), g.int64([0])])
   const causal = g.op('LessOrEqual', [cols, rows]) // [S, T]
-  const keep = g.op('Unsqueeze', [g.op('Cast', [mask], { to: 9 }), g.int64([1])]) // [B, 1, T]
-  const allowed = g.op('Unsqueeze', [g.op('And', [causal, keep]), g.int64([1, 2])])
+  // [S, T] is lifted to [1, 1, 1, S, T] directly: without the mask there is no batch axis to broadcast.
+  const allowed = sig.maskIgnored
+    ? g.op('Unsqueeze', [causal, g.int64([0, 1, 2])])
+    : g.op('Unsqueeze', [
+        g.op('And', [causal, g.op('Unsqueeze', [g.op('Cast', [mask], { to: 9 }), g.int64([1])])]), // [B, 1, T]
+        g.int64([1, 2]),
+      ])
   const masked = g.float([-FLT_MAX], [])
   const scale = g.float([1 / Math.sqrt(D)], [])
 

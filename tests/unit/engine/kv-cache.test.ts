@@ -1,0 +1,168 @@
+// KvCache on hand-made tensors: in-place append with spare capacity, reserve, truncate, compact, views.
+
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import * as ort from 'onnxruntime-node'
+import { KvCache } from '../../../src-main/engine/kv-cache.ts'
+
+// One layer (a key and a value tensor), two KV heads, head size 3.
+const HEADS = 2
+const DIM = 3
+const TENSORS = 2
+
+type Dtype = 'float32' | 'float16'
+type KvArray = Float32Array | Uint16Array
+
+/**
+ * The element at (tensor, head, position, d): distinct for every coordinate and exact in both
+ * dtypes (float16 bit patterns are just integers here; KvCache never interprets them).
+ */
+const value = (tensor: number, head: number, pos: number, d: number): number => 1 + tensor * 1000 + head * 100 + pos * 4 + d
+
+function array(dtype: Dtype, n: number): KvArray {
+  return dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n)
+}
+
+function emptyCache(dtype: Dtype): KvCache {
+  return new KvCache(Array.from({ length: TENSORS }, () => new ort.Tensor(dtype, array(dtype, 0), [1, HEADS, 0, DIM])))
+}
+
+/** What a pass over positions from..from+n would output: [1, heads, n, dim] per tensor. */
+function fresh(dtype: Dtype, from: number, n: number, shift = 0): ort.Tensor[] {
+  return Array.from({ length: TENSORS }, (_, t) => {
+    const data = array(dtype, HEADS * n * DIM)
+    for (let h = 0; h < HEADS; h++) {
+      for (let p = 0; p < n; p++) for (let d = 0; d < DIM; d++) data[(h * n + p) * DIM + d] = value(t, h, from + p, d) + shift
+    }
+    return new ort.Tensor(dtype, data, [1, HEADS, n, DIM])
+  })
+}
+
+/** Reads (tensor, head, pos, d) where the layout says it lives: (h * capacity + pos) * dim + d. */
+function at(cache: KvCache, t: number, h: number, pos: number, d: number): number {
+  return (cache.tensors[t]!.data as KvArray)[(h * cache.capacity + pos) * DIM + d]!
+}
+
+/** Every used position of every tensor holds value(...) + shift(pos). */
+function assertHolds(cache: KvCache, shift: (pos: number) => number = () => 0): void {
+  for (let t = 0; t < TENSORS; t++) {
+    assert.deepEqual(cache.tensors[t]!.dims, [1, HEADS, cache.capacity, DIM])
+    for (let h = 0; h < HEADS; h++) {
+      for (let p = 0; p < cache.length; p++) {
+        for (let d = 0; d < DIM; d++) assert.equal(at(cache, t, h, p, d), value(t, h, p, d) + shift(p), `t${t} h${h} p${p} d${d}`)
+      }
+    }
+  }
+}
+
+const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
+
+for (const dtype of ['float32', 'float16'] as const) {
+  describe(`KvCache (${dtype})`, () => {
+    it('grows through the callback on append and places head h at (h * capacity + position) * dim', () => {
+      const cache = emptyCache(dtype)
+      const asked: number[] = []
+      const grow = (needed: number): number => {
+        asked.push(needed)
+        return Math.ceil(needed / 8) * 8
+      }
+      cache.append(fresh(dtype, 0, 3), range(10, 3), grow)
+      assert.deepEqual(asked, [3])
+      assert.equal(cache.capacity, 8)
+      assert.equal(cache.length, 3)
+      assert.deepEqual(cache.tokens, [10, 11, 12])
+      assertHolds(cache)
+      // Head 1 starts a whole capacity after head 0, not right after head 0's used positions.
+      assert.equal((cache.tensors[0]!.data as KvArray)[8 * DIM], value(0, 1, 0, 0))
+
+      // Fits: no growth, written after the used positions.
+      cache.append(fresh(dtype, 3, 5), range(13, 5), grow)
+      assert.deepEqual(asked, [3])
+      assert.equal(cache.capacity, 8)
+      assertHolds(cache)
+
+      // Full: grows again, the used positions move to the new layout.
+      cache.append(fresh(dtype, 8, 1), [18], grow)
+      assert.deepEqual(asked, [3, 9])
+      assert.equal(cache.capacity, 16)
+      assert.equal(cache.length, 9)
+      assert.equal(cache.bytes, TENSORS * HEADS * 16 * DIM * (dtype === 'float16' ? 2 : 4))
+      assertHolds(cache)
+      for (const t of cache.tensors) assert.equal(t.type, dtype)
+    })
+
+    it('reserves room without touching the used positions, and never shrinks', () => {
+      const cache = emptyCache(dtype)
+      cache.append(fresh(dtype, 0, 4), range(0, 4), (n) => n)
+      assert.equal(cache.capacity, 4)
+      cache.reserve(10)
+      assert.equal(cache.capacity, 10)
+      assert.equal(cache.length, 4)
+      assertHolds(cache)
+      cache.reserve(6)
+      assert.equal(cache.capacity, 10)
+      // The reserved room is used without growing.
+      cache.append(fresh(dtype, 4, 6), range(4, 6), () => assert.fail('grew although reserved'))
+      assertHolds(cache)
+    })
+
+    it('truncates by dropping the length only, and a later append overwrites from there', () => {
+      const cache = emptyCache(dtype)
+      cache.append(fresh(dtype, 0, 6), range(0, 6), () => 8)
+      const before = cache.tensors.map((t) => (t.data as KvArray).slice())
+      cache.truncate(2)
+      assert.equal(cache.length, 2)
+      assert.deepEqual(cache.tokens, [0, 1])
+      assert.equal(cache.capacity, 8)
+      // Nothing moved: the dropped positions are still there, as spare capacity.
+      cache.tensors.forEach((t, i) => assert.deepEqual(t.data, before[i]))
+      cache.truncate(5) // longer than the cache: a no-op
+      assert.equal(cache.length, 2)
+
+      cache.append(fresh(dtype, 2, 3, 500), [90, 91, 92], () => assert.fail('grew within capacity'))
+      assert.deepEqual(cache.tokens, [0, 1, 90, 91, 92])
+      assertHolds(cache, (p) => (p >= 2 ? 500 : 0))
+      // Position 5 was not rewritten: still the stale value from before the truncate.
+      assert.equal(at(cache, 1, 1, 5, 2), value(1, 1, 5, 2))
+    })
+
+    it('compacts to capacity === length, keeping the used positions', () => {
+      const cache = emptyCache(dtype)
+      cache.append(fresh(dtype, 0, 5), range(0, 5), () => 16)
+      cache.truncate(3)
+      cache.compact()
+      assert.equal(cache.capacity, 3)
+      assert.equal(cache.length, 3)
+      assert.equal(cache.tensors[0]!.data.length, HEADS * 3 * DIM)
+      assertHolds(cache)
+      const same = cache.tensors[0]
+      cache.compact() // already compact: the tensors are left as they are
+      assert.equal(cache.tensors[0], same)
+    })
+
+    it('gives per-head views of exactly the used positions', () => {
+      const cache = emptyCache(dtype)
+      cache.append(fresh(dtype, 0, 3), range(0, 3), () => 7)
+      const bytesPer = dtype === 'float16' ? 2 : 4
+      for (let t = 0; t < TENSORS; t++) {
+        const views = cache.usedViews(t)
+        assert.equal(views.length, HEADS)
+        for (let h = 0; h < HEADS; h++) {
+          const v = views[h]!
+          assert.equal(v.byteLength, 3 * DIM * bytesPer)
+          const typed = dtype === 'float16' ? new Uint16Array(v.buffer, v.byteOffset, v.byteLength / 2) : new Float32Array(v.buffer, v.byteOffset, v.byteLength / 4)
+          assert.deepEqual([...typed], range(0, 3).flatMap((p) => range(0, DIM).map((d) => value(t, h, p, d))))
+        }
+      }
+      cache.truncate(1)
+      assert.equal(cache.usedViews(0)[1]!.byteLength, DIM * bytesPer)
+    })
+
+    it('throws when a fresh tensor holds another number of tokens than were added', () => {
+      const cache = emptyCache(dtype)
+      cache.append(fresh(dtype, 0, 2), [0, 1], () => 8)
+      assert.throws(() => cache.append(fresh(dtype, 2, 2), [2, 3, 4], () => 8), /expected keys and values for 3 tokens, got 2/)
+      assert.deepEqual(cache.tokens, [0, 1])
+    })
+  })
+}
