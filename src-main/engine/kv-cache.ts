@@ -56,7 +56,11 @@ export class KvCache {
   append(fresh: ort.Tensor[], added: ArrayLike<number>, grow: (needed: number) => number): void {
     const n = added.length
     const at = this.length
-    if (at + n > this.capacity) this.resize(grow(at + n))
+    if (at + n > this.capacity) {
+      const capacity = grow(at + n)
+      if (capacity < at + n) throw new Error(`cannot grow the cache to ${capacity} positions for ${at + n}`)
+      this.resize(capacity)
+    }
     const cap = this.capacity
     for (let i = 0; i < this.tensors.length; i++) {
       const dst = this.tensors[i]!.data as KvArray

@@ -53,9 +53,10 @@ export interface SessionOptions {
   vocab: number
   /**
    * 'auto' (the default): rewrite the graph so the cache is updated in place, 'split' first,
-   * then 'append', each verified at load, else the export as it is. 'copy': the export as it is.
+   * then 'append', each verified at load, else the export as it is. 'split' or 'append': only
+   * that rewrite, else the export as it is (benchmarks compare them). 'copy': the export as it is.
    */
-  kvUpdate?: 'auto' | 'copy'
+  kvUpdate?: 'auto' | KvUpdate
 }
 
 const KNOWN_INPUTS = /^(input_ids|attention_mask|position_ids|num_logits_to_keep|logits_to_keep|use_cache_branch|past_key_values\.\d+\.(key|value))$/
@@ -298,17 +299,17 @@ export class ModelSession {
       ...options,
       extra: { session: { ...(options.extra as { session: object }).session, model_external_initializers_file_folder_path: path.dirname(file) } },
     }
-    for (const kind of ['split', 'append'] as const) {
+    const kinds = opts.kvUpdate === 'split' || opts.kvUpdate === 'append' ? [opts.kvUpdate] : (['split', 'append'] as const)
+    for (const kind of kinds) {
       let rewritten: Uint8Array
       try {
         const result = rewriteModel(bytes, kind, { lastLogits: true })
         rewritten = result.bytes
         if (result.logitsNote) notes.push(`last-position logits: ${result.logitsNote}`)
       } catch (err) {
-        if (!(err instanceof RewriteUnsupported)) throw err
-        notes.push(`${kind}: ${err.message}`)
-        if (kind === 'split') continue
-        return null
+        // A file the rewrite cannot parse is left to onnxruntime, whose error says what is wrong.
+        notes.push(`${kind}: ${err instanceof RewriteUnsupported ? err.message : `not rewritten (${firstLine(err)})`}`)
+        continue
       }
       let session: ort.InferenceSession
       try {
@@ -362,6 +363,9 @@ export class ModelSession {
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor(this.sig.ids, this.ids.subarray(0, n), [1, n]),
     }
+    // Capacity plus new tokens stays within the context, as some exports' position tables need:
+    // near the end of the context the spare positions are dropped first (one copy).
+    if (this.sig.inPlace && past > 0 && kv.capacity + n > this.contextLength) kv.compact()
     // An in-place cache with nothing in it is fed empty: a first pass then looks like the export's own.
     const feedEmpty = this.sig.inPlace && past === 0
     const fedPast = feedEmpty ? this.empty : kv.tensors
@@ -450,10 +454,13 @@ export class ModelSession {
     await this.session.release()
   }
 
-  /** Positions a cache holds to fit `needed`: in-place caches grow in steps, never past the context. */
+  /**
+   * Positions a cache holds to fit `needed`: in-place caches grow in steps, to at most one short
+   * of the context (so a last decode pass still fits: see forward).
+   */
   capacityFor(needed: number): number {
     if (!this.sig.inPlace) return needed
-    return Math.min(this.contextLength, Math.ceil(needed / GROW_STEP) * GROW_STEP)
+    return Math.max(needed, Math.min(this.contextLength - 1, Math.ceil(needed / GROW_STEP) * GROW_STEP))
   }
 
   /** attention_mask for an in-place pass: [used positions | spare ones, masked | new tokens]. */
