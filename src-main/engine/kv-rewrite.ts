@@ -28,6 +28,12 @@ export type KvRewrite = 'split' | 'append'
 
 export interface RewriteOptions {
   /**
+   * With 'split': where the export repeats each KV head for its query heads (repeat_kv: Unsqueeze,
+   * Expand, Reshape), attend over the cache without the copy, grouping the query heads instead
+   * (default true).
+   */
+  foldRepeatKv?: boolean
+  /**
    * Give a graph without num_logits_to_keep that input (Slice of the hidden states before the
    * lm_head), so a prefill computes the last position's logits only, not every position's.
    */
@@ -40,6 +46,8 @@ export interface RewrittenModel {
   freshNames: string[]
   /** Why the logits rewrite asked for was not made; null when made or not asked for. */
   logitsNote: string | null
+  /** Attention reads of the cache whose repeat_kv copy was folded away. */
+  folded: number
 }
 
 /** Why a graph cannot take a rewrite; the engine then loads it as it is and says why. */
@@ -67,7 +75,7 @@ export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOp
   const opset = modelOpset(model, top)
   if (opset < 13) throw new RewriteUnsupported(`opset ${opset} (13 or newer needed)`)
 
-  const freshNames = rewriteGraph(graph, kind)
+  const { freshNames, folded } = rewriteGraphWithStats(graph, kind, opts.foldRepeatKv ?? true)
   let logitsNote: string | null = null
   if (opts.lastLogits && !hasLogitsToKeep(graph)) {
     try {
@@ -83,11 +91,15 @@ export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOp
   const graphLength = encoded.length + weights.reduce((n, w) => n + w.length, 0)
   const head = protobuf.Writer.create().uint32((MODEL_GRAPH << 3) | WIRE_BYTES).uint32(graphLength).finish()
   const rest = top.filter((f) => f.field !== MODEL_GRAPH).map((f) => model.subarray(f.start, f.end))
-  return { bytes: concat([...rest, head, encoded, ...weights]), freshNames, logitsNote }
+  return { bytes: concat([...rest, head, encoded, ...weights]), freshNames, logitsNote, folded }
 }
 
 /** Rewrites `graph` in place; returns the fresh KV output names in KvCache order. */
-export function rewriteGraph(graph: IGraphProto, kind: KvRewrite): string[] {
+export function rewriteGraph(graph: IGraphProto, kind: KvRewrite, foldRepeatKv = true): string[] {
+  return rewriteGraphWithStats(graph, kind, foldRepeatKv).freshNames
+}
+
+function rewriteGraphWithStats(graph: IGraphProto, kind: KvRewrite, foldRepeatKv: boolean): { freshNames: string[]; folded: number } {
   const nodes = graph.node ?? []
   if (nodes.some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs && a.graphs.length > 0)))) {
     throw new RewriteUnsupported('the graph has control flow (If/Loop), as old merged decoders do')
@@ -132,9 +144,14 @@ export function rewriteGraph(graph: IGraphProto, kind: KvRewrite): string[] {
   graph.output = outputs
   graph.node = [...nodes, ...added]
 
+  let folded = 0
   if (kind === 'split') {
     const constants = new Constants(graph)
-    for (const slot of slots) splitAttention(graph, slot, constants)
+    for (const slot of slots) {
+      const kvHeads = (graph.input ?? []).find((i) => i.name === slot.past)?.type?.tensorType?.shape?.dim?.[1]?.dimValue
+      const groups = foldRepeatKv && kvHeads ? Number(kvHeads) : null
+      if (splitAttention(graph, slot, constants, groups)) folded++
+    }
     constants.commit()
   }
   removeDeadNodes(graph)
@@ -143,19 +160,25 @@ export function rewriteGraph(graph: IGraphProto, kind: KvRewrite): string[] {
       throw new RewriteUnsupported(`${slot.full} is still read after the split`)
     }
   }
-  return freshNames
+  return { freshNames, folded }
 }
 
 /**
  * Replaces the attention that reads Concat(past, fresh) by one that reads each part: the nodes
  * between the Concat and the MatMul that consumes it (repeat_kv, transposes, scales: all position
  * by position) are cloned once for the past and once for the fresh tensor.
+ *
+ * With `groups` (the KV head count), a repeat_kv at the head of the cache's chain is dropped
+ * instead of cloned: the other side of the MatMul, [B, heads, S, x], is viewed as
+ * [B, kvHeads, rep * S, x] (query heads are grouped by KV head, as repeat_kv orders them), so the
+ * cache is read once per KV head, not copied rep times. Returns whether it did.
  */
 function splitAttention(
   graph: IGraphProto,
   slot: { role: 'key' | 'value'; full: string; past: string; fresh: string },
   constants: Constants,
-): void {
+  groups: number | null,
+): boolean {
   const nodes = graph.node!
   const cone = new Set<INodeProto>()
   const targets = new Set<INodeProto>()
@@ -187,10 +210,13 @@ function splitAttention(
   if (produced.has(target.input![0]!) || target.input![0] === slot.full) throw new RewriteUnsupported(`both sides of ${target.name ?? 'a MatMul'} come from ${slot.full}`)
   if ((graph.output ?? []).some((o) => produced.has(o.name!))) throw new RewriteUnsupported(`a graph output is derived from ${slot.full}`)
 
+  const repeat = groups ? findRepeatKv(nodes, slot.full, cone) : null
   const ordered = nodes.filter((n) => cone.has(n))
-  const clone = (part: 'past' | 'fresh', source: string): { nodes: INodeProto[]; value: string } => {
-    const rename = (v: string): string => (v === slot.full ? source : produced.has(v) ? `${v}/hearth_${part}` : v)
-    const copies = ordered.map((n) =>
+  const clone = (part: 'past' | 'fresh', source: string, skip: INodeProto[] = []): { nodes: INodeProto[]; value: string } => {
+    const repeated = skip.length > 0 ? skip[skip.length - 1]!.output![0]! : null
+    const rename = (v: string): string =>
+      v === slot.full || v === repeated ? source : produced.has(v) ? `${v}/hearth_${part}` : v
+    const copies = ordered.filter((n) => !skip.includes(n)).map((n) =>
       onnx.NodeProto.create({
         ...n,
         name: `${n.name ?? n.opType}/hearth_${part}`,
@@ -200,7 +226,7 @@ function splitAttention(
     )
     return { nodes: copies, value: rename(target.input![1]!) }
   }
-  const past = clone('past', slot.past)
+  const past = clone('past', slot.past, repeat ?? [])
   const fresh = clone('fresh', slot.fresh)
   const lhs = target.input![0]!
   const out = target.output![0]!
@@ -215,10 +241,25 @@ function splitAttention(
     })
   const v = (suffix: string): string => `${out}/hearth_${suffix}`
   const replacement: INodeProto[] = [...past.nodes, ...fresh.nodes]
+  /** MatMul(a, past.value) into `into`; folded: a as [B, kvHeads, rep * S, x], the product back to [B, heads, S, y]. */
+  const pastProduct = (a: string, into: string): void => {
+    if (!repeat) {
+      replacement.push(node('MatMul', [a, past.value], into))
+      return
+    }
+    replacement.push(
+      node('Reshape', [a, constants.int64([0, groups!, -1, 0])], v(`${suffixOf(into)}_grouped_in`)),
+      node('MatMul', [v(`${suffixOf(into)}_grouped_in`), past.value], v(`${suffixOf(into)}_grouped`)),
+      node('Shape', [lhs], v('lhs_shape')),
+      node('Slice', [v('lhs_shape'), constants.int64([0]), constants.int64([2]), constants.int64([0])], v('batch_heads')),
+      node('Concat', [v('batch_heads'), constants.int64([-1, 0])], v('ungrouped_shape'), { axis: 0 }),
+      node('Reshape', [v(`${suffixOf(into)}_grouped`), v('ungrouped_shape')], into),
+    )
+  }
   if (slot.role === 'key') {
     // scores over the cache's positions, then over the new tokens': the last axis, as Concat built it.
+    pastProduct(lhs, v('scores_past'))
     replacement.push(
-      node('MatMul', [lhs, past.value], v('scores_past')),
       node('MatMul', [lhs, fresh.value], v('scores_fresh')),
       node('Concat', [v('scores_past'), v('scores_fresh')], out, { axis: -1 }),
     )
@@ -229,13 +270,36 @@ function splitAttention(
       node('Slice', [v('shape_past'), constants.int64([-2]), constants.int64([-1]), constants.int64([0])], v('cache_length')),
       node('Slice', [lhs, constants.int64([0]), v('cache_length'), constants.int64([-1])], v('probs_past')),
       node('Slice', [lhs, v('cache_length'), constants.int64([INT64_MAX]), constants.int64([-1])], v('probs_fresh')),
-      node('MatMul', [v('probs_past'), past.value], v('out_past')),
+    )
+    pastProduct(v('probs_past'), v('out_past'))
+    replacement.push(
       node('MatMul', [v('probs_fresh'), fresh.value], v('out_fresh')),
       node('Add', [v('out_past'), v('out_fresh')], out),
     )
   }
   const at = nodes.indexOf(target)
   graph.node = [...nodes.slice(0, at), ...replacement, ...nodes.slice(at + 1)]
+  return repeat !== null
+}
+
+function suffixOf(value: string): string {
+  return value.slice(value.lastIndexOf('hearth_') + 'hearth_'.length)
+}
+
+/**
+ * transformers' repeat_kv as exported: Unsqueeze(cache, 2) -> Expand -> Reshape to
+ * [B, kvHeads * rep, T, D], each the only reader of the one before. Null when the chain differs.
+ */
+function findRepeatKv(nodes: INodeProto[], full: string, cone: Set<INodeProto>): INodeProto[] | null {
+  const only = (value: string, opType: string): INodeProto | null => {
+    const readers = consumersOf(nodes, value)
+    return readers.length === 1 && readers[0]!.opType === opType && readers[0]!.input![0] === value && cone.has(readers[0]!) ? readers[0]! : null
+  }
+  // The cache itself may also be read by Shape nodes computing the repeat's shapes.
+  const unsqueeze = consumersOf(nodes, full).find((n) => n.opType === 'Unsqueeze' && n.input![0] === full && cone.has(n)) ?? null
+  const expand = unsqueeze && only(unsqueeze.output![0]!, 'Expand')
+  const reshape = expand && only(expand.output![0]!, 'Reshape')
+  return unsqueeze && expand && reshape ? [unsqueeze, expand, reshape] : null
 }
 
 /**

@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node'
 import { AppError } from '../../src-shared/errors.ts'
 import type { KvUpdate, ProviderName } from '../../src-shared/types.ts'
 import { KvCache } from './kv-cache.ts'
-import { rewriteModel, RewriteUnsupported } from './kv-rewrite.ts'
+import { rewriteModel, RewriteUnsupported, type RewrittenModel } from './kv-rewrite.ts'
 
 type IntType = 'int64' | 'int32'
 
@@ -300,20 +300,27 @@ export class ModelSession {
       extra: { session: { ...(options.extra as { session: object }).session, model_external_initializers_file_folder_path: path.dirname(file) } },
     }
     const kinds = opts.kvUpdate === 'split' || opts.kvUpdate === 'append' ? [opts.kvUpdate] : (['split', 'append'] as const)
-    for (const kind of kinds) {
-      let rewritten: Uint8Array
+    // A split whose repeat_kv fold fails verification is tried again without the fold.
+    const attempts = kinds.flatMap((kind): { kind: KvUpdate; fold: boolean }[] =>
+      kind === 'split' ? [{ kind, fold: true }, { kind, fold: false }] : [{ kind, fold: false }],
+    )
+    for (let i = 0; i < attempts.length; i++) {
+      const { kind, fold } = attempts[i]!
+      let result: RewrittenModel
       try {
-        const result = rewriteModel(bytes, kind, { lastLogits: true })
-        rewritten = result.bytes
-        if (result.logitsNote) notes.push(`last-position logits: ${result.logitsNote}`)
+        result = rewriteModel(bytes, kind as 'split' | 'append', { lastLogits: true, foldRepeatKv: fold })
       } catch (err) {
         // A file the rewrite cannot parse is left to onnxruntime, whose error says what is wrong.
         notes.push(`${kind}: ${err instanceof RewriteUnsupported ? err.message : `not rewritten (${firstLine(err)})`}`)
+        if (fold) attempts.splice(i + 1, 1) // the same refusal without the fold
         continue
       }
+      // Nothing folded: the unfolded attempt would be the same graph.
+      if (fold && result.folded === 0) attempts.splice(i + 1, 1)
+      if (result.logitsNote && !notes.some((n) => n.startsWith('last-position logits'))) notes.push(`last-position logits: ${result.logitsNote}`)
       let session: ort.InferenceSession
       try {
-        session = await ort.InferenceSession.create(rewritten, fromMemory)
+        session = await ort.InferenceSession.create(result.bytes, fromMemory)
       } catch (err) {
         notes.push(`${kind}: the rewritten graph did not load (${firstLine(err)})`)
         continue
@@ -322,7 +329,7 @@ export class ModelSession {
       const model = new ModelSession(session, sig, opts, kind, [...notes])
       const problem = await model.verifyInPlace()
       if (problem === null) return model
-      notes.push(`${kind}: ${problem}`)
+      notes.push(`${kind}${result.folded > 0 ? ' (repeat_kv folded)' : ''}: ${problem}`)
       await model.release()
     }
     return null
@@ -366,8 +373,11 @@ export class ModelSession {
     // Capacity plus new tokens stays within the context, as some exports' position tables need:
     // near the end of the context the spare positions are dropped first (one copy).
     if (this.sig.inPlace && past > 0 && kv.capacity + n > this.contextLength) kv.compact()
-    // An in-place cache with nothing in it is fed empty: a first pass then looks like the export's own.
-    const feedEmpty = this.sig.inPlace && past === 0
+    // 'append': a cache with nothing in it is fed empty, so a first pass is the export's own.
+    // 'split' attends over the cache on its own, and over zero positions an export's Reshape would
+    // read the 0 as "copy this dimension" (ONNX semantics): a fresh cache gets room, fed masked.
+    const feedEmpty = this.kvUpdate === 'append' && past === 0
+    if (this.kvUpdate === 'split' && kv.capacity === 0) kv.reserve(this.capacityFor(n))
     const fedPast = feedEmpty ? this.empty : kv.tensors
     const fedLength = feedEmpty ? 0 : kv.capacity
     if (this.sig.mask) {

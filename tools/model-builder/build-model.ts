@@ -33,6 +33,8 @@ export interface BuildOptions {
   singleTokenAppend: boolean
   /** Build a causal mask that ignores attention_mask, as some real exports do (tests the in-place check). */
   maskIgnored: boolean
+  /** Attention through repeat_kv (Expand of every KV head), as Optimum's eager exports write it. */
+  repeatKv: boolean
   /** Never end a reply by itself (special tokens out of reach): replies run to max tokens or a stop. */
   endless: boolean
   seed: number
@@ -81,6 +83,7 @@ export function resolveOptions(opts: Partial<BuildOptions>): BuildOptions {
     q4BlockSize: 32,
     singleTokenAppend: false,
     maskIgnored: false,
+    repeatKv: false,
     endless: false,
     seed: 42,
     ...stripUndefined(opts),
@@ -151,6 +154,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     logitsToKeep: o.logitsToKeep,
     singleTokenAppend: o.singleTokenAppend,
     maskIgnored: o.maskIgnored,
+    repeatKv: o.repeatKv,
   }
   const onnxDir = path.join(dir, 'onnx')
   // Three standard deviations of the logits below the rest.

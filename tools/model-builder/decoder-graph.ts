@@ -35,6 +35,12 @@ export interface DecoderSignature {
    * over a cache with masked spare positions: the in-place rewrite must notice it at load.
    */
   maskIgnored: boolean
+  /**
+   * Attention as Optimum's eager Llama export writes it: repeat_kv copies every KV head for its
+   * query heads (Unsqueeze, Expand, Reshape, shapes read from the tensor), then 4-D attention.
+   * Off: the grouped heads broadcast instead (q [B, kv, rep, S, D] against k [B, kv, 1, T, D]).
+   */
+  repeatKv: boolean
 }
 
 export interface DecoderWeights {
@@ -150,6 +156,21 @@ export function writeDecoder(
         g.op('And', [causal, g.op('Unsqueeze', [g.op('Cast', [mask], { to: 9 }), g.int64([1])])]), // [B, 1, T]
         g.int64([1, 2]),
       ])
+  // The same as [B, 1, S, T], for 4-D attention over repeated heads.
+  const allowed4 = !sig.repeatKv
+    ? null
+    : sig.maskIgnored
+      ? g.op('Unsqueeze', [causal, g.int64([0, 1])])
+      : g.op('Unsqueeze', [g.op('And', [causal, g.op('Unsqueeze', [g.op('Cast', [mask], { to: 9 }), g.int64([1])])]), g.int64([1])])
+  const repeatKv = (x: string): string => {
+    if (rep === 1) return x
+    const shape = g.op('Shape', [x])
+    const batch = g.op('Slice', [shape, g.int64([0]), g.int64([1])])
+    const length = g.op('Slice', [shape, g.int64([2]), g.int64([3])])
+    const to5 = g.op('Concat', [batch, g.int64([kvHeads, rep]), length, g.int64([D])], { axis: 0 })
+    const to4 = g.op('Concat', [batch, g.int64([heads]), length, g.int64([D])], { axis: 0 })
+    return g.op('Reshape', [g.op('Expand', [g.op('Unsqueeze', [x, g.int64([2])]), to5]), to4])
+  }
   const masked = g.float([-FLT_MAX], [])
   const scale = g.float([1 / Math.sqrt(D)], [])
 
@@ -180,16 +201,23 @@ export function writeDecoder(
     g.output(presentK, sig.kv, ['batch_size', kvHeads, 'total_sequence_length', D])
     g.output(presentV, sig.kv, ['batch_size', kvHeads, 'total_sequence_length', D])
 
-    // Grouped heads without repeating KV: q [B, kv, rep, S, D] against k, v [B, kv, 1, T, D].
-    const q5 = g.op('Reshape', [q, g.int64([0, kvHeads, rep, -1, D])])
-    const k5 = g.op('Unsqueeze', [keys, g.int64([2])])
-    const v5 = g.op('Unsqueeze', [values, g.int64([2])])
-    const scores = g.op('Mul', [
-      g.op('MatMul', [q5, g.op('Transpose', [k5], { perm: [0, 1, 2, 4, 3] })]),
-      scale,
-    ]) // [B, kv, rep, S, T]
-    const probs = g.op('Softmax', [g.op('Where', [allowed, scores, masked])], { axis: -1 })
-    const attn = g.op('Reshape', [g.op('MatMul', [probs, v5]), g.int64([0, heads, -1, D])])
+    let attn: string // [B, heads, S, D]
+    if (allowed4) {
+      const scores = g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [repeatKv(keys)], { perm: [0, 1, 3, 2] })]), scale])
+      const probs = g.op('Softmax', [g.op('Where', [allowed4, scores, masked])], { axis: -1 })
+      attn = g.op('MatMul', [probs, repeatKv(values)])
+    } else {
+      // Grouped heads without repeating KV: q [B, kv, rep, S, D] against k, v [B, kv, 1, T, D].
+      const q5 = g.op('Reshape', [q, g.int64([0, kvHeads, rep, -1, D])])
+      const k5 = g.op('Unsqueeze', [keys, g.int64([2])])
+      const v5 = g.op('Unsqueeze', [values, g.int64([2])])
+      const scores = g.op('Mul', [
+        g.op('MatMul', [q5, g.op('Transpose', [k5], { perm: [0, 1, 2, 4, 3] })]),
+        scale,
+      ]) // [B, kv, rep, S, T]
+      const probs = g.op('Softmax', [g.op('Where', [allowed, scores, masked])], { axis: -1 })
+      attn = g.op('Reshape', [g.op('MatMul', [probs, v5]), g.int64([0, heads, -1, D])])
+    }
     const merged = g.op('Reshape', [
       g.op('Transpose', [attn], { perm: [0, 2, 1, 3] }),
       g.int64([0, 0, heads * D]),
