@@ -111,8 +111,8 @@ export class Engine {
     const limit = Math.min(params.maxTokens, context - prompt.length)
     const { entry, reused } = await pool.acquire(req.conversationId, prompt, limit)
     const cache = entry.cache
-    // One allocation for the prompt and the start of the reply, not one per prefill chunk.
-    session.reserve(cache, prompt.length + Math.min(limit, 256))
+    // No room is reserved for the whole prompt ahead: a pass attends over every position it is
+    // fed, masked or not, so the cache grows with the prefill (a copy per chunk, ~1% of it).
 
     const stream = new TextStream(tokenizer)
     const stops = new StopMatcher(params.stop)

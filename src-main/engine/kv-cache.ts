@@ -98,9 +98,13 @@ export class KvCache {
     this.tokens.length = n
   }
 
-  /** Makes capacity equal length, for sessions that feed the export's whole-cache outputs back. */
-  compact(): void {
-    if (this.capacity !== this.length && !this.onDevice) this.resize(this.length)
+  /**
+   * Shrinks the tensors to `capacity` positions (at least length): by default exactly length, as
+   * sessions that feed the export's whole-cache outputs back need.
+   */
+  compact(capacity = this.length): void {
+    const target = Math.max(capacity, this.length)
+    if (this.capacity > target && !this.onDevice) this.resize(target)
   }
 
   /** The used positions of tensor `i`, one view per KV head (what a snapshot writes). */

@@ -373,6 +373,9 @@ export class ModelSession {
     // Capacity plus new tokens stays within the context, as some exports' position tables need:
     // near the end of the context the spare positions are dropped first (one copy).
     if (this.sig.inPlace && past > 0 && kv.capacity + n > this.contextLength) kv.compact()
+    // A pass attends over all the room it is fed: after a truncate (an edit early in a long chat)
+    // the spare positions are given back rather than attended over, masked, on every step.
+    if (this.sig.inPlace && kv.capacity > this.capacityFor(total) + GROW_STEP) kv.compact(this.capacityFor(total))
     // 'append': a cache with nothing in it is fed empty, so a first pass is the export's own.
     // 'split' attends over the cache on its own, and over zero positions an export's Reshape would
     // read the 0 as "copy this dimension" (ONNX semantics): a fresh cache gets room, fed masked.

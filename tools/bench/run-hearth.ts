@@ -10,8 +10,6 @@ import type { ModelSession } from '../../src-main/engine/session.ts'
 import { argmax, promptTokens, serveJob, type Job, type TaskResult } from './protocol.ts'
 
 async function prefill(session: ModelSession, kv: KvCache, tokens: number[], chunk: number): Promise<number> {
-  // As Engine#generate: room for the prompt and the start of the reply, allocated once.
-  session.reserve(kv, kv.length + tokens.length + 256)
   let logits: Float32Array | null = null
   for (let i = 0; i < tokens.length; i += chunk) {
     logits = await session.forward(kv, tokens.slice(i, i + chunk), { logits: 'last' })

@@ -145,6 +145,27 @@ describe('ModelSession in-place KV updates', () => {
     }
   })
 
+  it('gives back the room a truncate leaves, instead of attending over it masked every step', async () => {
+    const context = 512
+    const dir = path.join(root, 'shrink')
+    await buildModel(dir, { vocab: VOCAB, contextLength: context })
+    const session = await ModelSession.open(path.join(dir, 'onnx', 'model.onnx'), { ...SESSION, contextLength: context })
+    try {
+      const long = Array.from({ length: 300 }, (_, i) => (i * 37) % VOCAB)
+      const kv = session.emptyCache()
+      for (let i = 0; i < long.length; i += 100) await session.forward(kv, long.slice(i, i + 100), { logits: 'last' })
+      assert.ok(kv.capacity >= 300)
+      kv.truncate(10)
+      const got = (await session.forward(kv, [5], { logits: 'last' })).slice()
+      assert.equal(kv.capacity, session.capacityFor(11))
+      assert.ok(kv.capacity < 100, `capacity ${kv.capacity}`)
+      const expected = await session.forward(session.emptyCache(), [...long.slice(0, 10), 5], { logits: 'last' })
+      assert.ok(maxAbsDiff(got, expected) < 1e-4)
+    } finally {
+      await session.release()
+    }
+  })
+
   it('falls back to copy without position_ids, and says so', async () => {
     const session = await ModelSession.open(await build('no-position-ids', { positionIds: false }), SESSION)
     try {
