@@ -57,6 +57,8 @@ export interface SessionOptions {
    * that rewrite, else the export as it is (benchmarks compare them). 'copy': the export as it is.
    */
   kvUpdate?: 'auto' | KvUpdate
+  /** Whether 'split' may fold an export's repeat_kv away (default true; benchmarks compare). */
+  foldRepeatKv?: boolean
 }
 
 const KNOWN_INPUTS = /^(input_ids|attention_mask|position_ids|num_logits_to_keep|logits_to_keep|use_cache_branch|past_key_values\.\d+\.(key|value))$/
@@ -302,7 +304,7 @@ export class ModelSession {
     const kinds = opts.kvUpdate === 'split' || opts.kvUpdate === 'append' ? [opts.kvUpdate] : (['split', 'append'] as const)
     // A split whose repeat_kv fold fails verification is tried again without the fold.
     const attempts = kinds.flatMap((kind): { kind: KvUpdate; fold: boolean }[] =>
-      kind === 'split' ? [{ kind, fold: true }, { kind, fold: false }] : [{ kind, fold: false }],
+      kind === 'split' && opts.foldRepeatKv !== false ? [{ kind, fold: true }, { kind, fold: false }] : [{ kind, fold: false }],
     )
     for (let i = 0; i < attempts.length; i++) {
       const { kind, fold } = attempts[i]!

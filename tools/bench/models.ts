@@ -27,6 +27,8 @@ export interface BenchModel {
 
 interface Stamp {
   shape: ShapeName
+  /** The attention is written as Optimum's exports write it (repeat_kv); older caches lack it. */
+  repeatKv?: boolean
   logitsToKeep: boolean
   q4: boolean
   /** GGUF files written, by precision, with their weights' origin. */
@@ -75,11 +77,13 @@ export async function prepareModels(
   const stampFile = path.join(dir, 'bench-stamp.json')
   const wantQ4 = precisions.includes('q4')
   let stamp: Stamp | null = existsSync(stampFile) ? (JSON.parse(await readFile(stampFile, 'utf8')) as Stamp) : null
-  if (!stamp || stamp.shape !== shape || stamp.logitsToKeep !== logitsToKeep || (wantQ4 && !stamp.q4)) {
+  if (!stamp || stamp.shape !== shape || stamp.repeatKv !== true || stamp.logitsToKeep !== logitsToKeep || (wantQ4 && !stamp.q4)) {
     log(`building ${shape} (random weights${wantQ4 ? ', plus q4' : ''}) in ${dir}`)
     await rm(dir, { recursive: true, force: true })
-    await buildModel(dir, { shape, q4: wantQ4, logitsToKeep })
-    stamp = { shape, logitsToKeep, q4: wantQ4, gguf: {} }
+    // Attention through repeat_kv, as in the Optimum exports users download: every engine that
+    // runs the ONNX file pays (or avoids) what it costs there.
+    await buildModel(dir, { shape, q4: wantQ4, logitsToKeep, repeatKv: true })
+    stamp = { shape, repeatKv: true, logitsToKeep, q4: wantQ4, gguf: {} }
     await writeFile(stampFile, JSON.stringify(stamp))
   }
   const config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as ConfigShape

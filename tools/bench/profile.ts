@@ -3,7 +3,7 @@
 // an fp16 cache change, and the prefill levers (last-position logits, chunk size).
 
 import { existsSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
@@ -29,10 +29,11 @@ interface ProfileReport {
 async function variantDir(shape: ShapeName, suffix: string, opts: Partial<BuildOptions>): Promise<string> {
   const dir = path.join(CACHE, 'models', `${shape}-profile-${suffix}`)
   const stamp = path.join(dir, 'profile-stamp')
-  if (!existsSync(stamp)) {
+  const wanted = `${suffix} repeat-kv`
+  if (!existsSync(stamp) || (await readFile(stamp, 'utf8')) !== wanted) {
     console.log(`building ${shape} (${suffix}) in ${dir}`)
-    await buildModel(dir, { shape, ...opts })
-    await writeFile(stamp, suffix)
+    await buildModel(dir, { shape, repeatKv: true, ...opts })
+    await writeFile(stamp, wanted)
   }
   return dir
 }
