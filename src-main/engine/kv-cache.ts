@@ -126,12 +126,24 @@ export class KvCache {
     this.tokens.length = 0
   }
 
-  /** New tensors of `capacity` positions holding the used ones (device tensors: none kept). */
+  /**
+   * New tensors of `capacity` positions holding the used ones (device tensors: none kept), all
+   * views of one allocation: one large block per growth is returned to the system when freed,
+   * where a block per tensor would be carved from the heap and fragment it over a long decode.
+   */
   private resize(capacity: number): void {
     const kept = Math.min(this.length, capacity)
-    this.tensors = this.tensors.map((t) => {
+    const sizes = this.tensors.map((t) => {
+      const [batch, heads, , dim] = t.dims as [number, number, number, number]
+      return batch * heads * capacity * dim
+    })
+    const elementBytes = this.tensors[0]?.type === 'float16' ? 2 : 4
+    const block = new ArrayBuffer(sizes.reduce((a, b) => a + b, 0) * elementBytes)
+    let offset = 0
+    this.tensors = this.tensors.map((t, i) => {
       const [batch, heads, cap, dim] = t.dims as [number, number, number, number]
-      const dst = t.type === 'float16' ? new Uint16Array(batch * heads * capacity * dim) : new Float32Array(batch * heads * capacity * dim)
+      const dst = t.type === 'float16' ? new Uint16Array(block, offset, sizes[i]) : new Float32Array(block, offset, sizes[i])
+      offset += sizes[i]! * elementBytes
       if (t.location === 'gpu-buffer') {
         t.dispose()
       } else {

@@ -380,9 +380,10 @@ export class ModelSession {
     if (this.sig.inPlace && kv.capacity > this.capacityFor(total) + GROW_STEP) kv.compact(this.capacityFor(total))
     // 'append': a cache with nothing in it is fed empty, so a first pass is the export's own.
     // 'split' attends over the cache on its own, and over zero positions an export's Reshape would
-    // read the 0 as "copy this dimension" (ONNX semantics): a fresh cache gets room, fed masked.
+    // read the 0 as "copy this dimension" (ONNX semantics): a fresh cache gets one position, fed
+    // masked (room for the pass's tokens is made after it: every position fed is attended over).
     const feedEmpty = this.kvUpdate === 'append' && past === 0
-    if (this.kvUpdate === 'split' && kv.capacity === 0) kv.reserve(this.capacityFor(n))
+    if (this.kvUpdate === 'split' && kv.capacity === 0) kv.reserve(1)
     const fedPast = feedEmpty ? this.empty : kv.tensors
     const fedLength = feedEmpty ? 0 : kv.capacity
     if (this.sig.mask) {

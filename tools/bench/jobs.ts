@@ -15,7 +15,8 @@ export type ChildFailure = { ok: false; error: string }
 /** Forks `file` under tsx, sends `message`, resolves with the child's one reply or a failure. */
 export function runInChild<T>(file: string, message: unknown, timeoutMs: number): Promise<T | ChildFailure> {
   return new Promise((resolve) => {
-    const child = fork(file, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+    // --expose-gc: the memory job also samples what is kept after a full collection.
+    const child = fork(file, [], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
     let stderr = ''
     let reply: T | ChildFailure | null = null
     child.stderr?.on('data', (chunk: Buffer) => {

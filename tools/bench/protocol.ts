@@ -50,6 +50,11 @@ export interface MemoryResult {
   steps: number[]
   /** Resident set size at each sample, bytes. */
   rss: number[]
+  /**
+   * Resident set size right after a full garbage collection at each sample, when the runner can
+   * force one (--expose-gc): what the process keeps, without the garbage V8 has yet to collect.
+   */
+  rssAfterGc?: number[]
 }
 
 export type TaskResult = PrefillResult | DecodeResult | MemoryResult

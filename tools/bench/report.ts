@@ -37,6 +37,9 @@ export interface MemoryFigure {
   rss: number[]
   /** Least-squares RSS growth over the second half of the run: ~0 when memory is flat. */
   bytesPerStep: number
+  /** The same after a full GC at each sample (null when the runner could not force one). */
+  rssAfterGc: number[] | null
+  retainedBytesPerStep: number | null
 }
 
 export interface ModelReport {
@@ -128,9 +131,17 @@ function errorOf(outcome: JobOutcome): string {
 function memoryFigure(outcomes: readonly Outcome[]): MemoryFigure | null {
   const found = outcomes.find((o) => o.engine === 'hearth' && o.task.kind === 'memory')
   if (!found || !found.outcome.ok || found.outcome.result.kind !== 'memory') return null
-  const { context, steps, rss } = found.outcome.result
+  const { context, steps, rss, rssAfterGc } = found.outcome.result
   const half = Math.floor(steps.length / 2)
-  return { context, steps, rss, bytesPerStep: slope(steps.slice(half), rss.slice(half)) }
+  const afterGc = rssAfterGc && rssAfterGc.length === steps.length ? rssAfterGc : null
+  return {
+    context,
+    steps,
+    rss,
+    bytesPerStep: slope(steps.slice(half), rss.slice(half)),
+    rssAfterGc: afterGc,
+    retainedBytesPerStep: afterGc ? slope(steps.slice(half), afterGc.slice(half)) : null,
+  }
 }
 
 export function summarizeModel(
@@ -229,8 +240,12 @@ export function renderMarkdown(report: BenchReport): string {
       lines.push(
         '',
         `Resident memory over ${mem.steps.at(-1)} decode steps from ${mem.context} tokens: ${mib(mem.rss[0] ?? null)} → ` +
-          `${mib(mem.rss.at(-1) ?? null)}, growth over the second half ${num(mem.bytesPerStep / 1024, 1)} KiB/step ` +
-          `(the cache itself grows ${num((model.kvBytesPerToken ?? 0) / 1024, 1)} KiB/step).`,
+          `${mib(mem.rss.at(-1) ?? null)}, growth over the second half ${num(mem.bytesPerStep / 1024, 1)} KiB/step` +
+          (mem.rssAfterGc && mem.retainedBytesPerStep !== null
+            ? `; kept after a full GC at each sample: ${mib(mem.rssAfterGc[0] ?? null)} → ${mib(mem.rssAfterGc.at(-1) ?? null)}, ` +
+              `${num(mem.retainedBytesPerStep / 1024, 1)} KiB/step`
+            : '') +
+          ` (the cache itself grows ${num((model.kvBytesPerToken ?? 0) / 1024, 1)} KiB/step).`,
       )
     }
     const failures = [

@@ -66,14 +66,20 @@ async function run(job: Job): Promise<{ loadMs: number; result: TaskResult }> {
   }
   const steps: number[] = []
   const rss: number[] = []
+  const rssAfterGc: number[] = []
+  const gc = (globalThis as { gc?: () => void }).gc
   for (let s = 1; s <= task.steps; s++) {
     token = argmax(await session.forward(kv, [token], { logits: 'last' }))
     if (s % task.every === 0) {
       steps.push(s)
       rss.push(process.memoryUsage.rss())
+      if (gc) {
+        gc()
+        rssAfterGc.push(process.memoryUsage.rss())
+      }
     }
   }
-  return { loadMs, result: { kind: 'memory', context: task.context, steps, rss } }
+  return { loadMs, result: { kind: 'memory', context: task.context, steps, rss, ...(gc ? { rssAfterGc } : {}) } }
 }
 
 serveJob(run)

@@ -41,7 +41,7 @@ const OUTCOMES: Outcome[] = [
   {
     engine: 'hearth',
     task: { kind: 'memory', context: 128, steps: 400, every: 100 },
-    outcome: ok({ kind: 'memory', context: 128, steps: [100, 200, 300, 400], rss: [5e8, 9e8, 9e8, 9e8] }),
+    outcome: ok({ kind: 'memory', context: 128, steps: [100, 200, 300, 400], rss: [5e8, 9e8, 9e8, 9e8], rssAfterGc: [4e8, 4e8, 5e8, 6e8] }),
   },
 ]
 
@@ -80,6 +80,8 @@ describe('summarizeModel', () => {
 
   it('measures memory growth over the second half of the samples only', () => {
     assert.equal(m.memory?.bytesPerStep, 0)
+    // After a full GC: 5e8 -> 6e8 bytes between steps 300 and 400.
+    assert.equal(m.memory?.retainedBytesPerStep, 1e6)
   })
 })
 
@@ -95,6 +97,10 @@ describe('renderMarkdown', () => {
     assert.match(md, /^# Hearth benchmark \(quick\)/)
     assert.match(md, /\| prefill 512 tok\/s \| 512\.0 \| 256\.0 \| — \| 2\.00x \| — \| 500\.0 \| 102% \|/)
     assert.match(md, /\| decode @1000 tok\/s \| 20\.0 \| 10\.0 \| 40\.0 \| 2\.00x \| 0\.50x \| 22\.7 \| 88% \|/)
+  })
+
+  it('gives the memory growth as sampled and as kept after a full GC', () => {
+    assert.match(md, /growth over the second half 0\.0 KiB\/step; kept after a full GC at each sample: 381 MiB → 572 MiB, 976\.6 KiB\/step/)
   })
 
   it('lists failed measurements with their first error line', () => {
