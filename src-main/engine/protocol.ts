@@ -19,6 +19,8 @@ export interface LoadOptions {
   providers?: ProviderName[]
   /** Intra-op threads; default: defaultThreads(). */
   threads?: number
+  /** Whether idle intra-op threads busy-wait; default: defaultSpinning(threads). */
+  spinning?: boolean
   /** Prompt tokens per forward pass during prefill; 0 or absent: 256. */
   prefillChunk?: number
   /** Memory the loaded model may take, bytes; default: the machine's available memory. */

@@ -15,6 +15,7 @@ import { ensurePeers } from './peers.ts'
 import { FULL_PLAN, QUICK_PLAN, interleave, type Plan } from './plan.ts'
 import { ENGINES, type EngineName } from './protocol.ts'
 import { renderMarkdown, summarizeModel, type BenchReport, type Outcome } from './report.ts'
+import { defaultSpinning } from '../../src-main/engine/providers.ts'
 import { bestRoofline, defaultThreads, measureRoofline } from './roofline.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -30,6 +31,8 @@ const USAGE = `usage: npm run bench -- [options]
   --threads N           threads for every engine (default: all cores)
   --chunk N             prefill tokens per pass for Hearth and llama.cpp (default: each one's own,
                         Hearth's engine policy and llama.cpp's batch of 512)
+  --spinning on|off     Hearth's idle threads busy-wait or sleep (default: the engine's rule, on
+                        when its threads leave a CPU free; llama.cpp and transformers.js spin)
   --logits-to-keep      build the models with a num_logits_to_keep input
   --json FILE           write the report as JSON to FILE, with FILE's .md and .svg beside it
                         (default: .cache/bench/results/bench.json)
@@ -87,6 +90,7 @@ async function main(argv: string[]): Promise<void> {
       engines: { type: 'string' },
       threads: { type: 'string' },
       chunk: { type: 'string' },
+      spinning: { type: 'string' },
       'logits-to-keep': { type: 'boolean' },
       json: { type: 'string' },
       publish: { type: 'boolean' },
@@ -103,6 +107,8 @@ async function main(argv: string[]): Promise<void> {
   const chunk = values.chunk ? Number(values.chunk) : 0
   if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads takes a positive integer')
   if (!Number.isInteger(chunk) || chunk < 0) throw new Error('--chunk takes a positive integer')
+  if (values.spinning !== undefined && values.spinning !== 'on' && values.spinning !== 'off') throw new Error('--spinning takes on or off')
+  const spinning = values.spinning === undefined ? defaultSpinning(threads) : values.spinning === 'on'
   const jsonFile = values.publish
     ? path.join(ROOT, 'docs', 'bench', 'bench.json')
     : path.resolve(values.json ?? path.join(CACHE, 'results', 'bench.json'))
@@ -117,6 +123,7 @@ async function main(argv: string[]): Promise<void> {
       node: process.versions.node,
       onnxruntime: ort.env.versions.common,
       threads,
+      hearthSpinning: spinning,
       date: new Date().toISOString().slice(0, 16).replace('T', ' '),
     },
     quick,
@@ -132,7 +139,7 @@ async function main(argv: string[]): Promise<void> {
         const what = task.kind === 'prefill' ? `prefill ${task.tokens}` : `${task.kind} @${task.context}`
         const started = performance.now()
         const outcome = await runJob(
-          { engine, modelDir: model.dir, onnxFile: model.onnxFile, ggufFile: model.ggufFile, vocab: model.vocab, threads, chunk, task },
+          { engine, modelDir: model.dir, onnxFile: model.onnxFile, ggufFile: model.ggufFile, vocab: model.vocab, threads, chunk, spinning, task },
           30 * 60_000,
         )
         const secs = ((performance.now() - started) / 1000).toFixed(0)

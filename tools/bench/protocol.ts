@@ -23,6 +23,8 @@ export interface Job {
   threads: number
   /** Prefill tokens per pass: Hearth's prefillChunk and llama.cpp's batch size; 0: each one's default. */
   chunk: number
+  /** Hearth's intra-op spinning; absent: the engine's default (defaultSpinning). */
+  spinning?: boolean
   task: Task
 }
 

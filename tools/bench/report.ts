@@ -68,6 +68,8 @@ export interface MachineInfo {
   node: string
   onnxruntime: string
   threads: number
+  /** Whether Hearth's idle threads busy-waited (older reports lack it). */
+  hearthSpinning?: boolean
   date: string
 }
 
@@ -197,7 +199,7 @@ export function renderMarkdown(report: BenchReport): string {
     `# Hearth benchmark${report.quick ? ' (quick)' : ''}`,
     '',
     `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, onnxruntime-node ${m.onnxruntime}, ` +
-      `${m.threads} threads, ${m.date}. Random weights with the real models' shapes; every figure is from this one run, ` +
+      `${m.threads} threads${m.hearthSpinning === undefined ? '' : ` (Hearth's ${m.hearthSpinning ? 'spinning' : 'sleeping'} when idle)`}, ${m.date}. Random weights with the real models' shapes; every figure is from this one run, ` +
       'each measurement in its own process, engines interleaved. Ratios are Hearth / peer (above 1: Hearth is faster).',
   ]
   for (const model of report.models) {

@@ -24,6 +24,7 @@ async function run(job: Job): Promise<{ loadMs: number; result: TaskResult }> {
     variant,
     providers: ['cpu'],
     threads: job.threads,
+    ...(job.spinning === undefined ? {} : { spinning: job.spinning }),
     ...(job.chunk > 0 ? { prefillChunk: job.chunk } : {}),
   })
   const loadMs = performance.now() - t0
