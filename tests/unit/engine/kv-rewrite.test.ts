@@ -320,10 +320,11 @@ describe('rewriteGraph', () => {
     assert.equal(unfolded.folded, 0)
     const expandsOf = (model: Uint8Array): string[][] =>
       onnx.ModelProto.decode(model).graph!.node!.filter((n) => n.opType === 'Expand').map((n) => n.input!)
-    // Only the new tokens' keys and values are still repeated; never a tensor derived from the past.
-    const expanded = (model: Uint8Array): number => expandsOf(model).filter((inputs) => inputs[0]!.includes('hearth_past')).length
-    assert.equal(expanded(folded.bytes), 0)
-    assert.equal(expanded(unfolded.bytes), 4)
+    // Folded, nothing is repeated: neither the cache nor the new tokens' keys and values.
+    const expanded = (model: Uint8Array, part: string): number => expandsOf(model).filter((inputs) => inputs[0]!.includes(part)).length
+    assert.equal(expandsOf(folded.bytes).length, 0)
+    assert.equal(expanded(unfolded.bytes, 'hearth_past'), 4)
+    assert.equal(expanded(unfolded.bytes, 'hearth_fresh'), 4)
     // The broadcast-style graph has no repeat_kv to fold.
     assert.equal(rewriteModel(await readFile(await build('no-repeat-kv', { layers: 2 })), 'split').folded, 0)
   })
