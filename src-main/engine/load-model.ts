@@ -10,7 +10,7 @@ import type { LoadedModelInfo, ModelVariant } from '../../src-shared/types.ts'
 import { kvBytesPerToken, readModelConfig, type ModelConfig } from './model-config.ts'
 import { chooseVariant, inspectModelFolder } from './model-folder.ts'
 import type { LoadOptions } from './protocol.ts'
-import { defaultProviders, defaultSpinning, defaultThreads, openWithFallback } from './providers.ts'
+import { defaultProviders, defaultThreads, openWithFallback } from './providers.ts'
 import { ModelSession } from './session.ts'
 import type { ModelIdentity } from './snapshots.ts'
 import { loadTokenizer, type ChatTokenizer } from './tokenizer.ts'
@@ -40,7 +40,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
   if (!summary.valid) throw new AppError('MODEL_INVALID', `${summary.dir}: ${summary.reason}`)
   const config = await readModelConfig(summary.dir)
   const threads = opts.threads ?? defaultThreads()
-  const spinning = opts.spinning ?? defaultSpinning(threads)
+  const spinning = opts.spinning ?? false
   const memoryLimit = opts.memoryLimitBytes ?? os.freemem()
 
   const opened = await openWithFallback(opts.providers ?? defaultProviders(), summary.dir, async (provider) => {

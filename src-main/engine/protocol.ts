@@ -19,7 +19,10 @@ export interface LoadOptions {
   providers?: ProviderName[]
   /** Intra-op threads; default: defaultThreads(). */
   threads?: number
-  /** Whether idle intra-op threads busy-wait; default: defaultSpinning(threads). */
+  /**
+   * Whether idle intra-op threads busy-wait instead of sleeping; default false: no faster on a
+   * quiet machine, 1.4-3.2x slower when other programs want the cores (PERFORMANCE.md).
+   */
   spinning?: boolean
   /** Prompt tokens per forward pass during prefill; 0 or absent: 256. */
   prefillChunk?: number

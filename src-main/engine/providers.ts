@@ -28,16 +28,6 @@ export function defaultThreads(cpus: number = os.availableParallelism()): number
 }
 
 /**
- * Whether the engine's idle threads busy-wait between the ~750 kernels of a decode step instead
- * of sleeping: 1.3x faster decode on a quiet machine, 0.6x when other programs want the same
- * cores (PERFORMANCE.md). On when the threads leave a logical CPU to everything else (the UI, the
- * browser, the rest of the desktop); off when they take every CPU.
- */
-export function defaultSpinning(threads: number, cpus: number = os.availableParallelism()): boolean {
-  return threads < cpus
-}
-
-/**
  * Why a provider cannot work here, known without trying; null when only trying can tell.
  * CUDA needs libraries onnxruntime-node does not bundle (`npm run setup:cuda` installs them);
  * trying it without them makes onnxruntime log a loader error.

@@ -15,7 +15,6 @@ import { ensurePeers } from './peers.ts'
 import { FULL_PLAN, QUICK_PLAN, interleave, type Plan } from './plan.ts'
 import { ENGINES, type EngineName } from './protocol.ts'
 import { renderMarkdown, summarizeModel, type BenchReport, type Outcome } from './report.ts'
-import { defaultSpinning } from '../../src-main/engine/providers.ts'
 import { bestRoofline, defaultThreads, measureRoofline } from './roofline.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -31,8 +30,8 @@ const USAGE = `usage: npm run bench -- [options]
   --threads N           threads for every engine (default: all cores)
   --chunk N             prefill tokens per pass for Hearth and llama.cpp (default: each one's own,
                         Hearth's engine policy and llama.cpp's batch of 512)
-  --spinning on|off     Hearth's idle threads busy-wait or sleep (default: the engine's rule, on
-                        when its threads leave a CPU free; llama.cpp and transformers.js spin)
+  --spinning on|off     Hearth's idle threads busy-wait or sleep (default: the engine's, off;
+                        llama.cpp and transformers.js spin)
   --logits-to-keep      build the models with a num_logits_to_keep input
   --json FILE           write the report as JSON to FILE, with FILE's .md and .svg beside it
                         (default: .cache/bench/results/bench.json)
@@ -108,7 +107,7 @@ async function main(argv: string[]): Promise<void> {
   if (!Number.isInteger(threads) || threads < 1) throw new Error('--threads takes a positive integer')
   if (!Number.isInteger(chunk) || chunk < 0) throw new Error('--chunk takes a positive integer')
   if (values.spinning !== undefined && values.spinning !== 'on' && values.spinning !== 'off') throw new Error('--spinning takes on or off')
-  const spinning = values.spinning === undefined ? defaultSpinning(threads) : values.spinning === 'on'
+  const spinning = values.spinning === 'on'
   const jsonFile = values.publish
     ? path.join(ROOT, 'docs', 'bench', 'bench.json')
     : path.resolve(values.json ?? path.join(CACHE, 'results', 'bench.json'))

@@ -4,21 +4,13 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { AppError } from '../../../src-shared/errors.ts'
 import type { ProviderName } from '../../../src-shared/types.ts'
-import { defaultProviders, defaultSpinning, defaultThreads, openWithFallback } from '../../../src-main/engine/providers.ts'
+import { defaultProviders, defaultThreads, openWithFallback } from '../../../src-main/engine/providers.ts'
 
 describe('defaultProviders', () => {
   it('puts each platform’s GPU providers before the CPU', () => {
     assert.deepEqual(defaultProviders('win32'), ['dml', 'webgpu', 'cpu'])
     assert.deepEqual(defaultProviders('darwin'), ['coreml', 'webgpu', 'cpu'])
     assert.deepEqual(defaultProviders('linux'), ['cuda', 'webgpu', 'cpu'])
-  })
-})
-
-describe('defaultSpinning', () => {
-  it('busy-waits only when the threads leave a CPU to the rest of the machine', () => {
-    assert.deepEqual([[2, 2], [1, 2], [4, 8], [8, 8], [8, 32]].map(([threads, cpus]) => defaultSpinning(threads!, cpus)), [false, true, true, false, true])
-    // The default thread counts: off on small machines, where they take every CPU; on above 4 CPUs.
-    assert.deepEqual([2, 4, 8, 16].map((cpus) => defaultSpinning(defaultThreads(cpus), cpus)), [false, false, true, true])
   })
 })
 
