@@ -27,8 +27,11 @@ export interface BenchModel {
 
 interface Stamp {
   shape: ShapeName
-  /** The attention is written as Optimum's exports write it (repeat_kv); older caches lack it. */
-  repeatKv?: boolean
+  /**
+   * The graph is written as Optimum's exports write it: attention through repeat_kv and RMSNorm
+   * as torch exports it (onnxruntime fuses it); older caches lack this.
+   */
+  asExported?: boolean
   logitsToKeep: boolean
   q4: boolean
   /** GGUF files written, by precision, with their weights' origin. */
@@ -77,13 +80,13 @@ export async function prepareModels(
   const stampFile = path.join(dir, 'bench-stamp.json')
   const wantQ4 = precisions.includes('q4')
   let stamp: Stamp | null = existsSync(stampFile) ? (JSON.parse(await readFile(stampFile, 'utf8')) as Stamp) : null
-  if (!stamp || stamp.shape !== shape || stamp.repeatKv !== true || stamp.logitsToKeep !== logitsToKeep || (wantQ4 && !stamp.q4)) {
+  if (!stamp || stamp.shape !== shape || stamp.asExported !== true || stamp.logitsToKeep !== logitsToKeep || (wantQ4 && !stamp.q4)) {
     log(`building ${shape} (random weights${wantQ4 ? ', plus q4' : ''}) in ${dir}`)
     await rm(dir, { recursive: true, force: true })
-    // Attention through repeat_kv, as in the Optimum exports users download: every engine that
-    // runs the ONNX file pays (or avoids) what it costs there.
-    await buildModel(dir, { shape, q4: wantQ4, logitsToKeep, repeatKv: true })
-    stamp = { shape, repeatKv: true, logitsToKeep, q4: wantQ4, gguf: {} }
+    // Attention and norms as in the Optimum exports users download: every engine that runs the
+    // ONNX file pays (or avoids) what they cost there.
+    await buildModel(dir, { shape, q4: wantQ4, logitsToKeep, repeatKv: true, exportedRmsNorm: true })
+    stamp = { shape, asExported: true, logitsToKeep, q4: wantQ4, gguf: {} }
     await writeFile(stampFile, JSON.stringify(stamp))
   }
   const config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as ConfigShape

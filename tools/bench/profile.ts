@@ -29,10 +29,10 @@ interface ProfileReport {
 async function variantDir(shape: ShapeName, suffix: string, opts: Partial<BuildOptions>): Promise<string> {
   const dir = path.join(CACHE, 'models', `${shape}-profile-${suffix}`)
   const stamp = path.join(dir, 'profile-stamp')
-  const wanted = `${suffix} repeat-kv`
+  const wanted = `${suffix} as-exported`
   if (!existsSync(stamp) || (await readFile(stamp, 'utf8')) !== wanted) {
     console.log(`building ${shape} (${suffix}) in ${dir}`)
-    await buildModel(dir, { shape, repeatKv: true, ...opts })
+    await buildModel(dir, { shape, repeatKv: true, exportedRmsNorm: true, ...opts })
     await writeFile(stamp, wanted)
   }
   return dir

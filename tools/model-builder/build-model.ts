@@ -35,6 +35,8 @@ export interface BuildOptions {
   maskIgnored: boolean
   /** Attention through repeat_kv (Expand of every KV head), as Optimum's eager exports write it. */
   repeatKv: boolean
+  /** RMSNorm as torch exports it (Pow, ReduceMean, Add, Sqrt, Div, Mul): onnxruntime fuses it. */
+  exportedRmsNorm: boolean
   /** Never end a reply by itself (special tokens out of reach): replies run to max tokens or a stop. */
   endless: boolean
   seed: number
@@ -84,6 +86,7 @@ export function resolveOptions(opts: Partial<BuildOptions>): BuildOptions {
     singleTokenAppend: false,
     maskIgnored: false,
     repeatKv: false,
+    exportedRmsNorm: false,
     endless: false,
     seed: 42,
     ...stripUndefined(opts),
@@ -155,6 +158,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     singleTokenAppend: o.singleTokenAppend,
     maskIgnored: o.maskIgnored,
     repeatKv: o.repeatKv,
+    exportedRmsNorm: o.exportedRmsNorm,
   }
   const onnxDir = path.join(dir, 'onnx')
   // Three standard deviations of the logits below the rest.

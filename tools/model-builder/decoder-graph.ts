@@ -41,6 +41,12 @@ export interface DecoderSignature {
    * Off: the grouped heads broadcast instead (q [B, kv, rep, S, D] against k [B, kv, 1, T, D]).
    */
   repeatKv: boolean
+  /**
+   * RMSNorm as torch exports LlamaRMSNorm: Pow(x, 2) -> ReduceMean -> Add -> Sqrt -> Div(x, .)
+   * -> Mul(weight), the pattern onnxruntime fuses into one SimplifiedLayerNormalization kernel.
+   * Off: x * x and a Reciprocal, which it runs as six kernels.
+   */
+  exportedRmsNorm: boolean
 }
 
 export interface DecoderWeights {
@@ -96,6 +102,10 @@ export function writeDecoder(
   }
   const rmsNorm = (x: string, name: string, mean = 1): string => {
     const w = g.tensor(name, 'float32', [H], random(name, H, 0.05 * mean, mean))
+    if (sig.exportedRmsNorm) {
+      const variance = g.op('ReduceMean', [g.op('Pow', [x, g.float([2], [])])], { axes: [-1], keepdims: 1 })
+      return g.op('Mul', [w, g.op('Div', [x, g.op('Sqrt', [g.op('Add', [variance, g.float([shape.rmsEps], [])])])])])
+    }
     const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 })
     const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, g.float([shape.rmsEps], [])])])])
     return g.op('Mul', [g.op('Mul', [x, inv]), w])

@@ -80,6 +80,7 @@ const VARIANTS: [string, Partial<BuildOptions>, string, number, 'split' | 'appen
   ['num_logits_to_keep', { logitsToKeep: true }, 'model.onnx', 1e-4, 'split'],
   ['repeat_kv attention', { repeatKv: true }, 'model.onnx', 1e-4, 'split'],
   ['repeat_kv attention, fp16 KV', { repeatKv: true, kv: 'float16' }, 'model.onnx', 1e-3, 'split'],
+  ['as Optimum exports it (repeat_kv, fusable RMSNorm)', { repeatKv: true, exportedRmsNorm: true }, 'model.onnx', 1e-4, 'split'],
   ['single-token append', { singleTokenAppend: true }, 'model.onnx', 1e-4, 'append'],
 ]
 
