@@ -45,7 +45,10 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
 
   const opened = await openWithFallback(opts.providers ?? defaultProviders(), summary.dir, async (provider) => {
     const variant = chooseVariant(summary.variants, provider, opts.variant)
-    checkMemory(variant, config, memoryLimit, opts.prefillChunk)
+    // The in-place rewrite reads the .onnx file and writes a rewritten copy while it loads: for
+    // weights inside the file (no external data) that is twice its size on top of the weights.
+    const onnxBytes = provider === 'webgpu' ? 0 : (await stat(path.join(summary.dir, variant.file))).size
+    checkMemory(variant, config, memoryLimit, opts.prefillChunk, 2 * onnxBytes)
     const session = await ModelSession.open(path.join(summary.dir, variant.file), {
       provider,
       threads,
@@ -93,18 +96,22 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
   }
 }
 
-/** Refuses, before loading, a variant whose weights, cache and prefill outputs exceed `limit`. */
-function checkMemory(variant: ModelVariant, config: ModelConfig, limit: number, chunk: number | undefined): void {
+/**
+ * Refuses, before loading, a variant whose weights, cache and prefill outputs, plus what loading
+ * holds for a while (`loadingBytes`), exceed `limit`.
+ */
+function checkMemory(variant: ModelVariant, config: ModelConfig, limit: number, chunk: number | undefined, loadingBytes = 0): void {
   const kvDtype = config.declaredKvDtype ?? (variant.name === 'fp16' || variant.name === 'q4f16' ? 'float16' : 'float32')
   const kv = kvBytesPerToken(config, kvDtype) * Math.min(config.contextLength, ESTIMATE_CONTEXT)
   const logits = (chunk && chunk > 0 ? chunk : DEFAULT_CHUNK) * config.vocabSize * 4
   // Weights plus ~10% for the runtime's own allocations.
-  const need = Math.round(variant.bytes * 1.1 + kv + logits)
+  const need = Math.round(variant.bytes * 1.1 + kv + logits + loadingBytes)
   if (need > limit) {
     throw new AppError(
       'MODEL_TOO_BIG',
       `The ${variant.name} variant needs about ${gib(need)} of memory (weights ${gib(variant.bytes)}, ` +
-        `KV cache ${gib(kv)} for ${Math.min(config.contextLength, ESTIMATE_CONTEXT)} tokens) ` +
+        `KV cache ${gib(kv)} for ${Math.min(config.contextLength, ESTIMATE_CONTEXT)} tokens` +
+        `${loadingBytes >= 2 ** 20 ? `, ${gib(loadingBytes)} more while loading a model stored in one file` : ''}) ` +
         `but ${gib(limit)} is available. Choose a smaller variant or model, or close other programs.`,
     )
   }
