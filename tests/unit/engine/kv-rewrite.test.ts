@@ -330,6 +330,28 @@ describe('rewriteGraph', () => {
     assert.equal(rewriteModel(await readFile(await build('no-repeat-kv', { layers: 2 })), 'split').folded, 0)
   })
 
+  it('gives a graph without num_logits_to_keep that input, so a prefill computes one row of logits', async () => {
+    const file = await build('last-logits', { layers: 1 })
+    const plain = rewriteModel(await readFile(file), 'split')
+    const sliced = rewriteModel(await readFile(file), 'split', { lastLogits: true })
+    const inputsOf = (model: Uint8Array): string[] => onnx.ModelProto.decode(model).graph!.input!.map((i) => i.name!)
+    assert.ok(!inputsOf(plain.bytes).includes('num_logits_to_keep'))
+    assert.ok(inputsOf(sliced.bytes).includes('num_logits_to_keep'))
+    assert.equal(sliced.logitsNote, null)
+    const session = await ModelSession.open(file, SESSION)
+    try {
+      assert.deepEqual(session.sig.logitsToKeep, { name: 'num_logits_to_keep', type: 'int64' })
+      // One row for 'last', every row for 'all', and the last rows agree.
+      const tokens = TOKENS.slice(0, 6)
+      const all = (await session.forward(session.emptyCache(), tokens, { logits: 'all' })).slice()
+      const last = await session.forward(session.emptyCache(), tokens, { logits: 'last' })
+      assert.equal(all.length, tokens.length * VOCAB)
+      assert.ok(maxAbsDiff(all.subarray((tokens.length - 1) * VOCAB), last) < 1e-5)
+    } finally {
+      await session.release()
+    }
+  })
+
   it('refuses control flow', async () => {
     const graph = (await graphOf('if'))()
     const branch = (value: number): onnxProto.onnx.IGraphProto => ({
