@@ -75,6 +75,9 @@ export const test = base.extend<{ app: Page }, { hearth: HearthServer; models: M
       if (/Content Security Policy/i.test(message.text())) violations.push(message.text())
     })
     await page.goto(hearth.url)
+    // The app has loaded its settings, models and conversation list: tests that count or read
+    // them start from what is stored, not from an empty list still loading.
+    await expect(page.getByRole('main')).toHaveAttribute('aria-busy', 'false')
     await use(page)
     expect(violations, 'the page broke its Content-Security-Policy').toEqual([])
   },

@@ -1,7 +1,8 @@
 // checkPackedApp: passes a well-packed app and names what is wrong in a badly packed one.
 
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, type WriteStream } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -32,7 +33,10 @@ async function pack(files: Record<string, string>, unpack = '{*.node,*.so.1}'): 
     mkdirSync(path.dirname(path.join(src, name)), { recursive: true })
     writeFileSync(path.join(src, name), text)
   }
-  await createPackageWithOptions(src, path.join(dir, 'app.asar'), { unpack })
+  const out = (await createPackageWithOptions(src, path.join(dir, 'app.asar'), { unpack })) as WriteStream
+  // The promise settles once the last write is queued, not written (asar ends its stream without
+  // waiting): reading the archive before the stream closes once found package.json still blank.
+  if (!out.closed) await once(out, 'close')
   return dir
 }
 
