@@ -35,6 +35,15 @@ class UiState {
     this.toast(err instanceof Error ? err.message : String(err), { kind: 'error', ms: 10_000 })
   }
 
+  /** Runs what a button does; a failure becomes an error toast instead of an unhandled rejection. */
+  async attempt(action: () => Promise<unknown>): Promise<void> {
+    try {
+      await action()
+    } catch (err) {
+      this.error(err)
+    }
+  }
+
   dismiss(id: number): void {
     this.toasts = this.toasts.filter((t) => t.id !== id)
   }
