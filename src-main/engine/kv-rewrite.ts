@@ -75,7 +75,7 @@ export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOp
   const opset = modelOpset(model, top)
   if (opset < 13) throw new RewriteUnsupported(`opset ${opset} (13 or newer needed)`)
 
-  const { freshNames, folded } = rewriteGraphWithStats(graph, kind, opts.foldRepeatKv ?? true)
+  const { freshNames, folded } = rewriteGraph(graph, kind, opts.foldRepeatKv ?? true)
   let logitsNote: string | null = null
   if (opts.lastLogits && !hasLogitsToKeep(graph)) {
     try {
@@ -94,12 +94,11 @@ export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOp
   return { bytes: concat([...rest, head, encoded, ...weights]), freshNames, logitsNote, folded }
 }
 
-/** Rewrites `graph` in place; returns the fresh KV output names in KvCache order. */
-export function rewriteGraph(graph: IGraphProto, kind: KvRewrite, foldRepeatKv = true): string[] {
-  return rewriteGraphWithStats(graph, kind, foldRepeatKv).freshNames
-}
-
-function rewriteGraphWithStats(graph: IGraphProto, kind: KvRewrite, foldRepeatKv: boolean): { freshNames: string[]; folded: number } {
+/**
+ * Rewrites `graph` in place; returns the fresh KV output names in KvCache order and how many
+ * cache reads had their repeat_kv folded away.
+ */
+export function rewriteGraph(graph: IGraphProto, kind: KvRewrite, foldRepeatKv = true): { freshNames: string[]; folded: number } {
   const nodes = graph.node ?? []
   if (nodes.some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs && a.graphs.length > 0)))) {
     throw new RewriteUnsupported('the graph has control flow (If/Loop), as old merged decoders do')

@@ -45,10 +45,10 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
 
   const opened = await openWithFallback(opts.providers ?? defaultProviders(), summary.dir, async (provider) => {
     const variant = chooseVariant(summary.variants, provider, opts.variant)
+    const onnxStat = await stat(path.join(summary.dir, variant.file))
     // The in-place rewrite reads the .onnx file and writes a rewritten copy while it loads: for
     // weights inside the file (no external data) that is twice its size on top of the weights.
-    const onnxBytes = provider === 'webgpu' ? 0 : (await stat(path.join(summary.dir, variant.file))).size
-    checkMemory(variant, config, memoryLimit, opts.prefillChunk, 2 * onnxBytes)
+    checkMemory(variant, config, memoryLimit, opts.prefillChunk, provider === 'webgpu' ? 0 : 2 * onnxStat.size)
     const session = await ModelSession.open(path.join(summary.dir, variant.file), {
       provider,
       threads,
@@ -58,13 +58,12 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
       headDim: config.headDim,
       vocab: config.vocabSize,
     })
-    return { session, variant }
+    return { session, variant, onnxStat }
   })
-  const { session, variant } = opened.value
+  const { session, variant, onnxStat } = opened.value
   try {
     const tokenizer = await loadTokenizer(summary.dir)
     const multiTokenAppend = await session.probeMultiTokenAppend()
-    const onnxStat = await stat(path.join(summary.dir, variant.file))
     const info: LoadedModelInfo = {
       modelId: summary.id,
       variant: variant.name,

@@ -299,7 +299,7 @@ describe('rewriteGraph', () => {
     const graph = await graphOf('extra-reader', { extraReader: true })
     throwsUnsupported(() => rewriteGraph(graph(), 'split'), /present\.0\.key/)
     const appended = graph()
-    assert.deepEqual(rewriteGraph(appended, 'append'), ['fresh.0.key', 'fresh.0.value'])
+    assert.deepEqual(rewriteGraph(appended, 'append').freshNames, ['fresh.0.key', 'fresh.0.value'])
     assert.deepEqual(appended.output!.map((o) => o.name), ['logits', 'fresh.0.key', 'fresh.0.value'])
     // The Concat stays: attention and the ReduceSum still read the whole cache.
     assert.ok(appended.node!.some((n) => n.opType === 'Concat' && n.output![0] === 'present.0.key'))
@@ -307,7 +307,7 @@ describe('rewriteGraph', () => {
 
   it('splits the usual graph: no Concat onto the past is left', async () => {
     const graph = (await graphOf('plain'))()
-    assert.deepEqual(rewriteGraph(graph, 'split'), ['fresh.0.key', 'fresh.0.value'])
+    assert.deepEqual(rewriteGraph(graph, 'split').freshNames, ['fresh.0.key', 'fresh.0.value'])
     const past = new Set(['past_key_values.0.key', 'past_key_values.0.value'])
     assert.ok(!graph.node!.some((n) => n.opType === 'Concat' && n.input!.some((i) => past.has(i))))
   })
