@@ -37,6 +37,11 @@ export interface BuildOptions {
   repeatKv: boolean
   /** RMSNorm as torch exports it (Pow, ReduceMean, Add, Sqrt, Div, Mul): onnxruntime fuses it. */
   exportedRmsNorm: boolean
+  /**
+   * RoPE as transformers exports it: rotate_half by two Slices, cos and sin scaled by
+   * attention_scaling and cast, unsqueezed in every layer. Off: a Split, tables shared as they are.
+   */
+  exportedRope: boolean
   /** Never end a reply by itself (special tokens out of reach): replies run to max tokens or a stop. */
   endless: boolean
   seed: number
@@ -87,6 +92,7 @@ export function resolveOptions(opts: Partial<BuildOptions>): BuildOptions {
     maskIgnored: false,
     repeatKv: false,
     exportedRmsNorm: false,
+    exportedRope: false,
     endless: false,
     seed: 42,
     ...stripUndefined(opts),
@@ -159,6 +165,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     maskIgnored: o.maskIgnored,
     repeatKv: o.repeatKv,
     exportedRmsNorm: o.exportedRmsNorm,
+    exportedRope: o.exportedRope,
   }
   const onnxDir = path.join(dir, 'onnx')
   // Three standard deviations of the logits below the rest.

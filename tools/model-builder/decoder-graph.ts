@@ -47,6 +47,12 @@ export interface DecoderSignature {
    * Off: x * x and a Reciprocal, which it runs as six kernels.
    */
   exportedRmsNorm: boolean
+  /**
+   * RoPE as transformers' LlamaRotaryEmbedding and apply_rotary_pos_emb export: cos and sin of
+   * Concat(freqs, freqs) times attention_scaling (1.0), cast to the activations' type, unsqueezed
+   * in every layer; rotate_half by two Slices on the last axis. Off: one Split, tables as they are.
+   */
+  exportedRope: boolean
 }
 
 export interface DecoderWeights {
@@ -144,11 +150,19 @@ export function writeDecoder(
     g.float(invFreq),
   ]) // [B, S, D/2]
   const angles = g.op('Concat', [freqs, freqs], { axis: -1 })
-  const cos = g.op('Unsqueeze', [g.op('Cos', [angles]), g.int64([1])])
-  const sin = g.op('Unsqueeze', [g.op('Sin', [angles]), g.int64([1])])
+  const table = (trig: 'Cos' | 'Sin'): string =>
+    sig.exportedRope ? g.op('Cast', [g.op('Mul', [g.op(trig, [angles]), g.float([1], [])])], { to: 1 }) : g.op(trig, [angles])
+  const [cosTable, sinTable] = [table('Cos'), table('Sin')] // [B, S, D]
+  const shared: [string, string] | null = sig.exportedRope ? null : [g.op('Unsqueeze', [cosTable, g.int64([1])]), g.op('Unsqueeze', [sinTable, g.int64([1])])]
   const rope = (x: string): string => {
-    const [x1, x2] = g.node('Split', [x], { axis: -1 }, { outputs: 2 }) as [string, string]
+    const [x1, x2] = sig.exportedRope
+      ? [
+          g.op('Slice', [x, g.int64([0]), g.int64([D / 2]), g.int64([-1]), g.int64([1])]),
+          g.op('Slice', [x, g.int64([D / 2]), g.int64([INT64_MAX]), g.int64([-1]), g.int64([1])]),
+        ]
+      : (g.node('Split', [x], { axis: -1 }, { outputs: 2 }) as [string, string])
     const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: -1 })
+    const [cos, sin]: [string, string] = shared ?? [g.op('Unsqueeze', [cosTable, g.int64([1])]), g.op('Unsqueeze', [sinTable, g.int64([1])])]
     return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])])
   }
 
