@@ -156,6 +156,8 @@ export interface LoadedModelInfo {
   kvUpdate: KvUpdate
   /** Why a faster way of updating the cache was not used; empty for 'split'. */
   kvUpdateNotes: string[]
+  /** Parts of the graph fused into single kernels at load ("rotary embedding ×60"); may be empty. */
+  fusions: string[]
 }
 
 /**

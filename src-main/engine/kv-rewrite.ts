@@ -19,6 +19,9 @@
 
 import onnxProto from 'onnx-proto'
 import protobuf from 'protobufjs/minimal.js'
+import { fuseRotary } from './fuse-rotary.ts'
+import { fuseSkipNorm } from './fuse-skip-norm.ts'
+import { ConstantValues, Constants, consumersOf, removeDeadNodes } from './graph-edit.ts'
 
 const { onnx } = onnxProto
 type INodeProto = onnxProto.onnx.INodeProto
@@ -38,6 +41,11 @@ export interface RewriteOptions {
    * lm_head), so a prefill computes the last position's logits only, not every position's.
    */
   lastLogits?: boolean
+  /**
+   * Fuse runs of small kernels into onnxruntime's contrib kernels: each rotary embedding
+   * (fuse-rotary.ts), each residual Add with the RMSNorm after it (fuse-skip-norm.ts).
+   */
+  fuse?: boolean
 }
 
 export interface RewrittenModel {
@@ -48,6 +56,15 @@ export interface RewrittenModel {
   logitsNote: string | null
   /** Attention reads of the cache whose repeat_kv copy was folded away. */
   folded: number
+  /** What `fuse` fused, by kind. */
+  fused: Fused
+}
+
+export interface Fused {
+  /** Rotary embeddings, one RotaryEmbedding kernel each. */
+  rotary: number
+  /** Residual Adds and the RMSNorms reading them, one SkipSimplifiedLayerNormalization each. */
+  skipNorm: number
 }
 
 /** Why a graph cannot take a rewrite; the engine then loads it as it is and says why. */
@@ -60,7 +77,9 @@ const INT64_MAX = 9223372036854775807n
 const MODEL_GRAPH = 7
 const GRAPH_INITIALIZER = 5
 const GRAPH_SPARSE_INITIALIZER = 15
+const MODEL_OPSET_IMPORT = 8
 const WIRE_BYTES = 2
+const SMALL_INITIALIZER = 4096
 
 export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOptions = {}): RewrittenModel {
   const top = fieldsOf(model)
@@ -86,12 +105,29 @@ export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOp
     }
   }
 
+  const fused: Fused = { rotary: 0, skipNorm: 0 }
+  if (opts.fuse) {
+    // Slice bounds and scalars live in small initializers: decode those, never the weights.
+    const small = graphFields
+      .filter((f) => f.field === GRAPH_INITIALIZER && f.end - f.dataStart <= SMALL_INITIALIZER)
+      .map((f) => onnx.TensorProto.decode(graphBytes.subarray(f.dataStart, f.end)))
+    const headDim = (graph.input ?? []).find((i) => PAST.test(i.name ?? ''))?.type?.tensorType?.shape?.dim?.[3]?.dimValue
+    const values = new ConstantValues(graph, small)
+    fused.rotary = fuseRotary(graph, values, opset, headDim ? Number(headDim) : null)
+    fused.skipNorm = fuseSkipNorm(graph, values)
+    removeDeadNodes(graph)
+  }
+
   const encoded = onnx.GraphProto.encode(graph).finish()
   const weights = graphFields.filter(isWeights).map((f) => graphBytes.subarray(f.start, f.end))
   const graphLength = encoded.length + weights.reduce((n, w) => n + w.length, 0)
   const head = protobuf.Writer.create().uint32((MODEL_GRAPH << 3) | WIRE_BYTES).uint32(graphLength).finish()
   const rest = top.filter((f) => f.field !== MODEL_GRAPH).map((f) => model.subarray(f.start, f.end))
-  return { bytes: concat([...rest, head, encoded, ...weights]), freshNames, logitsNote, folded }
+  if (fused.rotary + fused.skipNorm > 0 && !importsDomain(model, top, 'com.microsoft')) {
+    const entry = onnx.OperatorSetIdProto.encode({ domain: 'com.microsoft', version: 1 }).finish()
+    rest.push(protobuf.Writer.create().uint32((MODEL_OPSET_IMPORT << 3) | WIRE_BYTES).bytes(entry).finish())
+  }
+  return { bytes: concat([...rest, head, encoded, ...weights]), freshNames, logitsNote, folded, fused }
 }
 
 /**
@@ -146,13 +182,16 @@ export function rewriteGraph(graph: IGraphProto, kind: KvRewrite, foldRepeatKv =
   let folded = 0
   if (kind === 'split') {
     const constants = new Constants(graph)
+    const shared: SharedShapes = { cacheLength: null, ungrouped: null }
     for (const slot of slots) {
       const kvHeads = (graph.input ?? []).find((i) => i.name === slot.past)?.type?.tensorType?.shape?.dim?.[1]?.dimValue
-      const groups = foldRepeatKv && kvHeads ? Number(kvHeads) : null
-      if (splitAttention(graph, slot, constants, groups)) folded++
+      // The fold views products back by the new tokens' count, read from input_ids.
+      const groups = foldRepeatKv && kvHeads && inputNames.has('input_ids') ? Number(kvHeads) : null
+      if (splitAttention(graph, slot, constants, groups, shared)) folded++
     }
     constants.commit()
   }
+  nameFreshAtSource(graph, added)
   removeDeadNodes(graph)
   for (const slot of slots) {
     if (kind === 'split' && producer.get(slot.full) && graph.node!.includes(producer.get(slot.full)!)) {
@@ -175,9 +214,10 @@ export function rewriteGraph(graph: IGraphProto, kind: KvRewrite, foldRepeatKv =
  */
 function splitAttention(
   graph: IGraphProto,
-  slot: { role: 'key' | 'value'; full: string; past: string; fresh: string },
+  slot: { layer: number; role: 'key' | 'value'; full: string; past: string; fresh: string },
   constants: Constants,
   groups: number | null,
+  shared: SharedShapes,
 ): boolean {
   const nodes = graph.node!
   const cone = new Set<INodeProto>()
@@ -241,49 +281,91 @@ function splitAttention(
     })
   const v = (suffix: string): string => `${out}/hearth_${suffix}`
   const replacement: INodeProto[] = [...past.nodes, ...fresh.nodes]
-  // Folded: the other side of each MatMul, [B, heads, S, x], as [B, kvHeads, rep * S, x] (one
-  // Reshape per tensor), and each product back to [B, heads, S, y] (one shape per target).
-  const grouped = new Map<string, string>()
-  let ungrouped: string | null = null
-  const product = (a: string, aKey: string, b: string, into: string): void => {
-    if (!repeat) {
-      replacement.push(node('MatMul', [a, b], into))
-      return
-    }
-    if (!grouped.has(a)) {
-      grouped.set(a, v(`${aKey}_grouped`))
-      replacement.push(node('Reshape', [a, constants.int64([0, groups!, -1, 0])], v(`${aKey}_grouped`)))
-    }
-    if (ungrouped === null) {
-      ungrouped = v('ungrouped_shape')
+  // Folded: the other side of the MatMuls, [B, heads, S, x], is viewed as [B, kvHeads, rep * S, x]
+  // and the result viewed back as [B, heads, S, y]. The views leave the last axis alone, so the
+  // scores are concatenated, and the probabilities sliced, in the grouped view: one Reshape each
+  // way a target.
+  const group = (a: string, into: string): string => {
+    if (!repeat) return a
+    replacement.push(node('Reshape', [a, constants.int64([0, groups!, -1, 0])], into))
+    return into
+  }
+  const ungroup = (a: string, into: string): void => {
+    if (!repeat) return
+    // [B, -1, S, 0] with S the new tokens' count (input_ids' second axis): one shape for all layers.
+    if (shared.ungrouped === null) {
+      shared.ungrouped = 'hearth/ungrouped_shape'
       replacement.push(
-        node('Shape', [lhs], v('lhs_shape')),
-        node('Slice', [v('lhs_shape'), constants.int64([0]), constants.int64([2]), constants.int64([0])], v('batch_heads')),
-        node('Concat', [v('batch_heads'), constants.int64([-1, 0])], ungrouped, { axis: 0 }),
+        node('Shape', ['input_ids'], 'hearth/ids_shape'),
+        node('Slice', ['hearth/ids_shape', constants.int64([1]), constants.int64([2]), constants.int64([0])], 'hearth/new_tokens'),
+        node('Concat', [constants.int64([0, -1]), 'hearth/new_tokens', constants.int64([0])], shared.ungrouped, { axis: 0 }),
       )
     }
-    replacement.push(node('MatMul', [grouped.get(a)!, b], `${into}_grouped`), node('Reshape', [`${into}_grouped`, ungrouped], into))
+    replacement.push(node('Reshape', [a, shared.ungrouped], into))
   }
+  // Without the fold the last node writes `out` itself.
+  const result = repeat ? v('grouped') : out
   if (slot.role === 'key') {
     // scores over the cache's positions, then over the new tokens': the last axis, as Concat built it.
-    product(lhs, 'query', past.value, v('scores_past'))
-    product(lhs, 'query', fresh.value, v('scores_fresh'))
-    replacement.push(node('Concat', [v('scores_past'), v('scores_fresh')], out, { axis: -1 }))
-  } else {
-    // probabilities [.., cache positions | new positions] against the matching values.
+    const query = group(lhs, v('query_grouped'))
     replacement.push(
-      node('Shape', [past.value], v('shape_past')),
-      node('Slice', [v('shape_past'), constants.int64([-2]), constants.int64([-1]), constants.int64([0])], v('cache_length')),
-      node('Slice', [lhs, constants.int64([0]), v('cache_length'), constants.int64([-1])], v('probs_past')),
-      node('Slice', [lhs, v('cache_length'), constants.int64([INT64_MAX]), constants.int64([-1])], v('probs_fresh')),
+      node('MatMul', [query, past.value], v('scores_past')),
+      node('MatMul', [query, fresh.value], v('scores_fresh')),
+      node('Concat', [v('scores_past'), v('scores_fresh')], result, { axis: -1 }),
     )
-    product(v('probs_past'), 'probs_past', past.value, v('out_past'))
-    product(v('probs_fresh'), 'probs_fresh', fresh.value, v('out_fresh'))
-    replacement.push(node('Add', [v('out_past'), v('out_fresh')], out))
+  } else {
+    // probabilities [.., cache positions | new positions] against the matching values. Every
+    // layer's cache has the same length (one attention_mask covers them all): read it once.
+    if (shared.cacheLength === null) {
+      shared.cacheLength = 'hearth/cache_length'
+      replacement.push(
+        node('Shape', [slot.past], 'hearth/cache_shape'),
+        node('Slice', ['hearth/cache_shape', constants.int64([2]), constants.int64([3]), constants.int64([0])], shared.cacheLength),
+      )
+    }
+    const cacheLength = shared.cacheLength
+    const probs = group(lhs, v('probs_grouped'))
+    replacement.push(
+      node('Slice', [probs, constants.int64([0]), cacheLength, constants.int64([-1])], v('probs_past')),
+      node('Slice', [probs, cacheLength, constants.int64([INT64_MAX]), constants.int64([-1])], v('probs_fresh')),
+      node('MatMul', [v('probs_past'), past.value], v('out_past')),
+      node('MatMul', [v('probs_fresh'), fresh.value], v('out_fresh')),
+      node('Add', [v('out_past'), v('out_fresh')], result),
+    )
   }
+  ungroup(result, out)
   const at = nodes.indexOf(target)
   graph.node = [...nodes.slice(0, at), ...replacement, ...nodes.slice(at + 1)]
   return repeat !== null
+}
+
+/**
+ * Drops the Identity nodes that named the fresh outputs where the tensor can take the output's
+ * name itself (a node's output that is no graph input or output): one kernel less each.
+ */
+function nameFreshAtSource(graph: IGraphProto, identities: INodeProto[]): void {
+  const graphValues = new Set([...(graph.input ?? []), ...(graph.output ?? [])].map((v) => v.name))
+  const produced = new Set((graph.node ?? []).flatMap((n) => n.output ?? []))
+  const renames = new Map<string, string>()
+  for (const identity of identities) {
+    const source = identity.input![0]!
+    if (!produced.has(source) || graphValues.has(source) || renames.has(source)) continue
+    renames.set(source, identity.output![0]!)
+  }
+  const rename = (v: string): string => renames.get(v) ?? v
+  graph.node = (graph.node ?? []).filter((n) => !(identities.includes(n) && renames.has(n.input![0]!)))
+  for (const n of graph.node) {
+    n.input = (n.input ?? []).map(rename)
+    n.output = (n.output ?? []).map(rename)
+  }
+}
+
+/** Shapes computed once and read by every layer's split attention. */
+interface SharedShapes {
+  /** The caches' length, [T] (all layers' caches have the same). */
+  cacheLength: string | null
+  /** [0, -1, S, 0], to view a grouped product [B, kvHeads, rep * S, y] as [B, heads, S, y]. */
+  ungrouped: string | null
 }
 
 /**
@@ -349,24 +431,6 @@ function hasLogitsToKeep(graph: IGraphProto): boolean {
   return (graph.input ?? []).some((i) => i.name === 'num_logits_to_keep' || i.name === 'logits_to_keep')
 }
 
-/** Keeps only the nodes that some graph output depends on. */
-function removeDeadNodes(graph: IGraphProto): void {
-  const needed = new Set((graph.output ?? []).map((o) => o.name!))
-  const nodes = graph.node ?? []
-  const keep = new Array<boolean>(nodes.length).fill(false)
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const n = nodes[i]!
-    if (!(n.output ?? []).some((o) => needed.has(o))) continue
-    keep[i] = true
-    for (const input of n.input ?? []) if (input) needed.add(input)
-  }
-  graph.node = nodes.filter((_, i) => keep[i])
-}
-
-function consumersOf(nodes: INodeProto[], value: string): INodeProto[] {
-  return nodes.filter((n) => (n.input ?? []).includes(value))
-}
-
 /** The present output's type with its sequence dimension renamed: fresh outputs hold the new tokens only. */
 function freshType(type: onnxProto.onnx.ITypeProto | null | undefined): onnxProto.onnx.ITypeProto | undefined {
   const tensor = type?.tensorType
@@ -377,26 +441,6 @@ function freshType(type: onnxProto.onnx.ITypeProto | null | undefined): onnxProt
       elemType: tensor.elemType,
       shape: { dim: dims.map((d, i) => (i === 2 ? { dimParam: 'sequence_length' } : d)) },
     },
-  }
-}
-
-/** Small int64 initializers added to the decoded part of the graph, named by their values. */
-class Constants {
-  private added = new Map<string, onnxProto.onnx.ITensorProto>()
-  constructor(private graph: IGraphProto) {}
-
-  int64(values: (number | bigint)[]): string {
-    const name = `hearth/int64[${values.join(',')}]`
-    if (!this.added.has(name) && !(this.graph.initializer ?? []).some((t) => t.name === name)) {
-      const data = BigInt64Array.from(values.map(BigInt))
-      this.added.set(name, { name, dataType: onnx.TensorProto.DataType.INT64, dims: [values.length], rawData: new Uint8Array(data.buffer) })
-    }
-    return name
-  }
-
-  commit(): void {
-    this.graph.initializer = [...(this.graph.initializer ?? []), ...this.added.values()]
-    this.added.clear()
   }
 }
 
@@ -429,13 +473,17 @@ function fieldsOf(bytes: Uint8Array): Field[] {
   return fields
 }
 
-/** The default domain's opset version, from the model's opset_import (field 8). */
+/** The default domain's opset version, from the model's opset_import. */
 function modelOpset(model: Uint8Array, top: Field[]): number {
-  for (const f of top.filter((x) => x.field === 8)) {
+  for (const f of top.filter((x) => x.field === MODEL_OPSET_IMPORT)) {
     const entry = onnx.OperatorSetIdProto.decode(model.subarray(f.dataStart, f.end))
     if ((entry.domain ?? '') === '' || entry.domain === 'ai.onnx') return Number(entry.version)
   }
   return 0
+}
+
+function importsDomain(model: Uint8Array, top: Field[], domain: string): boolean {
+  return top.some((f) => f.field === MODEL_OPSET_IMPORT && onnx.OperatorSetIdProto.decode(model.subarray(f.dataStart, f.end)).domain === domain)
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -75,6 +75,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
       threads,
       kvUpdate: session.kvUpdate,
       kvUpdateNotes: session.kvUpdateNotes,
+      fusions: session.fusions,
     }
     const identity: ModelIdentity = {
       file: path.join(summary.dir, variant.file),

@@ -59,6 +59,12 @@ export interface SessionOptions {
   kvUpdate?: 'auto' | KvUpdate
   /** Whether 'split' may fold an export's repeat_kv away (default true; benchmarks compare). */
   foldRepeatKv?: boolean
+  /**
+   * Whether a rewritten graph's rotary embeddings, and residual Adds with their RMSNorms, are
+   * fused into onnxruntime's contrib kernels (default: on the CPU, where it is tested; benchmarks
+   * compare).
+   */
+  fuse?: boolean
 }
 
 const KNOWN_INPUTS = /^(input_ids|attention_mask|position_ids|num_logits_to_keep|logits_to_keep|use_cache_branch|past_key_values\.\d+\.(key|value))$/
@@ -203,6 +209,8 @@ export class ModelSession {
   /** How the cache is updated each step; `kvUpdateNotes` says why a faster way was not used. */
   readonly kvUpdate: KvUpdate
   readonly kvUpdateNotes: string[]
+  /** Parts of the graph fused into single kernels at load, as "what ×count". */
+  readonly fusions: string[]
   private session: ort.InferenceSession
   private contextLength: number
   // Buffers reused by every forward pass, sized once; tensors over them are views, not copies.
@@ -216,8 +224,9 @@ export class ModelSession {
   private logits32: Float32Array // [vocab]: fp16 logits converted here
   private empty: ort.Tensor[] // a past of length 0
 
-  private constructor(session: ort.InferenceSession, sig: Signature, opts: SessionOptions, update: KvUpdate, notes: string[]) {
+  private constructor(session: ort.InferenceSession, sig: Signature, opts: SessionOptions, update: KvUpdate, notes: string[], fusions: string[] = []) {
     this.session = session
+    this.fusions = fusions
     this.sig = sig
     this.provider = opts.provider
     this.kvUpdate = update
@@ -302,37 +311,61 @@ export class ModelSession {
       extra: { session: { ...(options.extra as { session: object }).session, model_external_initializers_file_folder_path: path.dirname(file) } },
     }
     const kinds = opts.kvUpdate === 'split' || opts.kvUpdate === 'append' ? [opts.kvUpdate] : (['split', 'append'] as const)
-    // A split whose repeat_kv fold fails verification is tried again without the fold.
-    const attempts = kinds.flatMap((kind): { kind: KvUpdate; fold: boolean }[] =>
+    // Fused kernels are tried first. A fused graph that fails to load or run is tried again unfused;
+    // if that works the fusion was at fault and no later attempt fuses, else it was not.
+    const fuseWanted = opts.fuse ?? opts.provider === 'cpu'
+    let fuse = fuseWanted
+    // A split whose repeat_kv fold fails is tried again without the fold.
+    const attempts = kinds.flatMap((kind): { kind: 'split' | 'append'; fold: boolean; unfusedRetry?: boolean }[] =>
       kind === 'split' && opts.foldRepeatKv !== false ? [{ kind, fold: true }, { kind, fold: false }] : [{ kind, fold: false }],
     )
+    const dropUnfolded = (after: number, kind: string): void => {
+      const at = attempts.findIndex((a, j) => j > after && a.kind === kind && !a.fold)
+      if (at >= 0) attempts.splice(at, 1)
+    }
     for (let i = 0; i < attempts.length; i++) {
-      const { kind, fold } = attempts[i]!
+      const { kind, fold, unfusedRetry } = attempts[i]!
       let result: RewrittenModel
       try {
-        result = rewriteModel(bytes, kind as 'split' | 'append', { lastLogits: true, foldRepeatKv: fold })
+        result = rewriteModel(bytes, kind, { lastLogits: true, foldRepeatKv: fold, fuse })
       } catch (err) {
         // A file the rewrite cannot parse is left to onnxruntime, whose error says what is wrong.
         notes.push(`${kind}: ${err instanceof RewriteUnsupported ? err.message : `not rewritten (${firstLine(err)})`}`)
-        if (fold) attempts.splice(i + 1, 1) // the same refusal without the fold
+        if (fold) dropUnfolded(i, kind) // the same refusal without the fold
         continue
       }
       // Nothing folded: the unfolded attempt would be the same graph.
-      if (fold && result.folded === 0) attempts.splice(i + 1, 1)
+      if (fold && result.folded === 0) dropUnfolded(i, kind)
       if (result.logitsNote && !notes.some((n) => n.startsWith('last-position logits'))) notes.push(`last-position logits: ${result.logitsNote}`)
+      const label = `${kind}${result.folded > 0 ? ' (repeat_kv folded)' : ''}${fusedAny(result) ? ' (fused)' : ''}`
+      const retryUnfused = (): void => {
+        if (!fusedAny(result)) return
+        fuse = false
+        attempts.splice(i + 1, 0, { kind, fold, unfusedRetry: true })
+      }
       let session: ort.InferenceSession
       try {
         session = await ort.InferenceSession.create(result.bytes, fromMemory)
       } catch (err) {
-        notes.push(`${kind}: the rewritten graph did not load (${firstLine(err)})`)
+        notes.push(`${label}: the rewritten graph did not load (${firstLine(err)})`)
+        if (unfusedRetry) fuse = fuseWanted // failed unfused too: the fusion was not the cause
+        retryUnfused()
         continue
       }
       const sig = await signatureOrRelease(session, opts)
-      const model = new ModelSession(session, sig, opts, kind, [...notes])
+      const fusions = [
+        ...(result.fused.rotary > 0 ? [`rotary embedding ×${result.fused.rotary}`] : []),
+        ...(result.fused.skipNorm > 0 ? [`residual add + RMSNorm ×${result.fused.skipNorm}`] : []),
+      ]
+      const model = new ModelSession(session, sig, opts, kind, [...notes], fusions)
       const problem = await model.verifyInPlace()
       if (problem === null) return model
-      notes.push(`${kind}${result.folded > 0 ? ' (repeat_kv folded)' : ''}: ${problem}`)
+      notes.push(`${label}: ${problem.message}`)
       await model.release()
+      if (unfusedRetry) fuse = fuseWanted
+      // Fusion is exact by construction, so logits that differ are the KV rewrite's doing; a graph
+      // that fails to run may be failing in a fused kernel.
+      if (problem.failed) retryUnfused()
     }
     return null
   }
@@ -435,9 +468,9 @@ export class ModelSession {
    * positions holding garbage. A graph that ignores attention_mask, or takes its positions from
    * the cache's size, gives other logits. The single pass computes every position's logits and
    * the steps the last one's only, so a wrong num_logits_to_keep slice shows too. Returns null
-   * when they agree, else what differed.
+   * when they agree, else what differed, or that the graph failed to run.
    */
-  async verifyInPlace(): Promise<string | null> {
+  async verifyInPlace(): Promise<{ message: string; failed: boolean } | null> {
     const tokens = [1, 2, 3].map((t) => Math.min(t, this.vocab - 1))
     const whole = this.emptyCache()
     const steps = this.emptyCache()
@@ -455,11 +488,13 @@ export class ModelSession {
           diff = Math.max(diff, Math.abs(expected[j]! - got[j]!))
         }
         // fp32 graphs agree to ~1e-5 of the logits' scale; a masking or position error moves them by far more.
-        if (!(diff <= 1e-2 * scale)) return `logits differ from a single pass by ${diff.toPrecision(2)} (scale ${scale.toPrecision(2)})`
+        if (!(diff <= 1e-2 * scale)) {
+          return { message: `logits differ from a single pass by ${diff.toPrecision(2)} (scale ${scale.toPrecision(2)})`, failed: false }
+        }
       }
       return null
     } catch (err) {
-      return `the rewritten graph failed (${firstLine(err)})`
+      return { message: `the rewritten graph failed (${firstLine(err)})`, failed: true }
     } finally {
       whole.dispose()
       steps.dispose()
@@ -503,6 +538,10 @@ export class ModelSession {
     for (let i = 0; i < n; i++) setInt(ids, i, past + i + shift)
     return new ort.Tensor(type, ids, [1, n])
   }
+}
+
+function fusedAny(result: RewrittenModel): boolean {
+  return result.fused.rotary + result.fused.skipNorm > 0
 }
 
 async function signatureOrRelease(session: ort.InferenceSession, opts: SessionOptions): Promise<Signature> {

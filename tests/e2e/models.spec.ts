@@ -38,6 +38,8 @@ test('shows the provider in use in the chat header, why the others were not used
   await expect(details).toContainText('CPU: in use')
   // The engine rewrote the graph at load and verified it: steps update the cache in place.
   await expect(details.getByTestId('kv-update')).toHaveText('KV cache updated in place')
+  // ... and fused runs of small kernels into one (the tiny model has 2 layers).
+  await expect(details.getByTestId('fusions')).toHaveText('Fused into single kernels: rotary embedding ×4, residual add + RMSNorm ×4')
   // Every provider tried before the CPU is listed with its reason; on a GPU-less machine that is a loud fallback.
   const failed = await details.locator('li.bad').count()
   if (failed > 0) await expect(app.getByTestId('cpu-fallback')).toContainText('was not used:')

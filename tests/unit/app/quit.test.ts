@@ -21,7 +21,7 @@ class StuckEngine implements EnginePort {
   #streaming: (() => void)[] = []
 
   async load(dir: string): Promise<LoadedModelInfo> {
-    return { modelId: path.basename(dir), variant: 'fp32', provider: 'cpu', providerAttempts: [{ provider: 'cpu', ok: true }], contextLength: 2048, kvDtype: 'float32', multiTokenAppend: true, threads: 1, kvUpdate: 'split', kvUpdateNotes: [] }
+    return { modelId: path.basename(dir), variant: 'fp32', provider: 'cpu', providerAttempts: [{ provider: 'cpu', ok: true }], contextLength: 2048, kvDtype: 'float32', multiTokenAppend: true, threads: 1, kvUpdate: 'split', kvUpdateNotes: [], fusions: [] }
   }
 
   generate(_request: unknown, onToken: (text: string) => void): Promise<EngineResult> {

@@ -1,0 +1,239 @@
+// Fuses an export's rotary position embedding into onnxruntime's RotaryEmbedding kernel
+// (com.microsoft), one per query and key tensor a layer, at load (PERFORMANCE.md).
+//
+// transformers' apply_rotary_pos_emb as exported: q * cos + rotate_half(q) * sin, where
+// rotate_half(q) = Concat(-q[..., D/2:], q[..., :D/2]) and cos, sin = Cos, Sin of
+// Concat(freqs, freqs) (then maybe scaled and cast), unsqueezed to broadcast over heads. That is
+// six to eight kernels a tensor, ~12 a layer, each paying onnxruntime's per-kernel cost: at a
+// decode step's sizes that cost, not the arithmetic, is the time.
+//
+// The fused kernel reads cos and sin from a cache indexed by position. The cache is taken from the
+// graph's own tables for this pass, so nothing about the rope (theta, scaling, dtype) has to be
+// re-derived: cos[b, s, :D/2] flattened to row b * S + s, and position_ids = 0 .. B * S - 1. Only
+// the first half of each row is needed, which is exact because the tables are Concat(freqs,
+// freqs) through elementwise ops; that is checked, as is every other part of the pattern.
+
+import onnxProto from 'onnx-proto'
+import { Constants, intAttr, intsAttr, type ConstantValues } from './graph-edit.ts'
+
+const { onnx } = onnxProto
+type INodeProto = onnxProto.onnx.INodeProto
+type IGraphProto = onnxProto.onnx.IGraphProto
+
+interface Site {
+  add: INodeProto
+  /** The rotated tensor, [B, heads, S, D]. */
+  x: string
+  cos: string
+  sin: string
+}
+
+/**
+ * Replaces each rotary embedding the graph applies with one RotaryEmbedding node; returns how
+ * many. `headDim` (from the cache inputs) is needed to accept Slice-based halves.
+ */
+export function fuseRotary(graph: IGraphProto, values: ConstantValues, opset: number, headDim: number | null): number {
+  const nodes = graph.node ?? []
+  const producer = new Map<string, INodeProto>()
+  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n)
+  const pattern = new RotaryPattern(producer, values, headDim)
+  const sites = nodes.map((n) => pattern.match(n)).filter((s): s is Site => s !== null)
+  if (sites.length === 0) return 0
+
+  const constants = new Constants(graph)
+  const tables = new Map<string, { nodes: INodeProto[]; cos: string; sin: string; positions: string }>()
+  const result: INodeProto[] = []
+  const bySite = new Map(sites.map((s) => [s.add, s]))
+  for (const n of nodes) {
+    const site = bySite.get(n)
+    if (!site) {
+      result.push(n)
+      continue
+    }
+    const key = `${site.cos}|${site.sin}`
+    let table = tables.get(key)
+    if (!table) {
+      table = rotaryTables(site.cos, site.sin, `hearth/rotary${tables.size}`, constants, opset)
+      tables.set(key, table)
+      result.push(...table.nodes)
+    }
+    result.push(
+      onnx.NodeProto.create({
+        opType: 'RotaryEmbedding',
+        domain: 'com.microsoft',
+        name: `${n.name ?? n.output![0]}/hearth_rotary`,
+        input: [site.x, table.positions, table.cos, table.sin],
+        output: [n.output![0]!],
+        attribute: [{ name: 'interleaved', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
+      }),
+    )
+  }
+  graph.node = result
+  constants.commit()
+  return sites.length
+}
+
+/**
+ * The fused kernel's inputs for one pass, from the graph's cos and sin ([B, S, D]): the first half
+ * of each row as a [B * S, D/2] cache, and position_ids [B, S] numbering its rows.
+ */
+function rotaryTables(cos: string, sin: string, base: string, constants: Constants, opset: number) {
+  const nodes: INodeProto[] = []
+  const node = (opType: string, input: string[], output: string[], attrs: Record<string, number> = {}): void => {
+    nodes.push(
+      onnx.NodeProto.create({
+        opType,
+        name: `${base}/${output[0]!.split('/').pop()}`,
+        input,
+        output,
+        attribute: Object.entries(attrs).map(([name, i]) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i })),
+      }),
+    )
+  }
+  const v = (s: string): string => `${base}/${s}`
+  // Split into two equal halves: by default before opset 18, by num_outputs from it.
+  const halves: Record<string, number> = opset >= 18 ? { axis: -1, num_outputs: 2 } : { axis: -1 }
+  node('Split', [cos], [v('cos_half'), v('cos_rest')], halves)
+  node('Split', [sin], [v('sin_half'), v('sin_rest')], halves)
+  node('Flatten', [v('cos_half')], [v('cos_cache')], { axis: 2 })
+  node('Flatten', [v('sin_half')], [v('sin_cache')], { axis: 2 })
+  node('Shape', [cos], [v('table_shape')])
+  node('Slice', [v('table_shape'), constants.int64([0]), constants.int64([2]), constants.int64([0])], [v('batch_seq')])
+  node('Shape', [v('cos_cache')], [v('cache_shape')])
+  node('Gather', [v('cache_shape'), constants.scalar(0)], [v('rows')], { axis: 0 })
+  node('Range', [constants.scalar(0), v('rows'), constants.scalar(1)], [v('row_index')])
+  node('Reshape', [v('row_index'), v('batch_seq')], [v('positions')])
+  return { nodes, cos: v('cos_cache'), sin: v('sin_cache'), positions: v('positions') }
+}
+
+class RotaryPattern {
+  constructor(
+    private producer: Map<string, INodeProto>,
+    private values: ConstantValues,
+    private headDim: number | null,
+  ) {}
+
+  private op(value: string | undefined, opType: string): INodeProto | null {
+    const p = value === undefined ? undefined : this.producer.get(value)
+    return p && p.opType === opType && (p.domain ?? '') === '' ? p : null
+  }
+
+  /** x * C + rotate_half(x) * S, either operand order, with C and S the unsqueezed tables. */
+  match(add: INodeProto): Site | null {
+    if (add.opType !== 'Add' || (add.domain ?? '') !== '' || (add.input ?? []).length !== 2) return null
+    const [a, b] = [this.op(add.input![0], 'Mul'), this.op(add.input![1], 'Mul')]
+    if (!a || !b) return null
+    const found = this.matchMuls(a, b) ?? this.matchMuls(b, a)
+    return found && { add, ...found }
+  }
+
+  private matchMuls(direct: INodeProto, rotated: INodeProto): Omit<Site, 'add'> | null {
+    for (const [r, s] of [[0, 1], [1, 0]] as const) {
+      const x = this.rotateHalfOf(rotated.input![r]!)
+      if (!x) continue
+      const d = direct.input ?? []
+      const c = d[0] === x ? d[1] : d[1] === x ? d[0] : undefined
+      if (c === undefined || !this.isHeadsLayout(x)) continue
+      const cos = this.unsqueezedAxis1(c)
+      const sin = this.unsqueezedAxis1(rotated.input![s]!)
+      if (!cos || !sin) continue
+      const freqs = this.tableFreqs(cos, 'Cos')
+      if (freqs === null || freqs !== this.tableFreqs(sin, 'Sin')) continue
+      return { x, cos, sin }
+    }
+    return null
+  }
+
+  /** x, when `value` is Concat(-x[..., D/2:], x[..., :D/2]) on the last axis. */
+  private rotateHalfOf(value: string): string | null {
+    const concat = this.op(value, 'Concat')
+    if (!concat || concat.input!.length !== 2 || !isLastAxis(intAttr(concat, 'axis'))) return null
+    const neg = this.op(concat.input![0], 'Neg')
+    if (!neg) return null
+    return this.halvesOf(concat.input![1]!, neg.input![0]!)
+  }
+
+  /** x, when `first` and `second` are x's halves on its last axis (Split, or two Slices). */
+  private halvesOf(first: string, second: string): string | null {
+    const split = this.op(first, 'Split')
+    if (split && this.producer.get(second) === split) {
+      if (split.output!.length !== 2 || split.output![0] !== first || split.output![1] !== second) return null
+      if (!isLastAxis(intAttr(split, 'axis') ?? 0)) return null
+      const sizes = split.input![1] ? this.values.ints(split.input![1]) : intsAttr(split, 'split')
+      if (split.input![1] && !sizes) return null
+      if (sizes && (sizes.length !== 2 || sizes[0] !== sizes[1] || (this.headDim !== null && sizes[0]! * 2 !== this.headDim))) return null
+      return split.input![0]!
+    }
+    const lo = this.sliceOf(first)
+    const hi = this.sliceOf(second)
+    if (!lo || !hi || lo.data !== hi.data || this.headDim === null) return null
+    const half = this.headDim / 2
+    return lo.start === 0 && lo.end === half && hi.start === half && hi.end >= this.headDim ? lo.data : null
+  }
+
+  private sliceOf(value: string): { data: string; start: number; end: number } | null {
+    const slice = this.op(value, 'Slice')
+    if (!slice) return null
+    const [data, starts, ends, axes, steps] = slice.input!
+    const one = (name: string | undefined): number | null => {
+      const v = name ? this.values.ints(name) : null
+      return v && v.length === 1 ? v[0]! : null
+    }
+    const start = one(starts)
+    const end = one(ends)
+    if (start === null || end === null || !axes || !isLastAxis(one(axes))) return null
+    if (steps && one(steps) !== 1) return null
+    return { data: data!, start, end }
+  }
+
+  /** [B, heads, S, D] as transformers makes it: a view transposed by (0, 2, 1, 3). */
+  private isHeadsLayout(x: string): boolean {
+    const t = this.op(x, 'Transpose')
+    return t !== null && (intsAttr(t, 'perm') ?? []).join() === '0,2,1,3'
+  }
+
+  /** t, when `value` is Unsqueeze(t, axes=[1]). */
+  private unsqueezedAxis1(value: string): string | null {
+    const u = this.op(value, 'Unsqueeze')
+    if (!u) return null
+    const axes = u.input![1] ? this.values.ints(u.input![1]) : intsAttr(u, 'axes')
+    return axes && axes.length === 1 && axes[0] === 1 ? u.input![0]! : null
+  }
+
+  /**
+   * freqs, when `table` is Cos (or Sin) of Concat(freqs, freqs) on the last axis, followed only by
+   * casts and scalings by a constant scalar (which keep both halves of a row equal).
+   */
+  private tableFreqs(table: string, trig: 'Cos' | 'Sin'): string | null {
+    let value = table
+    for (;;) {
+      const p = this.producer.get(value)
+      if (!p || (p.domain ?? '') !== '') return null
+      if (p.opType === 'Cast') {
+        value = p.input![0]!
+      } else if (p.opType === 'Mul' && this.isScalar(p.input![1]!)) {
+        value = p.input![0]!
+      } else if (p.opType === 'Mul' && this.isScalar(p.input![0]!)) {
+        value = p.input![1]!
+      } else if (p.opType === 'Div' && this.isScalar(p.input![1]!)) {
+        value = p.input![0]!
+      } else if (p.opType === trig) {
+        const concat = this.op(p.input![0], 'Concat')
+        if (!concat || concat.input!.length !== 2 || concat.input![0] !== concat.input![1]) return null
+        const axis = intAttr(concat, 'axis')
+        return axis === -1 || axis === 2 ? concat.input![0]! : null
+      } else {
+        return null
+      }
+    }
+  }
+
+  private isScalar(name: string): boolean {
+    return this.values.size(name) === 1
+  }
+}
+
+function isLastAxis(axis: number | null): boolean {
+  // Every tensor the pattern slices is [B, heads, S, D].
+  return axis === -1 || axis === 3
+}

@@ -1,0 +1,136 @@
+// Small helpers shared by the load-time graph rewrites (kv-rewrite.ts, fuse-rotary.ts).
+
+import onnxProto from 'onnx-proto'
+
+const { onnx } = onnxProto
+type INodeProto = onnxProto.onnx.INodeProto
+type IGraphProto = onnxProto.onnx.IGraphProto
+type ITensorProto = onnxProto.onnx.ITensorProto
+
+export function consumersOf(nodes: INodeProto[], value: string): INodeProto[] {
+  return nodes.filter((n) => (n.input ?? []).includes(value))
+}
+
+/** Keeps only the nodes that some graph output depends on. */
+export function removeDeadNodes(graph: IGraphProto): void {
+  const needed = new Set((graph.output ?? []).map((o) => o.name!))
+  const nodes = graph.node ?? []
+  const keep = new Array<boolean>(nodes.length).fill(false)
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i]!
+    if (!(n.output ?? []).some((o) => needed.has(o))) continue
+    keep[i] = true
+    for (const input of n.input ?? []) if (input) needed.add(input)
+  }
+  graph.node = nodes.filter((_, i) => keep[i])
+}
+
+export function intAttr(node: INodeProto, name: string): number | null {
+  const a = (node.attribute ?? []).find((x) => x.name === name)
+  return a?.i === undefined || a.i === null ? null : Number(a.i)
+}
+
+export function intsAttr(node: INodeProto, name: string): number[] | null {
+  const a = (node.attribute ?? []).find((x) => x.name === name)
+  return a?.ints && a.ints.length > 0 ? a.ints.map(Number) : null
+}
+
+/**
+ * Values of the constants a rewrite needs to read (Slice bounds, Unsqueeze axes, scalars): from
+ * Constant nodes, and from the small initializers decoded beside the graph (the large ones are
+ * carried over as raw bytes and never read).
+ */
+export class ConstantValues {
+  private tensors = new Map<string, ITensorProto>()
+  constructor(graph: IGraphProto, small: Iterable<ITensorProto> = []) {
+    for (const t of [...small, ...(graph.initializer ?? [])]) if (t.name) this.tensors.set(t.name, t)
+    for (const n of graph.node ?? []) {
+      if (n.opType !== 'Constant' || (n.domain ?? '') !== '') continue
+      const a = (n.attribute ?? [])[0]
+      if (!a) continue
+      if (a.name === 'value' && a.t) this.tensors.set(n.output![0]!, a.t)
+      else if (a.name === 'value_int') this.tensors.set(n.output![0]!, { dims: [], dataType: onnx.TensorProto.DataType.INT64, int64Data: [a.i!] })
+      else if (a.name === 'value_ints') this.tensors.set(n.output![0]!, { dims: [a.ints!.length], dataType: onnx.TensorProto.DataType.INT64, int64Data: a.ints! })
+      else if (a.name === 'value_float') this.tensors.set(n.output![0]!, { dims: [], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [a.f!] })
+    }
+  }
+
+  /** Whether `name` is a known constant. */
+  has(name: string): boolean {
+    return this.tensors.has(name)
+  }
+
+  /** How many elements the constant holds, or null when it is not a known constant. */
+  size(name: string): number | null {
+    const t = this.tensors.get(name)
+    return t ? (t.dims ?? []).reduce((n: number, d) => n * Number(d), 1) : null
+  }
+
+  /** A float32 constant's values, or null when `name` is not one. */
+  floats(name: string): number[] | null {
+    const t = this.tensors.get(name)
+    if (!t || t.dataType !== onnx.TensorProto.DataType.FLOAT) return null
+    if (t.floatData && t.floatData.length > 0) return [...t.floatData]
+    if (t.rawData && t.rawData.length % 4 === 0) {
+      const raw = t.rawData
+      return [...new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength))]
+    }
+    return null
+  }
+
+  /** An int64 or int32 constant's values, or null when `name` is not one. */
+  ints(name: string): number[] | null {
+    const t = this.tensors.get(name)
+    if (!t) return null
+    const { INT64, INT32 } = onnx.TensorProto.DataType
+    if (t.dataType === INT64) {
+      if (t.int64Data && t.int64Data.length > 0) return t.int64Data.map(Number)
+      if (t.rawData && t.rawData.length % 8 === 0) {
+        const raw = t.rawData
+        return [...new BigInt64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength))].map(clampToNumber)
+      }
+    } else if (t.dataType === INT32) {
+      if (t.int32Data && t.int32Data.length > 0) return [...t.int32Data]
+      if (t.rawData && t.rawData.length % 4 === 0) {
+        const raw = t.rawData
+        return [...new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength))]
+      }
+    }
+    return null
+  }
+}
+
+/** int64 extremes (Slice's "to the end") as the nearest safe numbers. */
+function clampToNumber(v: bigint): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER
+  if (v < BigInt(Number.MIN_SAFE_INTEGER)) return Number.MIN_SAFE_INTEGER
+  return Number(v)
+}
+
+/** Small int64 initializers added to the decoded part of the graph, named by their values. */
+export class Constants {
+  private added = new Map<string, ITensorProto>()
+  constructor(private graph: IGraphProto) {}
+
+  int64(values: (number | bigint)[]): string {
+    return this.add(`hearth/int64[${values.join(',')}]`, values, [values.length])
+  }
+
+  /** A 0-D int64 (Range's start, limit and delta are scalars). */
+  scalar(value: number): string {
+    return this.add(`hearth/int64(${value})`, [value], [])
+  }
+
+  private add(name: string, values: (number | bigint)[], dims: number[]): string {
+    if (!this.added.has(name) && !(this.graph.initializer ?? []).some((t) => t.name === name)) {
+      const data = BigInt64Array.from(values.map(BigInt))
+      this.added.set(name, { name, dataType: onnx.TensorProto.DataType.INT64, dims, rawData: new Uint8Array(data.buffer) })
+    }
+    return name
+  }
+
+  commit(): void {
+    this.graph.initializer = [...(this.graph.initializer ?? []), ...this.added.values()]
+    this.added.clear()
+  }
+}
