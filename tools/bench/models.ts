@@ -25,13 +25,20 @@ export interface BenchModel {
   cost: ModelCost
 }
 
+/**
+ * The export patterns the bench models are written with: 1, attention through repeat_kv and
+ * RMSNorm as torch exports it (onnxruntime fuses it); 2, also RoPE as transformers exports it
+ * (rotate_half by Slices, scaled and cast tables unsqueezed per layer).
+ */
+export const EXPORT_PATTERNS = 2
+
 interface Stamp {
   shape: ShapeName
   /**
-   * The graph is written as Optimum's exports write it: attention through repeat_kv and RMSNorm
-   * as torch exports it (onnxruntime fuses it); older caches lack this.
+   * Which version of "as Optimum's exports write it" the graph follows (EXPORT_PATTERNS); older
+   * caches lack it or have an older one, and are rebuilt.
    */
-  asExported?: boolean
+  asExported?: number | boolean
   logitsToKeep: boolean
   q4: boolean
   /** GGUF files written, by precision, with their weights' origin. */
@@ -80,13 +87,13 @@ export async function prepareModels(
   const stampFile = path.join(dir, 'bench-stamp.json')
   const wantQ4 = precisions.includes('q4')
   let stamp: Stamp | null = existsSync(stampFile) ? (JSON.parse(await readFile(stampFile, 'utf8')) as Stamp) : null
-  if (!stamp || stamp.shape !== shape || stamp.asExported !== true || stamp.logitsToKeep !== logitsToKeep || (wantQ4 && !stamp.q4)) {
+  if (!stamp || stamp.shape !== shape || stamp.asExported !== EXPORT_PATTERNS || stamp.logitsToKeep !== logitsToKeep || (wantQ4 && !stamp.q4)) {
     log(`building ${shape} (random weights${wantQ4 ? ', plus q4' : ''}) in ${dir}`)
     await rm(dir, { recursive: true, force: true })
     // Attention and norms as in the Optimum exports users download: every engine that runs the
     // ONNX file pays (or avoids) what they cost there.
-    await buildModel(dir, { shape, q4: wantQ4, logitsToKeep, repeatKv: true, exportedRmsNorm: true })
-    stamp = { shape, asExported: true, logitsToKeep, q4: wantQ4, gguf: {} }
+    await buildModel(dir, { shape, q4: wantQ4, logitsToKeep, repeatKv: true, exportedRmsNorm: true, exportedRope: true })
+    stamp = { shape, asExported: EXPORT_PATTERNS, logitsToKeep, q4: wantQ4, gguf: {} }
     await writeFile(stampFile, JSON.stringify(stamp))
   }
   const config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as ConfigShape

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { buildModel, type BuildOptions, type ShapeName } from '../model-builder/build-model.ts'
 import { runInChild } from './jobs.ts'
-import { prepareModels } from './models.ts'
+import { EXPORT_PATTERNS, prepareModels } from './models.ts'
 import { defaultThreads } from './roofline.ts'
 import type { PrefillLeverResult, ProfileMessage, ProfileResult } from './run-profile.ts'
 
@@ -29,10 +29,10 @@ interface ProfileReport {
 async function variantDir(shape: ShapeName, suffix: string, opts: Partial<BuildOptions>): Promise<string> {
   const dir = path.join(CACHE, 'models', `${shape}-profile-${suffix}`)
   const stamp = path.join(dir, 'profile-stamp')
-  const wanted = `${suffix} as-exported`
+  const wanted = `${suffix} as-exported ${EXPORT_PATTERNS}`
   if (!existsSync(stamp) || (await readFile(stamp, 'utf8')) !== wanted) {
     console.log(`building ${shape} (${suffix}) in ${dir}`)
-    await buildModel(dir, { shape, repeatKv: true, exportedRmsNorm: true, ...opts })
+    await buildModel(dir, { shape, repeatKv: true, exportedRmsNorm: true, exportedRope: true, ...opts })
     await writeFile(stamp, wanted)
   }
   return dir
@@ -48,6 +48,7 @@ export function renderProfile(r: ProfileReport): string {
       '',
       `- engine step (ModelSession#forward, KV update '${d.engineKvUpdate}'): ${ms(d.engineStepMs)} ms; ` +
         `the same step on the export as it is ('copy'): ${ms(d.copyStepMs)} ms (${(d.copyStepMs / d.engineStepMs).toFixed(2)}x)`,
+      `- fused at load: ${d.engineFusions.join(', ') || 'nothing'}; the same step with nothing fused: ${ms(d.unfusedStepMs)} ms (${(d.unfusedStepMs / d.engineStepMs).toFixed(2)}x)`,
       `- below, the export as it is: session.run alone ${ms(d.runMs)} ms`,
       `- profiled run: ${ms(d.profiledWallMs)} ms in JS = onnxruntime model_run ${ms(d.modelRunMs)} ms ` +
         `+ binding ${ms(d.profiledWallMs - d.modelRunMs)} ms (inputs in, every output copied into a new JS buffer)`,

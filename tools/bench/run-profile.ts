@@ -35,6 +35,9 @@ export interface ProfileResult {
   engineKvUpdate: string
   /** The same step with the export as it is (kvUpdate 'copy'): the whole cache out and copied. */
   copyStepMs: number
+  /** What the engine's session fused at load, and the same step with nothing fused. */
+  engineFusions: string[]
+  unfusedStepMs: number
   /** session.run alone, the engine's session options (the first variant). */
   runMs: number
   /** The profiled session's run as JS sees it, and as onnxruntime's profiler times it (model_run). */
@@ -150,6 +153,7 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
   }
   const engine = await ModelSession.open(file, engineOptions)
   const copying = await ModelSession.open(file, { ...engineOptions, kvUpdate: 'copy' })
+  const unfused = await ModelSession.open(file, { ...engineOptions, fuse: false })
   const profDir = await mkdtemp(path.join(os.tmpdir(), 'hearth-profile-'))
   const profiled = await ort.InferenceSession.create(file, { ...opts, enableProfiling: true, profileFilePrefix: path.join(profDir, 'p') })
   const sessions: ort.InferenceSession[] = []
@@ -159,9 +163,12 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
   const presentSizes = past.map((t) => (t.size / C) * (C + 1))
   const engineTimes: number[] = []
   const copyStepTimes: number[] = []
+  const unfusedTimes: number[] = []
   // The engine's cache, with room to grow as Engine#generate reserves it; cut back after each step.
   const kv = new KvCache([...past], [...tokens])
   engine.reserve(kv, C + 1)
+  const kvUnfused = new KvCache([...past], [...tokens])
+  unfused.reserve(kvUnfused, C + 1)
   const profiledWall: number[] = []
   const copyTimes: number[] = []
   const variantTimes = variantOptions.map((): number[] => [])
@@ -174,6 +181,8 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
     // The engine's own step, from the same cache each time (truncate moves nothing in place).
     await time(engineTimes, round, () => engine.forward(kv, [42], { logits: 'last' }))
     kv.truncate(C)
+    await time(unfusedTimes, round, () => unfused.forward(kvUnfused, [42], { logits: 'last' }))
+    kvUnfused.truncate(C)
     await time(copyStepTimes, round, () => copying.forward(new KvCache([...past], [...tokens]), [42], { logits: 'last' }))
     const t0 = performance.now()
     await profiled.run(feeds)
@@ -189,6 +198,7 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
   }
   await engine.release()
   await copying.release()
+  await unfused.release()
   for (const session of sessions) await session.release()
   profiled.endProfiling()
   await profiled.release()
@@ -214,6 +224,8 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
     engineStepMs: median(engineTimes),
     engineKvUpdate: engine.kvUpdate,
     copyStepMs: median(copyStepTimes),
+    engineFusions: engine.fusions,
+    unfusedStepMs: median(unfusedTimes),
     runMs: variants[0]!.runMs,
     profiledWallMs: median(profiledWall.slice(WARMUP)),
     modelRunMs: median(runs.map((r) => r.modelRunMs)),
