@@ -21,6 +21,8 @@ export interface BuildOptions {
   vocab: number
   contextLength: number
   ropeTheta: number
+  /** cos and sin scaled by this (transformers' attention_scaling), with exportedRope. */
+  ropeScaling: number
   rmsEps: number
   kv: 'float32' | 'float16'
   ids: 'int64' | 'int32'
@@ -42,6 +44,8 @@ export interface BuildOptions {
    * attention_scaling and cast, unsqueezed in every layer. Off: a Split, tables shared as they are.
    */
   exportedRope: boolean
+  /** The default domain's opset the graph is written for (17 or 18). */
+  opset: 17 | 18
   /** Never end a reply by itself (special tokens out of reach): replies run to max tokens or a stop. */
   endless: boolean
   seed: number
@@ -93,6 +97,8 @@ export function resolveOptions(opts: Partial<BuildOptions>): BuildOptions {
     repeatKv: false,
     exportedRmsNorm: false,
     exportedRope: false,
+    opset: 17,
+    ropeScaling: 1,
     endless: false,
     seed: 42,
     ...stripUndefined(opts),
@@ -154,6 +160,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     intermediate: o.intermediate,
     vocab: o.vocab,
     ropeTheta: o.ropeTheta,
+    ropeScaling: o.ropeScaling,
     rmsEps: o.rmsEps,
   }
   const signature = {
@@ -166,6 +173,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     repeatKv: o.repeatKv,
     exportedRmsNorm: o.exportedRmsNorm,
     exportedRope: o.exportedRope,
+    opset: o.opset,
   }
   const onnxDir = path.join(dir, 'onnx')
   // Three standard deviations of the logits below the rest.

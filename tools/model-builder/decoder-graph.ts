@@ -16,6 +16,8 @@ export interface DecoderShape {
   intermediate: number
   vocab: number
   ropeTheta: number
+  /** transformers' attention_scaling: cos and sin are multiplied by it (1 but for longrope, yarn). */
+  ropeScaling?: number
   rmsEps: number
 }
 
@@ -53,6 +55,8 @@ export interface DecoderSignature {
    * in every layer; rotate_half by two Slices on the last axis. Off: one Split, tables as they are.
    */
   exportedRope: boolean
+  /** The default domain's opset: from 18, ReduceMean takes its axes as an input, Split num_outputs. */
+  opset: 17 | 18
 }
 
 export interface DecoderWeights {
@@ -106,13 +110,17 @@ export function writeDecoder(
       { domain: 'com.microsoft' },
     )
   }
-  const rmsNorm = (x: string, name: string, mean = 1): string => {
-    const w = g.tensor(name, 'float32', [H], random(name, H, 0.05 * mean, mean))
+  g.opset = sig.opset
+  // Mean over the last axis, kept: its axes an attribute before opset 18, an input from it.
+  const mean = (x: string): string =>
+    sig.opset >= 18 ? g.op('ReduceMean', [x, g.int64([-1])], { keepdims: 1 }) : g.op('ReduceMean', [x], { axes: [-1], keepdims: 1 })
+  const rmsNorm = (x: string, name: string, level = 1): string => {
+    const w = g.tensor(name, 'float32', [H], random(name, H, 0.05 * level, level))
     if (sig.exportedRmsNorm) {
-      const variance = g.op('ReduceMean', [g.op('Pow', [x, g.float([2], [])])], { axes: [-1], keepdims: 1 })
+      const variance = mean(g.op('Pow', [x, g.float([2], [])]))
       return g.op('Mul', [w, g.op('Div', [x, g.op('Sqrt', [g.op('Add', [variance, g.float([shape.rmsEps], [])])])])])
     }
-    const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 })
+    const ms = mean(g.op('Mul', [x, x]))
     const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, g.float([shape.rmsEps], [])])])])
     return g.op('Mul', [g.op('Mul', [x, inv]), w])
   }
@@ -151,7 +159,7 @@ export function writeDecoder(
   ]) // [B, S, D/2]
   const angles = g.op('Concat', [freqs, freqs], { axis: -1 })
   const table = (trig: 'Cos' | 'Sin'): string =>
-    sig.exportedRope ? g.op('Cast', [g.op('Mul', [g.op(trig, [angles]), g.float([1], [])])], { to: 1 }) : g.op(trig, [angles])
+    sig.exportedRope ? g.op('Cast', [g.op('Mul', [g.op(trig, [angles]), g.float([shape.ropeScaling ?? 1], [])])], { to: 1 }) : g.op(trig, [angles])
   const [cosTable, sinTable] = [table('Cos'), table('Sin')] // [B, S, D]
   const shared: [string, string] | null = sig.exportedRope ? null : [g.op('Unsqueeze', [cosTable, g.int64([1])]), g.op('Unsqueeze', [sinTable, g.int64([1])])]
   const rope = (x: string): string => {
@@ -160,7 +168,7 @@ export function writeDecoder(
           g.op('Slice', [x, g.int64([0]), g.int64([D / 2]), g.int64([-1]), g.int64([1])]),
           g.op('Slice', [x, g.int64([D / 2]), g.int64([INT64_MAX]), g.int64([-1]), g.int64([1])]),
         ]
-      : (g.node('Split', [x], { axis: -1 }, { outputs: 2 }) as [string, string])
+      : (g.node('Split', [x], sig.opset >= 18 ? { axis: -1, num_outputs: 2 } : { axis: -1 }, { outputs: 2 }) as [string, string])
     const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: -1 })
     const [cos, sin]: [string, string] = shared ?? [g.op('Unsqueeze', [cosTable, g.int64([1])]), g.op('Unsqueeze', [sinTable, g.int64([1])])]
     return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])])

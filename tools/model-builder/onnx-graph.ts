@@ -146,14 +146,17 @@ export class GraphBuilder {
     return name
   }
 
-  /** Encodes the model (opset 17 plus com.microsoft 1) and closes the external data file. */
+  /** The default domain's opset the model declares (17 unless set before `finish`). */
+  opset = 17
+
+  /** Encodes the model (`opset` plus com.microsoft 1) and closes the external data file. */
   finish(name: string): Uint8Array {
     this.external.close()
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'hearth-model-builder',
       opsetImport: [
-        { domain: '', version: 17 },
+        { domain: '', version: this.opset },
         { domain: 'com.microsoft', version: 1 },
       ],
       graph: {
