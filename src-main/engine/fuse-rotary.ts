@@ -61,7 +61,7 @@ export function fuseRotary(graph: IGraphProto, values: ConstantValues, opset: nu
       onnx.NodeProto.create({
         opType: 'RotaryEmbedding',
         domain: 'com.microsoft',
-        name: `${n.name ?? n.output![0]}/hearth_rotary`,
+        name: `${n.name || n.output![0]}/hearth_rotary`,
         input: [site.x, table.positions, table.cos, table.sin],
         output: [n.output![0]!],
         attribute: [{ name: 'interleaved', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
@@ -233,7 +233,10 @@ class RotaryPattern {
   }
 }
 
+/**
+ * Whether `axis` is the last of a [B, heads, S, D] tensor. Only that layout is accepted
+ * (isHeadsLayout), so an axis 3 seen before the layout is checked is last too, or the match fails.
+ */
 function isLastAxis(axis: number | null): boolean {
-  // Every tensor the pattern slices is [B, heads, S, D].
   return axis === -1 || axis === 3
 }

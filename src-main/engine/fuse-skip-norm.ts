@@ -34,6 +34,7 @@ export function fuseSkipNorm(graph: IGraphProto, values: ConstantValues): number
   const producer = new Map<string, INodeProto>()
   for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n)
   const graphInputs = new Set((graph.input ?? []).map((i) => i.name))
+  // Neither produced by a node nor a graph input: an initializer (the weights are not decoded).
   const isInitializer = (v: string): boolean => !producer.has(v) && !graphInputs.has(v)
   const sites: Site[] = []
   const claimed = new Set<INodeProto>()
@@ -54,7 +55,7 @@ export function fuseSkipNorm(graph: IGraphProto, values: ConstantValues): number
     return onnx.NodeProto.create({
       opType: 'SkipSimplifiedLayerNormalization',
       domain: 'com.microsoft',
-      name: `${site.out.name ?? site.out.output![0]}/hearth_skip_norm`,
+      name: `${site.out.name || site.out.output![0]}/hearth_skip_norm`,
       input: [n.input![0]!, n.input![1]!, site.weight],
       // output, mean, inv_std_var, input_skip_bias_sum: the residual sum keeps the Add's name.
       output: [site.out.output![0]!, '', '', n.output![0]!],
@@ -93,7 +94,7 @@ function matchNorm(
       for (const [a, b] of [[0, 1], [1, 0]] as const) {
         const r = producer.get(normed.input![b]!)
         if (r?.opType === 'Reciprocal') root = op(r.input![0], 'Sqrt')
-        else if (r?.opType === 'Div' && values.floats(r.input![0]!)?.[0] === 1) root = op(r.input![1], 'Sqrt')
+        else if (r?.opType === 'Div' && values.floats(r.input![0]!)?.join() === '1') root = op(r.input![1], 'Sqrt')
         if (root) {
           x = normed.input![a]!
           break
@@ -111,7 +112,7 @@ function matchNorm(
     if (!axes || axes.length !== 1 || axes[0] !== -1 || (intAttr(mean, 'keepdims') ?? 1) !== 1) continue
     const square = producer.get(mean.input![0]!)
     const squares =
-      (square?.opType === 'Pow' && square.input![0] === x && values.floats(square.input![1]!)?.[0] === 2) ||
+      (square?.opType === 'Pow' && square.input![0] === x && values.floats(square.input![1]!)?.join() === '2') ||
       (square?.opType === 'Mul' && square.input![0] === x && square.input![1] === x)
     if (!squares) continue
     // x must be a residual sum of two tensors.

@@ -58,6 +58,8 @@ export interface RewrittenModel {
   folded: number
   /** What `fuse` fused, by kind. */
   fused: Fused
+  /** Why `fuse` fused nothing when it failed; null otherwise. */
+  fuseNote: string | null
 }
 
 export interface Fused {
@@ -94,7 +96,12 @@ export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOp
   const opset = modelOpset(model, top)
   if (opset < 13) throw new RewriteUnsupported(`opset ${opset} (13 or newer needed)`)
 
-  const { freshNames, folded } = rewriteGraph(graph, kind, opts.foldRepeatKv ?? true)
+  // Slice bounds and scalars live in small initializers: decode those, never the weights.
+  const smallInitializers = graphFields
+    .filter((f) => f.field === GRAPH_INITIALIZER && f.end - f.dataStart <= SMALL_INITIALIZER)
+    .map((f) => onnx.TensorProto.decode(graphBytes.subarray(f.dataStart, f.end)))
+  const values = new ConstantValues(graph, smallInitializers)
+  const { freshNames, folded } = rewriteGraph(graph, kind, opts.foldRepeatKv ?? true, opts.fuse ? values : null)
   let logitsNote: string | null = null
   if (opts.lastLogits && !hasLogitsToKeep(graph)) {
     try {
@@ -105,17 +112,21 @@ export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOp
     }
   }
 
-  const fused: Fused = { rotary: 0, skipNorm: 0 }
+  let fused: Fused = { rotary: 0, skipNorm: 0 }
+  let fuseNote: string | null = null
   if (opts.fuse) {
-    // Slice bounds and scalars live in small initializers: decode those, never the weights.
-    const small = graphFields
-      .filter((f) => f.field === GRAPH_INITIALIZER && f.end - f.dataStart <= SMALL_INITIALIZER)
-      .map((f) => onnx.TensorProto.decode(graphBytes.subarray(f.dataStart, f.end)))
     const headDim = (graph.input ?? []).find((i) => PAST.test(i.name ?? ''))?.type?.tensorType?.shape?.dim?.[3]?.dimValue
-    const values = new ConstantValues(graph, small)
-    fused.rotary = fuseRotary(graph, values, opset, headDim ? Number(headDim) : null)
-    fused.skipNorm = fuseSkipNorm(graph, values)
-    removeDeadNodes(graph)
+    // The fusions edit a copy: one that throws leaves the rewritten graph as it was.
+    const copy = onnx.GraphProto.decode(onnx.GraphProto.encode(graph).finish())
+    try {
+      const rotary = fuseRotary(copy, values, opset, headDim ? Number(headDim) : null)
+      const skipNorm = fuseSkipNorm(copy, values)
+      removeDeadNodes(copy)
+      Object.assign(graph, copy)
+      fused = { rotary, skipNorm }
+    } catch (err) {
+      fuseNote = `nothing fused (${(err as Error).message})`
+    }
   }
 
   const encoded = onnx.GraphProto.encode(graph).finish()
@@ -127,14 +138,20 @@ export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOp
     const entry = onnx.OperatorSetIdProto.encode({ domain: 'com.microsoft', version: 1 }).finish()
     rest.push(protobuf.Writer.create().uint32((MODEL_OPSET_IMPORT << 3) | WIRE_BYTES).bytes(entry).finish())
   }
-  return { bytes: concat([...rest, head, encoded, ...weights]), freshNames, logitsNote, folded, fused }
+  return { bytes: concat([...rest, head, encoded, ...weights]), freshNames, logitsNote, folded, fused, fuseNote }
 }
 
 /**
  * Rewrites `graph` in place; returns the fresh KV output names in KvCache order and how many
- * cache reads had their repeat_kv folded away.
+ * cache reads had their repeat_kv folded away. With `values` (the graph's known constants), a
+ * split also moves the scores' scaling onto the query (see splitAttention).
  */
-export function rewriteGraph(graph: IGraphProto, kind: KvRewrite, foldRepeatKv = true): { freshNames: string[]; folded: number } {
+export function rewriteGraph(
+  graph: IGraphProto,
+  kind: KvRewrite,
+  foldRepeatKv = true,
+  values: ConstantValues | null = null,
+): { freshNames: string[]; folded: number } {
   const nodes = graph.node ?? []
   if (nodes.some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs && a.graphs.length > 0)))) {
     throw new RewriteUnsupported('the graph has control flow (If/Loop), as old merged decoders do')
@@ -187,7 +204,7 @@ export function rewriteGraph(graph: IGraphProto, kind: KvRewrite, foldRepeatKv =
       const kvHeads = (graph.input ?? []).find((i) => i.name === slot.past)?.type?.tensorType?.shape?.dim?.[1]?.dimValue
       // The fold views products back by the new tokens' count, read from input_ids.
       const groups = foldRepeatKv && kvHeads && inputNames.has('input_ids') ? Number(kvHeads) : null
-      if (splitAttention(graph, slot, constants, groups, shared)) folded++
+      if (splitAttention(graph, slot, constants, groups, shared, values)) folded++
     }
     constants.commit()
   }
@@ -218,6 +235,7 @@ function splitAttention(
   constants: Constants,
   groups: number | null,
   shared: SharedShapes,
+  values: ConstantValues | null,
 ): boolean {
   const nodes = graph.node!
   const cone = new Set<INodeProto>()
@@ -259,7 +277,7 @@ function splitAttention(
     const copies = ordered.filter((n) => !skip.includes(n)).map((n) =>
       onnx.NodeProto.create({
         ...n,
-        name: `${n.name ?? n.opType}/hearth_${part}`,
+        name: `${n.name || n.opType}/hearth_${part}`,
         input: (n.input ?? []).map(rename),
         output: (n.output ?? []).map(rename),
       }),
@@ -270,7 +288,7 @@ function splitAttention(
   const fresh = clone('fresh', slot.fresh, repeat ?? [])
   const lhs = target.input![0]!
   const out = target.output![0]!
-  const base = target.name ?? out
+  const base = target.name || out
   const node = (opType: string, input: string[], output: string, attrs: Record<string, number> = {}): INodeProto =>
     onnx.NodeProto.create({
       opType,
@@ -304,13 +322,27 @@ function splitAttention(
     replacement.push(node('Reshape', [a, shared.ungrouped], into))
   }
   // Without the fold the last node writes `out` itself.
-  const result = repeat ? v('grouped') : out
+  let result = repeat ? v('grouped') : out
+  // Scores scaled by a constant scalar (q·kᵀ * 1/sqrt(D)) are scaled on the query instead, once
+  // for each product, which onnxruntime folds into the MatMul as its alpha: no pass over the
+  // scores, which at a long prefill are [heads, chunk, context] per layer.
+  const scale = slot.role === 'key' && values ? scoreScale(nodes, out, values) : null
+  let finalOut = out
+  if (scale) {
+    finalOut = scale.node.output![0]!
+    if (!repeat) result = finalOut
+  }
   if (slot.role === 'key') {
     // scores over the cache's positions, then over the new tokens': the last axis, as Concat built it.
     const query = group(lhs, v('query_grouped'))
+    const scaled = (part: string): string => {
+      if (!scale) return query
+      replacement.push(node(scale.node.opType!, [query, scale.by], v(`query_scaled_${part}`)))
+      return v(`query_scaled_${part}`)
+    }
     replacement.push(
-      node('MatMul', [query, past.value], v('scores_past')),
-      node('MatMul', [query, fresh.value], v('scores_fresh')),
+      node('MatMul', [scaled('past'), past.value], v('scores_past')),
+      node('MatMul', [scaled('fresh'), fresh.value], v('scores_fresh')),
       node('Concat', [v('scores_past'), v('scores_fresh')], result, { axis: -1 }),
     )
   } else {
@@ -333,9 +365,9 @@ function splitAttention(
       node('Add', [v('out_past'), v('out_fresh')], result),
     )
   }
-  ungroup(result, out)
+  ungroup(result, finalOut)
   const at = nodes.indexOf(target)
-  graph.node = [...nodes.slice(0, at), ...replacement, ...nodes.slice(at + 1)]
+  graph.node = [...nodes.slice(0, at), ...replacement, ...nodes.slice(at + 1)].filter((n) => n !== scale?.node)
   return repeat !== null
 }
 
@@ -353,11 +385,28 @@ function nameFreshAtSource(graph: IGraphProto, identities: INodeProto[]): void {
     renames.set(source, identity.output![0]!)
   }
   const rename = (v: string): string => renames.get(v) ?? v
-  graph.node = (graph.node ?? []).filter((n) => !(identities.includes(n) && renames.has(n.input![0]!)))
+  graph.node = (graph.node ?? []).filter((n) => !(identities.includes(n) && renames.get(n.input![0]!) === n.output![0]))
   for (const n of graph.node) {
     n.input = (n.input ?? []).map(rename)
     n.output = (n.output ?? []).map(rename)
   }
+}
+
+/**
+ * The node scaling the scores `out` by a constant scalar (`out * c`, `c * out` or `out / c`) when
+ * it is the scores' only reader, with what it scales by.
+ */
+function scoreScale(nodes: INodeProto[], out: string, values: ConstantValues): { node: INodeProto; by: string } | null {
+  const readers = consumersOf(nodes, out)
+  if (readers.length !== 1) return null
+  const n = readers[0]!
+  if ((n.domain ?? '') !== '' || n.input!.length !== 2) return null
+  const [a, b] = n.input! as [string, string]
+  const scalar = (v: string): boolean => values.floats(v)?.length === 1
+  if (n.opType === 'Mul' && a === out && scalar(b)) return { node: n, by: b }
+  if (n.opType === 'Mul' && b === out && scalar(a)) return { node: n, by: a }
+  if (n.opType === 'Div' && a === out && scalar(b)) return { node: n, by: b }
+  return null
 }
 
 /** Shapes computed once and read by every layer's split attention. */

@@ -311,23 +311,27 @@ export class ModelSession {
       extra: { session: { ...(options.extra as { session: object }).session, model_external_initializers_file_folder_path: path.dirname(file) } },
     }
     const kinds = opts.kvUpdate === 'split' || opts.kvUpdate === 'append' ? [opts.kvUpdate] : (['split', 'append'] as const)
-    // Fused kernels are tried first. A fused graph that fails to load or run is tried again unfused;
-    // if that works the fusion was at fault and no later attempt fuses, else it was not.
-    const fuseWanted = opts.fuse ?? opts.provider === 'cpu'
-    let fuse = fuseWanted
+    // Fused kernels are tried first. A fused attempt that fails is tried again unfused: if the
+    // unfused graph fails the same way, the fusion was not at fault and later attempts still fuse;
+    // otherwise it was, and they do not. (Fusion is exact by construction; this guards exports
+    // whose patterns match in a way the tests never saw.)
+    const fuse = opts.fuse ?? opts.provider === 'cpu'
+    interface Attempt { kind: 'split' | 'append'; fold: boolean; fuse: boolean; retryOf?: Failure }
+    type Failure = 'load' | 'run' | 'differs'
     // A split whose repeat_kv fold fails is tried again without the fold.
-    const attempts = kinds.flatMap((kind): { kind: 'split' | 'append'; fold: boolean; unfusedRetry?: boolean }[] =>
-      kind === 'split' && opts.foldRepeatKv !== false ? [{ kind, fold: true }, { kind, fold: false }] : [{ kind, fold: false }],
+    const attempts = kinds.flatMap((kind): Attempt[] =>
+      kind === 'split' && opts.foldRepeatKv !== false ? [{ kind, fold: true, fuse }, { kind, fold: false, fuse }] : [{ kind, fold: false, fuse }],
     )
     const dropUnfolded = (after: number, kind: string): void => {
       const at = attempts.findIndex((a, j) => j > after && a.kind === kind && !a.fold)
       if (at >= 0) attempts.splice(at, 1)
     }
     for (let i = 0; i < attempts.length; i++) {
-      const { kind, fold, unfusedRetry } = attempts[i]!
+      const attempt = attempts[i]!
+      const { kind, fold } = attempt
       let result: RewrittenModel
       try {
-        result = rewriteModel(bytes, kind, { lastLogits: true, foldRepeatKv: fold, fuse })
+        result = rewriteModel(bytes, kind, { lastLogits: true, foldRepeatKv: fold, fuse: attempt.fuse })
       } catch (err) {
         // A file the rewrite cannot parse is left to onnxruntime, whose error says what is wrong.
         notes.push(`${kind}: ${err instanceof RewriteUnsupported ? err.message : `not rewritten (${firstLine(err)})`}`)
@@ -337,19 +341,23 @@ export class ModelSession {
       // Nothing folded: the unfolded attempt would be the same graph.
       if (fold && result.folded === 0) dropUnfolded(i, kind)
       if (result.logitsNote && !notes.some((n) => n.startsWith('last-position logits'))) notes.push(`last-position logits: ${result.logitsNote}`)
-      const label = `${kind}${result.folded > 0 ? ' (repeat_kv folded)' : ''}${fusedAny(result) ? ' (fused)' : ''}`
-      const retryUnfused = (): void => {
-        if (!fusedAny(result)) return
-        fuse = false
-        attempts.splice(i + 1, 0, { kind, fold, unfusedRetry: true })
+      if (result.fuseNote && !notes.some((n) => n.startsWith('fusion:'))) notes.push(`fusion: ${result.fuseNote}`)
+      const fusedAny = result.fused.rotary + result.fused.skipNorm > 0
+      const label = `${kind}${result.folded > 0 ? ' (repeat_kv folded)' : ''}${fusedAny ? ' (fused)' : ''}`
+      const failed = (how: Failure): void => {
+        if (fusedAny) {
+          attempts.splice(i + 1, 0, { kind, fold, fuse: false, retryOf: how })
+        } else if (attempt.retryOf && attempt.retryOf !== how) {
+          // Unfused, this graph got further: the fusion failed it, and would fail the next kind too.
+          for (const later of attempts.slice(i + 1)) later.fuse = false
+        }
       }
       let session: ort.InferenceSession
       try {
         session = await ort.InferenceSession.create(result.bytes, fromMemory)
       } catch (err) {
         notes.push(`${label}: the rewritten graph did not load (${firstLine(err)})`)
-        if (unfusedRetry) fuse = fuseWanted // failed unfused too: the fusion was not the cause
-        retryUnfused()
+        failed('load')
         continue
       }
       const sig = await signatureOrRelease(session, opts)
@@ -362,10 +370,7 @@ export class ModelSession {
       if (problem === null) return model
       notes.push(`${label}: ${problem.message}`)
       await model.release()
-      if (unfusedRetry) fuse = fuseWanted
-      // Fusion is exact by construction, so logits that differ are the KV rewrite's doing; a graph
-      // that fails to run may be failing in a fused kernel.
-      if (problem.failed) retryUnfused()
+      failed(problem.failed ? 'run' : 'differs')
     }
     return null
   }
@@ -538,10 +543,6 @@ export class ModelSession {
     for (let i = 0; i < n; i++) setInt(ids, i, past + i + shift)
     return new ort.Tensor(type, ids, [1, n])
   }
-}
-
-function fusedAny(result: RewrittenModel): boolean {
-  return result.fused.rotary + result.fused.skipNorm > 0
 }
 
 async function signatureOrRelease(session: ort.InferenceSession, opts: SessionOptions): Promise<Signature> {

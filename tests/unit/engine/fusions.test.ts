@@ -97,6 +97,37 @@ describe('fuseRotary', () => {
     })
     assert.equal(offCentre, all - 1)
 
+    // cos and sin swapped in one layer's query: Mul(x, sin) is not the direct term.
+    const swappedTables = await fusedSites(file, (graph, producer) => {
+      const add = graph.node!.find((n) => n.opType === 'Add' && producer(n.input![0]!)?.opType === 'Mul' && producer(n.input![1]!)?.opType === 'Mul' && rotateHalves(graph).some((c) => producer(n.input![1]!).input!.includes(c.output![0]!)))!
+      const [direct, rotated] = [producer(add.input![0]!), producer(add.input![1]!)]
+      const tableOf = (mul: onnxProto.onnx.INodeProto): number => mul.input!.findIndex((i) => producer(i)?.opType === 'Unsqueeze')
+      const [d, r] = [tableOf(direct), tableOf(rotated)]
+      ;[direct.input![d], rotated.input![r]] = [rotated.input![r]!, direct.input![d]!]
+    })
+    assert.equal(swappedTables, all - 1)
+
+    // Tables unsqueezed on another axis do not broadcast over heads: that layer is left alone.
+    const otherAxis = await fusedSites(file, (graph, producer) => {
+      const concat = rotateHalves(graph)[0]!
+      const mul = graph.node!.find((n) => n.opType === 'Mul' && n.input!.includes(concat.output![0]!))!
+      const unsqueeze = producer(mul.input!.find((i) => i !== concat.output![0])!)
+      const axis = `${unsqueeze.name}/axis2`
+      graph.initializer!.push({ name: axis, dataType: onnx.TensorProto.DataType.INT64, dims: [1], rawData: new Uint8Array(BigInt64Array.of(2n).buffer) })
+      unsqueeze.input![1] = axis
+    })
+    assert.equal(otherAxis, all - 1)
+
+    // x not in the [B, heads, S, D] layout (no Transpose before it): not fused.
+    const noTranspose = await fusedSites(file, (graph, producer) => {
+      const concat = rotateHalves(graph)[0]!
+      const slice = producer(graph.node!.find((n) => n.opType === 'Neg' && n.output![0] === concat.input![0])!.input![0]!)
+      const transpose = producer(slice.input![0]!)
+      transpose.opType = 'Identity'
+      transpose.attribute = []
+    })
+    assert.equal(noTranspose, all - 1)
+
     // cos = Cos(Concat(freqs, other)): its two halves are no longer equal, so no layer is fused.
     const unequal = await fusedSites(file, (graph) => {
       const trig = graph.node!.find((n) => n.opType === 'Cos')!
@@ -106,6 +137,24 @@ describe('fuseRotary', () => {
       concat.input = [concat.input![0]!, other]
     })
     assert.equal(unequal, 0)
+  })
+
+  it("scales the query instead of the scores, so onnxruntime can fold the scale into the MatMuls", async () => {
+    const bytes = await readFile(await build('score-scale', { repeatKv: true, exportedRope: true }))
+    const graphOf = (fuse: boolean): IGraphProto => onnx.ModelProto.decode(rewriteModel(bytes, 'split', { fuse }).bytes).graph!
+    // What produces the scores the mask's Where reads, and how many query tensors are scaled.
+    const scaling = (graph: IGraphProto): { masked: string[]; queries: number } => {
+      const producer = (v: string): string => graph.node!.find((n) => n.output!.includes(v))!.opType!
+      return {
+        masked: graph.node!.filter((n) => n.opType === 'Where').map((n) => producer(n.input![1]!)),
+        queries: graph.node!.filter((n) => n.opType === 'Mul' && n.output![0]!.includes('query_scaled')).length,
+      }
+    }
+    // Unfused: each layer's scores are scaled by a Mul over [heads, S, T] before the mask.
+    assert.deepEqual(scaling(graphOf(false)), { masked: ['Mul', 'Mul'], queries: 0 })
+    // Fused: the scores are masked as the MatMuls wrote them (viewed back), and each layer's query
+    // is scaled once for the cache's product and once for the new tokens'.
+    assert.deepEqual(scaling(graphOf(true)), { masked: ['Reshape', 'Reshape'], queries: 2 * LAYERS })
   })
 
   it('adds the com.microsoft opset to a model that does not import it, and the model loads', async () => {
@@ -122,6 +171,61 @@ describe('fuseRotary', () => {
       extra: { session: { model_external_initializers_file_folder_path: path.dirname(file) } },
     } as ort.InferenceSession.SessionOptions)
     await session.release()
+  })
+
+  it('falls back to the unfused graph when a fused one does not load, and says so', async (t) => {
+    const file = await build('fused-fails', { exportedRope: true })
+    const create = ort.InferenceSession.create.bind(ort.InferenceSession) as (m: Uint8Array, o: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>
+    // As a provider without the contrib kernels would: any graph with a RotaryEmbedding node fails.
+    t.mock.method(ort.InferenceSession, 'create', async (model: unknown, options: ort.InferenceSession.SessionOptions) => {
+      if (model instanceof Uint8Array && Buffer.from(model).includes('RotaryEmbedding')) throw new Error('no RotaryEmbedding kernel here')
+      return create(model as Uint8Array, options)
+    })
+    const session = await ModelSession.open(file, SESSION)
+    try {
+      assert.equal(session.kvUpdate, 'split')
+      assert.deepEqual(session.fusions, [])
+      assert.equal(session.kvUpdateNotes.length, 1)
+      assert.match(session.kvUpdateNotes[0]!, /^split \(fused\): the rewritten graph did not load \(no RotaryEmbedding kernel here\)/)
+    } finally {
+      await session.release()
+    }
+  })
+
+  it('numbers the cache rows per batch entry: two sequences at different positions agree with the unfused graph', async () => {
+    const file = await build('batch', { exportedRope: true, repeatKv: true })
+    const bytes = await readFile(file)
+    const open = (fuse: boolean): Promise<ort.InferenceSession> =>
+      ort.InferenceSession.create(rewriteModel(bytes, 'split', { fuse }).bytes, {
+        logSeverityLevel: 3,
+        extra: { session: { model_external_initializers_file_folder_path: path.dirname(file) } },
+      } as ort.InferenceSession.SessionOptions)
+    const [fused, plain] = [await open(true), await open(false)]
+    try {
+      // Batch 2, 3 new tokens over a 4-position cache; the second row's positions start 20 later,
+      // so a fused kernel that rotated it at the first row's cache rows would give other keys.
+      const [B, S, P] = [2, 3, 4]
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: new ort.Tensor('int64', BigInt64Array.from([5n, 77n, 300n, 42n, 9n, 260n]), [B, S]),
+        attention_mask: new ort.Tensor('int64', new BigInt64Array(B * (P + S)).fill(1n), [B, P + S]),
+        position_ids: new ort.Tensor('int64', BigInt64Array.from([4n, 5n, 6n, 24n, 25n, 26n]), [B, S]),
+      }
+      for (const name of fused.inputNames.filter((n) => n.startsWith('past_key_values'))) {
+        feeds[name] = new ort.Tensor('float32', Float32Array.from({ length: B * 2 * P * HEAD_DIM }, (_, i) => Math.sin(i * 0.7)), [B, 2, P, HEAD_DIM])
+      }
+      if (fused.inputNames.includes('num_logits_to_keep')) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.of(0n), [])
+      const [a, b] = [await fused.run(feeds), await plain.run(feeds)]
+      for (const name of ['logits', 'fresh.0.key', 'fresh.1.key']) {
+        const [x, y] = [a[name]!.data as Float32Array, b[name]!.data as Float32Array]
+        assert.deepEqual(a[name]!.dims, b[name]!.dims)
+        let diff = 0
+        for (let i = 0; i < x.length; i++) diff = Math.max(diff, Math.abs(x[i]! - y[i]!))
+        assert.ok(diff < 1e-4, `${name}: max abs diff ${diff}`)
+      }
+    } finally {
+      await fused.release()
+      await plain.release()
+    }
   })
 
   it('decodes as the unfused graph does, and a session says what it fused', async () => {
@@ -169,13 +273,15 @@ describe('fuseSkipNorm', () => {
     ['Pow, ReduceMean, Add, Sqrt, Div as torch exports it', { exportedRmsNorm: true }],
   ] as const) {
     it(`fuses every residual Add with the RMSNorm after it: ${what}`, async () => {
-      const { count, graph } = await fusedNorms(await build(`norm-${what.replace(/\W+/g, '-')}`, opts))
+      const { count, graph } = await fusedNorms(await build(`norm-${what.replace(/\W+/g, '-')}`, { ...opts, rmsEps: 3e-4 }))
       assert.equal(count, NORMS)
       const fusedNodes = graph.node!.filter((n) => n.opType === 'SkipSimplifiedLayerNormalization')
       assert.equal(fusedNodes.length, NORMS)
       // Each keeps the residual sum under the Add's name, for the next residual to read.
       for (const n of fusedNodes) {
         assert.equal(n.domain, 'com.microsoft')
+        // The norm's own epsilon, read from its Add (too small to show in a tiny model's logits).
+        assert.equal(n.attribute!.find((a) => a.name === 'epsilon')?.f, Math.fround(3e-4))
         assert.equal(n.output!.length, 4)
         assert.ok(graph.node!.some((m) => m !== n && m.input!.includes(n.output![3]!)), `${n.output![3]} is read`)
       }

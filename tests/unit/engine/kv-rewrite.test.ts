@@ -82,6 +82,9 @@ const VARIANTS: [string, Partial<BuildOptions>, string, number, 'split' | 'appen
   ['repeat_kv attention, fp16 KV', { repeatKv: true, kv: 'float16' }, 'model.onnx', 1e-3, 'split'],
   ['as Optimum exports it (repeat_kv, fusable RMSNorm)', { repeatKv: true, exportedRmsNorm: true }, 'model.onnx', 1e-4, 'split'],
   ['with the rope as transformers exports it', { repeatKv: true, exportedRmsNorm: true, exportedRope: true }, 'model.onnx', 1e-4, 'split'],
+  // Opset 18 moves ReduceMean's axes to an input and gives Split num_outputs; longrope scales the tables.
+  ['at opset 18, rope tables scaled by 1.19', { repeatKv: true, exportedRmsNorm: true, exportedRope: true, opset: 18, ropeScaling: 1.19 }, 'model.onnx', 1e-4, 'split'],
+  ['at opset 18, rotate_half by Split', { opset: 18 }, 'model.onnx', 1e-4, 'split'],
   ['single-token append', { singleTokenAppend: true }, 'model.onnx', 1e-4, 'append'],
 ]
 
@@ -191,10 +194,13 @@ describe('ModelSession in-place KV updates', () => {
       // The signature is the usual one: only running the rewritten graph can tell.
       assert.equal(session.sig.mask, 'int64')
       assert.equal(session.kvUpdate, 'copy')
-      assert.equal(session.kvUpdateNotes.length, 2)
-      // Logits that differ are the KV rewrite's doing (fusion is exact): no unfused retry.
+      // Each fused attempt is tried again unfused; differing the same way unfused, the fusion was
+      // not at fault, so append is tried fused again.
+      assert.equal(session.kvUpdateNotes.length, 4, session.kvUpdateNotes.join('\n'))
       assert.match(session.kvUpdateNotes[0]!, /^split \(fused\): logits differ from a single pass by /)
-      assert.match(session.kvUpdateNotes[1]!, /^append \(fused\): logits differ from a single pass by /)
+      assert.match(session.kvUpdateNotes[1]!, /^split: logits differ from a single pass by /)
+      assert.match(session.kvUpdateNotes[2]!, /^append \(fused\): logits differ from a single pass by /)
+      assert.match(session.kvUpdateNotes[3]!, /^append: logits differ from a single pass by /)
       // Every position is real in a copy cache, so the ignored mask changes nothing there.
       const diff = await cachedVsFull(session, TOKENS)
       assert.ok(diff < 1e-4, `max abs diff ${diff}`)
