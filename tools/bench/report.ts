@@ -244,7 +244,7 @@ export function renderMarkdown(report: BenchReport): string {
         `Resident memory over ${mem.steps.at(-1)} decode steps from ${mem.context} tokens: ${mib(mem.rss[0] ?? null)} → ` +
           `${mib(mem.rss.at(-1) ?? null)}, growth over the second half ${num(mem.bytesPerStep / 1024, 1)} KiB/step` +
           (mem.rssAfterGc && mem.retainedBytesPerStep !== null
-            ? `; kept after a full GC at each sample: ${mib(mem.rssAfterGc[0] ?? null)} → ${mib(mem.rssAfterGc.at(-1) ?? null)}, ` +
+            ? `; kept after a full GC at each sample (and a pause for freed buffers to go back): ${mib(mem.rssAfterGc[0] ?? null)} → ${mib(mem.rssAfterGc.at(-1) ?? null)}, ` +
               `${num(mem.retainedBytesPerStep / 1024, 1)} KiB/step`
             : '') +
           ` (the cache itself grows ${num((model.kvBytesPerToken ?? 0) / 1024, 1)} KiB/step).`,
