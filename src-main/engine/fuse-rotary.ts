@@ -4,8 +4,8 @@
 // transformers' apply_rotary_pos_emb as exported: q * cos + rotate_half(q) * sin, where
 // rotate_half(q) = Concat(-q[..., D/2:], q[..., :D/2]) and cos, sin = Cos, Sin of
 // Concat(freqs, freqs) (then maybe scaled and cast), unsqueezed to broadcast over heads. That is
-// six to eight kernels a tensor, ~12 a layer, each paying onnxruntime's per-kernel cost: at a
-// decode step's sizes that cost, not the arithmetic, is the time.
+// six to eight kernels a tensor, ~12 a layer, each reading and writing the tensor again and paying
+// its own launch: at a decode step's sizes those, not the arithmetic, are the time.
 //
 // The fused kernel reads cos and sin from a cache indexed by position. The cache is taken from the
 // graph's own tables for this pass, so nothing about the rope (theta, scaling, dtype) has to be

@@ -2,9 +2,8 @@
 // SkipSimplifiedLayerNormalization kernel (com.microsoft), at load (PERFORMANCE.md).
 //
 // onnxruntime fuses an exported RMSNorm into one SimplifiedLayerNormalization kernel by itself,
-// but leaves the residual Add before it: one more kernel per norm, ~60 in a 30-layer model, each
-// paying the per-kernel cost a decode step is made of. The fused kernel also returns the sum, which
-// the next residual reads.
+// but leaves the residual Add before it: one more kernel per norm, ~60 in a 30-layer model. The
+// fused kernel also returns the sum, which the next residual reads.
 //
 // RMSNorm as torch exports transformers' LlamaRMSNorm (and kin), x the residual sum:
 //   Mul(weight, Mul(x, rsqrt))  or  Mul(weight, Div(x, root))   (either operand order)
