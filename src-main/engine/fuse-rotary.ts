@@ -13,12 +13,7 @@
 // the first half of each row is needed, which is exact because the tables are Concat(freqs,
 // freqs) through elementwise ops; that is checked, as is every other part of the pattern.
 
-import onnxProto from 'onnx-proto'
-import { Constants, intAttr, intsAttr, type ConstantValues } from './graph-edit.ts'
-
-const { onnx } = onnxProto
-type INodeProto = onnxProto.onnx.INodeProto
-type IGraphProto = onnxProto.onnx.IGraphProto
+import { Constants, intAttr, intsAttr, onnx, type ConstantValues, type IGraphProto, type INodeProto } from './graph-edit.ts'
 
 interface Site {
   add: INodeProto

@@ -11,12 +11,7 @@
 // with ReduceMean over the last axis only, keeping it, and eps a constant scalar. Anything else,
 // casts included (fp16 exports), is left alone.
 
-import onnxProto from 'onnx-proto'
-import { intAttr, intsAttr, type ConstantValues } from './graph-edit.ts'
-
-const { onnx } = onnxProto
-type INodeProto = onnxProto.onnx.INodeProto
-type IGraphProto = onnxProto.onnx.IGraphProto
+import { intAttr, intsAttr, onnx, type ConstantValues, type IGraphProto, type INodeProto } from './graph-edit.ts'
 
 interface Site {
   /** The residual Add. */

@@ -1,11 +1,12 @@
-// Small helpers shared by the load-time graph rewrites (kv-rewrite.ts, fuse-rotary.ts).
+// Small helpers shared by the load-time graph rewrites (kv-rewrite.ts, fuse-rotary.ts,
+// fuse-skip-norm.ts), and the ONNX message types they work on.
 
 import onnxProto from 'onnx-proto'
 
-const { onnx } = onnxProto
-type INodeProto = onnxProto.onnx.INodeProto
-type IGraphProto = onnxProto.onnx.IGraphProto
-type ITensorProto = onnxProto.onnx.ITensorProto
+export const { onnx } = onnxProto
+export type INodeProto = onnxProto.onnx.INodeProto
+export type IGraphProto = onnxProto.onnx.IGraphProto
+export type ITensorProto = onnxProto.onnx.ITensorProto
 
 export function consumersOf(nodes: INodeProto[], value: string): INodeProto[] {
   return nodes.filter((n) => (n.input ?? []).includes(value))

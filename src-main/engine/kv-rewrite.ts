@@ -17,15 +17,11 @@
 // Only the graph's small fields are decoded; initializers are carried over as raw bytes, so a
 // model with half a gigabyte of inline weights is rewritten without parsing its tensors.
 
-import onnxProto from 'onnx-proto'
+import type onnxProto from 'onnx-proto'
 import protobuf from 'protobufjs/minimal.js'
 import { fuseRotary } from './fuse-rotary.ts'
 import { fuseSkipNorm } from './fuse-skip-norm.ts'
-import { ConstantValues, Constants, consumersOf, removeDeadNodes } from './graph-edit.ts'
-
-const { onnx } = onnxProto
-type INodeProto = onnxProto.onnx.INodeProto
-type IGraphProto = onnxProto.onnx.IGraphProto
+import { ConstantValues, Constants, consumersOf, onnx, removeDeadNodes, type IGraphProto, type INodeProto } from './graph-edit.ts'
 
 export type KvRewrite = 'split' | 'append'
 
