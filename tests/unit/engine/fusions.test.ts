@@ -73,7 +73,7 @@ describe('fuseRotary', () => {
     })
   }
 
-  it('refuses look-alikes: halves swapped, a split off the middle, tables not of Concat(freqs, freqs)', async () => {
+  it('refuses look-alikes: halves swapped, an off-centre split, cos and sin swapped, tables on another axis, x not in the heads layout, unequal table halves', async () => {
     const file = await build('look-alikes', { exportedRope: true })
     const all = await fusedSites(file, () => {})
     assert.equal(all, 2 * LAYERS)
