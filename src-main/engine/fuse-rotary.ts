@@ -13,7 +13,7 @@
 // the first half of each row is needed, which is exact because the tables are Concat(freqs,
 // freqs) through elementwise ops; that is checked, as is every other part of the pattern.
 
-import { Constants, intAttr, intsAttr, onnx, type ConstantValues, type IGraphProto, type INodeProto } from './graph-edit.ts'
+import { Constants, intAttr, intNode, intsAttr, onnx, producers, type ConstantValues, type IGraphProto, type INodeProto } from './graph-edit.ts'
 
 interface Site {
   add: INodeProto
@@ -29,9 +29,7 @@ interface Site {
  */
 export function fuseRotary(graph: IGraphProto, values: ConstantValues, opset: number, headDim: number | null): number {
   const nodes = graph.node ?? []
-  const producer = new Map<string, INodeProto>()
-  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n)
-  const pattern = new RotaryPattern(producer, values, headDim)
+  const pattern = new RotaryPattern(producers(nodes), values, headDim)
   const sites = nodes.map((n) => pattern.match(n)).filter((s): s is Site => s !== null)
   if (sites.length === 0) return 0
 
@@ -75,15 +73,7 @@ export function fuseRotary(graph: IGraphProto, values: ConstantValues, opset: nu
 function rotaryTables(cos: string, sin: string, base: string, constants: Constants, opset: number) {
   const nodes: INodeProto[] = []
   const node = (opType: string, input: string[], output: string[], attrs: Record<string, number> = {}): void => {
-    nodes.push(
-      onnx.NodeProto.create({
-        opType,
-        name: `${base}/${output[0]!.split('/').pop()}`,
-        input,
-        output,
-        attribute: Object.entries(attrs).map(([name, i]) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i })),
-      }),
-    )
+    nodes.push(intNode(`${base}/${output[0]!.split('/').pop()}`, opType, input, output, attrs))
   }
   const v = (s: string): string => `${base}/${s}`
   // Split into two equal halves: by default before opset 18, by num_outputs from it.

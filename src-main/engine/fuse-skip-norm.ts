@@ -11,7 +11,7 @@
 // with ReduceMean over the last axis only, keeping it, and eps a constant scalar. Anything else,
 // casts included (fp16 exports), is left alone.
 
-import { intAttr, intsAttr, onnx, type ConstantValues, type IGraphProto, type INodeProto } from './graph-edit.ts'
+import { intAttr, intsAttr, onnx, producers, type ConstantValues, type IGraphProto, type INodeProto } from './graph-edit.ts'
 
 interface Site {
   /** The residual Add. */
@@ -25,8 +25,7 @@ interface Site {
 /** Replaces each residual Add + RMSNorm with one SkipSimplifiedLayerNormalization; returns how many. */
 export function fuseSkipNorm(graph: IGraphProto, values: ConstantValues): number {
   const nodes = graph.node ?? []
-  const producer = new Map<string, INodeProto>()
-  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n)
+  const producer = producers(nodes)
   const graphInputs = new Set((graph.input ?? []).map((i) => i.name))
   // Neither produced by a node nor a graph input: an initializer (the weights are not decoded).
   const isInitializer = (v: string): boolean => !producer.has(v) && !graphInputs.has(v)

@@ -8,6 +8,24 @@ export type INodeProto = onnxProto.onnx.INodeProto
 export type IGraphProto = onnxProto.onnx.IGraphProto
 export type ITensorProto = onnxProto.onnx.ITensorProto
 
+/** Each value's producing node. */
+export function producers(nodes: INodeProto[]): Map<string, INodeProto> {
+  const producer = new Map<string, INodeProto>()
+  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n)
+  return producer
+}
+
+/** A default-domain node whose attributes are all ints. */
+export function intNode(name: string, opType: string, input: string[], output: string[], attrs: Record<string, number> = {}): INodeProto {
+  return onnx.NodeProto.create({
+    opType,
+    name,
+    input,
+    output,
+    attribute: Object.entries(attrs).map(([key, i]) => ({ name: key, type: onnx.AttributeProto.AttributeType.INT, i })),
+  })
+}
+
 export function consumersOf(nodes: INodeProto[], value: string): INodeProto[] {
   return nodes.filter((n) => (n.input ?? []).includes(value))
 }

@@ -21,7 +21,7 @@ import type onnxProto from 'onnx-proto'
 import protobuf from 'protobufjs/minimal.js'
 import { fuseRotary } from './fuse-rotary.ts'
 import { fuseSkipNorm } from './fuse-skip-norm.ts'
-import { ConstantValues, Constants, consumersOf, onnx, removeDeadNodes, type IGraphProto, type INodeProto } from './graph-edit.ts'
+import { ConstantValues, Constants, consumersOf, intNode, onnx, producers, removeDeadNodes, type IGraphProto, type INodeProto } from './graph-edit.ts'
 
 export type KvRewrite = 'split' | 'append'
 
@@ -92,12 +92,17 @@ export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOp
   const opset = modelOpset(model, top)
   if (opset < 13) throw new RewriteUnsupported(`opset ${opset} (13 or newer needed)`)
 
-  // Slice bounds and scalars live in small initializers: decode those, never the weights.
-  const smallInitializers = graphFields
-    .filter((f) => f.field === GRAPH_INITIALIZER && f.end - f.dataStart <= SMALL_INITIALIZER)
-    .map((f) => onnx.TensorProto.decode(graphBytes.subarray(f.dataStart, f.end)))
-  const values = new ConstantValues(graph, smallInitializers)
-  const { freshNames, folded } = rewriteGraph(graph, kind, opts.foldRepeatKv ?? true, opts.fuse ? values : null)
+  // Fusing reads Slice bounds and scalars, which live in small initializers: decode those, never
+  // the weights.
+  const values = opts.fuse
+    ? new ConstantValues(
+        graph,
+        graphFields
+          .filter((f) => f.field === GRAPH_INITIALIZER && f.end - f.dataStart <= SMALL_INITIALIZER)
+          .map((f) => onnx.TensorProto.decode(graphBytes.subarray(f.dataStart, f.end))),
+      )
+    : null
+  const { freshNames, folded } = rewriteGraph(graph, kind, opts.foldRepeatKv ?? true, values)
   let logitsNote: string | null = null
   if (opts.lastLogits && !hasLogitsToKeep(graph)) {
     try {
@@ -110,7 +115,7 @@ export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOp
 
   let fused: Fused = { rotary: 0, skipNorm: 0 }
   let fuseNote: string | null = null
-  if (opts.fuse) {
+  if (values) {
     const headDim = (graph.input ?? []).find((i) => PAST.test(i.name ?? ''))?.type?.tensorType?.shape?.dim?.[3]?.dimValue
     // The fusions edit a copy: one that throws leaves the rewritten graph as it was.
     const copy = onnx.GraphProto.decode(onnx.GraphProto.encode(graph).finish())
@@ -156,8 +161,7 @@ export function rewriteGraph(
   if (!inputNames.has('attention_mask')) throw new RewriteUnsupported('no attention_mask input to mask unused cache positions')
   if (!inputNames.has('position_ids')) throw new RewriteUnsupported('no position_ids input (positions would follow the cache capacity)')
 
-  const producer = new Map<string, INodeProto>()
-  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n)
+  const producer = producers(nodes)
 
   interface Slot { index: number; layer: number; role: 'key' | 'value'; full: string; past: string; fresh: string }
   const slots: Slot[] = []
@@ -286,13 +290,7 @@ function splitAttention(
   const out = target.output![0]!
   const base = target.name || out
   const node = (opType: string, input: string[], output: string, attrs: Record<string, number> = {}): INodeProto =>
-    onnx.NodeProto.create({
-      opType,
-      name: `${base}/${output.split('/').pop()}`,
-      input,
-      output: [output],
-      attribute: Object.entries(attrs).map(([name, i]) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i })),
-    })
+    intNode(`${base}/${output.split('/').pop()}`, opType, input, [output], attrs)
   const v = (suffix: string): string => `${out}/hearth_${suffix}`
   const replacement: INodeProto[] = [...past.nodes, ...fresh.nodes]
   // Folded: the other side of the MatMuls, [B, heads, S, x], is viewed as [B, kvHeads, rep * S, x]
@@ -438,8 +436,7 @@ export function addLogitsToKeep(graph: IGraphProto): void {
   const inputs = graph.input ?? []
   if (hasLogitsToKeep(graph)) throw new RewriteUnsupported('the graph already has num_logits_to_keep')
   const nodes = graph.node ?? []
-  const producer = new Map<string, INodeProto>()
-  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n)
+  const producer = producers(nodes)
   // From the logits back to the lm_head, through what may follow it (reshape, bias, cast, scale).
   let head = producer.get('logits')
   while (head && ['Reshape', 'Add', 'Cast', 'Identity', 'Mul', 'Div'].includes(head.opType ?? '')) {
