@@ -1,40 +1,16 @@
-// The ONNX session of a decoder: the only file that knows input/output names. The signature is
-// read from inputMetadata/outputMetadata, and one forward pass appends tokens to a KvCache.
+// The ONNX session of a decoder: opened on one provider (rewritten at load for in-place KV updates
+// where it can be), its signature read from the metadata (signature.ts), and one forward pass that
+// appends tokens to a KvCache.
 
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { AppError } from '../../src-shared/errors.ts'
 import type { KvUpdate, ProviderName } from '../../src-shared/types.ts'
+import { rewriteModel, RewriteUnsupported, type RewrittenModel } from './graph/rewrite-model.ts'
 import { KvCache } from './kv-cache.ts'
-import { rewriteModel, RewriteUnsupported, type RewrittenModel } from './kv-rewrite.ts'
-
-type IntType = 'int64' | 'int32'
-
-export interface Signature {
-  ids: IntType
-  /** null: the export has no attention_mask input. */
-  mask: IntType | null
-  /** null: the export derives positions itself. */
-  positions: IntType | null
-  /** Name and type of num_logits_to_keep / logits_to_keep, when present. */
-  logitsToKeep: { name: string; type: IntType } | null
-  useCacheBranch: boolean
-  kvDtype: 'float32' | 'float16'
-  logitsDtype: 'float32' | 'float16'
-  layers: number
-  kvHeads: number
-  headDim: number
-  /** past_key_values.{i}.key|value, in KvCache order (layer, then key before value). */
-  pastNames: string[]
-  /**
-   * present.{i}.key|value in the same order: the whole cache, past and new. In a graph rewritten
-   * for in-place updates (kv-rewrite.ts), fresh.{i}.key|value: the new tokens' keys and values.
-   */
-  presentNames: string[]
-  /** Whether the outputs are fresh.* (the engine writes them into its own buffers). */
-  inPlace: boolean
-}
+import { LoadPlan } from './load-plan.ts'
+import { NAMES, readSignature, type IntType, type Signature } from './signature.ts'
 
 export interface SessionOptions {
   provider: ProviderName
@@ -65,112 +41,6 @@ export interface SessionOptions {
    * compare).
    */
   fuse?: boolean
-}
-
-const KNOWN_INPUTS = /^(input_ids|attention_mask|position_ids|num_logits_to_keep|logits_to_keep|use_cache_branch|past_key_values\.\d+\.(key|value))$/
-const PAST = /^past_key_values\.(\d+)\.(key|value)$/
-const PRESENT = /^(?:present(?:_key_values)?|fresh)\.(\d+)\.(key|value)$/
-
-/** Reads what the graph takes and gives; throws MODEL_UNSUPPORTED naming everything it cannot drive. */
-export function readSignature(
-  inputs: readonly ort.InferenceSession.ValueMetadata[],
-  outputs: readonly ort.InferenceSession.ValueMetadata[],
-  fallback: { kvHeads: number; headDim: number },
-): Signature {
-  const problems: string[] = []
-  const byName = new Map(inputs.map((m) => [m.name, m]))
-  const typeOf = (m: ort.InferenceSession.ValueMetadata | undefined): string | null =>
-    m === undefined ? null : m.isTensor ? m.type : 'non-tensor'
-  const intType = (name: string, required: boolean): IntType | null => {
-    const t = typeOf(byName.get(name))
-    if (t === null) {
-      if (required) problems.push(`no ${name} input`)
-      return null
-    }
-    if (t === 'int64' || t === 'int32') return t
-    problems.push(`${name} of type ${t}`)
-    return null
-  }
-
-  const unknown = inputs.map((m) => m.name).filter((n) => !KNOWN_INPUTS.test(n))
-  if (unknown.length > 0) problems.push(`unknown inputs ${unknown.join(', ')}`)
-  const ids = intType('input_ids', true)
-  const mask = intType('attention_mask', false)
-  const positions = intType('position_ids', false)
-  const keepName = byName.has('num_logits_to_keep') ? 'num_logits_to_keep' : byName.has('logits_to_keep') ? 'logits_to_keep' : null
-  const keepType = keepName ? intType(keepName, true) : null
-  const branch = byName.get('use_cache_branch')
-  if (branch && typeOf(branch) !== 'bool') problems.push(`use_cache_branch of type ${typeOf(branch)}`)
-
-  const pastByIndex = indexKv(inputs, PAST)
-  const presentByIndex = indexKv(outputs, PRESENT)
-  const slots = Math.ceil(Math.max(pastByIndex.length, presentByIndex.length) / 2) * 2
-  const layers = slots / 2
-  if (pastByIndex.length === 0) problems.push('no past_key_values inputs (exports without a KV cache cannot be driven)')
-  const pastNames: string[] = []
-  const presentNames: string[] = []
-  const kvTypes = new Set<string>()
-  let kvHeads = fallback.kvHeads
-  let headDim = fallback.headDim
-  for (let i = 0; i < slots; i++) {
-    const past = pastByIndex[i]
-    const present = presentByIndex[i]
-    const slot = `${Math.floor(i / 2)}.${i % 2 === 0 ? 'key' : 'value'}`
-    if (!past) problems.push(`no input past_key_values.${slot}`)
-    if (!present) problems.push(`no output present.${slot}`)
-    if (!past || !present) continue
-    pastNames.push(past.name)
-    presentNames.push(present.name)
-    kvTypes.add(String(typeOf(past)))
-    if (past.isTensor && past.shape.length === 4) {
-      if (typeof past.shape[1] === 'number') kvHeads = past.shape[1]
-      if (typeof past.shape[3] === 'number') headDim = past.shape[3]
-    } else {
-      problems.push(`past_key_values.${slot} is not a 4-D tensor`)
-    }
-  }
-  const kvDtype = [...kvTypes][0]
-  if (kvTypes.size > 1 || (kvDtype !== undefined && kvDtype !== 'float32' && kvDtype !== 'float16')) {
-    problems.push(`KV cache of type ${[...kvTypes].join(' and ')}`)
-  }
-  const logits = outputs.find((m) => m.name === 'logits')
-  const logitsType = typeOf(logits)
-  if (logitsType !== 'float32' && logitsType !== 'float16') {
-    problems.push(logits ? `logits of type ${logitsType}` : 'no logits output')
-  }
-
-  if (problems.length > 0) {
-    throw new AppError('MODEL_UNSUPPORTED', `Unsupported model signature: ${problems.join('; ')}`)
-  }
-  return {
-    ids: ids as IntType,
-    mask,
-    positions,
-    logitsToKeep: keepName && keepType ? { name: keepName, type: keepType } : null,
-    useCacheBranch: branch !== undefined,
-    kvDtype: kvDtype as 'float32' | 'float16',
-    logitsDtype: logitsType as 'float32' | 'float16',
-    layers,
-    kvHeads,
-    headDim,
-    pastNames,
-    presentNames,
-    inPlace: presentNames.length > 0 && presentNames.every((n) => n.startsWith('fresh.')),
-  }
-}
-
-/** Metadata entries matching `pattern` (layer, key|value), as [layer0.key, layer0.value, ...]. */
-function indexKv(
-  metas: readonly ort.InferenceSession.ValueMetadata[],
-  pattern: RegExp,
-): (ort.InferenceSession.ValueMetadata | undefined)[] {
-  const slots: (ort.InferenceSession.ValueMetadata | undefined)[] = []
-  for (const m of metas) {
-    const match = pattern.exec(m.name)
-    if (!match) continue
-    slots[Number(match[1]) * 2 + (match[2] === 'key' ? 0 : 1)] = m
-  }
-  return Array.from({ length: slots.length }, (_, i) => slots[i])
 }
 
 const QUIET: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 }
@@ -232,7 +102,7 @@ export class ModelSession {
     this.kvUpdate = update
     this.kvUpdateNotes = notes
     this.contextLength = opts.contextLength
-    const logitsMeta = session.outputMetadata.find((m) => m.name === 'logits')
+    const logitsMeta = session.outputMetadata.find((m) => m.name === NAMES.logits)
     const vocabDim = logitsMeta?.isTensor ? logitsMeta.shape[2] : undefined
     this.vocab = typeof vocabDim === 'number' ? vocabDim : opts.vocab
     this.ones = intArray(sig.mask ?? 'int64', opts.contextLength)
@@ -297,7 +167,7 @@ export class ModelSession {
     return new ModelSession(session, sig, opts, 'copy', notes)
   }
 
-  /** The first rewrite that opens and passes verifyInPlace, or null with the reasons in `notes`. */
+  /** The first rewrite, in LoadPlan's order, that opens and passes verifyInPlace; null with the reasons in `notes`. */
   private static async openInPlace(
     file: string,
     opts: SessionOptions,
@@ -310,24 +180,8 @@ export class ModelSession {
       ...options,
       extra: { session: { ...(options.extra as { session: object }).session, model_external_initializers_file_folder_path: path.dirname(file) } },
     }
-    const kinds = opts.kvUpdate === 'split' || opts.kvUpdate === 'append' ? [opts.kvUpdate] : (['split', 'append'] as const)
-    // Fused kernels are tried first. A fused attempt that fails is tried again unfused: if the
-    // unfused graph fails the same way, the fusion was not at fault and later attempts still fuse;
-    // otherwise it was, and they do not. (Fusion is exact by construction; this guards exports
-    // whose patterns match in a way the tests never saw.)
-    const fuse = opts.fuse ?? opts.provider === 'cpu'
-    interface Attempt { kind: 'split' | 'append'; fold: boolean; fuse: boolean; retryOf?: Failure }
-    type Failure = 'load' | 'run' | 'differs'
-    // A split whose repeat_kv fold fails is tried again without the fold.
-    const attempts = kinds.flatMap((kind): Attempt[] =>
-      kind === 'split' && opts.foldRepeatKv !== false ? [{ kind, fold: true, fuse }, { kind, fold: false, fuse }] : [{ kind, fold: false, fuse }],
-    )
-    const dropUnfolded = (after: number, kind: string): void => {
-      const at = attempts.findIndex((a, j) => j > after && a.kind === kind && !a.fold)
-      if (at >= 0) attempts.splice(at, 1)
-    }
-    for (let i = 0; i < attempts.length; i++) {
-      const attempt = attempts[i]!
+    const plan = new LoadPlan({ kvUpdate: opts.kvUpdate, foldRepeatKv: opts.foldRepeatKv, fuse: opts.fuse ?? opts.provider === 'cpu' })
+    for (let attempt = plan.next(); attempt; attempt = plan.next()) {
       const { kind, fold } = attempt
       let result: RewrittenModel
       try {
@@ -335,29 +189,19 @@ export class ModelSession {
       } catch (err) {
         // A file the rewrite cannot parse is left to onnxruntime, whose error says what is wrong.
         notes.push(`${kind}: ${err instanceof RewriteUnsupported ? err.message : `not rewritten (${firstLine(err)})`}`)
-        if (fold) dropUnfolded(i, kind) // the same refusal without the fold
+        plan.record({ refused: true })
         continue
       }
-      // Nothing folded: the unfolded attempt would be the same graph.
-      if (fold && result.folded === 0) dropUnfolded(i, kind)
       if (result.logitsNote && !notes.some((n) => n.startsWith('last-position logits'))) notes.push(`last-position logits: ${result.logitsNote}`)
       if (result.fuseNote && !notes.some((n) => n.startsWith('fusion:'))) notes.push(`fusion: ${result.fuseNote}`)
-      const fusedAny = result.fused.rotary + result.fused.skipNorm > 0
-      const label = `${kind}${result.folded > 0 ? ' (repeat_kv folded)' : ''}${fusedAny ? ' (fused)' : ''}`
-      const failed = (how: Failure): void => {
-        if (fusedAny) {
-          attempts.splice(i + 1, 0, { kind, fold, fuse: false, retryOf: how })
-        } else if (attempt.retryOf && attempt.retryOf !== how) {
-          // Unfused, this graph got further: the fusion failed it, and would fail the next kind too.
-          for (const later of attempts.slice(i + 1)) later.fuse = false
-        }
-      }
+      const rewritten = { refused: false, folded: result.folded, fused: result.fused.rotary + result.fused.skipNorm > 0 } as const
+      const label = `${kind}${result.folded > 0 ? ' (repeat_kv folded)' : ''}${rewritten.fused ? ' (fused)' : ''}`
       let session: ort.InferenceSession
       try {
         session = await ort.InferenceSession.create(result.bytes, fromMemory)
       } catch (err) {
         notes.push(`${label}: the rewritten graph did not load (${firstLine(err)})`)
-        failed('load')
+        plan.record({ ...rewritten, failed: 'load' })
         continue
       }
       const sig = await signatureOrRelease(session, opts)
@@ -370,7 +214,7 @@ export class ModelSession {
       if (problem === null) return model
       notes.push(`${label}: ${problem.message}`)
       await model.release()
-      failed(problem.failed ? 'run' : 'differs')
+      plan.record({ ...rewritten, failed: problem.failed ? 'run' : 'differs' })
     }
     return null
   }
@@ -408,7 +252,7 @@ export class ModelSession {
     if (!this.sig.inPlace) kv.compact()
 
     const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor(this.sig.ids, this.ids.subarray(0, n), [1, n]),
+      [NAMES.inputIds]: new ort.Tensor(this.sig.ids, this.ids.subarray(0, n), [1, n]),
     }
     // Capacity plus new tokens stays within the context, as some exports' position tables need:
     // near the end of the context the spare positions are dropped first (one copy).
@@ -425,13 +269,13 @@ export class ModelSession {
     const fedPast = feedEmpty ? this.empty : kv.tensors
     const fedLength = feedEmpty ? 0 : kv.capacity
     if (this.sig.mask) {
-      feeds.attention_mask = this.sig.inPlace ? this.maskTensor(past, fedLength, n) : new ort.Tensor(this.sig.mask, this.ones.subarray(0, total), [1, total])
+      feeds[NAMES.attentionMask] = this.sig.inPlace ? this.maskTensor(past, fedLength, n) : new ort.Tensor(this.sig.mask, this.ones.subarray(0, total), [1, total])
     }
-    if (this.sig.positions) feeds.position_ids = this.positionTensor(past, n, opts.positionShift ?? 0)
+    if (this.sig.positions) feeds[NAMES.positionIds] = this.positionTensor(past, n, opts.positionShift ?? 0)
     if (this.sig.logitsToKeep) {
       feeds[this.sig.logitsToKeep.name] = (opts.logits === 'last' ? this.keepLast : this.keepAll) as ort.Tensor
     }
-    if (this.sig.useCacheBranch) feeds.use_cache_branch = this.branch[past > 0 ? 1 : 0]
+    if (this.sig.useCacheBranch) feeds[NAMES.useCacheBranch] = this.branch[past > 0 ? 1 : 0]
     for (let i = 0; i < this.sig.pastNames.length; i++) feeds[this.sig.pastNames[i]!] = fedPast[i]!
 
     const out = await this.session.run(feeds, opts.quiet ? QUIET : {})
@@ -439,7 +283,7 @@ export class ModelSession {
     if (this.sig.inPlace) kv.append(kvOut, tokens, (needed) => this.capacityFor(needed))
     else kv.advance(kvOut, tokens)
 
-    const logits = out.logits!
+    const logits = out[NAMES.logits]!
     const rows = logits.dims[1]!
     const data = logits.data as Float32Array | Uint16Array
     if (opts.logits === 'all') {
@@ -452,7 +296,8 @@ export class ModelSession {
 
   /**
    * Whether the graph takes several new tokens on top of a non-empty cache; some exports fail
-   * there (FACTS.md). Runs two tiny passes on a scratch cache.
+   * there (an Expand of a [new tokens] shape to [past + new tokens], which broadcasts only for one
+   * new token or an empty cache). Runs two tiny passes on a scratch cache.
    */
   async probeMultiTokenAppend(): Promise<boolean> {
     const kv = this.emptyCache()

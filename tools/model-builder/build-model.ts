@@ -46,6 +46,8 @@ export interface BuildOptions {
   exportedRope: boolean
   /** The default domain's opset the graph is written for (17 or 18). */
   opset: 17 | 18
+  /** Constants as Constant nodes right before their readers, as torch.onnx exports place them. */
+  inlineConstants: boolean
   /** Never end a reply by itself (special tokens out of reach): replies run to max tokens or a stop. */
   endless: boolean
   seed: number
@@ -98,6 +100,7 @@ export function resolveOptions(opts: Partial<BuildOptions>): BuildOptions {
     exportedRmsNorm: false,
     exportedRope: false,
     opset: 17,
+    inlineConstants: false,
     ropeScaling: 1,
     endless: false,
     seed: 42,
@@ -174,6 +177,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     exportedRmsNorm: o.exportedRmsNorm,
     exportedRope: o.exportedRope,
     opset: o.opset,
+    inlineConstants: o.inlineConstants,
   }
   const onnxDir = path.join(dir, 'onnx')
   // Three standard deviations of the logits below the rest.

@@ -59,6 +59,8 @@ export class GraphBuilder {
   private outputs: IValueInfoProto[] = []
   private counter = 0
   private external: ExternalData
+  /** The initializers `int64` and `float` made: small constants, not weights. */
+  private constants = new Set<string>()
 
   /** Weights of at least `externalThreshold` bytes go to `<dir>/<dataFile>`. */
   constructor(
@@ -115,11 +117,16 @@ export class GraphBuilder {
   }
 
   int64(values: number[], dims: number[] = [values.length]): string {
-    return this.tensor(`const_${this.counter++}`, 'int64', dims, new BigInt64Array(values.map(BigInt)))
+    return this.constant(this.tensor(`const_${this.counter++}`, 'int64', dims, new BigInt64Array(values.map(BigInt))))
   }
 
   float(values: number[], dims: number[] = [values.length]): string {
-    return this.tensor(`const_${this.counter++}`, 'float32', dims, new Float32Array(values))
+    return this.constant(this.tensor(`const_${this.counter++}`, 'float32', dims, new Float32Array(values)))
+  }
+
+  private constant(name: string): string {
+    this.constants.add(name)
+    return name
   }
 
   /** An initializer; large ones are written to the external data file. */
@@ -149,9 +156,16 @@ export class GraphBuilder {
   /** The default domain's opset the model declares (17 unless set before `finish`). */
   opset = 17
 
+  /**
+   * Write each constant as a Constant node right before each node that reads it, as torch.onnx
+   * exports place them, instead of as an initializer (set before `finish`).
+   */
+  inlineConstants = false
+
   /** Encodes the model (`opset` plus com.microsoft 1) and closes the external data file. */
   finish(name: string): Uint8Array {
     this.external.close()
+    const { nodes, initializers } = this.inlineConstants ? this.inlined() : { nodes: this.nodes, initializers: this.initializers }
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'hearth-model-builder',
@@ -161,13 +175,31 @@ export class GraphBuilder {
       ],
       graph: {
         name,
-        node: this.nodes,
-        initializer: this.initializers,
+        node: nodes,
+        initializer: initializers,
         input: this.inputs,
         output: this.outputs,
       },
     })
     return onnx.ModelProto.encode(model).finish()
+  }
+
+  /** The nodes with a Constant node of its own before each read of a constant, and the initializers left. */
+  private inlined(): { nodes: INodeProto[]; initializers: ITensorProto[] } {
+    const constants = new Map(this.initializers.filter((t) => this.constants.has(t.name!) && t.rawData).map((t) => [t.name!, t]))
+    const nodes: INodeProto[] = []
+    for (const n of this.nodes) {
+      const input = (n.input ?? []).map((name) => {
+        const t = constants.get(name)
+        if (!t) return name
+        const out = `constant_${this.counter++}`
+        const value = attribute('value', { tensor: { dataType: t.dataType, dims: t.dims, rawData: t.rawData } })
+        nodes.push({ opType: 'Constant', domain: '', name: `Constant_${this.counter++}`, input: [], output: [out], attribute: [value] })
+        return out
+      })
+      nodes.push({ ...n, input })
+    }
+    return { nodes, initializers: this.initializers.filter((t) => !constants.has(t.name!)) }
   }
 }
 

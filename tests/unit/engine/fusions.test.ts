@@ -10,10 +10,10 @@ import path from 'node:path'
 import onnxProto from 'onnx-proto'
 import * as ort from 'onnxruntime-node'
 import { buildModel, type BuildOptions } from '../../../tools/model-builder/build-model.ts'
-import { fuseRotary } from '../../../src-main/engine/fuse-rotary.ts'
-import { fuseSkipNorm } from '../../../src-main/engine/fuse-skip-norm.ts'
-import { ConstantValues } from '../../../src-main/engine/graph-edit.ts'
-import { rewriteModel } from '../../../src-main/engine/kv-rewrite.ts'
+import { fuseRotary } from '../../../src-main/engine/graph/fuse-rotary.ts'
+import { fuseSkipNorm } from '../../../src-main/engine/graph/fuse-skip-norm.ts'
+import { ConstantReader } from '../../../src-main/engine/graph/graph-edit.ts'
+import { rewriteModel } from '../../../src-main/engine/graph/rewrite-model.ts'
 import { ModelSession, type SessionOptions } from '../../../src-main/engine/session.ts'
 
 const { onnx } = onnxProto
@@ -48,7 +48,7 @@ async function fusedSites(file: string, mutate: (graph: IGraphProto, producer: (
   const graph = onnx.ModelProto.decode(await readFile(file)).graph!
   const producer = (v: string): onnxProto.onnx.INodeProto => graph.node!.find((n) => n.output!.includes(v))!
   mutate(graph, producer)
-  return fuseRotary(graph, new ConstantValues(graph), 17, HEAD_DIM)
+  return fuseRotary(graph, new ConstantReader(graph), 17, HEAD_DIM)
 }
 
 describe('fuseRotary', () => {
@@ -254,13 +254,46 @@ describe('fuseRotary', () => {
       await plain.release()
     }
   })
+
+  it('fuses a graph whose Constant nodes sit right before their readers, as torch.onnx places them, and decodes as the export does', async () => {
+    const file = await build('inline-constants', { exportedRope: true, repeatKv: true, exportedRmsNorm: true, inlineConstants: true })
+    const nodes = onnx.ModelProto.decode(await readFile(file)).graph!.node!
+    const constants = nodes.filter((n) => n.opType === 'Constant')
+    assert.ok(constants.length > 10 * LAYERS, `${constants.length} Constant nodes`)
+    for (const c of constants) {
+      const reader = nodes.slice(nodes.indexOf(c)).find((n) => n.opType !== 'Constant')!
+      assert.ok(reader.input!.includes(c.output![0]!), `${c.output![0]} is read by the node after it`)
+    }
+    const fused = await ModelSession.open(file, SESSION)
+    const exported = await ModelSession.open(file, { ...SESSION, kvUpdate: 'copy' })
+    try {
+      // Nothing dropped: no fused attempt failed and fell back to an unfused one.
+      assert.deepEqual(fused.kvUpdateNotes, [])
+      assert.equal(fused.kvUpdate, 'split')
+      assert.deepEqual(fused.fusions, [`rotary embedding ×${2 * LAYERS}`, `residual add + RMSNorm ×${2 * LAYERS}`])
+      const tokens = Array.from({ length: 40 }, (_, i) => (i * 37 + 11) % 512)
+      const run = async (s: ModelSession): Promise<Float32Array[]> => {
+        const kv = s.emptyCache()
+        const out = [(await s.forward(kv, tokens.slice(0, 30), { logits: 'last' })).slice()]
+        for (const t of tokens.slice(30)) out.push((await s.forward(kv, [t], { logits: 'last' })).slice())
+        return out
+      }
+      const [a, b] = [await run(fused), await run(exported)]
+      let diff = 0
+      for (let i = 0; i < a.length; i++) for (let j = 0; j < a[i]!.length; j++) diff = Math.max(diff, Math.abs(a[i]![j]! - b[i]![j]!))
+      assert.ok(diff < 1e-4, `max abs diff ${diff}`)
+    } finally {
+      await fused.release()
+      await exported.release()
+    }
+  })
 })
 
 /** The whole graph decoded, `mutate`d, then fuseSkipNorm's count on it. */
 async function fusedNorms(file: string, mutate: (graph: IGraphProto) => void = () => {}): Promise<{ count: number; graph: IGraphProto }> {
   const graph = onnx.ModelProto.decode(await readFile(file)).graph!
   mutate(graph)
-  return { count: fuseSkipNorm(graph, new ConstantValues(graph)), graph }
+  return { count: fuseSkipNorm(graph, new ConstantReader(graph)), graph }
 }
 
 describe('fuseSkipNorm', () => {

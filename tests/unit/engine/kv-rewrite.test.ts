@@ -12,7 +12,8 @@ import { buildModel, type BuildOptions } from '../../../tools/model-builder/buil
 import { GraphBuilder } from '../../../tools/model-builder/onnx-graph.ts'
 import { Rng } from '../../../tools/model-builder/random.ts'
 import { ModelSession, type SessionOptions } from '../../../src-main/engine/session.ts'
-import { rewriteGraph, rewriteModel, RewriteUnsupported, type KvRewrite } from '../../../src-main/engine/kv-rewrite.ts'
+import { rewriteGraph } from '../../../src-main/engine/graph/in-place.ts'
+import { rewriteModel, RewriteUnsupported, type KvRewrite } from '../../../src-main/engine/graph/rewrite-model.ts'
 
 const { onnx } = onnxProto
 
@@ -85,6 +86,10 @@ const VARIANTS: [string, Partial<BuildOptions>, string, number, 'split' | 'appen
   // Opset 18 moves ReduceMean's axes to an input and gives Split num_outputs; longrope scales the tables.
   ['at opset 18, rope tables scaled by 1.19', { repeatKv: true, exportedRmsNorm: true, exportedRope: true, opset: 18, ropeScaling: 1.19 }, 'model.onnx', 1e-4, 'split'],
   ['at opset 18, rotate_half by Split', { opset: 18 }, 'model.onnx', 1e-4, 'split'],
+  // torch.onnx places each Constant right before its reader: a pass that adds a reader earlier
+  // (the scores' scale moved onto the query) must keep the Constant and the order valid.
+  ['as torch.onnx exports it, a Constant node before each reader', { repeatKv: true, exportedRmsNorm: true, exportedRope: true, inlineConstants: true }, 'model.onnx', 1e-4, 'split'],
+  ['with grouped heads and a Constant node before each reader', { inlineConstants: true }, 'model.onnx', 1e-4, 'split'],
   ['single-token append', { singleTokenAppend: true }, 'model.onnx', 1e-4, 'append'],
 ]
 

@@ -6,7 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { buildModel, type BuildOptions } from '../../../tools/model-builder/build-model.ts'
-import { ModelSession, readSignature } from '../../../src-main/engine/session.ts'
+import { ModelSession } from '../../../src-main/engine/session.ts'
+import { readSignature } from '../../../src-main/engine/signature.ts'
 import type { KvCache } from '../../../src-main/engine/kv-cache.ts'
 
 const TOKENS = [1, 77, 300, 5, 42, 42, 9, 511, 260, 3, 128, 64, 7, 99]

@@ -11,7 +11,7 @@
 // with ReduceMean over the last axis only, keeping it, and eps a constant scalar. Anything else,
 // casts included (fp16 exports), is left alone.
 
-import { intAttr, intsAttr, onnx, producers, type ConstantValues, type IGraphProto, type INodeProto } from './graph-edit.ts'
+import { intAttr, intsAttr, onnx, producers, type ConstantReader, type IGraphProto, type INodeProto } from './graph-edit.ts'
 
 interface Site {
   /** The residual Add. */
@@ -23,7 +23,7 @@ interface Site {
 }
 
 /** Replaces each residual Add + RMSNorm with one SkipSimplifiedLayerNormalization; returns how many. */
-export function fuseSkipNorm(graph: IGraphProto, values: ConstantValues): number {
+export function fuseSkipNorm(graph: IGraphProto, constants: ConstantReader): number {
   const nodes = graph.node ?? []
   const producer = producers(nodes)
   const graphInputs = new Set((graph.input ?? []).map((i) => i.name))
@@ -32,7 +32,7 @@ export function fuseSkipNorm(graph: IGraphProto, values: ConstantValues): number
   const sites: Site[] = []
   const claimed = new Set<INodeProto>()
   for (const n of nodes) {
-    const site = matchNorm(n, producer, values, isInitializer)
+    const site = matchNorm(n, producer, constants, isInitializer)
     if (!site || claimed.has(site.add)) continue
     claimed.add(site.add)
     sites.push(site)
@@ -64,7 +64,7 @@ export function fuseSkipNorm(graph: IGraphProto, values: ConstantValues): number
 function matchNorm(
   last: INodeProto,
   producer: Map<string, INodeProto>,
-  values: ConstantValues,
+  constants: ConstantReader,
   isInitializer: (v: string) => boolean,
 ): Site | null {
   const op = (v: string | undefined, type: string): INodeProto | null => {
@@ -87,7 +87,7 @@ function matchNorm(
       for (const [a, b] of [[0, 1], [1, 0]] as const) {
         const r = producer.get(normed.input![b]!)
         if (r?.opType === 'Reciprocal') root = op(r.input![0], 'Sqrt')
-        else if (r?.opType === 'Div' && values.floats(r.input![0]!)?.join() === '1') root = op(r.input![1], 'Sqrt')
+        else if (r?.opType === 'Div' && constants.floats(r.input![0]!)?.join() === '1') root = op(r.input![1], 'Sqrt')
         if (root) {
           x = normed.input![a]!
           break
@@ -99,13 +99,13 @@ function matchNorm(
     if (!add) continue
     const [meanIn, epsIn] = op(add.input![0], 'ReduceMean') ? [add.input![0]!, add.input![1]!] : [add.input![1]!, add.input![0]!]
     const mean = op(meanIn, 'ReduceMean')
-    const eps = values.floats(epsIn)
+    const eps = constants.floats(epsIn)
     if (!mean || !eps || eps.length !== 1) continue
-    const axes = mean.input![1] ? values.ints(mean.input![1]) : intsAttr(mean, 'axes')
+    const axes = mean.input![1] ? constants.ints(mean.input![1]) : intsAttr(mean, 'axes')
     if (!axes || axes.length !== 1 || axes[0] !== -1 || (intAttr(mean, 'keepdims') ?? 1) !== 1) continue
     const square = producer.get(mean.input![0]!)
     const squares =
-      (square?.opType === 'Pow' && square.input![0] === x && values.floats(square.input![1]!)?.join() === '2') ||
+      (square?.opType === 'Pow' && square.input![0] === x && constants.floats(square.input![1]!)?.join() === '2') ||
       (square?.opType === 'Mul' && square.input![0] === x && square.input![1] === x)
     if (!squares) continue
     // x must be a residual sum of two tensors.

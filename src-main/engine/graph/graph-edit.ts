@@ -1,5 +1,6 @@
-// Small helpers shared by the load-time graph rewrites (kv-rewrite.ts, fuse-rotary.ts,
-// fuse-skip-norm.ts), and the ONNX message types they work on.
+// The ONNX message types the load-time rewrites work on, and what they share: finding producers
+// and consumers, building nodes, reading known constants, adding int64 initializers, and putting
+// the node list back in order after an edit.
 
 import onnxProto from 'onnx-proto'
 
@@ -8,11 +9,21 @@ export type INodeProto = onnxProto.onnx.INodeProto
 export type IGraphProto = onnxProto.onnx.IGraphProto
 export type ITensorProto = onnxProto.onnx.ITensorProto
 
+/** Slice's "to the end". */
+export const INT64_MAX = 9223372036854775807n
+
+/** Why a graph cannot take a rewrite; the engine then loads it as it is and says why. */
+export class RewriteUnsupported extends Error {}
+
 /** Each value's producing node. */
 export function producers(nodes: INodeProto[]): Map<string, INodeProto> {
   const producer = new Map<string, INodeProto>()
   for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n)
   return producer
+}
+
+export function consumersOf(nodes: INodeProto[], value: string): INodeProto[] {
+  return nodes.filter((n) => (n.input ?? []).includes(value))
 }
 
 /** A default-domain node whose attributes are all ints. */
@@ -26,24 +37,6 @@ export function intNode(name: string, opType: string, input: string[], output: s
   })
 }
 
-export function consumersOf(nodes: INodeProto[], value: string): INodeProto[] {
-  return nodes.filter((n) => (n.input ?? []).includes(value))
-}
-
-/** Keeps only the nodes that some graph output depends on. */
-export function removeDeadNodes(graph: IGraphProto): void {
-  const needed = new Set((graph.output ?? []).map((o) => o.name!))
-  const nodes = graph.node ?? []
-  const keep = new Array<boolean>(nodes.length).fill(false)
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const n = nodes[i]!
-    if (!(n.output ?? []).some((o) => needed.has(o))) continue
-    keep[i] = true
-    for (const input of n.input ?? []) if (input) needed.add(input)
-  }
-  graph.node = nodes.filter((_, i) => keep[i])
-}
-
 export function intAttr(node: INodeProto, name: string): number | null {
   const a = (node.attribute ?? []).find((x) => x.name === name)
   return a?.i === undefined || a.i === null ? null : Number(a.i)
@@ -55,11 +48,65 @@ export function intsAttr(node: INodeProto, name: string): number[] | null {
 }
 
 /**
+ * Keeps only the nodes that some graph output depends on. Followed through producers, not the
+ * list: a pass may leave a producer after its reader until sortNodes puts it back.
+ */
+export function removeDeadNodes(graph: IGraphProto): void {
+  const nodes = graph.node ?? []
+  const producer = producers(nodes)
+  const needed = new Set<INodeProto>()
+  const queue = (graph.output ?? []).map((o) => o.name!)
+  while (queue.length > 0) {
+    const n = producer.get(queue.pop()!)
+    if (!n || needed.has(n)) continue
+    needed.add(n)
+    for (const input of n.input ?? []) if (input) queue.push(input)
+  }
+  graph.node = nodes.filter((n) => needed.has(n))
+}
+
+/**
+ * Orders the nodes so each comes after the producers of its inputs, as ONNX requires. Stable: a
+ * node is moved only when it is read before it is produced, and then just ahead of its first
+ * reader, so a list already in order is left as it is. Throws on a cycle.
+ */
+export function sortNodes(graph: IGraphProto): void {
+  const nodes = graph.node ?? []
+  const producer = producers(nodes)
+  const placed = new Set<INodeProto>()
+  // Nodes waiting for a producer: on the stack below its top.
+  const waiting = new Set<INodeProto>()
+  const sorted: INodeProto[] = []
+  for (const root of nodes) {
+    const stack = [root]
+    while (stack.length > 0) {
+      const n = stack[stack.length - 1]!
+      if (placed.has(n)) {
+        stack.pop()
+        continue
+      }
+      const pending = (n.input ?? []).map((i) => (i ? producer.get(i) : undefined)).find((p) => p !== undefined && !placed.has(p))
+      if (pending) {
+        if (waiting.has(pending) || pending === n) throw new Error(`the graph has a cycle through ${n.name || n.opType}`)
+        waiting.add(n)
+        stack.push(pending)
+        continue
+      }
+      waiting.delete(n)
+      placed.add(n)
+      sorted.push(n)
+      stack.pop()
+    }
+  }
+  graph.node = sorted
+}
+
+/**
  * Values of the constants a rewrite needs to read (Slice bounds, Unsqueeze axes, scalars): from
  * Constant nodes, and from the small initializers decoded beside the graph (the large ones are
  * carried over as raw bytes and never read).
  */
-export class ConstantValues {
+export class ConstantReader {
   private tensors = new Map<string, ITensorProto>()
   constructor(graph: IGraphProto, small: Iterable<ITensorProto> = []) {
     for (const t of [...small, ...(graph.initializer ?? [])]) if (t.name) this.tensors.set(t.name, t)
@@ -126,8 +173,11 @@ function clampToNumber(v: bigint): number {
   return Number(v)
 }
 
-/** Small int64 initializers added to the decoded part of the graph, named by their values. */
-export class Constants {
+/**
+ * The int64 initializers a pass adds, named by their values (one per value, however often it is
+ * asked for), added to the decoded part of the graph on `commit`.
+ */
+export class NewInitializers {
   private added = new Map<string, ITensorProto>()
   constructor(private graph: IGraphProto) {}
 

@@ -13,7 +13,7 @@
 // the first half of each row is needed, which is exact because the tables are Concat(freqs,
 // freqs) through elementwise ops; that is checked, as is every other part of the pattern.
 
-import { Constants, intAttr, intNode, intsAttr, onnx, producers, type ConstantValues, type IGraphProto, type INodeProto } from './graph-edit.ts'
+import { intAttr, intNode, intsAttr, NewInitializers, onnx, producers, type ConstantReader, type IGraphProto, type INodeProto } from './graph-edit.ts'
 
 interface Site {
   add: INodeProto
@@ -27,13 +27,13 @@ interface Site {
  * Replaces each rotary embedding the graph applies with one RotaryEmbedding node; returns how
  * many. `headDim` (from the cache inputs) is needed to accept Slice-based halves.
  */
-export function fuseRotary(graph: IGraphProto, values: ConstantValues, opset: number, headDim: number | null): number {
+export function fuseRotary(graph: IGraphProto, constants: ConstantReader, opset: number, headDim: number | null): number {
   const nodes = graph.node ?? []
-  const pattern = new RotaryPattern(producers(nodes), values, headDim)
+  const pattern = new RotaryPattern(producers(nodes), constants, headDim)
   const sites = nodes.map((n) => pattern.match(n)).filter((s): s is Site => s !== null)
   if (sites.length === 0) return 0
 
-  const constants = new Constants(graph)
+  const initializers = new NewInitializers(graph)
   const tables = new Map<string, { nodes: INodeProto[]; cos: string; sin: string; positions: string }>()
   const result: INodeProto[] = []
   const bySite = new Map(sites.map((s) => [s.add, s]))
@@ -46,7 +46,7 @@ export function fuseRotary(graph: IGraphProto, values: ConstantValues, opset: nu
     const key = `${site.cos}|${site.sin}`
     let table = tables.get(key)
     if (!table) {
-      table = rotaryTables(site.cos, site.sin, `hearth/rotary${tables.size}`, constants, opset)
+      table = rotaryTables(site.cos, site.sin, `hearth/rotary${tables.size}`, initializers, opset)
       tables.set(key, table)
       result.push(...table.nodes)
     }
@@ -62,7 +62,7 @@ export function fuseRotary(graph: IGraphProto, values: ConstantValues, opset: nu
     )
   }
   graph.node = result
-  constants.commit()
+  initializers.commit()
   return sites.length
 }
 
@@ -70,7 +70,7 @@ export function fuseRotary(graph: IGraphProto, values: ConstantValues, opset: nu
  * The fused kernel's inputs for one pass, from the graph's cos and sin ([B, S, D]): the first half
  * of each row as a [B * S, D/2] cache, and position_ids [B, S] numbering its rows.
  */
-function rotaryTables(cos: string, sin: string, base: string, constants: Constants, opset: number) {
+function rotaryTables(cos: string, sin: string, base: string, initializers: NewInitializers, opset: number) {
   const nodes: INodeProto[] = []
   const node = (opType: string, input: string[], output: string[], attrs: Record<string, number> = {}): void => {
     nodes.push(intNode(`${base}/${output[0]!.split('/').pop()}`, opType, input, output, attrs))
@@ -83,10 +83,10 @@ function rotaryTables(cos: string, sin: string, base: string, constants: Constan
   node('Flatten', [v('cos_half')], [v('cos_cache')], { axis: 2 })
   node('Flatten', [v('sin_half')], [v('sin_cache')], { axis: 2 })
   node('Shape', [cos], [v('table_shape')])
-  node('Slice', [v('table_shape'), constants.int64([0]), constants.int64([2]), constants.int64([0])], [v('batch_seq')])
+  node('Slice', [v('table_shape'), initializers.int64([0]), initializers.int64([2]), initializers.int64([0])], [v('batch_seq')])
   node('Shape', [v('cos_cache')], [v('cache_shape')])
-  node('Gather', [v('cache_shape'), constants.scalar(0)], [v('rows')], { axis: 0 })
-  node('Range', [constants.scalar(0), v('rows'), constants.scalar(1)], [v('row_index')])
+  node('Gather', [v('cache_shape'), initializers.scalar(0)], [v('rows')], { axis: 0 })
+  node('Range', [initializers.scalar(0), v('rows'), initializers.scalar(1)], [v('row_index')])
   node('Reshape', [v('row_index'), v('batch_seq')], [v('positions')])
   return { nodes, cos: v('cos_cache'), sin: v('sin_cache'), positions: v('positions') }
 }
@@ -94,7 +94,7 @@ function rotaryTables(cos: string, sin: string, base: string, constants: Constan
 class RotaryPattern {
   constructor(
     private producer: Map<string, INodeProto>,
-    private values: ConstantValues,
+    private constants: ConstantReader,
     private headDim: number | null,
   ) {}
 
@@ -144,7 +144,7 @@ class RotaryPattern {
     if (split && this.producer.get(second) === split) {
       if (split.output!.length !== 2 || split.output![0] !== first || split.output![1] !== second) return null
       if (!isLastAxis(intAttr(split, 'axis') ?? 0)) return null
-      const sizes = split.input![1] ? this.values.ints(split.input![1]) : intsAttr(split, 'split')
+      const sizes = split.input![1] ? this.constants.ints(split.input![1]) : intsAttr(split, 'split')
       if (split.input![1] && !sizes) return null
       if (sizes && (sizes.length !== 2 || sizes[0] !== sizes[1] || (this.headDim !== null && sizes[0]! * 2 !== this.headDim))) return null
       return split.input![0]!
@@ -161,7 +161,7 @@ class RotaryPattern {
     if (!slice) return null
     const [data, starts, ends, axes, steps] = slice.input!
     const one = (name: string | undefined): number | null => {
-      const v = name ? this.values.ints(name) : null
+      const v = name ? this.constants.ints(name) : null
       return v && v.length === 1 ? v[0]! : null
     }
     const start = one(starts)
@@ -181,7 +181,7 @@ class RotaryPattern {
   private unsqueezedAxis1(value: string): string | null {
     const u = this.op(value, 'Unsqueeze')
     if (!u) return null
-    const axes = u.input![1] ? this.values.ints(u.input![1]) : intsAttr(u, 'axes')
+    const axes = u.input![1] ? this.constants.ints(u.input![1]) : intsAttr(u, 'axes')
     return axes && axes.length === 1 && axes[0] === 1 ? u.input![0]! : null
   }
 
@@ -214,7 +214,7 @@ class RotaryPattern {
   }
 
   private isScalar(name: string): boolean {
-    return this.values.size(name) === 1
+    return this.constants.size(name) === 1
   }
 }
 

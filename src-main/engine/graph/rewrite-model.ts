@@ -1,0 +1,102 @@
+// Rewrites a decoder model at load: the in-place KV update (in-place.ts), then last-position
+// logits (logits-to-keep.ts), then the fusions (fuse-rotary.ts, fuse-skip-norm.ts), in that order.
+//
+// A pass may leave a node ahead of a producer it now reads (an export places each Constant just
+// before its reader, and a pass may add a reader earlier): the node list is put back in
+// dependency order after every pass, so each pass starts from a valid graph.
+
+import { PAST } from '../signature.ts'
+import { fuseRotary } from './fuse-rotary.ts'
+import { fuseSkipNorm } from './fuse-skip-norm.ts'
+import { ConstantReader, onnx, removeDeadNodes, RewriteUnsupported, sortNodes, type IGraphProto } from './graph-edit.ts'
+import { rewriteGraph, type KvRewrite } from './in-place.ts'
+import { addLogitsToKeep, hasLogitsToKeep } from './logits-to-keep.ts'
+import { OnnxFile } from './onnx-file.ts'
+
+export { RewriteUnsupported }
+export type { KvRewrite }
+
+export interface RewriteOptions {
+  /**
+   * With 'split': where the export repeats each KV head for its query heads (repeat_kv: Unsqueeze,
+   * Expand, Reshape), attend over the cache without the copy, grouping the query heads instead
+   * (default true).
+   */
+  foldRepeatKv?: boolean
+  /**
+   * Give a graph without num_logits_to_keep that input (Slice of the hidden states before the
+   * lm_head), so a prefill computes the last position's logits only, not every position's.
+   */
+  lastLogits?: boolean
+  /**
+   * Fuse runs of small kernels into onnxruntime's contrib kernels: each rotary embedding
+   * (fuse-rotary.ts), each residual Add with the RMSNorm after it (fuse-skip-norm.ts).
+   */
+  fuse?: boolean
+}
+
+export interface RewrittenModel {
+  bytes: Uint8Array
+  /** The new outputs in KvCache order (layer, key before value). */
+  freshNames: string[]
+  /** Why the logits rewrite asked for was not made; null when made or not asked for. */
+  logitsNote: string | null
+  /** Attention reads of the cache whose repeat_kv copy was folded away. */
+  folded: number
+  /** What `fuse` fused, by kind. */
+  fused: Fused
+  /** Why `fuse` fused nothing when it failed; null otherwise. */
+  fuseNote: string | null
+}
+
+export interface Fused {
+  /** Rotary embeddings, one RotaryEmbedding kernel each. */
+  rotary: number
+  /** Residual Adds and the RMSNorms reading them, one SkipSimplifiedLayerNormalization each. */
+  skipNorm: number
+}
+
+export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOptions = {}): RewrittenModel {
+  const file = new OnnxFile(model)
+  const { graph, opset } = file
+  if (opset < 13) throw new RewriteUnsupported(`opset ${opset} (13 or newer needed)`)
+
+  // Fusing reads Slice bounds and scalars, which live in small initializers: decode those, never
+  // the weights.
+  const constants = opts.fuse ? new ConstantReader(graph, file.smallInitializers()) : null
+  const { freshNames, folded } = rewriteGraph(graph, kind, opts.foldRepeatKv ?? true, constants)
+  sortNodes(graph)
+  const logitsNote = opts.lastLogits ? keepLastLogits(graph) : null
+  const { fused, fuseNote } = constants ? fuse(graph, constants, opset) : { fused: { rotary: 0, skipNorm: 0 }, fuseNote: null }
+  return { bytes: file.encode({ contribOps: fused.rotary + fused.skipNorm > 0 }), freshNames, logitsNote, folded, fused, fuseNote }
+}
+
+/** Adds num_logits_to_keep unless the graph has it; returns why it could not, or null. */
+function keepLastLogits(graph: IGraphProto): string | null {
+  if (hasLogitsToKeep(graph)) return null
+  try {
+    addLogitsToKeep(graph)
+  } catch (err) {
+    if (!(err instanceof RewriteUnsupported)) throw err
+    return err.message
+  }
+  sortNodes(graph)
+  return null
+}
+
+/** Runs the fusions on a copy: one that throws leaves `graph` as it was, with a note. */
+function fuse(graph: IGraphProto, constants: ConstantReader, opset: number): { fused: Fused; fuseNote: string | null } {
+  const headDim = (graph.input ?? []).find((i) => PAST.test(i.name ?? ''))?.type?.tensorType?.shape?.dim?.[3]?.dimValue
+  const copy = onnx.GraphProto.decode(onnx.GraphProto.encode(graph).finish())
+  try {
+    const rotary = fuseRotary(copy, constants, opset, headDim ? Number(headDim) : null)
+    sortNodes(copy)
+    const skipNorm = fuseSkipNorm(copy, constants)
+    removeDeadNodes(copy)
+    sortNodes(copy)
+    Object.assign(graph, copy)
+    return { fused: { rotary, skipNorm }, fuseNote: null }
+  } catch (err) {
+    return { fused: { rotary: 0, skipNorm: 0 }, fuseNote: `nothing fused (${(err as Error).message})` }
+  }
+}
