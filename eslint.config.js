@@ -10,6 +10,13 @@ const noElectron = {
   name: 'electron',
   message: 'Only src-main/electron/ may import electron: the rest runs in browser mode, tests and the engine process.',
 }
+// Main-process code, and model-format/ which both sides share, never import the engine's code:
+// onnxruntime's native code loads only in the engine process, whose crashes take only it down.
+const engineSide = 'Only src-main/engine/ may import the engine or onnxruntime-node; what main shares with it lives in src-main/model-format/.'
+const noEngineSide = [
+  { regex: '(^|/)engine(/|$)', message: engineSide },
+  { regex: '^onnxruntime-node(/|$)', message: engineSide },
+]
 
 export default tseslint.config(
   { ignores: ['.*/**', 'dist/**', 'out/**', 'release/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'tools/bench/peers/**', 'bench-results/**'] },
@@ -63,9 +70,18 @@ export default tseslint.config(
       ],
     },
   },
+  // One block per area: a later block's no-restricted-imports replaces an earlier one's.
+  {
+    files: ['src-main/engine/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [noElectron] }] },
+  },
+  {
+    files: ['src-main/electron/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: noEngineSide }] },
+  },
   {
     files: ['src-main/**'],
-    ignores: ['src-main/electron/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [noElectron] }] },
+    ignores: ['src-main/engine/**', 'src-main/electron/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [noElectron], patterns: noEngineSide }] },
   },
 )

@@ -11,7 +11,7 @@ import type {
   Settings,
   VariantName,
 } from '../../src-shared/types.ts'
-import { defaultProviders, defaultThreads } from '../engine/providers.ts'
+import { defaultProviders, defaultThreads } from '../model-format/provider-defaults.ts'
 import { createIdleUnloader, type IdleUnloader } from '../models/idle-unload.ts'
 import type { ModelLibrary } from '../models/library.ts'
 import type { EnginePort } from './engine-port.ts'

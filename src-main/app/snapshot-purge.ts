@@ -4,7 +4,7 @@
 
 import { readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
-import { SNAPSHOT_EXT, snapshotFile } from '../engine/snapshot-name.ts'
+import { SNAPSHOT_EXT, snapshotFile } from '../model-format/snapshot-name.ts'
 
 /** A snapshot half written when the engine died; it holds the same tokens. */
 const PARTIAL_EXT = `${SNAPSHOT_EXT}.tmp`

@@ -3,7 +3,7 @@
 
 import { utilityProcess } from 'electron'
 import type { Spawner } from '../engine-host/spawner.ts'
-import type { EngineMessage, HostMessage } from '../engine/protocol.ts'
+import type { EngineMessage, HostMessage } from '../model-format/protocol.ts'
 
 /** Starts `entry` (the built engine, dist/main/engine.js) as a utility process per spawn. */
 export function utilitySpawner(entry: string): Spawner {

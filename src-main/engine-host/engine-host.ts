@@ -12,7 +12,7 @@ import type {
   LoadOptions,
   RequestKind,
   Requests,
-} from '../engine/protocol.ts'
+} from '../model-format/protocol.ts'
 import { forkSpawner, type EngineProcess, type Spawner } from './spawner.ts'
 
 export interface EngineHostOptions {

@@ -4,7 +4,7 @@
 import { fork } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { EngineMessage, HostMessage } from '../engine/protocol.ts'
+import type { EngineMessage, HostMessage } from '../model-format/protocol.ts'
 
 /** A running engine process, whatever started it. */
 export interface EngineProcess {

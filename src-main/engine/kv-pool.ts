@@ -1,8 +1,8 @@
 // The KV cache pool: one cache per conversation, reused by longest common token prefix, under a
 // byte budget with least-recently-used eviction to disk snapshots.
 
+import type { CacheInfo } from '../model-format/protocol.ts'
 import type { KvCache } from './kv-cache.ts'
-import type { CacheInfo } from './protocol.ts'
 import type { SnapshotStore } from './snapshots.ts'
 
 export interface PoolEntry {
@@ -68,6 +68,7 @@ export class KvPool {
     if (entry.busy) throw new Error(`the cache of ${entry.key} is in use`)
     entry.busy = true
     try {
+      // The positions to keep are the tokens shared with the prompt [TAG_KV_TOKENS].
       // [TAG_LAST_TOKEN_EVAL] When the whole prompt is cached, its last token is evaluated again:
       // sampling needs the logits of the final position and the cache keeps none.
       entry.cache.truncate(Math.min(commonPrefix(entry.cache.tokens, prompt), prompt.length - 1))

@@ -6,11 +6,13 @@ import os from 'node:os'
 import path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { AppError } from '../../src-shared/errors.ts'
-import type { LoadedModelInfo, ModelVariant } from '../../src-shared/types.ts'
-import { kvBytesPerToken, readModelConfig, type ModelConfig } from './model-config.ts'
-import { chooseVariant, inspectModelFolder } from './model-folder.ts'
-import type { LoadOptions } from './protocol.ts'
-import { defaultProviders, defaultThreads, openWithFallback } from './providers.ts'
+import type { LoadedModelInfo, ModelVariant, ProviderName } from '../../src-shared/types.ts'
+import { DEFAULT_PREFILL_CHUNK, ESTIMATE_CONTEXT, estimateMemory } from '../model-format/memory-estimate.ts'
+import { readModelConfig, type ModelConfig } from '../model-format/model-config.ts'
+import { chooseVariant, inspectModelFolder } from '../model-format/model-folder.ts'
+import type { LoadOptions } from '../model-format/protocol.ts'
+import { defaultProviders, defaultThreads } from '../model-format/provider-defaults.ts'
+import { openWithFallback } from './providers.ts'
 import { ModelSession } from './session.ts'
 import type { ModelIdentity } from './snapshots.ts'
 import { loadTokenizer, type ChatTokenizer } from './tokenizer.ts'
@@ -25,30 +27,22 @@ export interface LoadedModel {
   prefillChunk: number
 }
 
-/** Context positions the memory estimate reserves KV for (a long chat, not the model's maximum). */
-const ESTIMATE_CONTEXT = 4096
-/**
- * Default prompt tokens per prefill pass. Bounds what a pass materialises: attention scores
- * [heads, chunk, context] in exports built from standard ops, and logits [chunk, vocab] in those
- * without num_logits_to_keep (a 4000-token prompt in one pass would need gigabytes for either).
- * 256 was the fastest measured at 512- and 2048-token prompts (PERFORMANCE.md).
- */
-const DEFAULT_CHUNK = 256
-
 export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const summary = await inspectModelFolder(modelDir)
   if (!summary.valid) throw new AppError('MODEL_INVALID', `${summary.dir}: ${summary.reason}`)
   const config = await readModelConfig(summary.dir)
   const threads = opts.threads ?? defaultThreads()
   const spinning = opts.spinning ?? false
+  // Judged against available memory, not hardware-fit's 'wont-fit' ceiling, which counts RAM other
+  // programs hold and might give back: loading into it would push the machine into swap. With the
+  // same estimate, a variant the library says 'fits' (80% of available) loads, one it says
+  // 'wont-fit' is refused, and a 'tight' one may need other programs closed first.
   const memoryLimit = opts.memoryLimitBytes ?? os.freemem()
 
   const opened = await openWithFallback(opts.providers ?? defaultProviders(), summary.dir, async (provider) => {
     const variant = chooseVariant(summary.variants, provider, opts.variant)
     const onnxStat = await stat(path.join(summary.dir, variant.file))
-    // The in-place rewrite reads the .onnx file and writes a rewritten copy while it loads: for
-    // weights inside the file (no external data) that is twice its size on top of the weights.
-    checkMemory(variant, config, memoryLimit, opts.prefillChunk, provider === 'webgpu' ? 0 : 2 * onnxStat.size)
+    checkMemory(config, variant, { provider, chunk: opts.prefillChunk, onnxFileBytes: onnxStat.size }, memoryLimit)
     const session = await ModelSession.open(path.join(summary.dir, variant.file), {
       provider,
       threads,
@@ -88,7 +82,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
       headDim: session.sig.headDim,
       onnxruntime: ort.env.versions.common,
     }
-    const prefillChunk = opts.prefillChunk && opts.prefillChunk > 0 ? opts.prefillChunk : DEFAULT_CHUNK
+    const prefillChunk = opts.prefillChunk && opts.prefillChunk > 0 ? opts.prefillChunk : DEFAULT_PREFILL_CHUNK
     return { session, tokenizer, config, info, identity, prefillChunk }
   } catch (err) {
     await session.release()
@@ -96,22 +90,21 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
   }
 }
 
-/**
- * Refuses, before loading, a variant whose weights, cache and prefill outputs, plus what loading
- * holds for a while (`loadingBytes`), exceed `limit`.
- */
-function checkMemory(variant: ModelVariant, config: ModelConfig, limit: number, chunk: number | undefined, loadingBytes = 0): void {
-  const kvDtype = config.declaredKvDtype ?? (variant.name === 'fp16' || variant.name === 'q4f16' ? 'float16' : 'float32')
-  const kv = kvBytesPerToken(config, kvDtype) * Math.min(config.contextLength, ESTIMATE_CONTEXT)
-  const logits = (chunk && chunk > 0 ? chunk : DEFAULT_CHUNK) * config.vocabSize * 4
-  // Weights plus ~10% for the runtime's own allocations.
-  const need = Math.round(variant.bytes * 1.1 + kv + logits + loadingBytes)
-  if (need > limit) {
+/** Refuses, before loading, a variant the shared estimate (memory-estimate.ts) puts over `limit`. */
+function checkMemory(
+  config: ModelConfig,
+  variant: ModelVariant,
+  opts: { provider: ProviderName; chunk: number | undefined; onnxFileBytes: number },
+  limit: number,
+): void {
+  const context = Math.min(config.contextLength, ESTIMATE_CONTEXT)
+  const need = estimateMemory(config, variant, { context, ...opts })
+  if (need.totalBytes > limit) {
     throw new AppError(
       'MODEL_TOO_BIG',
-      `The ${variant.name} variant needs about ${gib(need)} of memory (weights ${gib(variant.bytes)}, ` +
-        `KV cache ${gib(kv)} for ${Math.min(config.contextLength, ESTIMATE_CONTEXT)} tokens` +
-        `${loadingBytes >= 2 ** 20 ? `, ${gib(loadingBytes)} more while loading a model stored in one file` : ''}) ` +
+      `The ${variant.name} variant needs about ${gib(need.totalBytes)} of memory (weights ${gib(variant.bytes)}, ` +
+        `KV cache ${gib(need.kvBytes)} for ${context} tokens` +
+        `${need.loadingBytes >= 2 ** 20 ? `, ${gib(need.loadingBytes)} more while loading a model stored in one file` : ''}) ` +
         `but ${gib(limit)} is available. Choose a smaller variant or model, or close other programs.`,
     )
   }

@@ -2,8 +2,8 @@
 // (process.send). Requests run one at a time in arrival order; cancel and info answer at once.
 
 import { AppError } from '../../src-shared/errors.ts'
+import type { EngineMessage, HostMessage, Requests, RequestKind } from '../model-format/protocol.ts'
 import { Engine } from './engine.ts'
-import type { EngineMessage, HostMessage, Requests, RequestKind } from './protocol.ts'
 
 interface Port {
   send(message: EngineMessage): void
@@ -41,7 +41,7 @@ const pending = new Set<number>()
 const cancelled = new Set<number>()
 let queue: Promise<void> = Promise.resolve()
 
-async function handle(message: Exclude<HostMessage, { type: 'cancel' }>): Promise<Requests[RequestKind]['result']> {
+async function handle(message: Exclude<HostMessage, { type: 'cancel' | 'info' }>): Promise<Requests[RequestKind]['result']> {
   switch (message.type) {
     case 'load':
       return engine.load(message.modelDir, message.options)
@@ -57,8 +57,6 @@ async function handle(message: Exclude<HostMessage, { type: 'cancel' }>): Promis
     case 'unload':
       await engine.unload()
       return null
-    case 'info':
-      return engine.info()
   }
 }
 

@@ -1,31 +1,11 @@
-// Execution providers: the preference per OS, and trying each in turn because onnxruntime-node
-// throws instead of falling back when a provider is unusable.
+// Execution providers: which ones cannot work here, and trying each in turn because
+// onnxruntime-node throws instead of falling back when a provider is unusable.
 
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import os from 'node:os'
 import path from 'node:path'
 import type { ProviderAttempt, ProviderName } from '../../src-shared/types.ts'
 import { AppError } from '../../src-shared/errors.ts'
-
-export function defaultProviders(platform: NodeJS.Platform = process.platform): ProviderName[] {
-  if (platform === 'win32') return ['dml', 'webgpu', 'cpu']
-  if (platform === 'darwin') return ['coreml', 'webgpu', 'cpu']
-  return ['cuda', 'webgpu', 'cpu']
-}
-
-/** Providers that keep tensors on a device (where 'gpu-buffer' outputs are possible or copies cost). */
-export function isGpuProvider(provider: ProviderName): boolean {
-  return provider !== 'cpu'
-}
-
-/**
- * Intra-op threads: every logical CPU on small machines; above 4, half of them (SMT siblings share
- * the FPU that matmuls saturate), capped at 8 where more threads stop helping a batch of one.
- */
-export function defaultThreads(cpus: number = os.availableParallelism()): number {
-  return cpus <= 4 ? Math.max(1, cpus) : Math.min(8, Math.floor(cpus / 2))
-}
 
 /**
  * Why a provider cannot work here, known without trying; null when only trying can tell.

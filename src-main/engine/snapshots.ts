@@ -7,8 +7,8 @@
 import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
 import path from 'node:path'
 import * as ort from 'onnxruntime-node'
+import { SNAPSHOT_EXT, snapshotFile } from '../model-format/snapshot-name.ts'
 import { KvCache } from './kv-cache.ts'
-import { SNAPSHOT_EXT, snapshotFile } from './snapshot-name.ts'
 
 const MAGIC = 'HEARTHKV'
 const VERSION = 1

@@ -55,5 +55,8 @@ export function loadCatalog(): CatalogEntry[] {
 
 /** How each variant of a catalog model would fit, before downloading it. */
 export function fitCatalogEntry(entry: CatalogEntry, context: number, budget: MemoryBudget): FitReport {
-  return fitModel({ shape: entry, variants: entry.variants, context, budget })
+  // Loading holds twice the .onnx: the weights when it is the only file, the graph (taken as
+  // nothing) beside data chunks.
+  const variants = entry.variants.map((v) => ({ ...v, onnxFileBytes: v.files.length === 1 ? v.bytes : undefined }))
+  return fitModel({ shape: entry, variants, context, budget })
 }

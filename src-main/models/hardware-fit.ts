@@ -1,22 +1,13 @@
-// Will a model fit? Memory for weights + KV cache + overhead against RAM or GPU memory. Pure.
-//
-// The estimate, in bytes, for one variant at context length C:
-//   weights  = the variant's files on disk (ONNX initializers load about 1:1)
-//   kv       = 2 (keys, values) × layers × kvHeads × headDim × C × bytes per element
-//   overhead = runtime base + 10% of weights (arena, prepacked kernels)
-//            + kv again (a step holds the past it was fed and the present it returns)
-//            + logits of one prefill chunk (chunk × vocab × 4)
-// It covers one conversation's cache at C; the engine's pool holding several costs more.
+// Will a model fit? The shared memory estimate (model-format/memory-estimate.ts) against RAM or
+// GPU memory, as a verdict per variant and the largest context that fits. Pure.
 
 import os from 'node:os'
 import { AppError } from '../../src-shared/errors.ts'
 import type { FitEstimate, FitReport, FitVerdict, MemoryBudget, VariantName } from '../../src-shared/types.ts'
+import { DEFAULT_PREFILL_CHUNK, estimateMemory, type MemoryEstimate, type MemoryShape } from '../model-format/memory-estimate.ts'
+import { VARIANT_ORDER } from '../model-format/model-folder.ts'
 
-export interface ModelShape {
-  layers: number
-  kvHeads: number
-  headDim: number
-  vocabSize: number
+export interface ModelShape extends MemoryShape {
   /** The model's maximum context; maxContext never exceeds it. */
   contextLength: number
 }
@@ -24,6 +15,8 @@ export interface ModelShape {
 export interface VariantSize {
   name: VariantName
   bytes: number
+  /** Size of the .onnx file alone, when known: loading holds twice it (memory-estimate.ts). */
+  onnxFileBytes?: number | undefined
 }
 
 export interface FitRequest {
@@ -35,9 +28,6 @@ export interface FitRequest {
   variant?: VariantName | undefined
 }
 
-const RUNTIME_BASE = 300 * 1024 * 1024
-const ARENA_FRACTION = 0.1
-const PREFILL_CHUNK = 512
 /** Share of available RAM a model may take and still 'fit': the OS and other apps need the rest. */
 const RAM_FITS = 0.8
 /** Share of total RAM beyond which a model would push the machine into swap: 'wont-fit'. */
@@ -45,35 +35,11 @@ const RAM_CEILING = 0.9
 const GPU_FITS = 0.85
 const GPU_CEILING = 0.95
 
-/** MatMulNBits int4 is the fast CPU path; fp16 is native on GPUs. Same order as the engine's. */
-const CPU_ORDER: VariantName[] = ['q4', 'q8', 'int8', 'uint8', 'fp32', 'bnb4', 'q4f16', 'fp16']
-const GPU_ORDER: VariantName[] = ['fp16', 'q4f16', 'fp32', 'q4', 'q8', 'int8', 'uint8', 'bnb4']
-
-/** fp16-activation exports keep their KV cache in float16, the rest in float32. */
-export function kvBytesPerElement(variant: VariantName): number {
-  return variant === 'fp16' || variant === 'q4f16' ? 2 : 4
-}
-
-export function kvBytes(shape: ModelShape, variant: VariantName, context: number): number {
-  return 2 * shape.layers * shape.kvHeads * shape.headDim * context * kvBytesPerElement(variant)
-}
-
-export function estimateMemory(
-  shape: ModelShape,
-  variant: VariantSize,
-  context: number,
-): Pick<FitEstimate, 'weightsBytes' | 'kvBytes' | 'overheadBytes' | 'totalBytes'> {
-  const kv = kvBytes(shape, variant.name, context)
-  const logits = Math.min(PREFILL_CHUNK, context) * shape.vocabSize * 4
-  const overhead = Math.round(RUNTIME_BASE + ARENA_FRACTION * variant.bytes + kv + logits)
-  return { weightsBytes: variant.bytes, kvBytes: kv, overheadBytes: overhead, totalBytes: variant.bytes + kv + overhead }
-}
-
 /** Every variant judged at the requested context, best first, and the chosen one. */
 export function fitModel(request: FitRequest): FitReport {
   const { shape, budget } = request
   const onGpu = budget.gpuMemory !== null && budget.gpuMemory > 0
-  const order = onGpu ? GPU_ORDER : CPU_ORDER
+  const order = VARIANT_ORDER[onGpu ? 'gpu' : 'cpu']
   const estimates = request.variants.map((v) => fitVariant(shape, v, request.context, budget))
   const rankOf = (e: FitEstimate): number => VERDICT_RANK[e.verdict] * 100 + order.indexOf(e.variant)
   estimates.sort((a, b) =>
@@ -93,22 +59,32 @@ export function fitVariant(
   context: number,
   budget: MemoryBudget,
 ): FitEstimate {
-  const estimate = estimateMemory(shape, variant, context)
+  const { weightsBytes, kvBytes, overheadBytes, totalBytes } = estimateAt(shape, variant, context)
   const { device, fitsLimit, ceiling } = limits(budget)
-  const verdict: FitVerdict =
-    estimate.totalBytes <= fitsLimit ? 'fits' : estimate.totalBytes <= ceiling ? 'tight' : 'wont-fit'
-  return { variant: variant.name, context, verdict, device, ...estimate, maxContext: maxContext(shape, variant, fitsLimit) }
+  const verdict: FitVerdict = totalBytes <= fitsLimit ? 'fits' : totalBytes <= ceiling ? 'tight' : 'wont-fit'
+  return {
+    variant: variant.name,
+    context,
+    verdict,
+    device,
+    weightsBytes,
+    kvBytes,
+    overheadBytes,
+    totalBytes,
+    maxContext: maxContext(shape, variant, fitsLimit),
+  }
 }
 
 /** Largest context that still 'fits': memory is linear in context beyond one prefill chunk. */
 export function maxContext(shape: ModelShape, variant: VariantSize, limit: number): number {
-  const fixed = estimateMemory(shape, variant, PREFILL_CHUNK).totalBytes - 2 * kvBytes(shape, variant.name, PREFILL_CHUNK)
-  const perToken = 2 * kvBytes(shape, variant.name, 1)
-  const tokens = Math.floor((limit - fixed) / perToken)
-  if (tokens < PREFILL_CHUNK) {
+  const chunk = DEFAULT_PREFILL_CHUNK
+  const atChunk = estimateAt(shape, variant, chunk).totalBytes
+  const perToken = estimateAt(shape, variant, chunk + 1).totalBytes - atChunk
+  const tokens = chunk + Math.floor((limit - atChunk) / perToken)
+  if (tokens < chunk) {
     // Below one chunk the logits buffer shrinks too; search the few small values directly.
     let best = 0
-    for (let c = 1; c < PREFILL_CHUNK; c++) if (estimateMemory(shape, variant, c).totalBytes <= limit) best = c
+    for (let c = 1; c < chunk; c++) if (estimateAt(shape, variant, c).totalBytes <= limit) best = c
     return Math.min(best, shape.contextLength)
   }
   // Round to 256 tokens: a context setting, not a byte count.
@@ -121,6 +97,11 @@ export function systemMemory(gpuMemory: number | null = null): MemoryBudget {
 }
 
 const VERDICT_RANK: Record<FitVerdict, number> = { fits: 0, tight: 1, 'wont-fit': 2 }
+
+/** The estimate for a provider that updates the cache in place: every one but WebGPU. */
+function estimateAt(shape: ModelShape, variant: VariantSize, context: number): MemoryEstimate {
+  return estimateMemory(shape, variant, { context, onnxFileBytes: variant.onnxFileBytes })
+}
 
 function limits(budget: MemoryBudget): { device: 'gpu' | 'ram'; fitsLimit: number; ceiling: number } {
   if (budget.gpuMemory !== null && budget.gpuMemory > 0) {

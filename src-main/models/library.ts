@@ -15,7 +15,8 @@ import type {
   RemoveResult,
   VariantName,
 } from '../../src-shared/types.ts'
-import { chooseVariant, inspectModelFolder } from '../engine/model-folder.ts'
+import { ESTIMATE_CONTEXT } from '../model-format/memory-estimate.ts'
+import { chooseVariant, inspectModelFolder } from '../model-format/model-folder.ts'
 import { listPartialDownloads, stagingPath } from './download-job.ts'
 import { DownloadQueue } from './download-queue.ts'
 import { nodeIo, type DownloadIo, type FileDownload } from './file-download.ts'
@@ -85,8 +86,6 @@ export interface ModelLibrary {
   on<E extends keyof ModelLibraryEvents>(event: E, listener: (payload: ModelLibraryEvents[E]) => void): () => void
 }
 
-const DEFAULT_FIT_CONTEXT = 4096
-
 export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
   const modelsDir = path.resolve(options.modelsDir)
   const inspect = options.inspect ?? inspectModelFolder
@@ -123,6 +122,7 @@ export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
 
     async list() {
       const entries = await readdir(modelsDir, { withFileTypes: true }).catch(() => [])
+      // Dot folders are not models: downloads stage in one until they are whole [TAG_STAGING].
       const dirs = entries
         .filter((e) => !e.name.startsWith('.') && (e.isDirectory() || e.isSymbolicLink()))
         .map((e) => e.name)
@@ -220,10 +220,14 @@ export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
     async fit(id, fitOptions = {}) {
       const summary = await library.get(id)
       if (!summary.valid) throw new AppError('MODEL_INVALID', `"${id}" cannot be run: ${summary.reason}`)
+      // The .onnx file's own size says how much loading holds, as the engine counts it.
+      const variants = await Promise.all(
+        summary.variants.map(async (v) => ({ ...v, onnxFileBytes: (await stat(path.join(summary.dir, v.file))).size })),
+      )
       return fitModel({
         shape: summary,
-        variants: summary.variants,
-        context: fitOptions.context ?? Math.min(summary.contextLength, DEFAULT_FIT_CONTEXT),
+        variants,
+        context: fitOptions.context ?? Math.min(summary.contextLength, ESTIMATE_CONTEXT),
         budget: fitOptions.memory ?? systemMemory(),
         variant: fitOptions.variant,
       })

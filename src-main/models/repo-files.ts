@@ -3,10 +3,10 @@
 import path from 'node:path'
 import { AppError } from '../../src-shared/errors.ts'
 import type { ModelVariant, VariantName } from '../../src-shared/types.ts'
-import { onnxVariant } from '../engine/model-folder.ts'
+import { onnxVariant } from '../model-format/model-folder.ts'
 import type { HubFile } from './hub.ts'
 
-/** A weight file at the top or under onnx/, named as the engine's model-folder reads it. */
+/** A weight file at the top or under onnx/, named as model-folder.ts reads it. */
 function variantOfPath(filePath: string): VariantName | null {
   const dir = path.posix.dirname(filePath)
   return dir === '.' || dir === 'onnx' ? onnxVariant(path.posix.basename(filePath)) : null

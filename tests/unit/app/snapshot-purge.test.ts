@@ -11,7 +11,7 @@ import { createApp, type App } from '../../../src-main/app/app.ts'
 import { hostEngine } from '../../../src-main/app/engine-port.ts'
 import { EngineHost } from '../../../src-main/engine-host/engine-host.ts'
 import { KvCache } from '../../../src-main/engine/kv-cache.ts'
-import { snapshotFile } from '../../../src-main/engine/snapshot-name.ts'
+import { snapshotFile } from '../../../src-main/model-format/snapshot-name.ts'
 import { SnapshotStore } from '../../../src-main/engine/snapshots.ts'
 
 const UNDO_MS = 1000

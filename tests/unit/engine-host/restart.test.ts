@@ -7,7 +7,7 @@ import type { AppError } from '../../../src-shared/errors.ts'
 import type { LoadedModelInfo } from '../../../src-shared/types.ts'
 import { EngineHost } from '../../../src-main/engine-host/engine-host.ts'
 import type { EngineProcess } from '../../../src-main/engine-host/spawner.ts'
-import type { EngineMessage, GenerateResult, HostMessage } from '../../../src-main/engine/protocol.ts'
+import type { EngineMessage, GenerateResult, HostMessage } from '../../../src-main/model-format/protocol.ts'
 import { CHAT, GREEDY } from '../engine/fixtures.ts'
 
 const INFO: LoadedModelInfo = {

@@ -2,10 +2,13 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Engine } from '../../../src-main/engine/engine.ts'
-import type { GenerateResult } from '../../../src-main/engine/protocol.ts'
+import { ESTIMATE_CONTEXT, estimateMemory } from '../../../src-main/model-format/memory-estimate.ts'
+import { readModelConfig } from '../../../src-main/model-format/model-config.ts'
+import { chooseVariant, inspectModelFolder } from '../../../src-main/model-format/model-folder.ts'
+import type { GenerateResult } from '../../../src-main/model-format/protocol.ts'
 import type { ChatMessage, GenerationParams } from '../../../src-shared/types.ts'
 import { GraphBuilder } from '../../../tools/model-builder/onnx-graph.ts'
 import { CHAT, GREEDY, tempModels } from './fixtures.ts'
@@ -209,11 +212,22 @@ describe('Engine#load with bad input', () => {
     })
   })
 
-  it('refuses a model too big for memory before loading it', async () => {
+  it('refuses a model too big for memory before loading it, judged by the shared estimate', async () => {
     await assert.rejects(new Engine().load(tiny, { providers: ['cpu'], memoryLimitBytes: 100_000 }), {
       code: 'MODEL_TOO_BIG',
       message: /needs about .* but .* is available/,
     })
+    const summary = await inspectModelFolder(tiny)
+    assert.ok(summary.valid)
+    const variant = chooseVariant(summary.variants, 'cpu')
+    const config = await readModelConfig(tiny)
+    const { totalBytes } = estimateMemory(config, variant, {
+      context: Math.min(config.contextLength, ESTIMATE_CONTEXT),
+      provider: 'cpu',
+      onnxFileBytes: (await stat(path.join(tiny, variant.file))).size,
+    })
+    await assert.rejects(new Engine().load(tiny, { providers: ['cpu'], memoryLimitBytes: totalBytes - 1 }), { code: 'MODEL_TOO_BIG' })
+    await engineFor(tiny, { memoryLimitBytes: totalBytes })
   })
 
   it('refuses a prompt longer than the context', async () => {

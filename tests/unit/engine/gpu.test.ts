@@ -5,7 +5,8 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import { defaultProviders, knownUnavailable } from '../../../src-main/engine/providers.ts'
+import { knownUnavailable } from '../../../src-main/engine/providers.ts'
+import { defaultProviders } from '../../../src-main/model-format/provider-defaults.ts'
 import { ModelSession, type SessionOptions } from '../../../src-main/engine/session.ts'
 import { tempModels } from './fixtures.ts'
 

@@ -1,24 +1,10 @@
-// Tests for provider order, defaults and per-provider fallback.
+// Tests for per-provider fallback.
 
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { AppError } from '../../../src-shared/errors.ts'
 import type { ProviderName } from '../../../src-shared/types.ts'
-import { defaultProviders, defaultThreads, openWithFallback } from '../../../src-main/engine/providers.ts'
-
-describe('defaultProviders', () => {
-  it('puts each platform’s GPU providers before the CPU', () => {
-    assert.deepEqual(defaultProviders('win32'), ['dml', 'webgpu', 'cpu'])
-    assert.deepEqual(defaultProviders('darwin'), ['coreml', 'webgpu', 'cpu'])
-    assert.deepEqual(defaultProviders('linux'), ['cuda', 'webgpu', 'cpu'])
-  })
-})
-
-describe('defaultThreads', () => {
-  it('uses every core of a small machine and half of a large one, at most 8', () => {
-    assert.deepEqual([1, 2, 4, 8, 12, 32].map((n) => defaultThreads(n)), [1, 2, 4, 4, 6, 8])
-  })
-})
+import { openWithFallback } from '../../../src-main/engine/providers.ts'
 
 describe('openWithFallback', () => {
   const failing = (ok: ProviderName) => async (p: ProviderName) => {

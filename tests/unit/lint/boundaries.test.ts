@@ -30,6 +30,31 @@ describe('lint import boundaries', () => {
     assert.equal((await boundaryErrors('src-renderer/lib/x.ts', "import { ipcRenderer } from 'electron'\nexport const i = ipcRenderer")).length, 1)
   })
 
+  it('keeps the engine and onnxruntime out of main-process code', async () => {
+    const session = "import { ModelSession } from '../engine/session.ts'\nexport const s = ModelSession"
+    const ort = "import * as ort from 'onnxruntime-node'\nexport const o = ort"
+    for (const file of ['src-main/app/x.ts', 'src-main/models/x.ts', 'src-main/electron/x.ts', 'src-main/engine-host/x.ts']) {
+      assert.equal((await boundaryErrors(file, session)).length, 1, file)
+      assert.equal((await boundaryErrors(file, ort)).length, 1, file)
+    }
+    const typeOnly = "import type { KvCache } from '../engine/kv-cache.ts'\nexport type K = KvCache"
+    assert.equal((await boundaryErrors('src-main/app/x.ts', typeOnly)).length, 1, 'types too: they name engine internals')
+    assert.deepEqual(await boundaryErrors('src-main/engine/x.ts', session.replace('../engine/', './')), [])
+    assert.deepEqual(await boundaryErrors('src-main/engine/x.ts', ort), [])
+  })
+
+  it('keeps the engine and onnxruntime out of model-format, which both sides import', async () => {
+    assert.equal((await boundaryErrors('src-main/model-format/x.ts', "import * as ort from 'onnxruntime-node'\nexport const o = ort")).length, 1)
+    assert.equal((await boundaryErrors('src-main/model-format/x.ts', "import { loadModel } from '../engine/load-model.ts'\nexport const l = loadModel")).length, 1)
+  })
+
+  it('lets main-process code import model-format and the engine-host', async () => {
+    const shared = "import { inspectModelFolder } from '../model-format/model-folder.ts'\nexport const i = inspectModelFolder"
+    const host = "import { EngineHost } from '../engine-host/engine-host.ts'\nexport const h = EngineHost"
+    assert.deepEqual(await boundaryErrors('src-main/models/x.ts', shared), [])
+    assert.deepEqual(await boundaryErrors('src-main/app/x.ts', host), [])
+  })
+
   for (const area of ['engine', 'store', 'models']) {
     it(`keeps electron out of src-main/${area}`, async () => {
       const code = "import { app } from 'electron'\nexport const a = app"

@@ -1,7 +1,10 @@
+// Tests for the fit verdicts, the largest context that fits, and which variant is chosen.
+
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { MemoryBudget } from '../../../src-shared/types.ts'
-import { estimateMemory, fitModel, fitVariant, kvBytes, type ModelShape } from '../../../src-main/models/hardware-fit.ts'
+import { estimateMemory } from '../../../src-main/model-format/memory-estimate.ts'
+import { fitModel, fitVariant, type ModelShape } from '../../../src-main/models/hardware-fit.ts'
 
 /** SmolLM2-135M-Instruct's shape and its variant sizes on the Hub. */
 const SMOLLM2: ModelShape = { layers: 30, kvHeads: 3, headDim: 64, vocabSize: 49152, contextLength: 8192 }
@@ -12,30 +15,20 @@ const VARIANTS = [
 ]
 const ram = (availableRam: number, totalRam = 2 * availableRam): MemoryBudget => ({ totalRam, availableRam, gpuMemory: null })
 
-describe('kvBytes', () => {
-  it('is 2 × layers × kvHeads × headDim × context × element size (45 KiB a token for SmolLM2 in fp32)', () => {
-    assert.equal(kvBytes(SMOLLM2, 'q4', 1), 46080)
-    assert.equal(kvBytes(SMOLLM2, 'q4', 1024), 46080 * 1024)
-    assert.equal(kvBytes(SMOLLM2, 'q4f16', 1024), 23040 * 1024, 'fp16-activation exports keep a float16 cache')
-  })
-})
-
-describe('estimateMemory', () => {
-  it('grows by the cache and its working copy per token, and counts the weights whole', () => {
-    const q4 = VARIANTS[1]!
-    const at2k = estimateMemory(SMOLLM2, q4, 2048)
-    const at4k = estimateMemory(SMOLLM2, q4, 4096)
-    assert.equal(at4k.totalBytes - at2k.totalBytes, 2 * kvBytes(SMOLLM2, 'q4', 2048))
-    assert.equal(at2k.weightsBytes, 200e6)
-    assert.equal(at2k.totalBytes, at2k.weightsBytes + at2k.kvBytes + at2k.overheadBytes)
-    assert.ok(at2k.overheadBytes > at2k.kvBytes, 'overhead includes the working copy of the cache')
-  })
-})
-
 describe('fitVariant', () => {
+  it('reports the shared estimate for a provider that updates the cache in place', () => {
+    const q4 = { ...VARIANTS[1]!, onnxFileBytes: 200e6 }
+    const estimate = estimateMemory(SMOLLM2, q4, { context: 4096, provider: 'cpu', onnxFileBytes: 200e6 })
+    const fit = fitVariant(SMOLLM2, q4, 4096, ram(8e9))
+    assert.deepEqual(
+      [fit.weightsBytes, fit.kvBytes, fit.overheadBytes, fit.totalBytes],
+      [estimate.weightsBytes, estimate.kvBytes, estimate.overheadBytes, estimate.totalBytes],
+    )
+  })
+
   it('says fits within 80% of available RAM, tight up to what closing apps could free, else won\'t fit', () => {
     const q4 = VARIANTS[1]!
-    const total = estimateMemory(SMOLLM2, q4, 4096).totalBytes
+    const total = estimateMemory(SMOLLM2, q4, { context: 4096 }).totalBytes
     assert.equal(fitVariant(SMOLLM2, q4, 4096, ram(total / 0.8)).verdict, 'fits')
     assert.equal(fitVariant(SMOLLM2, q4, 4096, ram(total / 0.8 - 1)).verdict, 'tight')
     assert.equal(fitVariant(SMOLLM2, q4, 4096, ram(total / 2, total / 0.9)).verdict, 'tight', 'up to 90% of total RAM')
@@ -64,7 +57,7 @@ describe('fitModel', () => {
   it('prefers q4 on the CPU when it fits, and a smaller variant when only that fits', () => {
     assert.equal(fitModel({ shape: SMOLLM2, variants: VARIANTS, context: 2048, budget: ram(8e9) }).chosen.variant, 'q4')
 
-    const q4f16Only = estimateMemory(SMOLLM2, VARIANTS[2]!, 2048).totalBytes / 0.8
+    const q4f16Only = estimateMemory(SMOLLM2, VARIANTS[2]!, { context: 2048 }).totalBytes / 0.8
     const report = fitModel({ shape: SMOLLM2, variants: VARIANTS, context: 2048, budget: ram(q4f16Only) })
     assert.equal(report.chosen.variant, 'q4f16')
     assert.equal(report.chosen.verdict, 'fits')

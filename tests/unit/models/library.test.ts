@@ -3,6 +3,7 @@ import { cp, lstat, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
+import { estimateMemory } from '../../../src-main/model-format/memory-estimate.ts'
 import { createModelLibrary, type ModelLibrary } from '../../../src-main/models/library.ts'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
 
@@ -155,6 +156,12 @@ describe('ModelLibrary#fit', () => {
     assert.equal(roomy.chosen.verdict, 'fits')
     assert.equal(roomy.chosen.variant, 'q4')
     assert.equal(roomy.chosen.context, 2048)
+    // The same bytes the engine's MODEL_TOO_BIG check counts, loading copy of the .onnx included.
+    const summary = await library.get('m')
+    const q4 = summary.valid ? summary.variants.find((v) => v.name === 'q4') : undefined
+    assert.ok(summary.valid && q4)
+    const onnxFileBytes = (await stat(path.join(summary.dir, q4.file))).size
+    assert.equal(roomy.chosen.totalBytes, estimateMemory(summary, q4, { context: 2048, provider: 'cpu', onnxFileBytes }).totalBytes)
 
     const cramped = await library.fit('m', { memory: { totalRam: 200e6, availableRam: 100e6, gpuMemory: null } })
     assert.equal(cramped.chosen.verdict, 'wont-fit')

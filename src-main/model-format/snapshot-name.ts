@@ -1,4 +1,4 @@
-// Where a conversation's KV snapshot lives. No onnxruntime here: main imports it to delete the
+// Where a conversation's KV snapshot lives: the engine writes it there, and main deletes the
 // snapshots of purged conversations without an engine.
 
 import { createHash } from 'node:crypto'

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { chooseVariant, inspectModelFolder } from '../../../src-main/engine/model-folder.ts'
+import { chooseVariant, inspectModelFolder } from '../../../src-main/model-format/model-folder.ts'
 import type { ModelVariant } from '../../../src-shared/types.ts'
 
 const CONFIG = {

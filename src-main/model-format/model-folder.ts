@@ -24,9 +24,14 @@ export function onnxVariant(fileName: string): VariantName | null {
   return match ? (SUFFIX_TO_VARIANT[match[2] ?? ''] ?? null) : null
 }
 
-/** Preference by provider kind: MatMulNBits int4 is the fastest CPU path; GPUs run fp16 natively. */
-const CPU_ORDER: VariantName[] = ['q4', 'q8', 'int8', 'uint8', 'fp32', 'bnb4', 'q4f16', 'fp16']
-const GPU_ORDER: VariantName[] = ['fp16', 'q4f16', 'fp32', 'q4', 'q8', 'int8', 'uint8', 'bnb4']
+/**
+ * Variants best first on each device: chooseVariant picks by it and the library's fit ranks by it.
+ * MatMulNBits int4 is the fastest CPU path; GPUs run fp16 natively.
+ */
+export const VARIANT_ORDER: Readonly<Record<'cpu' | 'gpu', readonly VariantName[]>> = {
+  cpu: ['q4', 'q8', 'int8', 'uint8', 'fp32', 'bnb4', 'q4f16', 'fp16'],
+  gpu: ['fp16', 'q4f16', 'fp32', 'q4', 'q8', 'int8', 'uint8', 'bnb4'],
+}
 
 /** Everything about a folder, or the first reason it cannot be run. Never throws. */
 export async function inspectModelFolder(dir: string): Promise<ModelSummary> {
@@ -49,6 +54,7 @@ export async function inspectModelFolder(dir: string): Promise<ModelSummary> {
       headDim: config.headDim,
       hiddenSize: config.hiddenSize,
       vocabSize: config.vocabSize,
+      declaredKvDtype: config.declaredKvDtype,
       variants,
     }
   } catch (err) {
@@ -68,8 +74,7 @@ export function chooseVariant(
     if (!found) throw new AppError('NOT_FOUND', `This model has no ${override} variant (it has: ${have})`)
     return found
   }
-  const order = provider === 'cpu' ? CPU_ORDER : GPU_ORDER
-  for (const name of order) {
+  for (const name of VARIANT_ORDER[provider === 'cpu' ? 'cpu' : 'gpu']) {
     const found = variants.find((v) => v.name === name)
     if (found) return found
   }

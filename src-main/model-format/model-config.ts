@@ -105,11 +105,6 @@ export function estimateParameters(c: ModelConfig): number | null {
   return embeddings + c.layers * (attention + mlp + norms) + c.hiddenSize
 }
 
-/** Bytes one token of KV cache takes: keys and values, every layer. */
-export function kvBytesPerToken(c: ModelConfig, dtype: 'float32' | 'float16'): number {
-  return 2 * c.layers * c.kvHeads * c.headDim * (dtype === 'float16' ? 2 : 4)
-}
-
 async function readJsonObject(dir: string, name: string, required: true): Promise<Json>
 async function readJsonObject(dir: string, name: string, required: false): Promise<Json | null>
 async function readJsonObject(dir: string, name: string, required: boolean): Promise<Json | null> {
