@@ -1,4 +1,4 @@
-// Domain types shared by main, engine and renderer. Types only: nothing here runs.
+// Domain types shared by main, engine and renderer, and two defaults (DEFAULT_PARAMS, DEFAULT_SETTINGS): data, no code.
 
 export type StopReason = 'eos' | 'stop-string' | 'length' | 'cancelled' | 'error'
 
@@ -136,6 +136,8 @@ export type ModelSummary =
       headDim: number
       hiddenSize: number
       vocabSize: number
+      /** The KV cache dtype config.json declares; null: the variant's own (fp16 kinds float16). */
+      declaredKvDtype: 'float32' | 'float16' | null
       variants: ModelVariant[]
     }
   | { valid: false; id: string; name: string; dir: string; reason: string }
@@ -466,9 +468,14 @@ export type MenuCommand = 'new-chat' | 'search' | 'settings'
 /** How a remote provider's API key is kept: encrypted by the OS, or in a file only this user may read. */
 export type SecretStorage = 'os-encrypted' | 'plain-file'
 
+/**
+ * What a conversation's modelId holds to chat with a remote provider's model:
+ * 'remote:<provider id>:<encoded name>'. Main makes and reads it; to the renderer it is opaque.
+ */
+export type RemoteModelId = `remote:${string}`
+
 export interface RemoteModel {
-  /** What a conversation's modelId holds to chat with it: 'remote:<provider id>:<encoded name>'. */
-  id: string
+  id: RemoteModelId
   /** The model's id on the provider's server. */
   name: string
 }

@@ -1,5 +1,5 @@
 // What the OpenAI-compatible server needs from whoever runs the model: the app's services, or an
-// engine host directly (hostBackend).
+// engine host directly (the tests' hostBackend).
 
 import type { ChatMessage, GenerationParams, GenerationStats } from '../../src-shared/types.ts'
 

@@ -3,7 +3,6 @@
 import path from 'node:path'
 import type { Api } from '../../src-shared/api.ts'
 import type { AppInfo } from '../../src-shared/types.ts'
-import { appBackend } from '../api-server/app-backend.ts'
 import { ApiServerControl } from '../api-server/control.ts'
 import { EngineHost } from '../engine-host/engine-host.ts'
 import { createModelLibrary } from '../models/library.ts'
@@ -11,9 +10,11 @@ import { RemoteProviders } from '../remote/remote-providers.ts'
 import { plainBox, type SecretBox } from '../remote/secret-box.ts'
 import { openStore } from '../store/store.ts'
 import { createApi } from './api.ts'
+import { appBackend } from './app-backend.ts'
 import { ChatService } from './chat-service.ts'
 import { hostEngine, type EnginePort } from './engine-port.ts'
 import { EventHub } from './events.ts'
+import { generators } from './generator.ts'
 import { ModelService } from './model-service.ts'
 import { SnapshotPurge, sweepSnapshots } from './snapshot-purge.ts'
 
@@ -64,7 +65,7 @@ export async function createApp(config: AppConfig): Promise<App> {
   const snapshots = new SnapshotPurge(snapshotDir, config.store?.now)
   const models = new ModelService({ library, engine, events, settings, snapshotDir, snapshotBudgetBytes: SNAPSHOT_BUDGET_BYTES })
   const remote = new RemoteProviders({ dataDir: config.dataDir, secrets: config.secrets ?? plainBox })
-  const chat = new ChatService({ store, engine, models, remote, events, settings })
+  const chat = new ChatService({ store, models, generatorFor: generators({ engine, models, remote }), events, settings })
   const apiServer = new ApiServerControl({
     dataDir: config.dataDir,
     backend: appBackend({ library, models, engine, settings }),

@@ -1,4 +1,4 @@
-// Generations: a reply row streamed from the engine into the store and out as events, one per
+// Generations: a reply row streamed from its generator into the store and out as events, one per
 // conversation at a time; stop, regenerate, edit, continue; an engine crash kept as an error.
 
 import { AppError, type ErrorData } from '../../src-shared/errors.ts'
@@ -6,39 +6,47 @@ import type { Conversation, GenerationStats, Message, Settings, Turn } from '../
 import { DEFAULT_TITLE } from '../store/conversations.ts'
 import type { Store } from '../store/store.ts'
 import type { StreamOutcome, StreamWriter } from '../store/stream-writer.ts'
-import { isRemoteModelId, type RemoteProviders } from '../remote/remote-providers.ts'
-import { cannotContinue, type EnginePort, type EngineRequest, type EngineResult } from './engine-port.ts'
+import type { EngineRequest } from './engine-port.ts'
 import type { EventHub } from './events.ts'
+import type { Generator, GeneratorFor } from './generator.ts'
 import type { ModelService } from './model-service.ts'
 import { mergeParams, promptMessages, titleFrom } from './prompt.ts'
 import { continuedStats } from './reply-stats.ts'
 
 export interface ChatServiceDeps {
   store: Store
-  engine: EnginePort
   models: ModelService
-  /** Chats whose model is a remote provider's: they stream from there, not from the engine. */
-  remote: RemoteProviders
+  /** The engine for local models, a remote provider for theirs. */
+  generatorFor: GeneratorFor
   events: EventHub
   settings: () => Settings
+}
+
+/** What a generation runs on, chosen before anything is written. */
+interface Chosen {
+  conversation: Conversation
+  modelId: string
+  generator: Generator
 }
 
 interface Generation {
   conversationId: string
   modelId: string
+  /** Chosen once, with the model: it runs and cancels this generation. */
+  generator: Generator
   writer: StreamWriter
   /** The reply row as created; `done` carries it if the row can no longer be read. */
   reply: Message
   request: EngineRequest
   /** A continued reply's stats so far: the new run's are added to them. */
   previous: GenerationStats | null
-  /** Set by stop: a queued generation never starts, a running one is cancelled in the engine. */
+  /** Set by stop: a queued generation never starts, a running one is cancelled by its generator. */
   cancelled: boolean
-  /** Set just before the request goes to the engine: from then on only the engine can stop it. */
+  /** Set just before the request goes out: from then on only the generator can stop it. */
   started: boolean
   /** A failed write of streamed text; the generation is cancelled and ends with this error. */
   failure: unknown
-  /** Ends the wait for the engine of a generation stopped before it started. */
+  /** Ends the wait for the generator of a generation stopped before it started. */
   abandon: () => void
   finished: Promise<void>
 }
@@ -63,13 +71,13 @@ export class ChatService {
   }
 
   async send(conversationId: string, text: string): Promise<Turn> {
-    const { conversation, modelId } = await this.#prepare(conversationId)
+    const chosen = await this.#prepare(conversationId)
     const { messages } = this.#deps.store
     const parentId = messages.branch(conversationId).at(-1)?.message.id ?? null
     const userMessage = messages.addUser(conversationId, parentId, text)
     this.#emitMessage(userMessage)
-    if (parentId === null && conversation.title === DEFAULT_TITLE) this.#retitle(conversationId, text)
-    return { userMessage, reply: this.#start(conversation, modelId, userMessage.id) }
+    if (parentId === null && chosen.conversation.title === DEFAULT_TITLE) this.#retitle(conversationId, text)
+    return { userMessage, reply: this.#start(chosen, userMessage.id) }
   }
 
   /** A new reply beside an assistant message, or a new reply to a user message. */
@@ -79,24 +87,22 @@ export class ChatService {
     if (message.role === 'system' || parentId === null) {
       throw new AppError('BAD_REQUEST', 'Only a reply to a message, or a message itself, can be answered again.')
     }
-    const { conversation, modelId } = await this.#prepare(message.conversationId)
-    return this.#start(conversation, modelId, parentId)
+    return this.#start(await this.#prepare(message.conversationId), parentId)
   }
 
   /** The user message with new text, as a new branch beside the old one, and its reply. */
   async editMessage(messageId: string, text: string): Promise<Turn> {
     const original = this.#deps.store.messages.get(messageId)
     if (original.role !== 'user') throw new AppError('BAD_REQUEST', 'Only your own messages can be edited.')
-    const { conversation, modelId } = await this.#prepare(original.conversationId)
-    const userMessage = this.#deps.store.messages.addUser(conversation.id, original.parentId, text)
+    const chosen = await this.#prepare(original.conversationId)
+    const userMessage = this.#deps.store.messages.addUser(chosen.conversation.id, original.parentId, text)
     this.#emitMessage(userMessage)
-    return { userMessage, reply: this.#start(conversation, modelId, userMessage.id) }
+    return { userMessage, reply: this.#start(chosen, userMessage.id) }
   }
 
-  /** Whether a reply in the conversation can be carried on: remote providers take whole chats only. */
+  /** Whether a reply in the conversation can be carried on from its text. */
   canContinue(conversation: Conversation): boolean {
-    const chosen = conversation.modelId ?? this.#deps.settings().defaultModelId
-    return this.#deps.engine.canContinue && !(chosen !== null && isRemoteModelId(chosen))
+    return this.#generatorOf(conversation).continueRefusal === null
   }
 
   /** Carries on a reply from its stored text; it streams again under the same id. */
@@ -104,15 +110,14 @@ export class ChatService {
     const { messages } = this.#deps.store
     const target = messages.get(messageId)
     if (target.role !== 'assistant') throw new AppError('BAD_REQUEST', 'Only a reply can be continued.')
-    if (!this.#deps.engine.canContinue) throw cannotContinue()
     if (messages.list(target.conversationId).some((m) => m.parentId === messageId)) {
       throw new AppError('CONFLICT', 'Only the last reply of a branch can be continued: later messages build on this one.')
     }
-    const { conversation, modelId } = await this.#prepare(target.conversationId)
+    const chosen = await this.#prepare(target.conversationId)
     // Checked before the row is reopened: a refusal leaves the reply as it was.
-    if (isRemoteModelId(modelId)) {
-      throw new AppError('MODEL_UNSUPPORTED', "A remote provider's model cannot carry on a reply from its text. Regenerate the reply instead.")
-    }
+    const refusal = chosen.generator.continueRefusal
+    if (refusal !== null) throw new AppError('MODEL_UNSUPPORTED', refusal)
+    const { conversation } = chosen
     const path = messages.switchBranch(conversation.id, messageId).map((e) => e.message)
     const writer = messages.resume(messageId)
     const reply = messages.get(messageId)
@@ -120,7 +125,7 @@ export class ChatService {
     // An empty reply has nothing to carry on from: it is answered afresh.
     const continueLast = reply.content !== ''
     if (continueLast) before.push({ role: 'assistant', content: reply.content })
-    this.#launch(conversation, modelId, writer, reply, before, continueLast, reply.stats)
+    this.#launch(chosen, writer, reply, before, continueLast, reply.stats)
     return reply
   }
 
@@ -129,7 +134,7 @@ export class ChatService {
     const generation = this.#generations.get(conversationId)
     if (generation === undefined) return
     generation.cancelled = true
-    if (generation.started) this.#cancel(generation)
+    if (generation.started) generation.generator.cancel(conversationId)
     else generation.abandon()
     await generation.finished
   }
@@ -138,17 +143,19 @@ export class ChatService {
     await Promise.all([...this.#generations.keys()].map((id) => this.stop(id)))
   }
 
-  /** The conversation and its model, checked before anything is written. */
-  async #prepare(conversationId: string): Promise<{ conversation: Conversation; modelId: string }> {
+  /** The conversation, its model and that model's generator, checked before anything is written. */
+  async #prepare(conversationId: string): Promise<Chosen> {
     this.#checkFree(conversationId)
     const conversation = this.#deps.store.conversations.get(conversationId)
-    const chosen = conversation.modelId ?? this.#deps.settings().defaultModelId
-    // A remote model needs no local one, only its provider still in the list.
-    if (isRemoteModelId(chosen)) await this.#deps.remote.resolve(chosen)
-    const modelId = isRemoteModelId(chosen) ? chosen : (await this.#deps.models.resolve(conversation)).id
+    const generator = this.#generatorOf(conversation)
+    const modelId = await generator.resolve(conversation)
     // Another call may have started a generation here while the model was being looked up.
     this.#checkFree(conversationId)
-    return { conversation, modelId }
+    return { conversation, modelId, generator }
+  }
+
+  #generatorOf(conversation: Conversation): Generator {
+    return this.#deps.generatorFor(conversation.modelId ?? this.#deps.settings().defaultModelId)
   }
 
   #checkFree(conversationId: string): void {
@@ -157,18 +164,18 @@ export class ChatService {
     }
   }
 
-  #start(conversation: Conversation, modelId: string, parentId: string): Message {
+  #start(chosen: Chosen, parentId: string): Message {
+    const { conversation } = chosen
     const { messages } = this.#deps.store
-    const writer = messages.startAssistant(conversation.id, parentId, modelId)
+    const writer = messages.startAssistant(conversation.id, parentId, chosen.modelId)
     const path = messages.branch(conversation.id).map((e) => e.message)
     const reply = messages.get(writer.messageId)
-    this.#launch(conversation, modelId, writer, reply, promptMessages(conversation.systemPrompt, path.slice(0, -1)), false, null)
+    this.#launch(chosen, writer, reply, promptMessages(conversation.systemPrompt, path.slice(0, -1)), false, null)
     return reply
   }
 
   #launch(
-    conversation: Conversation,
-    modelId: string,
+    { conversation, modelId, generator }: Chosen,
     writer: StreamWriter,
     reply: Message,
     prompt: EngineRequest['messages'],
@@ -178,6 +185,7 @@ export class ChatService {
     const generation: Generation = {
       conversationId: conversation.id,
       modelId,
+      generator,
       writer,
       reply,
       request: {
@@ -208,9 +216,7 @@ export class ChatService {
       // A generation stopped while it waits for the engine ends at once; its turn, when it
       // comes, finds it cancelled and gives the engine nothing.
       const abandoned = new Promise<null>((resolve) => (generation.abandon = () => resolve(null)))
-      const work = isRemoteModelId(generation.modelId)
-        ? this.#generateRemote(generation)
-        : this.#deps.models.exclusive(() => this.#generate(generation))
+      const work = generation.generator.generate(generation, (text) => this.#onToken(generation, text))
       const result = await Promise.race([work, abandoned])
       if (generation.failure !== null) throw generation.failure
       outcome = {
@@ -232,28 +238,6 @@ export class ChatService {
     this.#finish(generation, outcome, error)
   }
 
-  /** Inside the engine lock: null when stopped before the engine got the request. */
-  async #generate(generation: Generation): Promise<EngineResult | null> {
-    if (generation.cancelled) return null
-    await this.#deps.models.ensureLoaded(generation.modelId)
-    if (generation.cancelled) return null
-    generation.started = true
-    return this.#deps.engine.generate(generation.request, (text) => this.#onToken(generation, text))
-  }
-
-  /** A remote reply needs nothing of the engine, so it does not wait for its lock. */
-  async #generateRemote(generation: Generation): Promise<EngineResult | null> {
-    if (generation.cancelled) return null
-    generation.started = true
-    const { messages, params } = generation.request
-    return this.#deps.remote.generate(generation.modelId, generation.conversationId, messages, params, (text) => this.#onToken(generation, text))
-  }
-
-  #cancel(generation: Generation): void {
-    if (isRemoteModelId(generation.modelId)) this.#deps.remote.cancel(generation.conversationId)
-    else this.#deps.engine.cancel(generation.conversationId)
-  }
-
   #onToken(generation: Generation, text: string): void {
     if (generation.failure !== null) return
     try {
@@ -261,7 +245,7 @@ export class ChatService {
     } catch (err) {
       // The row is gone or the disk refused it: stop spending the engine on a reply nobody keeps.
       generation.failure = err
-      this.#cancel(generation)
+      generation.generator.cancel(generation.conversationId)
       return
     }
     this.#deps.events.emit('token', { conversationId: generation.conversationId, messageId: generation.writer.messageId, text })

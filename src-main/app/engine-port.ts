@@ -1,9 +1,9 @@
 // What the app needs from the engine process's host: the seam between services and engine-host.
 
-import { AppError } from '../../src-shared/errors.ts'
+import type { AppError } from '../../src-shared/errors.ts'
 import type { LoadedModelInfo } from '../../src-shared/types.ts'
 import type { EngineHost } from '../engine-host/engine-host.ts'
-import type { GenerateRequest, GenerateResult, LoadOptions } from '../engine/protocol.ts'
+import type { GenerateRequest, GenerateResult, LoadOptions } from '../model-format/protocol.ts'
 
 export type { LoadOptions }
 
@@ -16,8 +16,6 @@ export interface EngineRequest extends GenerateRequest {
 export type EngineResult = Pick<GenerateResult, 'text' | 'stats'>
 
 export interface EnginePort {
-  /** Whether a request may end in an open reply to carry on (`continueLast`). */
-  readonly canContinue: boolean
   load(modelDir: string, options: LoadOptions): Promise<LoadedModelInfo>
   /** Resolves when the reply ends, also when cancelled (stats.stopReason 'cancelled'). */
   generate(request: EngineRequest, onToken: (text: string) => void): Promise<EngineResult>
@@ -37,7 +35,6 @@ export interface EnginePort {
 /** The engine host as the app's engine. */
 export function hostEngine(host: EngineHost): EnginePort {
   return {
-    canContinue: true,
     load: (modelDir, options) => host.load(modelDir, options),
     generate: (request, onToken) => host.generate(request, onToken),
     cancel: (conversationId) => host.cancel(conversationId),
@@ -46,8 +43,4 @@ export function hostEngine(host: EngineHost): EnginePort {
     unload: () => host.unload(),
     close: () => host.close(),
   }
-}
-
-export function cannotContinue(): AppError {
-  return new AppError('MODEL_UNSUPPORTED', 'This engine cannot carry on a reply from its text yet. Regenerate the reply instead.')
 }

@@ -6,19 +6,19 @@ import { chmod, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
 import { AppError } from '../../src-shared/errors.ts'
-import type { ChatMessage, GenerationParams, NewRemoteProvider, RemoteProvider } from '../../src-shared/types.ts'
+import type { ChatMessage, GenerationParams, NewRemoteProvider, RemoteModelId, RemoteProvider } from '../../src-shared/types.ts'
 import { fetchModels, normalizeBaseUrl, streamChat, type Endpoint, type RemoteReply } from './openai-client.ts'
 import type { SecretBox } from './secret-box.ts'
 
-const PREFIX = 'remote:'
+const PREFIX = 'remote:' satisfies RemoteModelId
 
 /** A conversation's modelId for a provider's model; the name is encoded so it holds no '/'. */
-export function remoteModelId(providerId: string, model: string): string {
+export function remoteModelId(providerId: string, model: string): RemoteModelId {
   return `${PREFIX}${providerId}:${encodeURIComponent(model)}`
 }
 
-export function isRemoteModelId(modelId: string | null): modelId is string {
-  return modelId !== null && modelId.startsWith(PREFIX)
+export function isRemoteModelId(modelId: string | null): modelId is RemoteModelId {
+  return modelId?.startsWith(PREFIX) ?? false
 }
 
 const storedSchema = z.strictObject({

@@ -1,10 +1,13 @@
 // Remote OpenAI-compatible servers: their models for the picker, and adding or removing one.
 
-import type { NewRemoteProvider, RemoteModel, RemoteProvider } from '../../src-shared/types.ts'
+import type { NewRemoteProvider, RemoteModel, RemoteModelId, RemoteProvider } from '../../src-shared/types.ts'
 import { api } from './api.ts'
 
-/** RemoteModel.id's prefix: a chat keeps the id after its server was removed. */
-const REMOTE_PREFIX = 'remote:'
+/**
+ * RemoteModelId's prefix, held to the shared type (a change of format there fails to compile
+ * here): a chat keeps the id after its server was removed, and is still remote then.
+ */
+const REMOTE_PREFIX = 'remote:' satisfies RemoteModelId
 
 class RemotesState {
   providers = $state<RemoteProvider[]>([])
@@ -14,7 +17,7 @@ class RemotesState {
     return this.providers.flatMap((provider) => provider.models.map((model) => ({ provider, model })))
   }
 
-  isRemote(modelId: string | null): boolean {
+  isRemote(modelId: string | null): modelId is RemoteModelId {
     return modelId?.startsWith(REMOTE_PREFIX) ?? false
   }
 
@@ -29,7 +32,7 @@ class RemotesState {
     return this.isRemote(modelId) ? 'a removed remote server' : modelId
   }
 
-  async refresh(): Promise<void> {
+  async load(): Promise<void> {
     this.providers = await api.listRemoteProviders()
   }
 
@@ -39,7 +42,8 @@ class RemotesState {
     return provider
   }
 
-  async refetch(providerId: string): Promise<void> {
+  /** Has main fetch the server's model list again. */
+  async refresh(providerId: string): Promise<void> {
     const provider = await api.refreshRemoteProvider(providerId)
     this.providers = this.providers.map((p) => (p.id === providerId ? provider : p))
   }

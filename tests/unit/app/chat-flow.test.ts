@@ -11,18 +11,17 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import type { Events } from '../../../src-shared/api.ts'
 import { AppError } from '../../../src-shared/errors.ts'
 import { DEFAULT_SETTINGS, type GenerationStats, type LoadedModelInfo } from '../../../src-shared/types.ts'
+import { appBackend } from '../../../src-main/app/app-backend.ts'
 import { createApp, type App } from '../../../src-main/app/app.ts'
 import type { EnginePort, EngineRequest, EngineResult, LoadOptions } from '../../../src-main/app/engine-port.ts'
 import { EventHub } from '../../../src-main/app/events.ts'
 import { ModelService } from '../../../src-main/app/model-service.ts'
-import { appBackend } from '../../../src-main/api-server/app-backend.ts'
 import { createModelLibrary } from '../../../src-main/models/library.ts'
 import { remoteModelId } from '../../../src-main/remote/remote-providers.ts'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
 
 /** An engine whose replies the test writes: each generate waits for the test to end it. */
 class ScriptedEngine implements EnginePort {
-  readonly canContinue = true
   loads: { dir: string; options: LoadOptions }[] = []
   requests: EngineRequest[] = []
   cancels = 0

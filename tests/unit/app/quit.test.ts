@@ -15,7 +15,6 @@ import { buildModel } from '../../../tools/model-builder/build-model.ts'
 
 /** Streams a token, then hangs in native code: cancel is never read; only killing it (close) ends the reply. */
 class StuckEngine implements EnginePort {
-  readonly canContinue = true
   cancels = 0
   #fail: ((err: AppError) => void) | null = null
   #streaming: (() => void)[] = []

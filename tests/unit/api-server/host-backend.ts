@@ -1,10 +1,10 @@
-// A backend straight over an engine host: the server without the app's services (tests, tools).
+// A backend straight over an engine host: the API server under test without the app's services.
 
-import { AppError } from '../../src-shared/errors.ts'
-import { DEFAULT_PARAMS, type GenerationParams } from '../../src-shared/types.ts'
-import type { EngineHost } from '../engine-host/engine-host.ts'
-import type { LoadOptions } from '../engine/protocol.ts'
-import type { CompletionBackend } from './backend.ts'
+import { AppError } from '../../../src-shared/errors.ts'
+import { DEFAULT_PARAMS, type GenerationParams } from '../../../src-shared/types.ts'
+import type { EngineHost } from '../../../src-main/engine-host/engine-host.ts'
+import type { LoadOptions } from '../../../src-main/model-format/protocol.ts'
+import type { CompletionBackend } from '../../../src-main/api-server/backend.ts'
 
 export interface HostBackendOptions {
   host: EngineHost

@@ -4,10 +4,10 @@
 import { stat } from 'node:fs/promises'
 import { AppError } from '../../src-shared/errors.ts'
 import type { Settings } from '../../src-shared/types.ts'
-import type { EnginePort } from '../app/engine-port.ts'
-import type { ModelService } from '../app/model-service.ts'
+import type { CompletionBackend } from '../api-server/backend.ts'
 import type { ModelLibrary } from '../models/library.ts'
-import type { CompletionBackend } from './backend.ts'
+import type { EnginePort } from './engine-port.ts'
+import type { ModelService } from './model-service.ts'
 
 export interface AppBackendDeps {
   library: ModelLibrary

@@ -1,0 +1,79 @@
+// Where a chat's replies come from: this computer's engine or a remote provider, behind one port
+// and chosen once per generation by the model's id.
+
+import type { Conversation, RemoteModelId } from '../../src-shared/types.ts'
+import { isRemoteModelId, type RemoteProviders } from '../remote/remote-providers.ts'
+import type { EnginePort, EngineRequest, EngineResult } from './engine-port.ts'
+import type { ModelService } from './model-service.ts'
+
+/** A generation as its generator sees it. */
+export interface GeneratorRun {
+  readonly conversationId: string
+  readonly modelId: string
+  readonly request: EngineRequest
+  /** Set by stop: a generation stopped while it waits is given to no model. */
+  readonly cancelled: boolean
+  /** Set by the generator just before the request goes out: from then on only `cancel` can stop it. */
+  started: boolean
+}
+
+export interface Generator {
+  /** Why a reply cannot be carried on from its text (`continueLast`); null when it can. */
+  readonly continueRefusal: string | null
+  /** The model the conversation runs on, checked before anything is written. */
+  resolve(conversation: Conversation): Promise<string>
+  /** Resolves when the reply ends, also when cancelled; null when stopped before the request went out. */
+  generate(run: GeneratorRun, onToken: (text: string) => void): Promise<EngineResult | null>
+  /** Asks the conversation's generation to stop; `generate` then resolves. */
+  cancel(conversationId: string): void
+}
+
+export interface GeneratorDeps {
+  engine: EnginePort
+  models: ModelService
+  remote: RemoteProviders
+}
+
+/** The generator for a conversation's model (its own, else the default; null when neither). */
+export type GeneratorFor = (modelId: string | null) => Generator
+
+export function generators(deps: GeneratorDeps): GeneratorFor {
+  const local = localGenerator(deps.engine, deps.models)
+  return (modelId) => (isRemoteModelId(modelId) ? remoteGenerator(deps.remote, modelId) : local)
+}
+
+/** The engine runs one generation at a time, under the same lock as loading its model. */
+function localGenerator(engine: EnginePort, models: ModelService): Generator {
+  return {
+    continueRefusal: null,
+    resolve: async (conversation) => (await models.resolve(conversation)).id,
+    generate: (run, onToken) =>
+      models.exclusive(async () => {
+        if (run.cancelled) return null
+        await models.ensureLoaded(run.modelId)
+        if (run.cancelled) return null
+        run.started = true
+        return engine.generate(run.request, onToken)
+      }),
+    cancel: (conversationId) => engine.cancel(conversationId),
+  }
+}
+
+/** A remote reply needs nothing of the engine, so it does not wait for its lock. */
+function remoteGenerator(remote: RemoteProviders, modelId: RemoteModelId): Generator {
+  return {
+    continueRefusal: "A remote provider's model cannot carry on a reply from its text. Regenerate the reply instead.",
+    // A remote model needs no local one, only its provider still in the list.
+    async resolve() {
+      await remote.resolve(modelId)
+      return modelId
+    },
+    async generate(run, onToken) {
+      if (run.cancelled) return null
+      run.started = true
+      const { messages, params } = run.request
+      return remote.generate(run.modelId, run.conversationId, messages, params, onToken)
+    },
+    cancel: (conversationId) => remote.cancel(conversationId),
+  }
+}
