@@ -33,15 +33,6 @@ import type {
   VariantName,
 } from './types.ts'
 
-/**
- * Ids: conversations and messages are UUIDs (as the store makes them); models are folder
- * names in the models directory; download jobs are UUIDs.
- *
- * Generation calls (send, regenerate, editMessage, continueReply) return as soon as the rows
- * are stored; the reply then streams as `token` events and ends with one `done` event.
- * One generation per conversation at a time: starting another while one runs rejects with
- * ENGINE_BUSY. Generations in different conversations wait their turn for the engine.
- */
 /** Remote providers and Hearth's own OpenAI-compatible server (main composes them into the Api). */
 export interface ServersApi {
   /** OpenAI-compatible servers whose models chats can use; their API keys never leave main. */
@@ -57,6 +48,15 @@ export interface ServersApi {
   configureApiServer(patch: ApiServerPatch): Promise<ApiServerStatus>
 }
 
+/**
+ * Ids: conversations and messages are UUIDs (as the store makes them); models are folder
+ * names in the models directory; download jobs are UUIDs.
+ *
+ * Generation calls (send, regenerate, editMessage, continueReply) return as soon as the rows
+ * are stored; the reply then streams as `token` events and ends with one `done` event.
+ * One generation per conversation at a time: starting another while one runs rejects with
+ * ENGINE_BUSY. Generations in different conversations wait their turn for the engine.
+ */
 export interface Api extends ServersApi {
   appInfo(): Promise<AppInfo>
 

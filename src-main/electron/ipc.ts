@@ -1,13 +1,11 @@
 // Registers every Api method once on Electron IPC and forwards events to the window.
 
 import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron'
-import { API_METHODS, type CallResult } from '../../src-shared/api.ts'
+import type { CallResult } from '../../src-shared/api.ts'
 import type { App } from '../app/app.ts'
 import { dispatch } from '../app/dispatch.ts'
+import { CALL_CHANNEL, EVENT_CHANNEL } from './ipc-channels.ts'
 import { isAppUrl } from './security.ts'
-
-export const CALL_CHANNEL = 'hearth:call'
-export const EVENT_CHANNEL = 'hearth:event'
 
 export function registerIpc(app: App, getWindow: () => BrowserWindow | null): () => void {
   ipcMain.handle(CALL_CHANNEL, async (event: IpcMainInvokeEvent, method: unknown, args: unknown): Promise<CallResult> => {
@@ -30,5 +28,3 @@ function isTrustedSender(event: IpcMainInvokeEvent): boolean {
   const frame = event.senderFrame
   return frame !== null && frame.parent === null && isAppUrl(frame.url)
 }
-
-export { API_METHODS }

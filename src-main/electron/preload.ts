@@ -2,9 +2,7 @@
 
 import { contextBridge, ipcRenderer } from 'electron'
 import { API_METHODS, type Bridge, type CallResult, type EventName, type Events } from '../../src-shared/api.ts'
-
-const CALL_CHANNEL = 'hearth:call'
-const EVENT_CHANNEL = 'hearth:event'
+import { CALL_CHANNEL, EVENT_CHANNEL } from './ipc-channels.ts'
 
 type Listener = (payload: unknown) => void
 const listeners = new Map<string, Set<Listener>>()

@@ -174,6 +174,7 @@ function installRank(file: string): number {
   return /\.onnx(_data(_\d+)?|\.data)$/.test(file) ? 1 : 0
 }
 
+/** A target that exists is verified and a part is a prefix of it [TAG_PART_FILES], so sizes tell. */
 async function bytesStillNeeded(plan: DownloadPlan, staging: string): Promise<number> {
   let needed = 0
   for (const file of plan.files) {

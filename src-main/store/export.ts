@@ -6,19 +6,12 @@ import type { Conversation, Message } from '../../src-shared/types.ts'
 export const HEARTH_EXPORT_FORMAT = 'hearth-conversations'
 export const HEARTH_EXPORT_VERSION = 1
 
-/** The JSON file: conversations with all their messages, ids and parent ids as stored. */
-export interface HearthExport {
-  format: typeof HEARTH_EXPORT_FORMAT
-  version: typeof HEARTH_EXPORT_VERSION
-  exportedAt: number
-  conversations: ExportedConversation[]
-}
-
-export interface ExportedConversation extends Conversation {
+interface ExportedConversation extends Conversation {
   /** Every message of every branch, parents before children. */
   messages: Message[]
 }
 
+/** The JSON file, `{ format, version, exportedAt, conversations }`: ids and parent ids as stored. */
 export function* hearthJsonChunks(
   conversations: Iterable<Conversation>,
   messagesOf: (conversationId: string) => Message[],

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { readOnnxWeights } from './onnx-weights.ts'
+import { readOnnxWeights, type WeightRole, type WeightSource } from './onnx-weights.ts'
 import {
   GgmlType,
   quantizeQ4_0,
@@ -20,6 +20,7 @@ import {
   type GgufTensor,
 } from './gguf.ts'
 import type { DecoderShape } from '../model-builder/decoder-graph.ts'
+import { Rng } from '../model-builder/random.ts'
 
 /** The model builder's decoder shape, plus what a GGUF header needs beyond it. */
 export interface LlamaShape extends DecoderShape {
@@ -28,27 +29,6 @@ export interface LlamaShape extends DecoderShape {
   /** Qwen2 carries biases on the q, k and v projections. */
   qkvBias: boolean
 }
-
-/** Every tensor a Llama/Qwen2 decoder has, in HF naming minus the `model.` prefix. */
-export type WeightRole =
-  | 'embed'
-  | 'final_norm'
-  | 'lm_head'
-  | 'attn_norm'
-  | 'q'
-  | 'k'
-  | 'v'
-  | 'q_bias'
-  | 'k_bias'
-  | 'v_bias'
-  | 'o'
-  | 'ffn_norm'
-  | 'gate'
-  | 'up'
-  | 'down'
-
-/** Returns a weight in PyTorch layout; `layer` is set for per-layer roles. */
-export type WeightSource = (role: WeightRole, layer: number | null) => Float32Array
 
 export type GgufPrecision = 'f32' | 'q4_0'
 
@@ -145,21 +125,11 @@ export function permuteRope(w: Float32Array, nHeads: number, headDim: number): F
 /** Seeded stand-in weights of the right shapes: llama.cpp's speed does not depend on values. */
 export function seededWeights(s: LlamaShape, seed: number): WeightSource {
   return (role, layer) => {
-    const shape = roleShape(s, role)
-    const n = shape.reduce((a, b) => a * b, 1)
-    const out = new Float32Array(n)
-    if (role.endsWith('norm')) return out.fill(1)
+    const n = roleShape(s, role).reduce((a, b) => a * b, 1)
+    if (role.endsWith('norm')) return new Float32Array(n).fill(1)
     let state = seed ^ Math.imul((layer ?? 0) + 1, 0x9e3779b1)
     for (let i = 0; i < role.length; i++) state = Math.imul(state ^ role.charCodeAt(i), 0x01000193)
-    state >>>= 0
-    const scale = 0.02 * Math.sqrt(3)
-    for (let i = 0; i < n; i++) {
-      state = (state + 0x6d2b79f5) >>> 0
-      let t = Math.imul(state ^ (state >>> 15), state | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale
-    }
-    return out
+    return new Rng(state).weights(n, 0.02)
   }
 }
 

@@ -6,10 +6,30 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
 import path from 'node:path'
 import onnxProto from 'onnx-proto'
-import type { WeightRole, WeightSource } from './llama-gguf.ts'
 
 const { onnx } = onnxProto
 type ITensorProto = onnxProto.onnx.ITensorProto
+
+/** Every tensor a Llama/Qwen2 decoder has, in HF naming minus the `model.` prefix. */
+export type WeightRole =
+  | 'embed'
+  | 'final_norm'
+  | 'lm_head'
+  | 'attn_norm'
+  | 'q'
+  | 'k'
+  | 'v'
+  | 'q_bias'
+  | 'k_bias'
+  | 'v_bias'
+  | 'o'
+  | 'ffn_norm'
+  | 'gate'
+  | 'up'
+  | 'down'
+
+/** Returns a weight in PyTorch layout; `layer` is set for per-layer roles. */
+export type WeightSource = (role: WeightRole, layer: number | null) => Float32Array
 
 const HF_NAME: Record<WeightRole, (layer: number) => string> = {
   embed: () => 'model.embed_tokens.weight',

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url'
 import Database from 'better-sqlite3'
 import { toFtsPhrases } from '../../src-main/store/search.ts'
 import { DB_FILE, openStore, type Store } from '../../src-main/store/store.ts'
+import { seededRandom } from '../model-builder/random.ts'
 
 const USAGE = `usage: npm run bench -- store [--dir DIR] [--conversations N] [--messages N] [--runs N]
   --dir DIR         keep the generated database in DIR and reuse it when its counts match
@@ -19,18 +20,8 @@ const USAGE = `usage: npm run bench -- store [--dir DIR] [--conversations N] [--
   --runs N          timed runs per operation, after 2 warm-ups (default 15)`
 
 const BIG_CONVERSATION = 1000
+/** Seeds the generated data: the same database every time. */
 const SEED = 20_240_601
-
-/** Deterministic PRNG (mulberry32): the same database every time. */
-function rng(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * 20,000 made-up words, letters drawn with English frequencies (so prefixes fan out about as
@@ -83,7 +74,7 @@ interface Generated {
 /** Fills an empty, migrated database in one transaction, as fast as SQLite allows. */
 function generate(file: string, conversations: number, messages: number): Generated {
   const started = performance.now()
-  const next = rng(SEED)
+  const next = seededRandom(SEED)
   const vocabulary = new Vocabulary(next)
   const db = new Database(file)
   db.pragma('synchronous = OFF')
@@ -266,7 +257,7 @@ export async function runStoreBench(args: string[]): Promise<void> {
     } else {
       console.log(`reusing ${file}`)
     }
-    const words = searchWords(file, new Vocabulary(rng(SEED)))
+    const words = searchWords(file, new Vocabulary(seededRandom(SEED)))
 
     const openAfterCrash = timeOpen(dir, true)
     const openAfterExit = timeOpen(dir, false)

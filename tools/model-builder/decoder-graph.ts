@@ -57,6 +57,11 @@ export interface DecoderSignature {
   exportedRope: boolean
   /** The default domain's opset: from 18, ReduceMean takes its axes as an input, Split num_outputs. */
   opset: 17 | 18
+  /**
+   * Constants (shapes, axes, Slice bounds, scalars) as torch.onnx exports them: a Constant node
+   * right before each node reading one. Off: initializers, listed apart from the nodes.
+   */
+  inlineConstants: boolean
 }
 
 export interface DecoderWeights {
@@ -111,6 +116,7 @@ export function writeDecoder(
     )
   }
   g.opset = sig.opset
+  g.inlineConstants = sig.inlineConstants
   // Mean over the last axis, kept: its axes an attribute before opset 18, an input from it.
   const mean = (x: string): string =>
     sig.opset >= 18 ? g.op('ReduceMean', [x, g.int64([-1])], { keepdims: 1 }) : g.op('ReduceMean', [x], { axes: [-1], keepdims: 1 })
@@ -269,7 +275,8 @@ export function writeDecoder(
     const start = g.op('Neg', [g.op('Unsqueeze', [logitsToKeep, g.int64([0])])])
     last = g.op('Slice', [last, start, g.int64([INT64_MAX]), g.int64([1])])
   }
-  // Tied lm_head as Gemm(h, embed, transB=1): one copy of the embedding table (see FACTS.md).
+  // Tied lm_head as Gemm(h, embed, transB=1): one copy of the embedding table. As MatMul over a
+  // Transpose, onnxruntime constant-folds a second, transposed copy (113 MB at SmolLM2-135M).
   const flat = g.op('Reshape', [last, g.int64([-1, H])])
   const bias = weights.logitBias ? [g.tensor('lm_head.bias', 'float32', [V], weights.logitBias)] : []
   const logits2d = g.op('Gemm', [flat, embed, ...bias], { transB: 1 })

@@ -1,4 +1,5 @@
-// Seeded pseudo-random weights (mulberry32), reproducible across runs and machines.
+// Seeded pseudo-random numbers (mulberry32), reproducible across runs and machines: the builder's
+// weights, and the random data of the bench and the tests.
 
 export class Rng {
   private state: number
@@ -26,4 +27,10 @@ export class Rng {
     for (let i = 0; i < n; i++) out[i] = mean + half * (2 * this.next() - 1)
     return out
   }
+}
+
+/** `Rng#next` as a function, for code that draws from a `() => number`. */
+export function seededRandom(seed: number): () => number {
+  const rng = new Rng(seed)
+  return () => rng.next()
 }

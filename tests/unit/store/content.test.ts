@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { openStore } from '../../../src-main/store/store.ts'
+import { seededRandom } from '../../../tools/model-builder/random.ts'
 import { rawDb, tempDir, tempStore } from './helpers.ts'
-
-/** Deterministic PRNG (mulberry32), so a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Any UTF-16 code units, surrogates and NUL included, biased towards the awkward ones. */
 function randomText(next: () => number, length: number): string {
@@ -60,7 +50,7 @@ describe('message content', () => {
 
   it('comes back exactly at 10 MB, typed or streamed', (t) => {
     const store = tempStore(t)
-    const next = rng(7)
+    const next = seededRandom(7)
     // Emoji, ASCII and NUL, then random code units: over 10 MB as UTF-8.
     const huge = '😀a\0'.repeat(1_200_000) + randomText(next, 1_500_000)
     assert.ok(Buffer.byteLength(huge) > 10 * 1000 * 1000)
@@ -75,7 +65,7 @@ describe('message content', () => {
 
   it('comes back exactly for random code units streamed in random pieces', (t) => {
     const store = tempStore(t)
-    const next = rng(42)
+    const next = seededRandom(42)
     const c = store.conversations.create()
     let parent: string | null = null
     for (let round = 0; round < 60; round++) {

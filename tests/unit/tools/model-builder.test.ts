@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
-import { inspectModelFolder } from '../../../src-main/engine/model-folder.ts'
+import { inspectModelFolder } from '../../../src-main/model-format/model-folder.ts'
 import { ModelSession } from '../../../src-main/engine/session.ts'
 
 let root: string

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { tempModels } from './fixtures.ts'
+import { tempModels } from '../engine/fixtures.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../../..')
 let models: Awaited<ReturnType<typeof tempModels>>
