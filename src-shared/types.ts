@@ -152,7 +152,7 @@ export interface LoadedModelInfo {
   contextLength: number
   kvDtype: 'float32' | 'float16'
   /** False when the model cannot take several new tokens on top of a cache (probed at load). */
-  multiTokenAppend: boolean
+  multiTokenPass: boolean
   threads: number
   /** How the KV cache is updated each step (see KvUpdate). */
   kvUpdate: KvUpdate

@@ -6,6 +6,7 @@ import type { DownloadProgress, FitEstimate, ModelSummary, VariantName } from '.
 import { resolveDataPaths } from '../src-main/app/paths.ts'
 import { fitCatalogEntry, loadCatalog } from '../src-main/models/catalog.ts'
 import { formatBytes, formatDuration } from '../src-main/models/format.ts'
+import { ESTIMATE_CONTEXT } from '../src-main/model-format/memory-estimate.ts'
 import { systemMemory } from '../src-main/models/hardware-fit.ts'
 import { createModelLibrary, type ModelLibrary } from '../src-main/models/library.ts'
 
@@ -87,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
       const budget = systemMemory()
       console.log(`This machine: ${formatBytes(budget.totalRam)} RAM, ${formatBytes(budget.availableRam)} available`)
       for (const entry of loadCatalog()) {
-        const { chosen } = fitCatalogEntry(entry, context ?? Math.min(entry.contextLength, 4096), budget)
+        const { chosen } = fitCatalogEntry(entry, context ?? Math.min(entry.contextLength, ESTIMATE_CONTEXT), budget)
         console.log(`${entry.repo}\n  ${fitLine(chosen)}`)
       }
       return 0

@@ -5,6 +5,7 @@ import type { Api, ServersApi } from '../../src-shared/api.ts'
 import { AppError } from '../../src-shared/errors.ts'
 import type { AppInfo, Conversation, ConversationView, ExportFormat, ExportedFile } from '../../src-shared/types.ts'
 import { fitCatalogEntry, loadCatalog } from '../models/catalog.ts'
+import { ESTIMATE_CONTEXT } from '../model-format/memory-estimate.ts'
 import { systemMemory } from '../models/hardware-fit.ts'
 import type { ModelLibrary } from '../models/library.ts'
 import { modelIdForRepo } from '../models/download-job.ts'
@@ -28,9 +29,6 @@ export interface ApiDeps {
   /** The desktop app's folder dialog; absent in browser mode. */
   pickFolder?: (() => Promise<string | null>) | undefined
 }
-
-/** Catalog fit is judged at this context (or the model's, when smaller). */
-const CATALOG_FIT_CONTEXT = 4096
 
 /** The Api but for remote providers and the API server, which app.ts adds. */
 export type CoreApi = Omit<Api, keyof ServersApi>
@@ -149,7 +147,7 @@ export function createApi(deps: ApiDeps): CoreApi {
         const id = modelIdForRepo(entry.repo)
         return {
           entry,
-          fit: fitCatalogEntry(entry, Math.min(entry.contextLength, CATALOG_FIT_CONTEXT), budget),
+          fit: fitCatalogEntry(entry, Math.min(entry.contextLength, ESTIMATE_CONTEXT), budget),
           installedModelId: installed.has(id) ? id : null,
         }
       })

@@ -109,7 +109,7 @@ export class Engine {
     )
     const prompt = fit.tokens
     const limit = Math.min(params.maxTokens, context - prompt.length)
-    const { entry, reused } = await pool.acquire(req.conversationId, prompt, limit)
+    const { entry, nPast } = await pool.acquire(req.conversationId, prompt, limit)
     const cache = entry.cache
     // No room is reserved for the whole prompt ahead: a pass attends over every position it is
     // fed, masked or not, so the cache grows with the prefill (a copy per chunk, ~1% of it).
@@ -133,7 +133,7 @@ export class Engine {
 
     try {
       const prefillStarted = performance.now()
-      let logits = await this.prefill(cache, prompt.slice(reused), cancelled)
+      let logits = await this.prefill(cache, prompt.slice(nPast), cancelled)
       const prefillMs = performance.now() - prefillStarted
 
       while (generated.length < limit) {
@@ -168,10 +168,10 @@ export class Engine {
       }
 
       const decodeMs = decodeStarted ? performance.now() - decodeStarted : 0
-      const prefilled = prompt.length - reused
+      const prefilled = prompt.length - nPast
       const stats: GenerationStats = {
         promptTokens: prompt.length,
-        reusedTokens: reused,
+        reusedTokens: nPast,
         prefillMs,
         prefillTokensPerSecond: prefillMs > 0 ? (prefilled / prefillMs) * 1000 : 0,
         ttftMs,
@@ -198,7 +198,7 @@ export class Engine {
       await yieldToEventLoop()
       if (cancelled()) return null
       // Graphs that cannot append several tokens onto a non-empty cache get them one at a time.
-      const chunk = info.multiTokenAppend || cache.length === 0 ? prefillChunk : 1
+      const chunk = info.multiTokenPass || cache.nPast === 0 ? prefillChunk : 1
       const end = Math.min(tokens.length, i + chunk)
       logits = await session.forward(cache, tokens.slice(i, end), { logits: 'last' })
       i = end

@@ -6,11 +6,11 @@ type KvArray = Float32Array | Uint16Array
 
 /**
  * Invariant [TAG_KV_TOKENS]: `tokens[i]` is the token whose keys and values sit at position i of
- * every tensor, so `tokens.length === length` always. Whoever changes one changes both.
+ * every tensor, so `tokens.length === nPast` always. Whoever changes one changes both.
  *
- * Each tensor is [1, kvHeads, capacity, headDim] with capacity >= length: positions from `length`
+ * Each tensor is [1, kvHeads, capacity, headDim] with capacity >= nPast: positions from `nPast`
  * on are room to grow into (in-place sessions feed them masked) or left over after a truncate.
- * A session that feeds the export's own `present.*` back needs capacity === length (`compact`).
+ * A session that feeds the export's own `present.*` back needs capacity === nPast (`compact`).
  */
 export class KvCache {
   /** 2 x layers tensors in layer order, key then value. */
@@ -22,7 +22,8 @@ export class KvCache {
     this.tokens = tokens
   }
 
-  get length(): number {
+  /** Positions the cache holds: the tokens a pass attends over before its own. */
+  get nPast(): number {
     return this.tokens.length
   }
 
@@ -50,15 +51,15 @@ export class KvCache {
 
   /**
    * Writes the keys and values of `added` ([1, kvHeads, added.length, headDim] each, in tensor
-   * order) at positions length.., growing the tensors to `grow(length + added.length)` positions
+   * order) at positions nPast.., growing the tensors to `grow(nPast + added.length)` positions
    * first when they are full. The cache is never read by a pass while this runs.
    */
   append(fresh: ort.Tensor[], added: ArrayLike<number>, grow: (needed: number) => number): void {
     const n = added.length
-    const at = this.length
-    if (at + n > this.capacity) {
-      const capacity = grow(at + n)
-      if (capacity < at + n) throw new Error(`cannot grow the cache to ${capacity} positions for ${at + n}`)
+    const nPast = this.nPast
+    if (nPast + n > this.capacity) {
+      const capacity = grow(nPast + n)
+      if (capacity < nPast + n) throw new Error(`cannot grow the cache to ${capacity} positions for ${nPast + n}`)
       this.resize(capacity)
     }
     const cap = this.capacity
@@ -67,7 +68,7 @@ export class KvCache {
       const src = fresh[i]!.data as KvArray
       const [, heads, count, dim] = fresh[i]!.dims as [number, number, number, number]
       if (count !== n) throw new Error(`expected keys and values for ${n} tokens, got ${count}`)
-      for (let h = 0; h < heads; h++) dst.set(src.subarray(h * n * dim, (h + 1) * n * dim), (h * cap + at) * dim)
+      for (let h = 0; h < heads; h++) dst.set(src.subarray(h * n * dim, (h + 1) * n * dim), (h * cap + nPast) * dim)
     }
     for (let i = 0; i < n; i++) this.tokens.push(added[i]!)
   }
@@ -83,13 +84,13 @@ export class KvCache {
   }
 
   /**
-   * Keeps the first `n` positions (a no-op when n >= length). On the CPU nothing moves: the
+   * Keeps the first `n` positions (a no-op when n >= nPast). On the CPU nothing moves: the
    * positions after `n` become spare capacity. A device cache cannot be read back (getData on a
    * 'gpu-buffer' tensor aborts the process in onnxruntime-node 1.30), so it is emptied instead:
-   * callers read `length` afterwards and recompute what is missing.
+   * callers read `nPast` afterwards and recompute what is missing.
    */
   truncate(n: number): void {
-    if (n >= this.length) return
+    if (n >= this.nPast) return
     if (this.onDevice) {
       this.resize(0)
       this.tokens.length = 0
@@ -99,11 +100,11 @@ export class KvCache {
   }
 
   /**
-   * Shrinks the tensors to `capacity` positions (at least length): by default exactly length, as
+   * Shrinks the tensors to `capacity` positions (at least nPast): by default exactly nPast, as
    * sessions that feed the export's whole-cache outputs back need.
    */
-  compact(capacity = this.length): void {
-    const target = Math.max(capacity, this.length)
+  compact(capacity = this.nPast): void {
+    const target = Math.max(capacity, this.nPast)
     if (this.capacity > target && !this.onDevice) this.resize(target)
   }
 
@@ -114,7 +115,7 @@ export class KvCache {
     const [, heads, cap, dim] = t.dims as [number, number, number, number]
     const views: Uint8Array[] = []
     for (let h = 0; h < heads; h++) {
-      const part = data.subarray(h * cap * dim, (h * cap + this.length) * dim)
+      const part = data.subarray(h * cap * dim, (h * cap + this.nPast) * dim)
       views.push(new Uint8Array(part.buffer, part.byteOffset, part.byteLength))
     }
     return views
@@ -132,7 +133,7 @@ export class KvCache {
    * where a block per tensor would be carved from the heap and fragment it over a long decode.
    */
   private resize(capacity: number): void {
-    const kept = Math.min(this.length, capacity)
+    const kept = Math.min(this.nPast, capacity)
     const sizes = this.tensors.map((t) => {
       const [batch, heads, , dim] = t.dims as [number, number, number, number]
       return batch * heads * capacity * dim

@@ -27,8 +27,11 @@ export interface PoolOptions {
 
 export interface Acquired {
   entry: PoolEntry
-  /** Prompt tokens already in the cache: prefill starts at this position. */
-  reused: number
+  /**
+   * The cache's positions once cut to the prompt's common prefix: prompt tokens served from the
+   * cache (the reply's stats call them reusedTokens); prefill starts at this position.
+   */
+  nPast: number
   restoredFromDisk: boolean
 }
 
@@ -75,8 +78,8 @@ export class KvPool {
       const positions = prompt.length + reserveTokens
       await this.makeRoom(entry, (this.opts.positionsFor?.(positions) ?? positions) * this.opts.bytesPerToken)
       entry.lastUsed = ++this.clock
-      // A device cache may have been emptied rather than cut (KvCache#truncate): length tells.
-      return { entry, reused: entry.cache.length, restoredFromDisk }
+      // A device cache may have been emptied rather than cut (KvCache#truncate): nPast tells.
+      return { entry, nPast: entry.cache.nPast, restoredFromDisk }
     } catch (err) {
       entry.busy = false
       throw err
@@ -108,7 +111,7 @@ export class KvPool {
   info(): CacheInfo[] {
     return [...this.entries.values()]
       .sort((a, b) => b.lastUsed - a.lastUsed)
-      .map((e) => ({ conversationId: e.key, tokens: e.cache.length, bytes: e.cache.bytes }))
+      .map((e) => ({ conversationId: e.key, tokens: e.cache.nPast, bytes: e.cache.bytes }))
   }
 
   /** Evicts idle caches, least recently used first, until `entry` can grow to `needBytes`. */
@@ -124,7 +127,7 @@ export class KvPool {
   private async evict(entry: PoolEntry): Promise<void> {
     this.entries.delete(entry.key)
     // Device caches cannot be read back to write them (KvCache#truncate says why).
-    if (!entry.key.startsWith(ANONYMOUS) && entry.cache.length > 0 && !entry.cache.onDevice) {
+    if (!entry.key.startsWith(ANONYMOUS) && entry.cache.nPast > 0 && !entry.cache.onDevice) {
       try {
         await this.opts.snapshots?.save(entry.key, entry.cache)
       } catch (err) {

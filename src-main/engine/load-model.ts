@@ -57,7 +57,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
   const { session, variant, onnxStat } = opened.value
   try {
     const tokenizer = await loadTokenizer(summary.dir)
-    const multiTokenAppend = await session.probeMultiTokenAppend()
+    const multiTokenPass = await session.probeMultiTokenPass()
     const info: LoadedModelInfo = {
       modelId: summary.id,
       variant: variant.name,
@@ -65,7 +65,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
       providerAttempts: opened.attempts,
       contextLength: config.contextLength,
       kvDtype: session.sig.kvDtype,
-      multiTokenAppend,
+      multiTokenPass,
       threads,
       kvUpdate: session.kvUpdate,
       kvUpdateNotes: session.kvUpdateNotes,

@@ -7,10 +7,10 @@
 // construction; this guards exports whose patterns match in a way the tests never saw.)
 
 import type { KvUpdate } from '../../src-shared/types.ts'
-import type { KvRewrite } from './graph/rewrite-model.ts'
+import type { InPlaceUpdate } from './graph/rewrite-model.ts'
 
 export interface Attempt {
-  kind: KvRewrite
+  kind: InPlaceUpdate
   /** Fold the export's repeat_kv away ('split' only). */
   fold: boolean
   fuse: boolean
@@ -43,7 +43,7 @@ export class LoadPlan {
   private queue: Planned[]
 
   constructor(opts: PlanOptions) {
-    const kinds: KvRewrite[] = opts.kvUpdate === 'split' || opts.kvUpdate === 'append' ? [opts.kvUpdate] : ['split', 'append']
+    const kinds: InPlaceUpdate[] = opts.kvUpdate === 'split' || opts.kvUpdate === 'append' ? [opts.kvUpdate] : ['split', 'append']
     const { fuse } = opts
     // A split whose repeat_kv fold fails is tried again without the fold.
     this.queue = kinds.flatMap((kind): Planned[] =>
@@ -76,7 +76,7 @@ export class LoadPlan {
     }
   }
 
-  private dropUnfolded(kind: KvRewrite): void {
+  private dropUnfolded(kind: InPlaceUpdate): void {
     const at = this.queue.findIndex((a) => a.kind === kind && !a.fold)
     if (at >= 0) this.queue.splice(at, 1)
   }

@@ -236,13 +236,13 @@ export class ModelSession {
   }
 
   /**
-   * Runs `tokens` at positions kv.length.. and appends their keys and values to `kv`.
+   * Runs `tokens` at positions kv.nPast.. and appends their keys and values to `kv`.
    * Returns a view valid until the next call: [vocab] for 'last', [tokens, vocab] for 'all'.
    */
   async forward(kv: KvCache, tokens: ArrayLike<number>, opts: ForwardOptions): Promise<Float32Array> {
     const n = tokens.length
-    const past = kv.length
-    const total = past + n
+    const nPast = kv.nPast
+    const total = nPast + n
     if (n === 0) throw new AppError('INTERNAL', 'forward needs at least one token')
     if (total > this.contextLength) {
       throw new AppError('CONTEXT_OVERFLOW', `${total} tokens exceed the model's context of ${this.contextLength}`)
@@ -256,7 +256,7 @@ export class ModelSession {
     }
     // Capacity plus new tokens stays within the context, as some exports' position tables need:
     // near the end of the context the spare positions are dropped first (one copy).
-    if (this.sig.inPlace && past > 0 && kv.capacity + n > this.contextLength) kv.compact()
+    if (this.sig.inPlace && nPast > 0 && kv.capacity + n > this.contextLength) kv.compact()
     // A pass attends over all the room it is fed: after a truncate (an edit early in a long chat)
     // the spare positions are given back rather than attended over, masked, on every step.
     if (this.sig.inPlace && kv.capacity > this.capacityFor(total) + GROW_STEP) kv.compact(this.capacityFor(total))
@@ -264,18 +264,18 @@ export class ModelSession {
     // 'split' attends over the cache on its own, and over zero positions an export's Reshape would
     // read the 0 as "copy this dimension" (ONNX semantics): a fresh cache gets one position, fed
     // masked (room for the pass's tokens is made after it: every position fed is attended over).
-    const feedEmpty = this.kvUpdate === 'append' && past === 0
+    const feedEmpty = this.kvUpdate === 'append' && nPast === 0
     if (this.kvUpdate === 'split' && kv.capacity === 0) kv.reserve(1)
     const fedPast = feedEmpty ? this.empty : kv.tensors
     const fedLength = feedEmpty ? 0 : kv.capacity
     if (this.sig.mask) {
-      feeds[NAMES.attentionMask] = this.sig.inPlace ? this.maskTensor(past, fedLength, n) : new ort.Tensor(this.sig.mask, this.ones.subarray(0, total), [1, total])
+      feeds[NAMES.attentionMask] = this.sig.inPlace ? this.maskTensor(nPast, fedLength, n) : new ort.Tensor(this.sig.mask, this.ones.subarray(0, total), [1, total])
     }
-    if (this.sig.positions) feeds[NAMES.positionIds] = this.positionTensor(past, n, opts.positionShift ?? 0)
+    if (this.sig.positions) feeds[NAMES.positionIds] = this.positionTensor(nPast, n, opts.positionShift ?? 0)
     if (this.sig.logitsToKeep) {
       feeds[this.sig.logitsToKeep.name] = (opts.logits === 'last' ? this.keepLast : this.keepAll) as ort.Tensor
     }
-    if (this.sig.useCacheBranch) feeds[NAMES.useCacheBranch] = this.branch[past > 0 ? 1 : 0]
+    if (this.sig.useCacheBranch) feeds[NAMES.useCacheBranch] = this.branch[nPast > 0 ? 1 : 0]
     for (let i = 0; i < this.sig.pastNames.length; i++) feeds[this.sig.pastNames[i]!] = fedPast[i]!
 
     const out = await this.session.run(feeds, opts.quiet ? QUIET : {})
@@ -299,7 +299,7 @@ export class ModelSession {
    * there (an Expand of a [new tokens] shape to [past + new tokens], which broadcasts only for one
    * new token or an empty cache). Runs two tiny passes on a scratch cache.
    */
-  async probeMultiTokenAppend(): Promise<boolean> {
+  async probeMultiTokenPass(): Promise<boolean> {
     const kv = this.emptyCache()
     try {
       await this.forward(kv, [0, 1], { logits: 'last', quiet: true })
@@ -364,28 +364,28 @@ export class ModelSession {
     return Math.max(needed, Math.min(this.contextLength - 1, Math.ceil(needed / GROW_STEP) * GROW_STEP))
   }
 
-  /** attention_mask for an in-place pass: [used positions | spare ones, masked | new tokens]. */
-  private maskTensor(used: number, capacity: number, n: number): ort.Tensor {
+  /** attention_mask for an in-place pass: [nPast cached positions | spare ones, masked | new tokens]. */
+  private maskTensor(nPast: number, capacity: number, n: number): ort.Tensor {
     const length = capacity + n
     if (this.mask.length < length) this.mask = intArray(this.sig.mask as IntType, Math.max(length, this.mask.length * 2))
     const m = this.mask
     if (m instanceof BigInt64Array) {
-      m.fill(1n, 0, used)
-      m.fill(0n, used, capacity)
+      m.fill(1n, 0, nPast)
+      m.fill(0n, nPast, capacity)
       m.fill(1n, capacity, length)
     } else {
-      m.fill(1, 0, used)
-      m.fill(0, used, capacity)
+      m.fill(1, 0, nPast)
+      m.fill(0, nPast, capacity)
       m.fill(1, capacity, length)
     }
     return new ort.Tensor(this.sig.mask as IntType, m.subarray(0, length), [1, length])
   }
 
-  private positionTensor(past: number, n: number, shift: number): ort.Tensor {
+  private positionTensor(nPast: number, n: number, shift: number): ort.Tensor {
     const type = this.sig.positions as IntType
-    if (shift === 0) return new ort.Tensor(type, this.arange.subarray(past, past + n), [1, n])
+    if (shift === 0) return new ort.Tensor(type, this.arange.subarray(nPast, nPast + n), [1, n])
     const ids = intArray(type, n)
-    for (let i = 0; i < n; i++) setInt(ids, i, past + i + shift)
+    for (let i = 0; i < n; i++) setInt(ids, i, nPast + i + shift)
     return new ort.Tensor(type, ids, [1, n])
   }
 }
@@ -405,7 +405,7 @@ function fillSpare(kv: KvCache): void {
     const [, heads, cap, dim] = t.dims as [number, number, number, number]
     const data = t.data as Float32Array | Uint16Array
     const one = data instanceof Uint16Array ? 0x3c00 : 1
-    for (let h = 0; h < heads; h++) data.fill(one, (h * cap + kv.length) * dim, (h + 1) * cap * dim)
+    for (let h = 0; h < heads; h++) data.fill(one, (h * cap + kv.nPast) * dim, (h + 1) * cap * dim)
   }
 }
 

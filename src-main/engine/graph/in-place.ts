@@ -16,11 +16,13 @@
 // rewritten graph honours that is checked at load by ModelSession#verifyInPlace, not assumed.
 
 import type onnxProto from 'onnx-proto'
+import type { KvUpdate } from '../../../src-shared/types.ts'
 import { freshName, kvSlotOf, NAMES, PAST, pastName, PRESENT } from '../signature.ts'
 import { NewInitializers, onnx, producers, removeDeadNodes, RewriteUnsupported, type ConstantReader, type IGraphProto, type INodeProto } from './graph-edit.ts'
 import { splitAttention, type CacheSlot, type SharedShapes } from './split-attention.ts'
 
-export type KvRewrite = 'split' | 'append'
+/** The KV updates made by rewriting the graph: every one but the export's own 'copy'. */
+export type InPlaceUpdate = Exclude<KvUpdate, 'copy'>
 
 /**
  * Rewrites `graph` in place; returns the fresh KV output names in KvCache order and how many
@@ -29,7 +31,7 @@ export type KvRewrite = 'split' | 'append'
  */
 export function rewriteGraph(
   graph: IGraphProto,
-  kind: KvRewrite,
+  kind: InPlaceUpdate,
   foldRepeatKv = true,
   constants: ConstantReader | null = null,
 ): { freshNames: string[]; folded: number } {

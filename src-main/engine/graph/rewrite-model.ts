@@ -9,12 +9,12 @@ import { PAST } from '../signature.ts'
 import { fuseRotary } from './fuse-rotary.ts'
 import { fuseSkipNorm } from './fuse-skip-norm.ts'
 import { ConstantReader, onnx, removeDeadNodes, RewriteUnsupported, sortNodes, type IGraphProto } from './graph-edit.ts'
-import { rewriteGraph, type KvRewrite } from './in-place.ts'
+import { rewriteGraph, type InPlaceUpdate } from './in-place.ts'
 import { addLogitsToKeep, hasLogitsToKeep } from './logits-to-keep.ts'
 import { OnnxFile } from './onnx-file.ts'
 
 export { RewriteUnsupported }
-export type { KvRewrite }
+export type { InPlaceUpdate }
 
 export interface RewriteOptions {
   /**
@@ -56,7 +56,7 @@ export interface Fused {
   skipNorm: number
 }
 
-export function rewriteModel(model: Uint8Array, kind: KvRewrite, opts: RewriteOptions = {}): RewrittenModel {
+export function rewriteModel(model: Uint8Array, kind: InPlaceUpdate, opts: RewriteOptions = {}): RewrittenModel {
   const file = new OnnxFile(model)
   const { graph, opset } = file
   if (opset < 13) throw new RewriteUnsupported(`opset ${opset} (13 or newer needed)`)

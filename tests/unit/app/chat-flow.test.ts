@@ -31,7 +31,7 @@ class ScriptedEngine implements EnginePort {
 
   async load(dir: string, options: LoadOptions): Promise<LoadedModelInfo> {
     this.loads.push({ dir, options })
-    return { modelId: path.basename(dir), variant: 'fp32', provider: 'cpu', providerAttempts: [{ provider: 'cpu', ok: true }], contextLength: 2048, kvDtype: 'float32', multiTokenAppend: true, threads: options.threads ?? 1, kvUpdate: 'split', kvUpdateNotes: [], fusions: [] }
+    return { modelId: path.basename(dir), variant: 'fp32', provider: 'cpu', providerAttempts: [{ provider: 'cpu', ok: true }], contextLength: 2048, kvDtype: 'float32', multiTokenPass: true, threads: options.threads ?? 1, kvUpdate: 'split', kvUpdateNotes: [], fusions: [] }
   }
 
   generate(request: EngineRequest, onToken: (text: string) => void): Promise<EngineResult> {

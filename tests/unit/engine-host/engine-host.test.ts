@@ -52,7 +52,7 @@ describe('EngineHost', () => {
     assert.equal(count(), 0)
     const info = await host.load(tiny, LOAD)
     assert.equal(info.provider, 'cpu')
-    assert.equal(info.multiTokenAppend, true)
+    assert.equal(info.multiTokenPass, true)
     let streamed = ''
     const result = await host.generate({ conversationId: 'c', messages: CHAT, params: GREEDY }, (t) => (streamed += t))
     assert.equal(streamed, result.text)

@@ -167,7 +167,7 @@ describe('Engine conversation cache', () => {
   it('reuses the cache one token at a time on a graph without multi-token append', async () => {
     const dir = await models.build('single-append', { singleTokenAppend: true })
     const engine = await engineFor(dir)
-    assert.equal(engine.info().model?.multiTokenAppend, false)
+    assert.equal(engine.info().model?.multiTokenPass, false)
     const first = await run(engine, CHAT, GREEDY, 'c')
     assert.deepEqual(first.tokens, GOLDEN)
     const turn2: ChatMessage[] = [...CHAT, { role: 'assistant', content: first.text }, { role: 'user', content: 'More.' }]

@@ -84,8 +84,8 @@ describe('ModelSession on a GPU provider', () => {
     const onDevice = kv.onDevice
     kv.truncate(PREFILL)
     // A device cache is emptied (it cannot be read back); a host one keeps the prefix.
-    assert.equal(kv.length, onDevice ? 0 : PREFILL)
-    if (kv.length === 0) await gpu.forward(kv, TOKENS.slice(0, PREFILL), { logits: 'last' })
+    assert.equal(kv.nPast, onDevice ? 0 : PREFILL)
+    if (kv.nPast === 0) await gpu.forward(kv, TOKENS.slice(0, PREFILL), { logits: 'last' })
     const logits = await gpu.forward(kv, [TOKENS[PREFILL]!], { logits: 'last' })
     assert.ok(maxAbsDiff(logits, reference.subarray(PREFILL * VOCAB, (PREFILL + 1) * VOCAB)) < 1e-3)
     kv.dispose()

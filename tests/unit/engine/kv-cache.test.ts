@@ -48,7 +48,7 @@ function assertHolds(cache: KvCache, shift: (pos: number) => number = () => 0): 
   for (let t = 0; t < TENSORS; t++) {
     assert.deepEqual(cache.tensors[t]!.dims, [1, HEADS, cache.capacity, DIM])
     for (let h = 0; h < HEADS; h++) {
-      for (let p = 0; p < cache.length; p++) {
+      for (let p = 0; p < cache.nPast; p++) {
         for (let d = 0; d < DIM; d++) assert.equal(at(cache, t, h, p, d), value(t, h, p, d) + shift(p), `t${t} h${h} p${p} d${d}`)
       }
     }
@@ -69,7 +69,7 @@ for (const dtype of ['float32', 'float16'] as const) {
       cache.append(fresh(dtype, 0, 3), range(10, 3), grow)
       assert.deepEqual(asked, [3])
       assert.equal(cache.capacity, 8)
-      assert.equal(cache.length, 3)
+      assert.equal(cache.nPast, 3)
       assert.deepEqual(cache.tokens, [10, 11, 12])
       assertHolds(cache)
       // Head 1 starts a whole capacity after head 0, not right after head 0's used positions.
@@ -85,7 +85,7 @@ for (const dtype of ['float32', 'float16'] as const) {
       cache.append(fresh(dtype, 8, 1), [18], grow)
       assert.deepEqual(asked, [3, 9])
       assert.equal(cache.capacity, 16)
-      assert.equal(cache.length, 9)
+      assert.equal(cache.nPast, 9)
       assert.equal(cache.bytes, TENSORS * HEADS * 16 * DIM * (dtype === 'float16' ? 2 : 4))
       assertHolds(cache)
       for (const t of cache.tensors) assert.equal(t.type, dtype)
@@ -97,7 +97,7 @@ for (const dtype of ['float32', 'float16'] as const) {
       assert.equal(cache.capacity, 4)
       cache.reserve(10)
       assert.equal(cache.capacity, 10)
-      assert.equal(cache.length, 4)
+      assert.equal(cache.nPast, 4)
       assertHolds(cache)
       cache.reserve(6)
       assert.equal(cache.capacity, 10)
@@ -111,13 +111,13 @@ for (const dtype of ['float32', 'float16'] as const) {
       cache.append(fresh(dtype, 0, 6), range(0, 6), () => 8)
       const before = cache.tensors.map((t) => (t.data as KvArray).slice())
       cache.truncate(2)
-      assert.equal(cache.length, 2)
+      assert.equal(cache.nPast, 2)
       assert.deepEqual(cache.tokens, [0, 1])
       assert.equal(cache.capacity, 8)
       // Nothing moved: the dropped positions are still there, as spare capacity.
       cache.tensors.forEach((t, i) => assert.deepEqual(t.data, before[i]))
       cache.truncate(5) // longer than the cache: a no-op
-      assert.equal(cache.length, 2)
+      assert.equal(cache.nPast, 2)
 
       cache.append(fresh(dtype, 2, 3, 500), [90, 91, 92], () => assert.fail('grew within capacity'))
       assert.deepEqual(cache.tokens, [0, 1, 90, 91, 92])
@@ -132,7 +132,7 @@ for (const dtype of ['float32', 'float16'] as const) {
       cache.truncate(3)
       cache.compact()
       assert.equal(cache.capacity, 3)
-      assert.equal(cache.length, 3)
+      assert.equal(cache.nPast, 3)
       assert.equal(cache.tensors[0]!.data.length, HEADS * 3 * DIM)
       assertHolds(cache)
       const same = cache.tensors[0]

@@ -28,8 +28,8 @@ function grow(cache: KvCache, tokens: number[]): void {
 /** The tensors' used positions still say which tokens they hold. */
 function assertConsistent(cache: KvCache): void {
   const key = cache.tensors[0]!.data as Float32Array
-  assert.deepEqual([...key.subarray(0, 2 * cache.length)].filter((_, i) => i % 2 === 0), cache.tokens)
-  assert.ok(cache.tensors[1]!.dims[2]! >= cache.length)
+  assert.deepEqual([...key.subarray(0, 2 * cache.nPast)].filter((_, i) => i % 2 === 0), cache.tokens)
+  assert.ok(cache.tensors[1]!.dims[2]! >= cache.nPast)
 }
 
 const IDENTITY: ModelIdentity = {
@@ -57,7 +57,7 @@ describe('KvPool#acquire', () => {
     p.release(first.entry)
     const edited = [...range(1, 6), 99, 98]
     const second = await p.acquire('c', edited, 5)
-    assert.equal(second.reused, 6)
+    assert.equal(second.nPast, 6)
     assert.deepEqual(second.entry.cache.tokens, range(1, 6))
     assertConsistent(second.entry.cache)
   })
@@ -68,7 +68,7 @@ describe('KvPool#acquire', () => {
     grow(a.entry.cache, range(1, 8))
     p.release(a.entry)
     const b = await p.acquire('c', range(1, 8), 5)
-    assert.equal(b.reused, 7)
+    assert.equal(b.nPast, 7)
     assertConsistent(b.entry.cache)
   })
 
@@ -89,12 +89,12 @@ describe('KvPool#acquire', () => {
     p.release(b.entry)
     const c = await p.acquire(undefined, [...range(1, 4), 7], 1)
     assert.equal(c.entry.key, a.entry.key)
-    assert.equal(c.reused, 4)
+    assert.equal(c.nPast, 4)
     p.release(c.entry)
     // Nothing in common and no free slot: the least recently used slot (b) is taken over.
     const d = await p.acquire(undefined, [200, 201], 1)
     assert.equal(d.entry.key, b.entry.key)
-    assert.equal(d.reused, 0)
+    assert.equal(d.nPast, 0)
   })
 })
 
@@ -121,7 +121,7 @@ describe('KvPool budget', () => {
     grow(running.entry.cache, range(1, 20))
     const other = await p.acquire('other', range(100, 20), 5)
     grow(other.entry.cache, range(100, 20))
-    assert.equal(running.entry.cache.length, 20)
+    assert.equal(running.entry.cache.nPast, 20)
     assert.ok(p.info().some((c) => c.conversationId === 'running'))
   })
 })
@@ -139,7 +139,7 @@ describe('KvPool snapshots', () => {
     assert.deepEqual(p.info().map((c) => c.conversationId), ['b'])
     const again = await p.acquire('a', [...range(1, 30), 77], 5)
     assert.equal(again.restoredFromDisk, true)
-    assert.equal(again.reused, 30)
+    assert.equal(again.nPast, 30)
     assertConsistent(again.entry.cache)
   })
 

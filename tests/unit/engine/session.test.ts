@@ -59,7 +59,7 @@ async function cachedVsFull(session: ModelSession): Promise<number> {
   for (let i = PREFILL; i < TOKENS.length; i++) {
     max = Math.max(max, maxAbsDiff(await session.forward(kv, [TOKENS[i]!], { logits: 'last' }), row(full, i)))
   }
-  assert.equal(kv.length, TOKENS.length)
+  assert.equal(kv.nPast, TOKENS.length)
   assert.deepEqual(kv.tokens, TOKENS)
   return max
 }
@@ -129,24 +129,24 @@ describe('ModelSession#forward', () => {
       await assert.rejects(session.forward(kv, new Array(65).fill(3), { logits: 'last' }), {
         code: 'CONTEXT_OVERFLOW',
       })
-      assert.equal(kv.length, 0)
+      assert.equal(kv.nPast, 0)
     } finally {
       await session.release()
     }
   })
 })
 
-describe('ModelSession#probeMultiTokenAppend', () => {
+describe('ModelSession#probeMultiTokenPass', () => {
   it('is true for a graph that takes several new tokens over a cache', async () => {
     const session = await open('probe-ok', {})
-    assert.equal(await session.probeMultiTokenAppend(), true)
+    assert.equal(await session.probeMultiTokenPass(), true)
     await session.release()
   })
 
   it('is false for a graph that fails on it, which still decodes one token at a time', async () => {
     const session = await open('probe-fail', { singleTokenAppend: true })
     try {
-      assert.equal(await session.probeMultiTokenAppend(), false)
+      assert.equal(await session.probeMultiTokenPass(), false)
       assert.ok((await cachedVsFull(session)) < 1e-4)
     } finally {
       await session.release()

@@ -13,7 +13,7 @@ import { GraphBuilder } from '../../../tools/model-builder/onnx-graph.ts'
 import { Rng } from '../../../tools/model-builder/random.ts'
 import { ModelSession, type SessionOptions } from '../../../src-main/engine/session.ts'
 import { rewriteGraph } from '../../../src-main/engine/graph/in-place.ts'
-import { rewriteModel, RewriteUnsupported, type KvRewrite } from '../../../src-main/engine/graph/rewrite-model.ts'
+import { rewriteModel, RewriteUnsupported, type InPlaceUpdate } from '../../../src-main/engine/graph/rewrite-model.ts'
 
 const { onnx } = onnxProto
 
@@ -24,7 +24,7 @@ const CONTEXT = 64
 
 let root: string
 before(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), 'hearth-kv-rewrite-'))
+  root = await mkdtemp(path.join(os.tmpdir(), 'hearth-in-place-'))
 })
 after(async () => {
   await rm(root, { recursive: true, force: true })
@@ -137,7 +137,7 @@ describe('ModelSession in-place KV updates', () => {
       for (const t of first.slice(PREFILL)) await session.forward(kv, [t], { logits: 'last' })
       const capacity = kv.capacity
       kv.truncate(keep)
-      assert.equal(kv.length, keep)
+      assert.equal(kv.nPast, keep)
       assert.equal(kv.capacity, capacity)
       // The old branch's keys are still there, unmasked data a wrong graph would attend to.
       const key = kv.tensors[0]!.data as Float32Array
@@ -394,7 +394,7 @@ describe('rewriteGraph', () => {
 })
 
 describe('rewriteModel', () => {
-  for (const kind of ['split', 'append'] as KvRewrite[]) {
+  for (const kind of ['split', 'append'] as InPlaceUpdate[]) {
     it(`${kind}: keeps the initializers byte for byte, loads in onnxruntime, computes what the export does`, async () => {
       const original = handMade(await handMadeDir(`model-${kind}`))
       const { bytes, freshNames } = rewriteModel(original, kind)
