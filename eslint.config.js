@@ -17,6 +17,11 @@ const noEngineSide = [
   { regex: '(^|/)engine(/|$)', message: engineSide },
   { regex: '^onnxruntime-node(/|$)', message: engineSide },
 ]
+// The engine and model-format (which main and the engine both load) import src-shared,
+// model-format and their own folder, never a main-process area. engine/ is not listed:
+// noEngineSide keeps it out of model-format.
+const mainAreas = ['app', 'models', 'store', 'remote', 'electron', 'serve', 'api-server', 'engine-host']
+const noMainArea = (message) => ({ regex: `^(\\.\\./)+(${mainAreas.join('|')})(/|$)`, message })
 
 export default tseslint.config(
   { ignores: ['.*/**', 'dist/**', 'out/**', 'release/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'tools/bench/peers/**', 'bench-results/**'] },
@@ -73,7 +78,24 @@ export default tseslint.config(
   // One block per area: a later block's no-restricted-imports replaces an earlier one's.
   {
     files: ['src-main/engine/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [noElectron] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [noElectron], patterns: [noMainArea('src-main/engine/ imports only src-shared, src-main/model-format and itself.')] },
+      ],
+    },
+  },
+  {
+    files: ['src-main/model-format/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [noElectron],
+          patterns: [...noEngineSide, noMainArea('src-main/model-format/ imports only src-shared and itself: main and the engine both load it.')],
+        },
+      ],
+    },
   },
   {
     files: ['src-main/electron/**'],
@@ -81,7 +103,7 @@ export default tseslint.config(
   },
   {
     files: ['src-main/**'],
-    ignores: ['src-main/engine/**', 'src-main/electron/**'],
+    ignores: ['src-main/engine/**', 'src-main/electron/**', 'src-main/model-format/**'],
     rules: { 'no-restricted-imports': ['error', { paths: [noElectron], patterns: noEngineSide }] },
   },
 )

@@ -1,4 +1,5 @@
-// Domain types shared by main, engine and renderer, and two defaults (DEFAULT_PARAMS, DEFAULT_SETTINGS): data, no code.
+// Domain types shared by main, engine and renderer, and the two runtime values they need
+// everywhere: DEFAULT_PARAMS and DEFAULT_SETTINGS (plain data).
 
 export type StopReason = 'eos' | 'stop-string' | 'length' | 'cancelled' | 'error'
 
@@ -112,6 +113,9 @@ export interface AppInfo {
 /** ONNX weight variants a Hugging Face ONNX export may carry (onnx/model_<suffix>.onnx). */
 export type VariantName = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4'
 
+/** Element type of a KV cache's keys and values. */
+export type KvDtype = 'float32' | 'float16'
+
 export interface ModelVariant {
   name: VariantName
   /** Path of the .onnx file relative to the model folder, e.g. 'onnx/model_q4.onnx'. */
@@ -137,7 +141,7 @@ export type ModelSummary =
       hiddenSize: number
       vocabSize: number
       /** The KV cache dtype config.json declares; null: the variant's own (fp16 kinds float16). */
-      declaredKvDtype: 'float32' | 'float16' | null
+      declaredKvDtype: KvDtype | null
       variants: ModelVariant[]
     }
   | { valid: false; id: string; name: string; dir: string; reason: string }
@@ -150,7 +154,7 @@ export interface LoadedModelInfo {
   /** Every provider tried in order, with the reason each failed one was not used. */
   providerAttempts: ProviderAttempt[]
   contextLength: number
-  kvDtype: 'float32' | 'float16'
+  kvDtype: KvDtype
   /** False when the model cannot take several new tokens on top of a cache (probed at load). */
   multiTokenPass: boolean
   threads: number

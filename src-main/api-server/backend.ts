@@ -1,5 +1,5 @@
 // What the OpenAI-compatible server needs from whoever runs the model: the app's services, or an
-// engine host directly (the tests' hostBackend).
+// engine host driven directly.
 
 import type { ChatMessage, GenerationParams, GenerationStats } from '../../src-shared/types.ts'
 

@@ -8,7 +8,7 @@ import type { Store } from '../store/store.ts'
 import type { StreamOutcome, StreamWriter } from '../store/stream-writer.ts'
 import type { EngineRequest } from './engine-port.ts'
 import type { EventHub } from './events.ts'
-import type { Generator, GeneratorFor } from './generator.ts'
+import type { Generator, GeneratorFor, GeneratorRun } from './generator.ts'
 import type { ModelService } from './model-service.ts'
 import { mergeParams, promptMessages, titleFrom } from './prompt.ts'
 import { continuedStats } from './reply-stats.ts'
@@ -29,21 +29,17 @@ interface Chosen {
   generator: Generator
 }
 
-interface Generation {
-  conversationId: string
-  modelId: string
+/** The run its generator sees, and what this service keeps beside it. */
+interface Generation extends GeneratorRun {
+  /** Set by stop, read-only to the generator: a queued generation never starts, a running one is cancelled. */
+  cancelled: boolean
   /** Chosen once, with the model: it runs and cancels this generation. */
   generator: Generator
   writer: StreamWriter
   /** The reply row as created; `done` carries it if the row can no longer be read. */
   reply: Message
-  request: EngineRequest
   /** A continued reply's stats so far: the new run's are added to them. */
   previous: GenerationStats | null
-  /** Set by stop: a queued generation never starts, a running one is cancelled by its generator. */
-  cancelled: boolean
-  /** Set just before the request goes out: from then on only the generator can stop it. */
-  started: boolean
   /** A failed write of streamed text; the generation is cancelled and ends with this error. */
   failure: unknown
   /** Ends the wait for the generator of a generation stopped before it started. */

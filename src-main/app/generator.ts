@@ -34,7 +34,7 @@ export interface GeneratorDeps {
   remote: RemoteProviders
 }
 
-/** The generator for a conversation's model (its own, else the default; null when neither). */
+/** The generator for a conversation's model id: a remote one's provider, else the engine (also for null). */
 export type GeneratorFor = (modelId: string | null) => Generator
 
 export function generators(deps: GeneratorDeps): GeneratorFor {
@@ -72,7 +72,7 @@ function remoteGenerator(remote: RemoteProviders, modelId: RemoteModelId): Gener
       if (run.cancelled) return null
       run.started = true
       const { messages, params } = run.request
-      return remote.generate(run.modelId, run.conversationId, messages, params, onToken)
+      return remote.generate(modelId, run.conversationId, messages, params, onToken)
     },
     cancel: (conversationId) => remote.cancel(conversationId),
   }

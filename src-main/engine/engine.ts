@@ -197,7 +197,7 @@ export class Engine {
     for (let i = 0; i < tokens.length; ) {
       await yieldToEventLoop()
       if (cancelled()) return null
-      // Graphs that cannot append several tokens onto a non-empty cache get them one at a time.
+      // Graphs that cannot take several tokens on top of a non-empty cache get them one at a time.
       const chunk = info.multiTokenPass || cache.nPast === 0 ? prefillChunk : 1
       const end = Math.min(tokens.length, i + chunk)
       logits = await session.forward(cache, tokens.slice(i, end), { logits: 'last' })

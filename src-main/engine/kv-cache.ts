@@ -1,6 +1,7 @@
 // One conversation's KV cache: the past key/value tensors and the token ids they were computed from.
 
 import * as ort from 'onnxruntime-node'
+import type { KvDtype } from '../../src-shared/types.ts'
 
 type KvArray = Float32Array | Uint16Array
 
@@ -54,7 +55,7 @@ export class KvCache {
    * order) at positions nPast.., growing the tensors to `grow(nPast + added.length)` positions
    * first when they are full. The cache is never read by a pass while this runs.
    */
-  append(fresh: ort.Tensor[], added: ArrayLike<number>, grow: (needed: number) => number): void {
+  write(fresh: ort.Tensor[], added: ArrayLike<number>, grow: (needed: number) => number): void {
     const n = added.length
     const nPast = this.nPast
     if (nPast + n > this.capacity) {
@@ -151,7 +152,7 @@ export class KvCache {
         const src = t.data as KvArray
         for (let h = 0; h < batch * heads; h++) dst.set(src.subarray(h * cap * dim, (h * cap + kept) * dim), h * capacity * dim)
       }
-      return new ort.Tensor(t.type as 'float32' | 'float16', dst, [batch, heads, capacity, dim])
+      return new ort.Tensor(t.type as KvDtype, dst, [batch, heads, capacity, dim])
     })
   }
 }

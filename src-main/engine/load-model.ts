@@ -1,5 +1,5 @@
 // Loading a model folder: validate, check memory before loading, open the session on the first
-// provider that works, load the tokenizer, probe multi-token append.
+// provider that works, load the tokenizer, probe multi-token passes.
 
 import { stat } from 'node:fs/promises'
 import os from 'node:os'
@@ -13,7 +13,8 @@ import { chooseVariant, inspectModelFolder } from '../model-format/model-folder.
 import type { LoadOptions } from '../model-format/protocol.ts'
 import { defaultProviders, defaultThreads } from '../model-format/provider-defaults.ts'
 import { openWithFallback } from './providers.ts'
-import { ModelSession } from './session.ts'
+import { openSession } from './open-session.ts'
+import type { ModelSession } from './session.ts'
 import type { ModelIdentity } from './snapshots.ts'
 import { loadTokenizer, type ChatTokenizer } from './tokenizer.ts'
 
@@ -43,7 +44,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
     const variant = chooseVariant(summary.variants, provider, opts.variant)
     const onnxStat = await stat(path.join(summary.dir, variant.file))
     checkMemory(config, variant, { provider, chunk: opts.prefillChunk, onnxFileBytes: onnxStat.size }, memoryLimit)
-    const session = await ModelSession.open(path.join(summary.dir, variant.file), {
+    const session = await openSession(path.join(summary.dir, variant.file), {
       provider,
       threads,
       spinning,

@@ -6,7 +6,6 @@
 // and later attempts still fuse; otherwise it was, and they do not. (Fusion is exact by
 // construction; this guards exports whose patterns match in a way the tests never saw.)
 
-import type { KvUpdate } from '../../src-shared/types.ts'
 import type { InPlaceUpdate } from './graph/rewrite-model.ts'
 
 export interface Attempt {
@@ -28,10 +27,16 @@ export type Outcome =
 
 export interface PlanOptions {
   /** 'split' or 'append': only that rewrite. Otherwise both. */
-  kvUpdate?: 'auto' | KvUpdate
+  kvUpdate?: 'auto' | InPlaceUpdate
   /** Default true. */
   foldRepeatKv?: boolean
   fuse: boolean
+}
+
+/** An attempt made, and what became of it. */
+export interface Tried {
+  attempt: Attempt
+  outcome: Outcome
 }
 
 interface Planned extends Attempt {
@@ -39,45 +44,47 @@ interface Planned extends Attempt {
   retryOf?: Failure
 }
 
-export class LoadPlan {
-  private queue: Planned[]
-
-  constructor(opts: PlanOptions) {
-    const kinds: InPlaceUpdate[] = opts.kvUpdate === 'split' || opts.kvUpdate === 'append' ? [opts.kvUpdate] : ['split', 'append']
-    const { fuse } = opts
-    // A split whose repeat_kv fold fails is tried again without the fold.
-    this.queue = kinds.flatMap((kind): Planned[] =>
-      kind === 'split' && opts.foldRepeatKv !== false ? [{ kind, fold: true, fuse }, { kind, fold: false, fuse }] : [{ kind, fold: false, fuse }],
-    )
+/**
+ * The attempt to make after those `tried` (each of which failed), or null when none is left. Pure:
+ * the queue of planned attempts is replayed from `opts` through every outcome.
+ */
+export function nextAttempt(opts: PlanOptions, tried: readonly Tried[]): Attempt | null {
+  const queue = plannedAttempts(opts)
+  for (const { outcome } of tried) {
+    const made = queue.shift()
+    if (!made) throw new Error('nextAttempt: more attempts tried than planned')
+    replan(queue, made, outcome)
   }
+  const next = queue[0]
+  return next ? { kind: next.kind, fold: next.fold, fuse: next.fuse } : null
+}
 
-  /** The attempt to make now, or null when none is left. */
-  next(): Attempt | null {
-    const planned = this.queue[0]
-    return planned ? { kind: planned.kind, fold: planned.fold, fuse: planned.fuse } : null
+function plannedAttempts(opts: PlanOptions): Planned[] {
+  const kinds: InPlaceUpdate[] = opts.kvUpdate === 'split' || opts.kvUpdate === 'append' ? [opts.kvUpdate] : ['split', 'append']
+  const { fuse } = opts
+  // A split whose repeat_kv fold fails is tried again without the fold.
+  return kinds.flatMap((kind): Planned[] =>
+    kind === 'split' && opts.foldRepeatKv !== false ? [{ kind, fold: true, fuse }, { kind, fold: false, fuse }] : [{ kind, fold: false, fuse }],
+  )
+}
+
+/** Changes the attempts still `queue`d for what became of `made`. */
+function replan(queue: Planned[], made: Planned, outcome: Outcome): void {
+  const dropUnfolded = (): void => {
+    const at = queue.findIndex((a) => a.kind === made.kind && !a.fold)
+    if (at >= 0) queue.splice(at, 1)
   }
-
-  /** Records what became of the attempt `next` gave, which then gives the one after it. */
-  record(outcome: Outcome): void {
-    const tried = this.queue.shift()
-    if (!tried) throw new Error('LoadPlan#record without an attempt')
-    if (outcome.refused) {
-      // The same refusal without the fold.
-      if (tried.fold) this.dropUnfolded(tried.kind)
-      return
-    }
-    // Nothing folded: the unfolded attempt would be the same graph.
-    if (tried.fold && outcome.folded === 0) this.dropUnfolded(tried.kind)
-    if (outcome.fused) {
-      this.queue.unshift({ kind: tried.kind, fold: tried.fold, fuse: false, retryOf: outcome.failed })
-    } else if (tried.retryOf && tried.retryOf !== outcome.failed) {
-      // Unfused, this graph got further: the fusion failed it, and would fail the next kind too.
-      for (const later of this.queue) later.fuse = false
-    }
+  if (outcome.refused) {
+    // The same refusal without the fold.
+    if (made.fold) dropUnfolded()
+    return
   }
-
-  private dropUnfolded(kind: InPlaceUpdate): void {
-    const at = this.queue.findIndex((a) => a.kind === kind && !a.fold)
-    if (at >= 0) this.queue.splice(at, 1)
+  // Nothing folded: the unfolded attempt would be the same graph.
+  if (made.fold && outcome.folded === 0) dropUnfolded()
+  if (outcome.fused) {
+    queue.unshift({ kind: made.kind, fold: made.fold, fuse: false, retryOf: outcome.failed })
+  } else if (made.retryOf && made.retryOf !== outcome.failed) {
+    // Unfused, this graph got further: the fusion failed it, and would fail the next kind too.
+    for (const later of queue) later.fuse = false
   }
 }

@@ -1,16 +1,12 @@
-// The ONNX session of a decoder: opened on one provider (rewritten at load for in-place KV updates
-// where it can be), its signature read from the metadata (signature.ts), and one forward pass that
-// appends tokens to a KvCache.
+// The ONNX session of a decoder, as open-session.ts opened it: one forward pass over new tokens,
+// their keys and values written to a KvCache, the buffers every pass reuses, and the probe of
+// whether several new tokens can go on top of a cache.
 
-import { readFile } from 'node:fs/promises'
-import path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { AppError } from '../../src-shared/errors.ts'
 import type { KvUpdate, ProviderName } from '../../src-shared/types.ts'
-import { rewriteModel, RewriteUnsupported, type RewrittenModel } from './graph/rewrite-model.ts'
 import { KvCache } from './kv-cache.ts'
-import { LoadPlan } from './load-plan.ts'
-import { NAMES, readSignature, type IntType, type Signature } from './signature.ts'
+import { NAMES, type IntType, type Signature } from './signature.ts'
 
 export interface SessionOptions {
   provider: ProviderName
@@ -94,7 +90,8 @@ export class ModelSession {
   private logits32: Float32Array // [vocab]: fp16 logits converted here
   private empty: ort.Tensor[] // a past of length 0
 
-  private constructor(session: ort.InferenceSession, sig: Signature, opts: SessionOptions, update: KvUpdate, notes: string[], fusions: string[] = []) {
+  /** Made by openSession (open-session.ts), which reads `sig` and chooses `update`. */
+  constructor(session: ort.InferenceSession, sig: Signature, opts: SessionOptions, update: KvUpdate, notes: string[], fusions: string[] = []) {
     this.session = session
     this.fusions = fusions
     this.sig = sig
@@ -126,99 +123,6 @@ export class ModelSession {
     this.empty = this.emptyCache().tensors
   }
 
-  /**
-   * Opens `file` on one provider; errors from onnxruntime propagate as they are (see
-   * openWithFallback). On the CPU (and any provider whose outputs come back to the CPU) the graph
-   * is rewritten so the cache is updated in place, and the rewrite is verified before it is used.
-   */
-  static async open(file: string, opts: SessionOptions): Promise<ModelSession> {
-    const options: ort.InferenceSession.SessionOptions = {
-      executionProviders: [opts.provider],
-      intraOpNumThreads: opts.threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      // The memory-pattern planner caches a plan per set of input shapes, and decode never
-      // repeats one (the past grows every step): it only added ~70 KiB of memory per step.
-      enableMemPattern: false,
-      logSeverityLevel: 3,
-      extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' } } },
-    }
-    const notes: string[] = []
-    if (opts.provider === 'webgpu') {
-      notes.push('WebGPU keeps the whole cache on the device instead')
-    } else if (opts.kvUpdate === 'copy') {
-      notes.push('in-place updates turned off')
-    } else {
-      const inPlace = await ModelSession.openInPlace(file, opts, options, notes)
-      if (inPlace) return inPlace
-    }
-
-    let session = await ort.InferenceSession.create(file, options)
-    const sig = await signatureOrRelease(session, opts)
-    if (opts.provider === 'webgpu') {
-      // present.* stay on the device: fed back as past without a trip through the CPU, replaced
-      // ones disposed by KvCache#advance. Only they: reading a 'gpu-buffer' output back (getData)
-      // aborts the process in onnxruntime-node 1.30 (seen on an H200), so logits come to the CPU.
-      // The names come from the metadata, hence the second open.
-      await session.release()
-      const onDevice = Object.fromEntries(sig.presentNames.map((name) => [name, 'gpu-buffer' as const]))
-      session = await ort.InferenceSession.create(file, { ...options, preferredOutputLocation: onDevice })
-    }
-    return new ModelSession(session, sig, opts, 'copy', notes)
-  }
-
-  /** The first rewrite, in LoadPlan's order, that opens and passes verifyInPlace; null with the reasons in `notes`. */
-  private static async openInPlace(
-    file: string,
-    opts: SessionOptions,
-    options: ort.InferenceSession.SessionOptions,
-    notes: string[],
-  ): Promise<ModelSession | null> {
-    const bytes = await readFile(file)
-    // The rewritten graph is loaded from memory; its external data stays beside the original.
-    const fromMemory = {
-      ...options,
-      extra: { session: { ...(options.extra as { session: object }).session, model_external_initializers_file_folder_path: path.dirname(file) } },
-    }
-    const plan = new LoadPlan({ kvUpdate: opts.kvUpdate, foldRepeatKv: opts.foldRepeatKv, fuse: opts.fuse ?? opts.provider === 'cpu' })
-    for (let attempt = plan.next(); attempt; attempt = plan.next()) {
-      const { kind, fold } = attempt
-      let result: RewrittenModel
-      try {
-        result = rewriteModel(bytes, kind, { lastLogits: true, foldRepeatKv: fold, fuse: attempt.fuse })
-      } catch (err) {
-        // A file the rewrite cannot parse is left to onnxruntime, whose error says what is wrong.
-        notes.push(`${kind}: ${err instanceof RewriteUnsupported ? err.message : `not rewritten (${firstLine(err)})`}`)
-        plan.record({ refused: true })
-        continue
-      }
-      if (result.logitsNote && !notes.some((n) => n.startsWith('last-position logits'))) notes.push(`last-position logits: ${result.logitsNote}`)
-      if (result.fuseNote && !notes.some((n) => n.startsWith('fusion:'))) notes.push(`fusion: ${result.fuseNote}`)
-      const rewritten = { refused: false, folded: result.folded, fused: result.fused.rotary + result.fused.skipNorm > 0 } as const
-      const label = `${kind}${result.folded > 0 ? ' (repeat_kv folded)' : ''}${rewritten.fused ? ' (fused)' : ''}`
-      let session: ort.InferenceSession
-      try {
-        session = await ort.InferenceSession.create(result.bytes, fromMemory)
-      } catch (err) {
-        notes.push(`${label}: the rewritten graph did not load (${firstLine(err)})`)
-        plan.record({ ...rewritten, failed: 'load' })
-        continue
-      }
-      const sig = await signatureOrRelease(session, opts)
-      const fusions = [
-        ...(result.fused.rotary > 0 ? [`rotary embedding ×${result.fused.rotary}`] : []),
-        ...(result.fused.skipNorm > 0 ? [`residual add + RMSNorm ×${result.fused.skipNorm}`] : []),
-      ]
-      const model = new ModelSession(session, sig, opts, kind, [...notes], fusions)
-      const problem = await model.verifyInPlace()
-      if (problem === null) return model
-      notes.push(`${label}: ${problem.message}`)
-      await model.release()
-      plan.record({ ...rewritten, failed: problem.failed ? 'run' : 'differs' })
-    }
-    return null
-  }
-
   /** A cache with no positions: tensors of sequence length 0, as the first pass expects. */
   emptyCache(): KvCache {
     const dims = [1, this.sig.kvHeads, 0, this.sig.headDim]
@@ -236,7 +140,7 @@ export class ModelSession {
   }
 
   /**
-   * Runs `tokens` at positions kv.nPast.. and appends their keys and values to `kv`.
+   * Runs `tokens` at positions kv.nPast.. and adds their keys and values to `kv`.
    * Returns a view valid until the next call: [vocab] for 'last', [tokens, vocab] for 'all'.
    */
   async forward(kv: KvCache, tokens: ArrayLike<number>, opts: ForwardOptions): Promise<Float32Array> {
@@ -280,7 +184,7 @@ export class ModelSession {
 
     const out = await this.session.run(feeds, opts.quiet ? QUIET : {})
     const kvOut = this.sig.presentNames.map((name) => out[name]!)
-    if (this.sig.inPlace) kv.append(kvOut, tokens, (needed) => this.capacityFor(needed))
+    if (this.sig.inPlace) kv.write(kvOut, tokens, (needed) => this.capacityFor(needed))
     else kv.advance(kvOut, tokens)
 
     const logits = out[NAMES.logits]!
@@ -309,45 +213,6 @@ export class ModelSession {
       return false
     } finally {
       kv.dispose()
-    }
-  }
-
-  /**
-   * Checks that a rewritten graph computes what the export does: three tokens in one pass
-   * against the same tokens one at a time, where every later pass attends over a cache with spare
-   * positions holding garbage. A graph that ignores attention_mask, or takes its positions from
-   * the cache's size, gives other logits. The single pass computes every position's logits and
-   * the steps the last one's only, so a wrong num_logits_to_keep slice shows too. Returns null
-   * when they agree, else what differed, or that the graph failed to run.
-   */
-  async verifyInPlace(): Promise<{ message: string; failed: boolean } | null> {
-    const tokens = [1, 2, 3].map((t) => Math.min(t, this.vocab - 1))
-    const whole = this.emptyCache()
-    const steps = this.emptyCache()
-    try {
-      const all = await this.forward(whole, tokens, { logits: 'all', quiet: true })
-      const expected = all.slice((tokens.length - 1) * this.vocab, tokens.length * this.vocab)
-      for (const [i, t] of tokens.entries()) {
-        const got = await this.forward(steps, [t], { logits: 'last', quiet: true })
-        if (i === 0) fillSpare(steps)
-        if (i < tokens.length - 1) continue
-        let scale = 1
-        let diff = 0
-        for (let j = 0; j < expected.length; j++) {
-          scale = Math.max(scale, Math.abs(expected[j]!))
-          diff = Math.max(diff, Math.abs(expected[j]! - got[j]!))
-        }
-        // fp32 graphs agree to ~1e-5 of the logits' scale; a masking or position error moves them by far more.
-        if (!(diff <= 1e-2 * scale)) {
-          return { message: `logits differ from a single pass by ${diff.toPrecision(2)} (scale ${scale.toPrecision(2)})`, failed: false }
-        }
-      }
-      return null
-    } catch (err) {
-      return { message: `the rewritten graph failed (${firstLine(err)})`, failed: true }
-    } finally {
-      whole.dispose()
-      steps.dispose()
     }
   }
 
@@ -388,29 +253,6 @@ export class ModelSession {
     for (let i = 0; i < n; i++) setInt(ids, i, nPast + i + shift)
     return new ort.Tensor(type, ids, [1, n])
   }
-}
-
-async function signatureOrRelease(session: ort.InferenceSession, opts: SessionOptions): Promise<Signature> {
-  try {
-    return readSignature(session.inputMetadata, session.outputMetadata, opts)
-  } catch (err) {
-    await session.release()
-    throw err
-  }
-}
-
-/** Writes 1.0 into every spare position of a CPU cache: garbage that attention must never see. */
-function fillSpare(kv: KvCache): void {
-  for (const t of kv.tensors) {
-    const [, heads, cap, dim] = t.dims as [number, number, number, number]
-    const data = t.data as Float32Array | Uint16Array
-    const one = data instanceof Uint16Array ? 0x3c00 : 1
-    for (let h = 0; h < heads; h++) data.fill(one, (h * cap + kv.nPast) * dim, (h + 1) * cap * dim)
-  }
-}
-
-function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 300)
 }
 
 let halfTable: Float32Array | null = null

@@ -4,6 +4,7 @@
 
 import type * as ort from 'onnxruntime-node'
 import { AppError } from '../../src-shared/errors.ts'
+import type { KvDtype } from '../../src-shared/types.ts'
 
 export type IntType = 'int64' | 'int32'
 export type KvRole = 'key' | 'value'
@@ -21,13 +22,24 @@ export const NAMES = {
   logits: 'logits',
 } as const
 
+/** Cache inputs and outputs are named {prefix}.{layer}.key|value; these are the prefixes. */
+const KV_PREFIX = { past: 'past_key_values', present: 'present', fresh: 'fresh' } as const
+/** present.* as a pattern: some exports name it present_key_values.*. */
+const PRESENT_PREFIXES = `${KV_PREFIX.present}(?:_key_values)?`
+
+/** Matches {prefix}.{layer}.key|value for `prefixes` (a regex alternation); captures layer and role. */
+function kvPattern(prefixes: string): RegExp {
+  return new RegExp(`^(?:${prefixes})\\.(\\d+)\\.(key|value)$`)
+}
+
 /** The cache fed in: past_key_values.{layer}.key|value. */
-export const PAST = /^past_key_values\.(\d+)\.(key|value)$/
+export const PAST = kvPattern(KV_PREFIX.past)
 /** The export's cache out, past and new: present.{layer}.key|value (or present_key_values.*). */
-export const PRESENT = /^present(?:_key_values)?\.(\d+)\.(key|value)$/
-/** A cache output: the export's present.*, or a rewritten graph's fresh.* (the new tokens' only). */
-const KV_OUTPUT = /^(?:present(?:_key_values)?|fresh)\.(\d+)\.(key|value)$/
-const FRESH = /^fresh\.\d+\.(key|value)$/
+export const PRESENT = kvPattern(PRESENT_PREFIXES)
+/** A rewritten graph's cache out: fresh.{layer}.key|value, the new tokens' only. */
+const FRESH = kvPattern(KV_PREFIX.fresh)
+/** A cache output: the export's present.*, or a rewritten graph's fresh.*. */
+const KV_OUTPUT = kvPattern(`${PRESENT_PREFIXES}|${KV_PREFIX.fresh}`)
 
 const KNOWN_INPUTS = new Set<string>([
   NAMES.inputIds,
@@ -39,12 +51,17 @@ const KNOWN_INPUTS = new Set<string>([
 ])
 
 export function pastName(layer: number, role: KvRole): string {
-  return `past_key_values.${layer}.${role}`
+  return `${KV_PREFIX.past}.${layer}.${role}`
+}
+
+/** The export's output for a cache input: the whole cache, past and new. */
+export function presentName(layer: number, role: KvRole): string {
+  return `${KV_PREFIX.present}.${layer}.${role}`
 }
 
 /** A rewritten graph's output for the new tokens' keys or values, [batch, kvHeads, new tokens, headDim]. */
 export function freshName(layer: number, role: KvRole): string {
-  return `fresh.${layer}.${role}`
+  return `${KV_PREFIX.fresh}.${layer}.${role}`
 }
 
 /** The layer and role of a cache input or output named as `pattern` (PAST, PRESENT) matches, or null. */
@@ -62,7 +79,7 @@ export interface Signature {
   /** Name and type of num_logits_to_keep / logits_to_keep, when present. */
   logitsToKeep: { name: string; type: IntType } | null
   useCacheBranch: boolean
-  kvDtype: 'float32' | 'float16'
+  kvDtype: KvDtype
   logitsDtype: 'float32' | 'float16'
   layers: number
   kvHeads: number
@@ -122,9 +139,10 @@ export function readSignature(
   for (let i = 0; i < slots; i++) {
     const past = pastByIndex[i]
     const present = presentByIndex[i]
-    const slot = `${Math.floor(i / 2)}.${i % 2 === 0 ? 'key' : 'value'}`
-    if (!past) problems.push(`no input past_key_values.${slot}`)
-    if (!present) problems.push(`no output present.${slot}`)
+    const layer = Math.floor(i / 2)
+    const role: KvRole = i % 2 === 0 ? 'key' : 'value'
+    if (!past) problems.push(`no input ${pastName(layer, role)}`)
+    if (!present) problems.push(`no output ${presentName(layer, role)}`)
     if (!past || !present) continue
     pastNames.push(past.name)
     presentNames.push(present.name)
@@ -133,7 +151,7 @@ export function readSignature(
       if (typeof past.shape[1] === 'number') kvHeads = past.shape[1]
       if (typeof past.shape[3] === 'number') headDim = past.shape[3]
     } else {
-      problems.push(`past_key_values.${slot} is not a 4-D tensor`)
+      problems.push(`${pastName(layer, role)} is not a 4-D tensor`)
     }
   }
   const kvDtype = [...kvTypes][0]
@@ -155,7 +173,7 @@ export function readSignature(
     positions,
     logitsToKeep: keepName && keepType ? { name: keepName, type: keepType } : null,
     useCacheBranch: branch !== undefined,
-    kvDtype: kvDtype as 'float32' | 'float16',
+    kvDtype: kvDtype as KvDtype,
     logitsDtype: logitsType as 'float32' | 'float16',
     layers,
     kvHeads,

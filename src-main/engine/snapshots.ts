@@ -7,6 +7,7 @@
 import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
 import path from 'node:path'
 import * as ort from 'onnxruntime-node'
+import type { KvDtype } from '../../src-shared/types.ts'
 import { SNAPSHOT_EXT, snapshotFile } from '../model-format/snapshot-name.ts'
 import { KvCache } from './kv-cache.ts'
 
@@ -20,7 +21,7 @@ export interface ModelIdentity {
   bytes: number
   mtimeMs: number
   variant: string
-  kvDtype: 'float32' | 'float16'
+  kvDtype: KvDtype
   layers: number
   kvHeads: number
   headDim: number

@@ -15,19 +15,22 @@
 //   With kvUpdate 'copy' (WebGPU, which is never rewritten, or a graph the rewrite refused) a step
 //   feeds the whole past and gets a whole present back, both alive until it ends: kv twice.
 //   Only WebGPU is known to copy before loading, so every other provider is counted in place.
+//   The library's fit (models/hardware-fit.ts) names no provider, so it assumes one in place:
+//   on WebGPU, where the engine counts kv twice, a model the library says fits may be refused.
 // - The prefill chunk is the engine's (DEFAULT_PREFILL_CHUNK unless the load sets one); logits are
 //   float32 [chunk, vocab] for exports that cannot return the last position alone.
 // - Loading reads the .onnx and builds a rewritten copy of it in memory while onnxruntime copies
 //   the initializers out: 2 × the .onnx file's size, which is the weights when they sit inside it
 //   and only the graph when they are external data. WebGPU opens the file as it is: none. It is
 //   added, not taken as a separate peak: both buffers go when V8 collects them, which may be after
-//   the first prompt has grown the cache.
+//   the first prompt has grown the cache. They are host RAM: a fit judged against GPU memory
+//   leaves them out.
 // - The runtime base covers the engine process (Node and onnxruntime, ~100 MiB resident) and a
 //   session's fixed allocations (~30 MiB for the tiny test model, more for larger graphs).
 // It covers one conversation's cache at C; the engine's pool holding several is bounded by its own
 // kvBudgetBytes.
 
-import type { ProviderName, VariantName } from '../../src-shared/types.ts'
+import type { KvDtype, ProviderName, VariantName } from '../../src-shared/types.ts'
 
 /** Context positions an estimate reserves KV for when none is asked: a long chat, not a model's maximum. */
 export const ESTIMATE_CONTEXT = 4096
@@ -42,8 +45,6 @@ export const DEFAULT_PREFILL_CHUNK = 256
 
 const RUNTIME_BASE = 300 * 1024 * 1024
 const ARENA_FRACTION = 0.1
-
-export type KvDtype = 'float32' | 'float16'
 
 export interface KvShape {
   layers: number

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { AppError } from '../../src-shared/errors.ts'
+import type { KvDtype } from '../../src-shared/types.ts'
 
 export interface ModelConfig {
   architecture: string
@@ -20,7 +21,7 @@ export interface ModelConfig {
   eosTokenIds: number[]
   bosTokenId: number | null
   /** 'float16' when config.json declares an fp16 cache (transformers.js_config.kv_cache_dtype). */
-  declaredKvDtype: 'float32' | 'float16' | null
+  declaredKvDtype: KvDtype | null
   /** transformers.js_config.use_external_data_format: chunk counts by .onnx file name ('*': all). */
   externalDataChunks: Record<string, number>
 }

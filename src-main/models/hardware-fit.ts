@@ -15,7 +15,7 @@ export interface ModelShape extends MemoryShape {
 export interface VariantSize {
   name: VariantName
   bytes: number
-  /** Size of the .onnx file alone, when known: loading holds twice it (memory-estimate.ts). */
+  /** Size of the .onnx file alone, when known: loading holds twice it in RAM (memory-estimate.ts). */
   onnxFileBytes?: number | undefined
 }
 
@@ -59,8 +59,10 @@ export function fitVariant(
   context: number,
   budget: MemoryBudget,
 ): FitEstimate {
-  const { weightsBytes, kvBytes, overheadBytes, totalBytes } = estimateAt(shape, variant, context)
   const { device, fitsLimit, ceiling } = limits(budget)
+  // What loading holds is host RAM, so against GPU memory it does not count.
+  const judged = device === 'gpu' ? { ...variant, onnxFileBytes: undefined } : variant
+  const { weightsBytes, kvBytes, overheadBytes, totalBytes } = estimateAt(shape, judged, context)
   const verdict: FitVerdict = totalBytes <= fitsLimit ? 'fits' : totalBytes <= ceiling ? 'tight' : 'wont-fit'
   return {
     variant: variant.name,
@@ -71,7 +73,7 @@ export function fitVariant(
     kvBytes,
     overheadBytes,
     totalBytes,
-    maxContext: maxContext(shape, variant, fitsLimit),
+    maxContext: maxContext(shape, judged, fitsLimit),
   }
 }
 

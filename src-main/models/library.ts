@@ -222,7 +222,7 @@ export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
       if (!summary.valid) throw new AppError('MODEL_INVALID', `"${id}" cannot be run: ${summary.reason}`)
       // The .onnx file's own size says how much loading holds, as the engine counts it.
       const variants = await Promise.all(
-        summary.variants.map(async (v) => ({ ...v, onnxFileBytes: (await stat(path.join(summary.dir, v.file))).size })),
+        summary.variants.map(async (v) => ({ ...v, onnxFileBytes: await fileSize(path.join(summary.dir, v.file)) })),
       )
       return fitModel({
         shape: summary,
@@ -239,6 +239,16 @@ export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
     },
   }
   return library
+}
+
+/** A file's size; undefined once it is gone (removed since the folder was read), as if not known. */
+async function fileSize(file: string): Promise<number | undefined> {
+  try {
+    return (await stat(file)).size
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
 }
 
 function isInside(child: string, parent: string): boolean {

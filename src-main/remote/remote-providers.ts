@@ -21,6 +21,19 @@ export function isRemoteModelId(modelId: string | null): modelId is RemoteModelI
   return modelId?.startsWith(PREFIX) ?? false
 }
 
+/** The provider id and model name in a remoteModelId(); null for an id it could not have made. */
+export function parseRemoteModelId(modelId: RemoteModelId): { providerId: string; model: string } | null {
+  const rest = modelId.slice(PREFIX.length)
+  const colon = rest.indexOf(':')
+  if (colon < 1 || colon === rest.length - 1) return null
+  try {
+    return { providerId: rest.slice(0, colon), model: decodeURIComponent(rest.slice(colon + 1)) }
+  } catch {
+    // A malformed %-escape: not a name remoteModelId() encoded.
+    return null
+  }
+}
+
 const storedSchema = z.strictObject({
   version: z.literal(1),
   providers: z.array(
@@ -85,18 +98,18 @@ export class RemoteProviders {
   }
 
   /** The provider and model a remote modelId names; NOT_FOUND once the provider was removed. */
-  async resolve(modelId: string): Promise<{ provider: RemoteProvider; model: string }> {
-    const match = /^remote:([0-9a-f]{8}):(.+)$/.exec(modelId)
-    const stored = match ? (await this.#load()).find((p) => p.id === match[1]) : undefined
-    if (!match || !stored) {
+  async resolve(modelId: RemoteModelId): Promise<{ provider: RemoteProvider; model: string }> {
+    const parsed = parseRemoteModelId(modelId)
+    const stored = parsed ? (await this.#load()).find((p) => p.id === parsed.providerId) : undefined
+    if (!parsed || !stored) {
       throw new AppError('NOT_FOUND', 'The remote server this chat used was removed. Choose another model for this chat.')
     }
-    return { provider: view(stored), model: decodeURIComponent(match[2] ?? '') }
+    return { provider: view(stored), model: parsed.model }
   }
 
   /** A reply from a remote model, cancelled by `cancel(conversationId)` like a local one. */
   async generate(
-    modelId: string,
+    modelId: RemoteModelId,
     conversationId: string,
     messages: ChatMessage[],
     params: GenerationParams,

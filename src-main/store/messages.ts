@@ -235,7 +235,7 @@ export class MessageStore {
     return entries
   }
 
-  /** Text written to a 'streaming' row stays out of the search index until `complete` [FTS_SYNC]. */
+  /** Text written to a 'streaming' row stays out of the search index until `complete` [TAG_FTS_SYNC]. */
   #streamIo(db: Database.Database): StreamIo {
     const append = db.prepare<[string, string]>(
       `UPDATE messages SET content = content || ? WHERE id = ? AND status = 'streaming'`,

@@ -18,7 +18,7 @@ export interface MigrationOutcome {
 
 // Messages get an INTEGER seq as rowid: the FTS index refers to rows by rowid, and only an
 // INTEGER PRIMARY KEY keeps rowids stable across VACUUM.
-// [FTS_SYNC] A message is in messages_fts exactly while its status is not 'streaming': the
+// [TAG_FTS_SYNC] A message is in messages_fts exactly while its status is not 'streaming': the
 // index is written once when a reply finishes, not on every flush. Every 'delete' below must
 // pass the text that was indexed, or FTS5 corrupts its index. So FTS5's 'rebuild' (which
 // would index streaming rows too) must never run, and its 'integrity-check' with rank 1

@@ -32,7 +32,7 @@ class RemotesState {
     return this.isRemote(modelId) ? 'a removed remote server' : modelId
   }
 
-  async load(): Promise<void> {
+  async refresh(): Promise<void> {
     this.providers = await api.listRemoteProviders()
   }
 
@@ -43,7 +43,7 @@ class RemotesState {
   }
 
   /** Has main fetch the server's model list again. */
-  async refresh(providerId: string): Promise<void> {
+  async refreshProvider(providerId: string): Promise<void> {
     const provider = await api.refreshRemoteProvider(providerId)
     this.providers = this.providers.map((p) => (p.id === providerId ? provider : p))
   }

@@ -6,9 +6,11 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import * as ort from 'onnxruntime-node'
+import type { KvDtype } from '../../src-shared/types.ts'
 import { readModelConfig } from '../../src-main/model-format/model-config.ts'
 import { KvCache } from '../../src-main/engine/kv-cache.ts'
-import { ModelSession } from '../../src-main/engine/session.ts'
+import { openSession } from '../../src-main/engine/open-session.ts'
+import { kvSlotOf, NAMES, PAST, presentName } from '../../src-main/engine/signature.ts'
 import { median } from './stats.ts'
 
 export interface ProfileJob {
@@ -95,7 +97,7 @@ export function splitRuns(events: readonly ProfileEvent[]): RunProfile[] {
   return runs.map((r) => r.profile)
 }
 
-function randomTensor(type: 'float32' | 'float16', dims: number[]): ort.Tensor {
+function randomTensor(type: KvDtype, dims: number[]): ort.Tensor {
   const n = dims.reduce((a, b) => a * b, 1)
   if (type === 'float16') {
     // Halves in [-1, 1): sign bit, exponent below 15, random mantissa.
@@ -113,22 +115,23 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
   // Feeds for one decode step after `context` tokens, named and typed from the graph.
   const probe = await ort.InferenceSession.create(file, opts)
   const meta = new Map(probe.inputMetadata.map((m) => [m.name, m]))
-  const kvMeta = probe.inputMetadata.find((m) => m.name.startsWith('past_key_values.'))
+  const kvMeta = probe.inputMetadata.find((m) => PAST.test(m.name))
   const kvType = kvMeta?.isTensor && kvMeta.type === 'float16' ? 'float16' : 'float32'
   const C = job.context
   const pastDims = [1, config.kvHeads, C, config.headDim]
-  const past = probe.inputNames.filter((n) => n.startsWith('past_key_values.')).map(() => randomTensor(kvType, pastDims))
+  const pastNames = probe.inputNames.filter((n) => PAST.test(n))
+  const past = pastNames.map(() => randomTensor(kvType, pastDims))
   const int = (name: string, values: number[], dims: number[]): ort.Tensor => {
     const m = meta.get(name)
     return m?.isTensor && m.type === 'int32'
       ? new ort.Tensor('int32', Int32Array.from(values), dims)
       : new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims)
   }
-  const feeds: Record<string, ort.Tensor> = { input_ids: int('input_ids', [42], [1, 1]) }
-  if (meta.has('attention_mask')) feeds.attention_mask = int('attention_mask', new Array<number>(C + 1).fill(1), [1, C + 1])
-  if (meta.has('position_ids')) feeds.position_ids = int('position_ids', [C], [1, 1])
-  if (meta.has('num_logits_to_keep')) feeds.num_logits_to_keep = int('num_logits_to_keep', [1], [])
-  probe.inputNames.filter((n) => n.startsWith('past_key_values.')).forEach((n, i) => (feeds[n] = past[i]!))
+  const feeds: Record<string, ort.Tensor> = { [NAMES.inputIds]: int(NAMES.inputIds, [42], [1, 1]) }
+  if (meta.has(NAMES.attentionMask)) feeds[NAMES.attentionMask] = int(NAMES.attentionMask, new Array<number>(C + 1).fill(1), [1, C + 1])
+  if (meta.has(NAMES.positionIds)) feeds[NAMES.positionIds] = int(NAMES.positionIds, [C], [1, 1])
+  if (meta.has(NAMES.numLogitsToKeep)) feeds[NAMES.numLogitsToKeep] = int(NAMES.numLogitsToKeep, [1], [])
+  pastNames.forEach((n, i) => (feeds[n] = past[i]!))
   await probe.release()
   const elementBytes = kvType === 'float16' ? 2 : 4
   const kvBytes = past.length * config.kvHeads * config.headDim * (2 * C + 1) * elementBytes
@@ -151,9 +154,9 @@ export async function profileDecodeStep(job: ProfileJob): Promise<ProfileResult>
     headDim: config.headDim,
     vocab: config.vocabSize,
   }
-  const engine = await ModelSession.open(file, engineOptions)
-  const copying = await ModelSession.open(file, { ...engineOptions, kvUpdate: 'copy' })
-  const unfused = await ModelSession.open(file, { ...engineOptions, fuse: false })
+  const engine = await openSession(file, engineOptions)
+  const copying = await openSession(file, { ...engineOptions, kvUpdate: 'copy' })
+  const unfused = await openSession(file, { ...engineOptions, fuse: false })
   const profDir = await mkdtemp(path.join(os.tmpdir(), 'hearth-profile-'))
   const profiled = await ort.InferenceSession.create(file, { ...opts, enableProfiling: true, profileFilePrefix: path.join(profDir, 'p') })
   const sessions: ort.InferenceSession[] = []
@@ -259,22 +262,23 @@ export async function profilePrefill(job: PrefillLeverJob): Promise<PrefillLever
   const file = path.join(job.modelDir, job.onnxFile)
   const config = await readModelConfig(job.modelDir)
   const session = await ort.InferenceSession.create(file, { ...BASE, intraOpNumThreads: job.threads })
-  if (!session.inputNames.includes('num_logits_to_keep')) throw new Error(`${file} has no num_logits_to_keep input`)
-  const pastNames = session.inputNames.filter((n) => n.startsWith('past_key_values.'))
+  if (!session.inputNames.includes(NAMES.numLogitsToKeep)) throw new Error(`${file} has no ${NAMES.numLogitsToKeep} input`)
+  const pastNames = session.inputNames.filter((n) => PAST.test(n))
+  const presentNames = session.inputNames.flatMap((n) => kvSlotOf(n, PAST) ?? []).map((s) => presentName(s.layer, s.role))
   const run = async (chunk: number, keep: number): Promise<number> => {
     let past: ort.Tensor[] = pastNames.map(() => new ort.Tensor('float32', new Float32Array(0), [1, config.kvHeads, 0, config.headDim]))
     const t0 = performance.now()
     for (let start = 0; start < job.tokens; start += chunk) {
       const n = Math.min(chunk, job.tokens - start)
       const feeds: Record<string, ort.Tensor> = {
-        input_ids: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(3 + ((start + i) * 7919) % 40000)), [1, n]),
-        attention_mask: new ort.Tensor('int64', new BigInt64Array(start + n).fill(1n), [1, start + n]),
-        position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)), [1, n]),
-        num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(BigInt(keep)), []),
+        [NAMES.inputIds]: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(3 + ((start + i) * 7919) % 40000)), [1, n]),
+        [NAMES.attentionMask]: new ort.Tensor('int64', new BigInt64Array(start + n).fill(1n), [1, start + n]),
+        [NAMES.positionIds]: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)), [1, n]),
+        [NAMES.numLogitsToKeep]: new ort.Tensor('int64', BigInt64Array.of(BigInt(keep)), []),
       }
       pastNames.forEach((name, i) => (feeds[name] = past[i]!))
       const out = await session.run(feeds)
-      past = pastNames.map((name) => out[name.replace('past_key_values', 'present')]!)
+      past = presentNames.map((name) => out[name]!)
     }
     return performance.now() - t0
   }

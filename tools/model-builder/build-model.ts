@@ -32,7 +32,7 @@ export interface BuildOptions {
   q4: boolean
   q4BlockSize: number
   /** Reproduce exports that fail on several new tokens over a non-empty cache (tests the probe). */
-  singleTokenAppend: boolean
+  singleTokenPass: boolean
   /** Build a causal mask that ignores attention_mask, as some real exports do (tests the in-place check). */
   maskIgnored: boolean
   /** Attention through repeat_kv (Expand of every KV head), as Optimum's eager exports write it. */
@@ -94,7 +94,7 @@ export function resolveOptions(opts: Partial<BuildOptions>): BuildOptions {
     logitsToKeep: false,
     q4: false,
     q4BlockSize: 32,
-    singleTokenAppend: false,
+    singleTokenPass: false,
     maskIgnored: false,
     repeatKv: false,
     exportedRmsNorm: false,
@@ -171,7 +171,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     ids: o.ids,
     positionIds: o.positionIds,
     logitsToKeep: o.logitsToKeep,
-    singleTokenAppend: o.singleTokenAppend,
+    singleTokenPass: o.singleTokenPass,
     maskIgnored: o.maskIgnored,
     repeatKv: o.repeatKv,
     exportedRmsNorm: o.exportedRmsNorm,

@@ -30,7 +30,7 @@ export interface DecoderSignature {
    * A quirk of some real exports, reproduced for tests: the graph fails when several new tokens
    * come on top of a non-empty cache (an Expand of [seq] to [past + seq]).
    */
-  singleTokenAppend: boolean
+  singleTokenPass: boolean
   /**
    * Another quirk of real exports, reproduced for tests: the causal mask ignores attention_mask
    * (still declared, so the signature is unchanged). Right when every position is real, wrong
@@ -284,7 +284,7 @@ export function writeDecoder(
     g.op('Slice', [g.op('Shape', [last]), g.int64([0]), g.int64([2])]),
     g.int64([V]),
   ], { axis: 0 })
-  if (sig.singleTokenAppend) {
+  if (sig.singleTokenPass) {
     const logits = g.op('Reshape', [logits2d, outShape])
     const probe = g.op('Expand', [
       g.op('ConstantOfShape', [g.op('Unsqueeze', [seq, g.int64([0])])]),

@@ -87,7 +87,7 @@ export function sortNodes(graph: IGraphProto): void {
       }
       const pending = (n.input ?? []).map((i) => (i ? producer.get(i) : undefined)).find((p) => p !== undefined && !placed.has(p))
       if (pending) {
-        if (waiting.has(pending) || pending === n) throw new Error(`the graph has a cycle through ${n.name || n.opType}`)
+        if (waiting.has(pending) || pending === n) throw new RewriteUnsupported(`the graph has a cycle through ${n.name || n.opType}`)
         waiting.add(n)
         stack.push(pending)
         continue
@@ -119,11 +119,6 @@ export class ConstantReader {
       else if (a.name === 'value_ints') this.tensors.set(n.output![0]!, { dims: [a.ints!.length], dataType: onnx.TensorProto.DataType.INT64, int64Data: a.ints! })
       else if (a.name === 'value_float') this.tensors.set(n.output![0]!, { dims: [], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [a.f!] })
     }
-  }
-
-  /** Whether `name` is a known constant. */
-  has(name: string): boolean {
-    return this.tensors.has(name)
   }
 
   /** How many elements the constant holds, or null when it is not a known constant. */

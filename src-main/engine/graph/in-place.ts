@@ -13,21 +13,21 @@
 // In both, the outputs are `fresh.*` ([batch, kvHeads, new tokens, headDim]) and the engine writes
 // them into its own buffers, which have room to spare: the past is fed at its capacity, the unused
 // positions masked by attention_mask and the real positions given by position_ids. Whether a
-// rewritten graph honours that is checked at load by ModelSession#verifyInPlace, not assumed.
+// rewritten graph honours that is checked at load by verifyInPlace (open-session.ts), not assumed.
 
 import type onnxProto from 'onnx-proto'
 import type { KvUpdate } from '../../../src-shared/types.ts'
 import { freshName, kvSlotOf, NAMES, PAST, pastName, PRESENT } from '../signature.ts'
-import { NewInitializers, onnx, producers, removeDeadNodes, RewriteUnsupported, type ConstantReader, type IGraphProto, type INodeProto } from './graph-edit.ts'
+import { NewInitializers, onnx, producers, removeDeadNodes, RewriteUnsupported, sortNodes, type ConstantReader, type IGraphProto, type INodeProto } from './graph-edit.ts'
 import { splitAttention, type CacheSlot, type SharedShapes } from './split-attention.ts'
 
 /** The KV updates made by rewriting the graph: every one but the export's own 'copy'. */
 export type InPlaceUpdate = Exclude<KvUpdate, 'copy'>
 
 /**
- * Rewrites `graph` in place; returns the fresh KV output names in KvCache order and how many
- * cache reads had their repeat_kv folded away. With `constants` (the graph's known constants), a
- * split also moves the scores' scaling onto the query (see splitAttention).
+ * Rewrites `graph` in place, its nodes left in order; returns the fresh KV output names in KvCache
+ * order and how many cache reads had their repeat_kv folded away. With `constants` (the graph's
+ * known constants), a split also moves the scores' scaling onto the query (see splitAttention).
  */
 export function rewriteGraph(
   graph: IGraphProto,
@@ -72,6 +72,7 @@ export function rewriteGraph(
   }
   nameFreshAtSource(graph, added)
   removeDeadNodes(graph)
+  sortNodes(graph)
   for (const slot of slots) {
     if (kind === 'split' && producer.get(slot.full) && graph.node!.includes(producer.get(slot.full)!)) {
       throw new RewriteUnsupported(`${slot.full} is still read after the split`)

@@ -65,7 +65,6 @@ export function rewriteModel(model: Uint8Array, kind: InPlaceUpdate, opts: Rewri
   // the weights.
   const constants = opts.fuse ? new ConstantReader(graph, file.smallInitializers()) : null
   const { freshNames, folded } = rewriteGraph(graph, kind, opts.foldRepeatKv ?? true, constants)
-  sortNodes(graph)
   const logitsNote = opts.lastLogits ? keepLastLogits(graph) : null
   const { fused, fuseNote } = constants ? fuse(graph, constants, opset) : { fused: { rotary: 0, skipNorm: 0 }, fuseNote: null }
   return { bytes: file.encode({ contribOps: fused.rotary + fused.skipNorm > 0 }), freshNames, logitsNote, folded, fused, fuseNote }

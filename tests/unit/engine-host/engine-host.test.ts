@@ -117,12 +117,13 @@ describe('EngineHost', () => {
     assert.equal(host.pid, pid)
   })
 
-  it('runs the model in another process, so the host\'s timers fire while it generates', async () => {
+  it('runs the model in its own process, and a cancel from a timer stops it mid-reply', async () => {
     const host = newHost()
     await host.load(tiny, LOAD)
+    // Only the pid shows the process: an engine on this event loop that awaited between tokens
+    // would also let the timer below fire.
     assert.ok(host.pid !== undefined && host.pid !== process.pid, `engine pid ${host.pid}`)
-    // A timer set at the first token stops the generation. Were the model run on this event
-    // loop, the timer could fire only once the loop was free: after the last of the 1500 tokens.
+    // A cancel from a timer set at the first token ends the reply before its 1500 tokens.
     let timer: NodeJS.Timeout | undefined
     let fired = 0
     const result = await host.generate(

@@ -164,8 +164,8 @@ describe('Engine conversation cache', () => {
     assert.equal(b.stats.reusedTokens, b.stats.promptTokens - 1)
   })
 
-  it('reuses the cache one token at a time on a graph without multi-token append', async () => {
-    const dir = await models.build('single-append', { singleTokenAppend: true })
+  it('reuses the cache one token at a time on a graph without multi-token passes', async () => {
+    const dir = await models.build('single-token-pass', { singleTokenPass: true })
     const engine = await engineFor(dir)
     assert.equal(engine.info().model?.multiTokenPass, false)
     const first = await run(engine, CHAT, GREEDY, 'c')

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { knownUnavailable } from '../../../src-main/engine/providers.ts'
 import { defaultProviders } from '../../../src-main/model-format/provider-defaults.ts'
-import { ModelSession, type SessionOptions } from '../../../src-main/engine/session.ts'
+import { openSession } from '../../../src-main/engine/open-session.ts'
+import type { ModelSession} from '../../../src-main/engine/session.ts';
+import { type SessionOptions } from '../../../src-main/engine/session.ts'
 import { tempModels } from './fixtures.ts'
 
 const TOKENS = [1, 77, 300, 5, 42, 42, 9, 511, 260, 3, 128, 64, 7, 99]
@@ -26,7 +28,7 @@ before(async () => {
   const opts = (provider: SessionOptions['provider']): SessionOptions => ({
     provider, threads: 2, contextLength: 64, kvHeads: 2, headDim: 16, vocab: VOCAB,
   })
-  cpu = await ModelSession.open(file, opts('cpu'))
+  cpu = await openSession(file, opts('cpu'))
   const reasons: string[] = []
   for (const provider of defaultProviders().filter((p) => p !== 'cpu')) {
     const unavailable = knownUnavailable(provider)
@@ -35,7 +37,7 @@ before(async () => {
       continue
     }
     try {
-      gpu = await ModelSession.open(file, opts(provider))
+      gpu = await openSession(file, opts(provider))
       break
     } catch (err) {
       reasons.push(`${provider}: ${(err as Error).message.split('\n')[0]}`)

@@ -1,4 +1,4 @@
-// KvCache on hand-made tensors: in-place append with spare capacity, reserve, truncate, compact, views.
+// KvCache on hand-made tensors: in-place writes with spare capacity, reserve, truncate, compact, views.
 
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -59,14 +59,14 @@ const range = (from: number, n: number): number[] => Array.from({ length: n }, (
 
 for (const dtype of ['float32', 'float16'] as const) {
   describe(`KvCache (${dtype})`, () => {
-    it('grows through the callback on append and places head h at (h * capacity + position) * dim', () => {
+    it('grows through the callback on a write and places head h at (h * capacity + position) * dim', () => {
       const cache = emptyCache(dtype)
       const asked: number[] = []
       const grow = (needed: number): number => {
         asked.push(needed)
         return Math.ceil(needed / 8) * 8
       }
-      cache.append(fresh(dtype, 0, 3), range(10, 3), grow)
+      cache.write(fresh(dtype, 0, 3), range(10, 3), grow)
       assert.deepEqual(asked, [3])
       assert.equal(cache.capacity, 8)
       assert.equal(cache.nPast, 3)
@@ -76,13 +76,13 @@ for (const dtype of ['float32', 'float16'] as const) {
       assert.equal((cache.tensors[0]!.data as KvArray)[8 * DIM], value(0, 1, 0, 0))
 
       // Fits: no growth, written after the used positions.
-      cache.append(fresh(dtype, 3, 5), range(13, 5), grow)
+      cache.write(fresh(dtype, 3, 5), range(13, 5), grow)
       assert.deepEqual(asked, [3])
       assert.equal(cache.capacity, 8)
       assertHolds(cache)
 
       // Full: grows again, the used positions move to the new layout.
-      cache.append(fresh(dtype, 8, 1), [18], grow)
+      cache.write(fresh(dtype, 8, 1), [18], grow)
       assert.deepEqual(asked, [3, 9])
       assert.equal(cache.capacity, 16)
       assert.equal(cache.nPast, 9)
@@ -93,7 +93,7 @@ for (const dtype of ['float32', 'float16'] as const) {
 
     it('reserves room without touching the used positions, and never shrinks', () => {
       const cache = emptyCache(dtype)
-      cache.append(fresh(dtype, 0, 4), range(0, 4), (n) => n)
+      cache.write(fresh(dtype, 0, 4), range(0, 4), (n) => n)
       assert.equal(cache.capacity, 4)
       cache.reserve(10)
       assert.equal(cache.capacity, 10)
@@ -102,13 +102,13 @@ for (const dtype of ['float32', 'float16'] as const) {
       cache.reserve(6)
       assert.equal(cache.capacity, 10)
       // The reserved room is used without growing.
-      cache.append(fresh(dtype, 4, 6), range(4, 6), () => assert.fail('grew although reserved'))
+      cache.write(fresh(dtype, 4, 6), range(4, 6), () => assert.fail('grew although reserved'))
       assertHolds(cache)
     })
 
-    it('truncates by dropping the length only, and a later append overwrites from there', () => {
+    it('truncates by dropping the length only, and a later write overwrites from there', () => {
       const cache = emptyCache(dtype)
-      cache.append(fresh(dtype, 0, 6), range(0, 6), () => 8)
+      cache.write(fresh(dtype, 0, 6), range(0, 6), () => 8)
       const before = cache.tensors.map((t) => (t.data as KvArray).slice())
       cache.truncate(2)
       assert.equal(cache.nPast, 2)
@@ -119,7 +119,7 @@ for (const dtype of ['float32', 'float16'] as const) {
       cache.truncate(5) // longer than the cache: a no-op
       assert.equal(cache.nPast, 2)
 
-      cache.append(fresh(dtype, 2, 3, 500), [90, 91, 92], () => assert.fail('grew within capacity'))
+      cache.write(fresh(dtype, 2, 3, 500), [90, 91, 92], () => assert.fail('grew within capacity'))
       assert.deepEqual(cache.tokens, [0, 1, 90, 91, 92])
       assertHolds(cache, (p) => (p >= 2 ? 500 : 0))
       // Position 5 was not rewritten: still the stale value from before the truncate.
@@ -128,7 +128,7 @@ for (const dtype of ['float32', 'float16'] as const) {
 
     it('compacts to capacity === length, keeping the used positions', () => {
       const cache = emptyCache(dtype)
-      cache.append(fresh(dtype, 0, 5), range(0, 5), () => 16)
+      cache.write(fresh(dtype, 0, 5), range(0, 5), () => 16)
       cache.truncate(3)
       cache.compact()
       assert.equal(cache.capacity, 3)
@@ -142,7 +142,7 @@ for (const dtype of ['float32', 'float16'] as const) {
 
     it('gives per-head views of exactly the used positions', () => {
       const cache = emptyCache(dtype)
-      cache.append(fresh(dtype, 0, 3), range(0, 3), () => 7)
+      cache.write(fresh(dtype, 0, 3), range(0, 3), () => 7)
       const bytesPer = dtype === 'float16' ? 2 : 4
       for (let t = 0; t < TENSORS; t++) {
         const views = cache.usedViews(t)
@@ -160,8 +160,8 @@ for (const dtype of ['float32', 'float16'] as const) {
 
     it('throws when a fresh tensor holds another number of tokens than were added', () => {
       const cache = emptyCache(dtype)
-      cache.append(fresh(dtype, 0, 2), [0, 1], () => 8)
-      assert.throws(() => cache.append(fresh(dtype, 2, 2), [2, 3, 4], () => 8), /expected keys and values for 3 tokens, got 2/)
+      cache.write(fresh(dtype, 0, 2), [0, 1], () => 8)
+      assert.throws(() => cache.write(fresh(dtype, 2, 2), [2, 3, 4], () => 8), /expected keys and values for 3 tokens, got 2/)
       assert.deepEqual(cache.tokens, [0, 1])
     })
   })

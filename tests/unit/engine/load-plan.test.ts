@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { LoadPlan, type Failure, type Outcome, type PlanOptions } from '../../../src-main/engine/load-plan.ts'
+import { nextAttempt, type Failure, type Outcome, type PlanOptions, type Tried } from '../../../src-main/engine/load-plan.ts'
 
 /**
  * What became of an attempt: 'ok' (the row ends there), 'refused' (by the rewrite), or how the
@@ -20,16 +20,16 @@ function outcome(said: Said): Outcome {
 
 /** The attempts made, as "kind[ fold][ fuse]", until 'ok' or the plan runs out. */
 function attempts(opts: PlanOptions, outcomes: Said[]): string[] {
-  const plan = new LoadPlan(opts)
+  const history: Tried[] = []
   const tried: string[] = []
   for (const said of outcomes) {
-    const a = plan.next()
+    const a = nextAttempt(opts, history)
     assert.ok(a, `no attempt left for "${said}" after ${tried.join(', ')}`)
     tried.push(`${a.kind}${a.fold ? ' fold' : ''}${a.fuse ? ' fuse' : ''}`)
     if (said === 'ok') return tried
-    plan.record(outcome(said))
+    history.push({ attempt: a, outcome: outcome(said) })
   }
-  assert.equal(plan.next(), null, `attempts left after ${tried.join(', ')}`)
+  assert.equal(nextAttempt(opts, history), null, `attempts left after ${tried.join(', ')}`)
   return tried
 }
 
@@ -77,16 +77,20 @@ const ROWS: [string, PlanOptions, Said[], string[]][] = [
   ['append only, unfused, loads', { kvUpdate: 'append', fuse: false }, ['ok'], ['append']],
 ]
 
-describe('LoadPlan', () => {
+describe('nextAttempt', () => {
   for (const [what, opts, outcomes, expected] of ROWS) {
     it(what, () => {
       assert.deepEqual(attempts(opts, outcomes), expected)
     })
   }
 
-  it('gives a copy of the attempt: changing it changes nothing planned', () => {
-    const plan = new LoadPlan({ fuse: true })
-    plan.next()!.fuse = false
-    assert.deepEqual(plan.next(), { kind: 'split', fold: true, fuse: true })
+  it('depends on its arguments alone: a changed answer or a reused history changes nothing planned', () => {
+    const history: Tried[] = []
+    const first = nextAttempt({ fuse: true }, history)!
+    first.fuse = false
+    assert.deepEqual(nextAttempt({ fuse: true }, history), { kind: 'split', fold: true, fuse: true })
+    history.push({ attempt: first, outcome: outcome('differs +fused +folded') })
+    assert.deepEqual(nextAttempt({ fuse: true }, history), { kind: 'split', fold: true, fuse: false })
+    assert.deepEqual(nextAttempt({ fuse: true }, history), { kind: 'split', fold: true, fuse: false })
   })
 })

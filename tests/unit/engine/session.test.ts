@@ -6,7 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { buildModel, type BuildOptions } from '../../../tools/model-builder/build-model.ts'
-import { ModelSession } from '../../../src-main/engine/session.ts'
+import { openSession } from '../../../src-main/engine/open-session.ts'
+import type { ModelSession } from '../../../src-main/engine/session.ts'
 import { readSignature } from '../../../src-main/engine/signature.ts'
 import type { KvCache } from '../../../src-main/engine/kv-cache.ts'
 
@@ -25,7 +26,7 @@ after(async () => {
 async function open(name: string, opts: Partial<BuildOptions>, file = 'model.onnx'): Promise<ModelSession> {
   const dir = path.join(root, name)
   await buildModel(dir, { vocab: VOCAB, contextLength: 64, ...opts })
-  return ModelSession.open(path.join(dir, 'onnx', file), {
+  return openSession(path.join(dir, 'onnx', file), {
     provider: 'cpu',
     threads: 1,
     contextLength: 64,
@@ -144,7 +145,7 @@ describe('ModelSession#probeMultiTokenPass', () => {
   })
 
   it('is false for a graph that fails on it, which still decodes one token at a time', async () => {
-    const session = await open('probe-fail', { singleTokenAppend: true })
+    const session = await open('probe-fail', { singleTokenPass: true })
     try {
       assert.equal(await session.probeMultiTokenPass(), false)
       assert.ok((await cachedVsFull(session)) < 1e-4)

@@ -48,6 +48,23 @@ describe('lint import boundaries', () => {
     assert.equal((await boundaryErrors('src-main/model-format/x.ts', "import { loadModel } from '../engine/load-model.ts'\nexport const l = loadModel")).length, 1)
   })
 
+  it('keeps main-process areas out of the engine and model-format', async () => {
+    const store = "import { openStore } from '../store/store.ts'\nexport const o = openStore"
+    const library = "import { createModelLibrary } from '../models/library.ts'\nexport const c = createModelLibrary"
+    assert.equal((await boundaryErrors('src-main/engine/x.ts', store)).length, 1)
+    assert.equal((await boundaryErrors('src-main/engine/graph/x.ts', store.replace('../', '../../'))).length, 1)
+    assert.equal((await boundaryErrors('src-main/model-format/x.ts', library)).length, 1)
+    assert.equal((await boundaryErrors('src-main/model-format/x.ts', store)).length, 1)
+  })
+
+  it('lets the engine import model-format and src-shared', async () => {
+    const protocol = "import type { HostMessage } from '../model-format/protocol.ts'\nexport type H = HostMessage"
+    const errors = "import { AppError } from '../../src-shared/errors.ts'\nexport const e = AppError"
+    assert.deepEqual(await boundaryErrors('src-main/engine/x.ts', protocol), [])
+    assert.deepEqual(await boundaryErrors('src-main/engine/x.ts', errors), [])
+    assert.deepEqual(await boundaryErrors('src-main/model-format/x.ts', errors), [])
+  })
+
   it('lets main-process code import model-format and the engine-host', async () => {
     const shared = "import { inspectModelFolder } from '../model-format/model-folder.ts'\nexport const i = inspectModelFolder"
     const host = "import { EngineHost } from '../engine-host/engine-host.ts'\nexport const h = EngineHost"

@@ -51,6 +51,19 @@ describe('fitVariant', () => {
     assert.equal(estimate.device, 'gpu')
     assert.equal(estimate.verdict, 'fits')
   })
+
+  it('leaves what loading holds in RAM out of a fit against GPU memory', () => {
+    const fp32 = { ...VARIANTS[0]!, onnxFileBytes: 654e6 }
+    const inPlace = estimateMemory(SMOLLM2, fp32, { context: 4096 })
+    const gpuMemory = inPlace.totalBytes / 0.85
+    const budget = { totalRam: 1e9, availableRam: 0.5e9, gpuMemory }
+    const onGpu = fitVariant(SMOLLM2, fp32, 4096, budget)
+    assert.equal(onGpu.totalBytes, inPlace.totalBytes)
+    assert.equal(onGpu.verdict, 'fits')
+    assert.equal(onGpu.maxContext, fitVariant(SMOLLM2, VARIANTS[0]!, 4096, budget).maxContext)
+    // In RAM it still counts.
+    assert.equal(fitVariant(SMOLLM2, fp32, 4096, ram(8e9)).totalBytes, inPlace.totalBytes + 2 * 654e6)
+  })
 })
 
 describe('fitModel', () => {

@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { estimateMemory } from '../../../src-main/model-format/memory-estimate.ts'
+import { inspectModelFolder } from '../../../src-main/model-format/model-folder.ts'
 import { createModelLibrary, type ModelLibrary } from '../../../src-main/models/library.ts'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
 
@@ -165,5 +166,22 @@ describe('ModelLibrary#fit', () => {
 
     const cramped = await library.fit('m', { memory: { totalRam: 200e6, availableRam: 100e6, gpuMemory: null } })
     assert.equal(cramped.chosen.verdict, 'wont-fit')
+  })
+
+  it('judges a variant whose .onnx is gone by the time it is sized, its loading bytes unknown', async () => {
+    const summary = await inspectModelFolder(await model(path.join(work, 'models', 'm')))
+    const q4 = summary.valid ? summary.variants.find((v) => v.name === 'q4') : undefined
+    assert.ok(summary.valid && q4)
+    // The file goes between reading the folder and sizing it, as when a remove runs alongside.
+    const racing = createModelLibrary({
+      modelsDir: path.join(work, 'models'),
+      inspect: async () => {
+        await rm(path.join(summary.dir, q4.file), { force: true })
+        return summary
+      },
+    })
+
+    const fit = await racing.fit('m', { memory: { totalRam: 16e9, availableRam: 8e9, gpuMemory: null }, variant: 'q4' })
+    assert.equal(fit.chosen.totalBytes, estimateMemory(summary, q4, { context: 2048, provider: 'cpu' }).totalBytes)
   })
 })

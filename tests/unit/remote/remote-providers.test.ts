@@ -7,9 +7,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { AppError } from '../../../src-shared/errors.ts'
-import { DEFAULT_PARAMS } from '../../../src-shared/types.ts'
+import { DEFAULT_PARAMS, type RemoteModelId, type RemoteProvider } from '../../../src-shared/types.ts'
 import { startApiServer, type RunningApiServer } from '../../../src-main/api-server/server.ts'
-import { isRemoteModelId, RemoteProviders } from '../../../src-main/remote/remote-providers.ts'
+import { isRemoteModelId, parseRemoteModelId, remoteModelId, RemoteProviders } from '../../../src-main/remote/remote-providers.ts'
 import { plainBox, safeStorageBox, type SafeStorageLike } from '../../../src-main/remote/secret-box.ts'
 import { ScriptedBackend } from '../api-server/helpers.ts'
 
@@ -35,6 +35,26 @@ beforeEach(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'hearth-remote-'))
 })
 afterEach(() => rm(dataDir, { recursive: true, force: true }))
+
+function firstModelId(provider: RemoteProvider): RemoteModelId {
+  const id = provider.models[0]?.id
+  assert.ok(id !== undefined, `${provider.name} lists no models`)
+  return id
+}
+
+describe('remoteModelId', () => {
+  it('parses back to the provider id and model name it was made from', () => {
+    for (const model of ['tiny', 'org/model:q4', 'a%20b', 'naïve 模型']) {
+      assert.deepEqual(parseRemoteModelId(remoteModelId('0a1b2c3d', model)), { providerId: '0a1b2c3d', model })
+    }
+  })
+
+  it('parses nothing from an id it could not have made', () => {
+    for (const id of ['remote:', 'remote:0a1b2c3d', 'remote:0a1b2c3d:', 'remote::tiny', 'remote:0a1b2c3d:%E0%A4%A'] as const) {
+      assert.equal(parseRemoteModelId(id), null, id)
+    }
+  })
+})
 
 describe('RemoteProviders', () => {
   it('adds a server with its models and keeps the key only in a 0600 file', async () => {
@@ -62,11 +82,11 @@ describe('RemoteProviders', () => {
     const added = await remotes.add({ baseUrl: server.url, apiKey: KEY })
     assert.equal(added.keyStorage, 'os-encrypted')
     assert.ok(!(await readFile(path.join(dataDir, 'remote-providers.json'), 'utf8')).includes(KEY))
-    const reply = await remotes.generate(added.models[0]?.id ?? '', 'c1', [{ role: 'user', content: 'Hi' }], DEFAULT_PARAMS, () => undefined)
+    const reply = await remotes.generate(firstModelId(added), 'c1', [{ role: 'user', content: 'Hi' }], DEFAULT_PARAMS, () => undefined)
     assert.equal(reply.text, 'Hello!')
     const plain = new RemoteProviders({ dataDir, secrets: plainBox })
     await assert.rejects(
-      plain.generate(added.models[0]?.id ?? '', 'c1', [{ role: 'user', content: 'Hi' }], DEFAULT_PARAMS, () => undefined),
+      plain.generate(firstModelId(added), 'c1', [{ role: 'user', content: 'Hi' }], DEFAULT_PARAMS, () => undefined),
       /stored encrypted by the desktop app and cannot be read here/,
     )
   })
@@ -79,10 +99,10 @@ describe('RemoteProviders', () => {
 
   it('stops a chat by its conversation id', async () => {
     const remotes = new RemoteProviders({ dataDir, secrets: plainBox })
-    const { models } = await remotes.add({ baseUrl: server.url, apiKey: KEY })
+    const added = await remotes.add({ baseUrl: server.url, apiKey: KEY })
     backend.tokens = Array.from({ length: 1000 }, (_, i) => `${i} `)
     try {
-      const reply = await remotes.generate(models[0]?.id ?? '', 'c2', [{ role: 'user', content: 'Hi' }], DEFAULT_PARAMS, () => remotes.cancel('c2'))
+      const reply = await remotes.generate(firstModelId(added), 'c2', [{ role: 'user', content: 'Hi' }], DEFAULT_PARAMS, () => remotes.cancel('c2'))
       assert.equal(reply.stats.stopReason, 'cancelled')
       assert.ok(reply.stats.generatedTokens < 1000)
     } finally {
@@ -95,6 +115,6 @@ describe('RemoteProviders', () => {
     const added = await remotes.add({ baseUrl: server.url, apiKey: KEY })
     await remotes.remove(added.id)
     assert.deepEqual(await remotes.list(), [])
-    await assert.rejects(remotes.resolve(added.models[0]?.id ?? ''), /was removed. Choose another model/)
+    await assert.rejects(remotes.resolve(firstModelId(added)), /was removed. Choose another model/)
   })
 })

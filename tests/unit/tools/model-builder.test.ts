@@ -9,7 +9,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
 import { inspectModelFolder } from '../../../src-main/model-format/model-folder.ts'
-import { ModelSession } from '../../../src-main/engine/session.ts'
+import { openSession } from '../../../src-main/engine/open-session.ts'
 
 let root: string
 before(async () => {
@@ -24,7 +24,7 @@ describe('buildModel', () => {
     const specialLogits = async (name: string, endless: boolean): Promise<number[]> => {
       const dir = path.join(root, name)
       await buildModel(dir, { endless, contextLength: 64 })
-      const session = await ModelSession.open(path.join(dir, 'onnx', 'model.onnx'), {
+      const session = await openSession(path.join(dir, 'onnx', 'model.onnx'), {
         provider: 'cpu', threads: 1, contextLength: 64, kvHeads: 2, headDim: 16, vocab: 512,
       })
       const logits = await session.forward(session.emptyCache(), [1, 40, 41, 42], { logits: 'last' })

@@ -9,12 +9,14 @@ import os from 'node:os'
 import path from 'node:path'
 import onnxProto from 'onnx-proto'
 import * as ort from 'onnxruntime-node'
-import { buildModel, type BuildOptions } from '../../../tools/model-builder/build-model.ts'
-import { fuseRotary } from '../../../src-main/engine/graph/fuse-rotary.ts'
-import { fuseSkipNorm } from '../../../src-main/engine/graph/fuse-skip-norm.ts'
-import { ConstantReader } from '../../../src-main/engine/graph/graph-edit.ts'
-import { rewriteModel } from '../../../src-main/engine/graph/rewrite-model.ts'
-import { ModelSession, type SessionOptions } from '../../../src-main/engine/session.ts'
+import { buildModel, type BuildOptions } from '../../../../tools/model-builder/build-model.ts'
+import { fuseRotary } from '../../../../src-main/engine/graph/fuse-rotary.ts'
+import { fuseSkipNorm } from '../../../../src-main/engine/graph/fuse-skip-norm.ts'
+import { ConstantReader } from '../../../../src-main/engine/graph/graph-edit.ts'
+import { rewriteModel } from '../../../../src-main/engine/graph/rewrite-model.ts'
+import { openSession } from '../../../../src-main/engine/open-session.ts'
+import type { ModelSession} from '../../../../src-main/engine/session.ts';
+import { type SessionOptions } from '../../../../src-main/engine/session.ts'
 
 const { onnx } = onnxProto
 type IGraphProto = onnxProto.onnx.IGraphProto
@@ -181,7 +183,7 @@ describe('fuseRotary', () => {
       if (model instanceof Uint8Array && Buffer.from(model).includes('RotaryEmbedding')) throw new Error('no RotaryEmbedding kernel here')
       return create(model as Uint8Array, options)
     })
-    const session = await ModelSession.open(file, SESSION)
+    const session = await openSession(file, SESSION)
     try {
       assert.equal(session.kvUpdate, 'split')
       assert.deepEqual(session.fusions, [])
@@ -230,8 +232,8 @@ describe('fuseRotary', () => {
 
   it('decodes as the unfused graph does, and a session says what it fused', async () => {
     const file = await build('sessions', { exportedRope: true, repeatKv: true, exportedRmsNorm: true })
-    const fused = await ModelSession.open(file, SESSION)
-    const plain = await ModelSession.open(file, { ...SESSION, fuse: false })
+    const fused = await openSession(file, SESSION)
+    const plain = await openSession(file, { ...SESSION, fuse: false })
     try {
       assert.deepEqual(fused.fusions, [`rotary embedding ×${2 * LAYERS}`, `residual add + RMSNorm ×${2 * LAYERS}`])
       assert.deepEqual(plain.fusions, [])
@@ -264,8 +266,8 @@ describe('fuseRotary', () => {
       const reader = nodes.slice(nodes.indexOf(c)).find((n) => n.opType !== 'Constant')!
       assert.ok(reader.input!.includes(c.output![0]!), `${c.output![0]} is read by the node after it`)
     }
-    const fused = await ModelSession.open(file, SESSION)
-    const exported = await ModelSession.open(file, { ...SESSION, kvUpdate: 'copy' })
+    const fused = await openSession(file, SESSION)
+    const exported = await openSession(file, { ...SESSION, kvUpdate: 'copy' })
     try {
       // Nothing dropped: no fused attempt failed and fell back to an unfused one.
       assert.deepEqual(fused.kvUpdateNotes, [])

@@ -8,12 +8,14 @@ import os from 'node:os'
 import path from 'node:path'
 import onnxProto from 'onnx-proto'
 import * as ort from 'onnxruntime-node'
-import { buildModel, type BuildOptions } from '../../../tools/model-builder/build-model.ts'
-import { GraphBuilder } from '../../../tools/model-builder/onnx-graph.ts'
-import { Rng } from '../../../tools/model-builder/random.ts'
-import { ModelSession, type SessionOptions } from '../../../src-main/engine/session.ts'
-import { rewriteGraph } from '../../../src-main/engine/graph/in-place.ts'
-import { rewriteModel, RewriteUnsupported, type InPlaceUpdate } from '../../../src-main/engine/graph/rewrite-model.ts'
+import { buildModel, type BuildOptions } from '../../../../tools/model-builder/build-model.ts'
+import { GraphBuilder } from '../../../../tools/model-builder/onnx-graph.ts'
+import { Rng } from '../../../../tools/model-builder/random.ts'
+import { openSession } from '../../../../src-main/engine/open-session.ts'
+import type { ModelSession} from '../../../../src-main/engine/session.ts';
+import { type SessionOptions } from '../../../../src-main/engine/session.ts'
+import { rewriteGraph } from '../../../../src-main/engine/graph/in-place.ts'
+import { rewriteModel, RewriteUnsupported, type InPlaceUpdate } from '../../../../src-main/engine/graph/rewrite-model.ts'
 
 const { onnx } = onnxProto
 
@@ -90,15 +92,15 @@ const VARIANTS: [string, Partial<BuildOptions>, string, number, 'split' | 'appen
   // (the scores' scale moved onto the query) must keep the Constant and the order valid.
   ['as torch.onnx exports it, a Constant node before each reader', { repeatKv: true, exportedRmsNorm: true, exportedRope: true, inlineConstants: true }, 'model.onnx', 1e-4, 'split'],
   ['with grouped heads and a Constant node before each reader', { inlineConstants: true }, 'model.onnx', 1e-4, 'split'],
-  ['single-token append', { singleTokenAppend: true }, 'model.onnx', 1e-4, 'append'],
+  ['single-token append', { singleTokenPass: true }, 'model.onnx', 1e-4, 'append'],
 ]
 
 describe('ModelSession in-place KV updates', () => {
   for (const [what, opts, file, bound, mode] of VARIANTS) {
     it(`updates in place (${mode}) and decodes as the export does, ${what} (max abs diff < ${bound})`, async () => {
       const model = await build(what.replace(/\W+/g, '-'), opts, file)
-      const split = await ModelSession.open(model, SESSION)
-      const copy = await ModelSession.open(model, { ...SESSION, kvUpdate: 'copy' })
+      const split = await openSession(model, SESSION)
+      const copy = await openSession(model, { ...SESSION, kvUpdate: 'copy' })
       try {
         assert.equal(split.kvUpdate, mode, split.kvUpdateNotes.join('; '))
         if (mode === 'split') assert.deepEqual(split.kvUpdateNotes, [])
@@ -126,7 +128,7 @@ describe('ModelSession in-place KV updates', () => {
   }
 
   it('masks stale keys left in spare capacity by a truncate: a branch decodes as a fresh cache does', async () => {
-    const session = await ModelSession.open(await build('branch', {}), SESSION)
+    const session = await openSession(await build('branch', {}), SESSION)
     try {
       assert.equal(session.kvUpdate, 'split')
       const first = TOKENS.slice(0, 10)
@@ -163,7 +165,7 @@ describe('ModelSession in-place KV updates', () => {
     const context = 512
     const dir = path.join(root, 'shrink')
     await buildModel(dir, { vocab: VOCAB, contextLength: context })
-    const session = await ModelSession.open(path.join(dir, 'onnx', 'model.onnx'), { ...SESSION, contextLength: context })
+    const session = await openSession(path.join(dir, 'onnx', 'model.onnx'), { ...SESSION, contextLength: context })
     try {
       const long = Array.from({ length: 300 }, (_, i) => (i * 37) % VOCAB)
       const kv = session.emptyCache()
@@ -181,7 +183,7 @@ describe('ModelSession in-place KV updates', () => {
   })
 
   it('falls back to copy without position_ids, and says so', async () => {
-    const session = await ModelSession.open(await build('no-position-ids', { positionIds: false }), SESSION)
+    const session = await openSession(await build('no-position-ids', { positionIds: false }), SESSION)
     try {
       assert.equal(session.kvUpdate, 'copy')
       assert.equal(session.kvUpdateNotes.length, 2)
@@ -194,7 +196,7 @@ describe('ModelSession in-place KV updates', () => {
   })
 
   it('rejects both rewrites of a graph that ignores attention_mask, and decodes right by copy', async () => {
-    const session = await ModelSession.open(await build('mask-ignored', { maskIgnored: true }), SESSION)
+    const session = await openSession(await build('mask-ignored', { maskIgnored: true }), SESSION)
     try {
       // The signature is the usual one: only running the rewritten graph can tell.
       assert.equal(session.sig.mask, 'int64')
@@ -355,7 +357,7 @@ describe('rewriteGraph', () => {
     assert.ok(!inputsOf(plain.bytes).includes('num_logits_to_keep'))
     assert.ok(inputsOf(sliced.bytes).includes('num_logits_to_keep'))
     assert.equal(sliced.logitsNote, null)
-    const session = await ModelSession.open(file, SESSION)
+    const session = await openSession(file, SESSION)
     try {
       assert.deepEqual(session.sig.logitsToKeep, { name: 'num_logits_to_keep', type: 'int64' })
       // One row for 'last', every row for 'all', and the last rows agree.
@@ -430,8 +432,8 @@ describe('rewriteModel', () => {
     throwsUnsupported(() => rewriteModel(bytes, 'split'), /present\.0\.value reaches 0 attention MatMuls/)
 
     const opts: SessionOptions = { ...SESSION, kvHeads: 1, headDim: HAND.dim, vocab: HAND.vocab }
-    const inPlace = await ModelSession.open(file, opts)
-    const copy = await ModelSession.open(file, { ...opts, kvUpdate: 'copy' })
+    const inPlace = await openSession(file, opts)
+    const copy = await openSession(file, { ...opts, kvUpdate: 'copy' })
     try {
       assert.equal(inPlace.kvUpdate, 'append')
       assert.equal(inPlace.kvUpdateNotes.length, 1)

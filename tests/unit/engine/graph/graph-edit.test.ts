@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { removeDeadNodes, sortNodes, type IGraphProto, type INodeProto } from '../../../src-main/engine/graph/graph-edit.ts'
+import { removeDeadNodes, sortNodes, type IGraphProto, type INodeProto } from '../../../../src-main/engine/graph/graph-edit.ts'
 
 function node(name: string, input: string[], output = [name]): INodeProto {
   return { name, opType: name.startsWith('c') ? 'Constant' : 'Mul', input, output }
