@@ -22,6 +22,8 @@ const noEngineSide = [
 // noEngineSide keeps it out of model-format.
 const mainAreas = ['app', 'models', 'store', 'remote', 'electron', 'serve', 'api-server', 'engine-host']
 const noMainArea = (message) => ({ regex: `^(\\.\\./)+(${mainAreas.join('|')})(/|$)`, message })
+// The app never loads the project's tools (test-model builder, benches): they are not shipped.
+const noTools = { regex: '^(\\.\\./)+tools/', message: 'src-main never imports tools/: tools are not part of the app.' }
 
 export default tseslint.config(
   { ignores: ['.*/**', 'dist/**', 'out/**', 'release/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'tools/bench/peers/**', 'bench-results/**'] },
@@ -81,7 +83,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [noElectron], patterns: [noMainArea('src-main/engine/ imports only src-shared, src-main/model-format and itself.')] },
+        { paths: [noElectron], patterns: [noTools, noMainArea('src-main/engine/ imports only src-shared, src-main/model-format and itself.')] },
       ],
     },
   },
@@ -92,18 +94,18 @@ export default tseslint.config(
         'error',
         {
           paths: [noElectron],
-          patterns: [...noEngineSide, noMainArea('src-main/model-format/ imports only src-shared and itself: main and the engine both load it.')],
+          patterns: [...noEngineSide, noTools, noMainArea('src-main/model-format/ imports only src-shared and itself: main and the engine both load it.')],
         },
       ],
     },
   },
   {
     files: ['src-main/electron/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: noEngineSide }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [...noEngineSide, noTools] }] },
   },
   {
     files: ['src-main/**'],
     ignores: ['src-main/engine/**', 'src-main/electron/**', 'src-main/model-format/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [noElectron], patterns: noEngineSide }] },
+    rules: { 'no-restricted-imports': ['error', { paths: [noElectron], patterns: [...noEngineSide, noTools] }] },
   },
 )

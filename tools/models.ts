@@ -1,13 +1,15 @@
 // `npm run models -- …`: the model library from the command line (list, import, download, remove, fit).
 
+import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { AppError } from '../src-shared/errors.ts'
-import type { DownloadProgress, FitEstimate, ModelSummary, VariantName } from '../src-shared/types.ts'
+import type { ConversionInfo, DownloadProgress, FitEstimate, ModelSummary, VariantName } from '../src-shared/types.ts'
 import { resolveDataPaths } from '../src-main/app/paths.ts'
 import { fitCatalogEntry, loadCatalog } from '../src-main/models/catalog.ts'
 import { formatBytes, formatDuration } from '../src-main/models/format.ts'
 import { ESTIMATE_CONTEXT } from '../src-main/model-format/memory-estimate.ts'
 import { systemMemory } from '../src-main/models/hardware-fit.ts'
+import type { WeightPrecision } from '../src-main/models/gguf/weight-source.ts'
 import { createModelLibrary, type ModelLibrary } from '../src-main/models/library.ts'
 
 const USAGE = `Usage: npm run models -- <command> [options]
@@ -15,6 +17,9 @@ const USAGE = `Usage: npm run models -- <command> [options]
 Commands:
   list                         models in the library, and unfinished downloads
   import DIR [--link]          copy (or link) a Hugging Face ONNX model folder in
+  import FILE.gguf [--precision P]
+                               convert a GGUF file (llama, qwen2, phi3) into a model folder;
+                               P: source (default: each weight as its GGUF type allows), fp32, q8, q4
   download REPO                download a model from the Hub (resumes an unfinished one)
       [--variant V] [--revision R] [--endpoint URL]
   remove ID [--variant V]      delete a model, or one variant of it
@@ -43,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
       revision: { type: 'string' },
       context: { type: 'string' },
       link: { type: 'boolean' },
+      precision: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -65,7 +71,9 @@ async function main(argv: string[]): Promise<number> {
     case 'list':
       return list(library)
     case 'import': {
-      const model = await library.import(needArg('a folder'), values.link ? 'link' : 'copy')
+      const source = needArg('a folder or a .gguf file')
+      if (/\.gguf$/i.test(source)) return importGguf(library, source, values.precision)
+      const model = await library.import(source, values.link ? 'link' : 'copy')
       console.log(`${values.link ? 'Linked' : 'Imported'} ${model.id} into ${modelsDir}`)
       printModel(model)
       return 0
@@ -106,6 +114,54 @@ async function list(library: ModelLibrary): Promise<number> {
     console.log(`unfinished: ${p.repo} (${p.variant}) ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}; download again to resume`)
   }
   return 0
+}
+
+const PRECISIONS: readonly WeightPrecision[] = ['source', 'fp32', 'q8', 'q4']
+
+async function importGguf(library: ModelLibrary, file: string, precision: string | undefined): Promise<number> {
+  if (precision !== undefined && !PRECISIONS.includes(precision as WeightPrecision)) {
+    throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}`)
+  }
+  const controller = new AbortController()
+  const interrupt = (): void => controller.abort()
+  process.once('SIGINT', interrupt)
+  const tty = process.stdout.isTTY === true
+  let lastTenth = -1
+  const started = Date.now()
+  try {
+    const model = await library.importGguf(file, {
+      precision: precision as WeightPrecision | undefined,
+      signal: controller.signal,
+      onProgress: (done, total) => {
+        const line = `converting ${path.basename(file)}: ${done}/${total} tensors`
+        if (tty) process.stdout.write(`\r${line}`)
+        else if (Math.floor((10 * done) / total) !== lastTenth) console.log(line)
+        lastTenth = Math.floor((10 * done) / total)
+      },
+    })
+    if (tty) process.stdout.write('\n')
+    console.log(`Converted ${path.basename(file)} into ${model.id} in ${formatDuration((Date.now() - started) / 1000)}`)
+    printModel(model)
+    if (model.valid && model.conversion) printConversion(model.conversion)
+    return 0
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'CANCELLED') {
+      console.log('\nInterrupted: nothing was imported')
+      return 130
+    }
+    throw err
+  } finally {
+    process.removeListener('SIGINT', interrupt)
+  }
+}
+
+function printConversion(c: ConversionInfo): void {
+  const types = Object.entries(c.sourceTypes).map(([t, n]) => `${n} ${t}`).join(', ')
+  console.log(`  from ${c.architecture} GGUF (${types}) as ${c.variant}: ${c.floatTensors} float, ${c.exactTensors} carried over exactly, ${c.requantizedTensors} requantized`)
+  if (c.maxAbsError !== null && c.rmsError !== null) {
+    console.log(`  requantization error: max ${c.maxAbsError.toPrecision(3)}, rms ${c.rmsError.toPrecision(3)}`)
+  }
+  for (const note of c.notes) console.log(`  note: ${note}`)
 }
 
 function printModel(model: ModelSummary): void {

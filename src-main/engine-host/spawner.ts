@@ -6,15 +6,18 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { EngineMessage, HostMessage } from '../model-format/protocol.ts'
 
-/** A running engine process, whatever started it. */
-export interface EngineProcess {
-  send(message: HostMessage): void
-  onMessage(handler: (message: EngineMessage) => void): void
+/** A child process of main that talks in messages, whatever started it (fork or utilityProcess). */
+export interface ChildPort<In, Out> {
+  send(message: In): void
+  onMessage(handler: (message: Out) => void): void
   /** Called once when the process ends, however it ends. */
   onExit(handler: (code: number | null, signal: string | null) => void): void
   kill(): void
   readonly pid: number | undefined
 }
+
+/** A running engine process. */
+export type EngineProcess = ChildPort<HostMessage, EngineMessage>
 
 export type Spawner = () => EngineProcess
 
@@ -30,21 +33,24 @@ const SOURCE_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), '..
 /** child_process.fork of the engine entry; .ts entries get `--import tsx`. */
 export function forkSpawner(opts: ForkOptions = {}): Spawner {
   const entry = opts.entry ?? SOURCE_ENTRY
-  return () => {
-    const child = fork(entry, [], {
-      // Resolved here so the engine finds tsx whatever its working directory.
-      execArgv: entry.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [],
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-    return {
-      send: (m) => {
-        if (child.connected) child.send(m)
-      },
-      onMessage: (handler) => child.on('message', (m) => handler(m as EngineMessage)),
-      onExit: (handler) => child.once('exit', handler),
-      kill: () => child.kill('SIGKILL'),
-      pid: child.pid,
-    }
+  return () => forkChild(entry, opts.env)
+}
+
+/** child_process.fork of `entry` as a ChildPort; a .ts entry runs through tsx. */
+export function forkChild<In, Out>(entry: string, env: NodeJS.ProcessEnv = {}): ChildPort<In, Out> {
+  const child = fork(entry, [], {
+    // Resolved here so the child finds tsx whatever its working directory.
+    execArgv: entry.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  return {
+    send: (m) => {
+      if (child.connected) child.send(m as object)
+    },
+    onMessage: (handler) => child.on('message', (m) => handler(m as Out)),
+    onExit: (handler) => child.once('exit', handler),
+    kill: () => child.kill('SIGKILL'),
+    pid: child.pid,
   }
 }

@@ -2,39 +2,11 @@
 // (process.send). Requests run one at a time in arrival order; cancel and info answer at once.
 
 import { AppError } from '../../src-shared/errors.ts'
+import { connectToParent } from '../model-format/parent-port.ts'
 import type { EngineMessage, HostMessage, Requests, RequestKind } from '../model-format/protocol.ts'
 import { Engine } from './engine.ts'
 
-interface Port {
-  send(message: EngineMessage): void
-  onMessage(handler: (message: HostMessage) => void): void
-}
-
-/** Electron's utilityProcess exposes parentPort; its messages arrive wrapped as { data }. */
-interface ParentPort {
-  postMessage(message: unknown): void
-  on(event: 'message', listener: (event: { data: unknown }) => void): void
-}
-
-function connect(): Port {
-  const parentPort = (process as NodeJS.Process & { parentPort?: ParentPort }).parentPort
-  if (parentPort) {
-    return {
-      send: (m) => parentPort.postMessage(m),
-      onMessage: (handler) => parentPort.on('message', (e) => handler(e.data as HostMessage)),
-    }
-  }
-  const send = process.send?.bind(process)
-  if (!send) throw new Error('The engine must be started by the engine host (no IPC channel)')
-  // Without a parent there is nobody to answer: leave instead of holding the model in memory.
-  process.on('disconnect', () => process.exit(0))
-  return {
-    send: (m) => send(m),
-    onMessage: (handler) => process.on('message', (m) => handler(m as HostMessage)),
-  }
-}
-
-const port = connect()
+const port = connectToParent<HostMessage, EngineMessage>('The engine')
 const engine = new Engine()
 /** Ids of requests queued or running; a cancel for any other id is late and ignored. */
 const pending = new Set<number>()

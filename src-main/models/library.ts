@@ -1,6 +1,7 @@
 // The model library: the models folder (list, import, remove), Hub downloads, and fit checks.
 
-import { lstat, mkdir, readdir, rm, stat, symlink, unlink } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { lstat, mkdir, readdir, rename, rm, stat, symlink, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { AppError } from '../../src-shared/errors.ts'
 import type {
@@ -21,6 +22,8 @@ import { listPartialDownloads, stagingPath } from './download-job.ts'
 import { DownloadQueue } from './download-queue.ts'
 import { nodeIo, type DownloadIo, type FileDownload } from './file-download.ts'
 import { fitModel, systemMemory } from './hardware-fit.ts'
+import { runConversion, type ConversionSpawner } from './gguf/run-conversion.ts'
+import type { WeightPrecision } from './gguf/weight-source.ts'
 import { createHubClient, type HubClient } from './hub.ts'
 import { copyModelFolder, diskUsage, variantFiles } from './model-files.ts'
 import { listRemoteVariants } from './repo-files.ts'
@@ -38,6 +41,8 @@ export interface ModelLibraryOptions {
   now?: () => number
   progressIntervalMs?: number
   fileOptions?: Pick<FileDownload, 'retries' | 'retryDelayMs' | 'stallMs'>
+  /** How the GGUF converter's process starts (the desktop app's utilityProcess); default: its source, forked. */
+  converter?: { entry: string; spawn: ConversionSpawner } | undefined
 }
 
 export interface ModelLibraryEvents {
@@ -62,6 +67,15 @@ export interface FitOptions {
   memory?: MemoryBudget | undefined
 }
 
+export interface GgufImportOptions {
+  /** 'source' (the default): each weight as its GGUF type allows; else all at one precision. */
+  precision?: WeightPrecision
+  onProgress?: (done: number, total: number) => void
+  signal?: AbortSignal
+  /** The model's name where the file's is none (an Ollama blob is named by its hash); default: the file's. It names the source in the model info too. */
+  name?: string | undefined
+}
+
 export interface ModelLibrary {
   readonly modelsDir: string
   /** Every folder in the models directory: valid models with their facts, invalid ones with the reason. */
@@ -69,6 +83,11 @@ export interface ModelLibrary {
   get(id: string): Promise<ModelSummary>
   /** Validates, then copies (the files a model needs) or links the folder in. */
   import(dir: string, mode?: ImportMode): Promise<ModelSummary>
+  /**
+   * Converts a GGUF file into a model folder (in a process of its own) and adds it; the folder
+   * appears only once it is whole and valid.
+   */
+  importGguf(file: string, options?: GgufImportOptions): Promise<ModelSummary>
   /** Deletes a model, or one variant of it; a linked model only loses its link. */
   remove(id: string, variant?: VariantName): Promise<RemoveResult>
   /** The variants a Hub repository offers, with sizes, before downloading. */
@@ -150,6 +169,29 @@ export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
         await symlink(src, dest, process.platform === 'win32' ? 'junction' : 'dir')
       } else {
         await copyModelFolder(src, dest, path.join(modelsDir, '.imports'), io)
+      }
+      emitChanged(id)
+      return inspect(dest)
+    },
+
+    async importGguf(file, opts = {}) {
+      const src = path.resolve(file)
+      const info = await stat(src).catch(() => null)
+      if (!info?.isFile()) throw new AppError('IMPORT_INVALID', `${src} is not a file`)
+      const id = ggufModelId(opts.name ?? src)
+      const dest = path.join(modelsDir, id)
+      if (await lstat(dest).catch(() => null)) {
+        throw new AppError('CONFLICT', `A model named "${id}" is already in the library; remove it or rename the file`)
+      }
+      // Written beside the models, in a dot folder that list() skips, and moved in whole [TAG_STAGING].
+      const staging = path.join(modelsDir, '.imports', randomUUID())
+      try {
+        await runConversion(src, staging, { precision: opts.precision, onProgress: opts.onProgress, signal: opts.signal, sourceName: opts.name, ...options.converter })
+        const summary = await inspect(staging)
+        if (!summary.valid) throw new AppError('IMPORT_INVALID', `${path.basename(src)} converted into a folder Hearth cannot run: ${summary.reason}`)
+        await rename(staging, dest)
+      } finally {
+        await rm(staging, { recursive: true, force: true })
       }
       emitChanged(id)
       return inspect(dest)
@@ -249,6 +291,12 @@ async function fileSize(file: string): Promise<number | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
+}
+
+/** A GGUF file's model id: its name (the last part of a path) without the extension, safe as a folder name. */
+export function ggufModelId(file: string): string {
+  const stem = path.basename(file).replace(/\.gguf$/i, '')
+  return stem.replace(/[^\w.+-]+/g, '-').replace(/^[.-]+/, '') || 'model'
 }
 
 function isInside(child: string, parent: string): boolean {

@@ -7,31 +7,13 @@
 // dimension: a PyTorch weight [out, in] is ne = [in, out].
 
 import { open } from 'node:fs/promises'
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgufValueType } from '../../src-main/models/gguf/format.ts'
+import { GgmlType } from '../../src-main/models/gguf/gguf-types.ts'
 
-export const GGUF_MAGIC = 0x46554747 // "GGUF" read as a little-endian u32
-export const GGUF_VERSION = 3
-export const GGUF_DEFAULT_ALIGNMENT = 32
+export { GgmlType }
 
-/** ggml_type ids for the tensor types this writer emits. */
-export const GgmlType = { F32: 0, F16: 1, Q4_0: 2 } as const
-export type GgmlType = (typeof GgmlType)[keyof typeof GgmlType]
-
-/** gguf_type ids of metadata values. */
-export const GgufValueType = {
-  UINT8: 0,
-  INT8: 1,
-  UINT16: 2,
-  INT16: 3,
-  UINT32: 4,
-  INT32: 5,
-  FLOAT32: 6,
-  BOOL: 7,
-  STRING: 8,
-  ARRAY: 9,
-  UINT64: 10,
-  INT64: 11,
-  FLOAT64: 12,
-} as const
+/** The tensor types this writer emits. */
+export type WritableType = typeof GgmlType.F32 | typeof GgmlType.F16 | typeof GgmlType.Q4_0
 
 type ScalarKind = 'uint32' | 'int32' | 'float32' | 'bool' | 'string' | 'uint64'
 
@@ -49,7 +31,7 @@ export interface GgufTensor {
   name: string
   /** ggml order: ne[0] fastest-varying. */
   ne: number[]
-  type: GgmlType
+  type: WritableType
   /** Bytes of the tensor's data, exactly as they are written. */
   byteLength: number
   /** Produces the data when it is written, so a 2 GB model never sits in memory whole. */
@@ -161,7 +143,7 @@ export function alignUp(n: number, alignment: number): number {
 }
 
 /** Bytes of a tensor of `count` elements stored as `type`. */
-export function tensorBytes(type: GgmlType, count: number): number {
+export function tensorBytes(type: WritableType, count: number): number {
   switch (type) {
     case GgmlType.F32:
       return count * 4

@@ -19,7 +19,7 @@ import {
   type GgufMetadata,
   type GgufTensor,
 } from './gguf.ts'
-import type { DecoderShape } from '../model-builder/decoder-graph.ts'
+import type { DecoderShape } from '../../src-main/models/onnx-writer/decoder-graph.ts'
 import { Rng } from '../model-builder/random.ts'
 
 /** The model builder's decoder shape, plus what a GGUF header needs beyond it. */

@@ -58,6 +58,11 @@ export interface OnnxWeights {
   hasQkvBias: boolean
   /** True when lm_head has its own weight (untied). */
   hasLmHead: boolean
+  /**
+   * lm_head.bias, [vocab]: the model builder's bias towards text tokens. A llama GGUF has no
+   * tensor for it, so the GGUF's logits are the ONNX model's less this; null when absent.
+   */
+  logitBias: Float32Array | null
 }
 
 /** [rows, cols] row-major to [cols, rows]. */
@@ -119,5 +124,6 @@ export function readOnnxWeights(onnxFile: string): OnnxWeights {
     source,
     hasQkvBias: byName.has(HF_NAME.q_bias(0)),
     hasLmHead: byName.has(HF_NAME.lm_head(0)),
+    logitBias: byName.has('lm_head.bias') ? readTensor(byName.get('lm_head.bias')!, dir) : null,
   }
 }

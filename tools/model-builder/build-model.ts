@@ -4,7 +4,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Tokenizer } from '@huggingface/tokenizers'
 import { byteLevelAlphabet } from '../../src-main/engine/tokenizer.ts'
-import { FINAL_NORM_SCALE, writeDecoder } from './decoder-graph.ts'
+import { writeDecoder, type DecoderShape, type DecoderSignature } from '../../src-main/models/onnx-writer/decoder-graph.ts'
+import { FINAL_NORM_SCALE, RandomWeights } from './random-weights.ts'
 import { buildTokenizerFiles } from './tokenizer.ts'
 
 export type ShapeName = 'tiny' | 'smollm2-135m' | 'qwen2.5-0.5b'
@@ -44,6 +45,11 @@ export interface BuildOptions {
    * attention_scaling and cast, unsqueezed in every layer. Off: a Split, tables shared as they are.
    */
   exportedRope: boolean
+  /**
+   * RoPE tables as transformers 4.35-4.37 export them: cos_cached, sin_cached initializers
+   * [contextLength, D] whose rows are gathered by position_ids. Off: computed in the graph.
+   */
+  cachedRope: boolean
   /** The default domain's opset the graph is written for (17 or 18). */
   opset: 17 | 18
   /** Constants as Constant nodes right before their readers, as torch.onnx exports place them. */
@@ -99,6 +105,7 @@ export function resolveOptions(opts: Partial<BuildOptions>): BuildOptions {
     repeatKv: false,
     exportedRmsNorm: false,
     exportedRope: false,
+    cachedRope: false,
     opset: 17,
     inlineConstants: false,
     ropeScaling: 1,
@@ -154,7 +161,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
   await write('tokenizer.json', tokenizer.tokenizerJson)
   await write('tokenizer_config.json', tokenizer.tokenizerConfig)
 
-  const shape = {
+  const shape: DecoderShape = {
     layers: o.layers,
     hidden: o.hidden,
     heads: o.heads,
@@ -163,10 +170,10 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     intermediate: o.intermediate,
     vocab: o.vocab,
     ropeTheta: o.ropeTheta,
-    ropeScaling: o.ropeScaling,
+    ropeAttentionFactor: o.ropeScaling,
     rmsEps: o.rmsEps,
   }
-  const signature = {
+  const signature: DecoderSignature = {
     kv: o.kv,
     ids: o.ids,
     positionIds: o.positionIds,
@@ -176,6 +183,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     repeatKv: o.repeatKv,
     exportedRmsNorm: o.exportedRmsNorm,
     exportedRope: o.exportedRope,
+    cachedRopeRows: o.cachedRope ? o.contextLength : 0,
     opset: o.opset,
     inlineConstants: o.inlineConstants,
   }
@@ -184,9 +192,12 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
   const penalty = 3 * FINAL_NORM_SCALE * Math.sqrt(o.hidden)
   const logitBias = textBias(tokenizer.tokenizerJson, tokenizer.tokenizerConfig, o.vocab, penalty)
   if (o.endless) for (const id of new Set(Object.values(tokenizer.specialTokens))) logitBias[id] = -1e4
-  const weights = { q4BlockSize: o.q4BlockSize, seed: o.seed, logitBias }
-  writeDecoder(onnxDir, 'model.onnx', shape, signature, { ...weights, format: 'fp32' })
-  if (o.q4) writeDecoder(onnxDir, 'model_q4.onnx', shape, signature, { ...weights, format: 'q4' })
+  const writeOnnx = (file: string, format: 'fp32' | 'q4'): void => {
+    const weights = new RandomWeights({ seed: o.seed, format, q4BlockSize: o.q4BlockSize })
+    writeDecoder(onnxDir, file, shape, weights, { signature, logitBias, producer: 'hearth-model-builder' })
+  }
+  writeOnnx('model.onnx', 'fp32')
+  if (o.q4) writeOnnx('model_q4.onnx', 'q4')
 }
 
 /**

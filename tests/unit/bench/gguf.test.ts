@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
+import { GGUF_VERSION } from '../../../src-main/models/gguf/format.ts'
+import { readGgufHeader, readTensor } from '../../../src-main/models/gguf/reader.ts'
 import {
-  GGUF_VERSION,
   GgmlType,
   layoutGguf,
   quantizeQ4_0,
@@ -13,7 +14,15 @@ import {
   type GgufMetadata,
   type GgufTensor,
 } from '../../../tools/bench/gguf.ts'
-import { readGguf } from './gguf-reader.ts'
+
+async function inTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'hearth-gguf-'))
+  try {
+    return await fn(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
 
 function f32Tensor(name: string, ne: number[], fill: (i: number) => number): GgufTensor {
   const n = ne.reduce((a, b) => a * b, 1)
@@ -33,10 +42,14 @@ const METADATA: GgufMetadata = [
 ]
 
 describe('layoutGguf', () => {
-  it('writes a header that parses back to the same metadata and tensor table', () => {
+  it('writes a header that parses back to the same metadata and tensor table', async () => {
     const tensors = [f32Tensor('a', [3], (i) => i), f32Tensor('b.weight', [5, 2], (i) => -i)]
     const layout = layoutGguf(METADATA, tensors)
-    const read = readGguf(layout.header)
+    const read = await inTempDir(async (dir) => {
+      const file = path.join(dir, 'm.gguf')
+      await writeGguf(file, METADATA, tensors)
+      return readGgufHeader(file)
+    })
     assert.equal(read.version, GGUF_VERSION)
     assert.equal(read.metadata.get('general.architecture'), 'llama')
     assert.equal(read.metadata.get('llama.block_count'), 30)
@@ -52,8 +65,10 @@ describe('layoutGguf', () => {
         ['b.weight', [5, 2], GgmlType.F32],
       ],
     )
-    assert.equal(read.headerEnd, layout.header.length)
-    assert.equal(read.dataStart, layout.dataStart)
+    assert.deepEqual(
+      read.tensors.map((t) => t.offset),
+      layout.offsets.map((o) => layout.dataStart + o),
+    )
   })
 
   it('places every tensor at an aligned offset after the previous one', () => {
@@ -80,22 +95,17 @@ describe('layoutGguf', () => {
 })
 
 describe('writeGguf', () => {
-  it('puts each tensor\'s bytes at data start plus its offset', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'hearth-gguf-'))
-    try {
+  it("puts each tensor's bytes at data start plus its offset", async () => {
+    await inTempDir(async (dir) => {
       const file = path.join(dir, 'm.gguf')
       const tensors = [f32Tensor('x', [3], (i) => i + 0.5), f32Tensor('y', [2, 3], (i) => 10 * i)]
       const layout = await writeGguf(file, METADATA, tensors)
-      const bytes = await readFile(file)
-      assert.equal(bytes.length, layout.fileSize)
-      const read = readGguf(bytes)
-      const at = (k: number, n: number) =>
-        Array.from(new Float32Array(bytes.buffer.slice(bytes.byteOffset + read.dataStart + read.tensors[k]!.offset).slice(0, n * 4)))
-      assert.deepEqual(at(0, 3), [0.5, 1.5, 2.5])
-      assert.deepEqual(at(1, 6), [0, 10, 20, 30, 40, 50])
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+      assert.equal((await stat(file)).size, layout.fileSize)
+      const read = await readGgufHeader(file)
+      const values = async (k: number) => Array.from(new Float32Array((await readTensor(file, read.tensors[k]!)).buffer))
+      assert.deepEqual(await values(0), [0.5, 1.5, 2.5])
+      assert.deepEqual(await values(1), [0, 10, 20, 30, 40, 50])
+    })
   })
 })
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
-import { GgmlType } from '../../../tools/bench/gguf.ts'
+import { GgmlType } from '../../../src-main/models/gguf/gguf-types.ts'
+import { readGgufHeader } from '../../../src-main/models/gguf/reader.ts'
 import {
   llamaTensors,
   permuteRope,
@@ -14,7 +15,6 @@ import {
   type LlamaShape,
 } from '../../../tools/bench/llama-gguf.ts'
 import { transpose } from '../../../tools/bench/onnx-weights.ts'
-import { readGguf } from './gguf-reader.ts'
 
 const SHAPE: LlamaShape = {
   layers: 2,
@@ -146,7 +146,7 @@ describe('writeLlamaGguf', () => {
       const file = path.join(dir, 'm.gguf')
       const result = await writeLlamaGguf(dir, file, { precision: 'f32' })
       assert.equal(result.weights, 'seeded')
-      const read = readGguf(await readFile(file))
+      const read = await readGgufHeader(file)
       assert.equal(read.metadata.get('llama.block_count'), 2)
       assert.equal(read.metadata.get('llama.attention.head_count_kv'), 2)
       assert.equal(read.metadata.get('llama.rope.freq_base'), 100000)

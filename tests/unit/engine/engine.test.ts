@@ -10,7 +10,7 @@ import { readModelConfig } from '../../../src-main/model-format/model-config.ts'
 import { chooseVariant, inspectModelFolder } from '../../../src-main/model-format/model-folder.ts'
 import type { GenerateResult } from '../../../src-main/model-format/protocol.ts'
 import type { ChatMessage, GenerationParams } from '../../../src-shared/types.ts'
-import { GraphBuilder } from '../../../tools/model-builder/onnx-graph.ts'
+import { GraphBuilder } from '../../../src-main/models/onnx-writer/graph-builder.ts'
 import { CHAT, GREEDY, tempModels } from './fixtures.ts'
 
 // Greedy reply of the default tiny model (seed 42) to CHAT. A change here means the model

@@ -57,6 +57,14 @@ describe('lint import boundaries', () => {
     assert.equal((await boundaryErrors('src-main/model-format/x.ts', store)).length, 1)
   })
 
+  it('keeps the tools (test-model builder, benches) out of every part of src-main', async () => {
+    const builder = (depth: number) => `import { buildModel } from '${'../'.repeat(depth)}tools/model-builder/build-model.ts'\nexport const b = buildModel`
+    for (const [file, depth] of [['src-main/models/gguf/x.ts', 3], ['src-main/engine/x.ts', 2], ['src-main/model-format/x.ts', 2], ['src-main/electron/x.ts', 2]] as const) {
+      assert.equal((await boundaryErrors(file, builder(depth))).length, 1, file)
+    }
+    assert.deepEqual(await boundaryErrors('tests/unit/x.ts', builder(2)), [])
+  })
+
   it('lets the engine import model-format and src-shared', async () => {
     const protocol = "import type { HostMessage } from '../model-format/protocol.ts'\nexport type H = HostMessage"
     const errors = "import { AppError } from '../../src-shared/errors.ts'\nexport const e = AppError"

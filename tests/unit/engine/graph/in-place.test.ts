@@ -9,7 +9,7 @@ import path from 'node:path'
 import onnxProto from 'onnx-proto'
 import * as ort from 'onnxruntime-node'
 import { buildModel, type BuildOptions } from '../../../../tools/model-builder/build-model.ts'
-import { GraphBuilder } from '../../../../tools/model-builder/onnx-graph.ts'
+import { GraphBuilder } from '../../../../src-main/models/onnx-writer/graph-builder.ts'
 import { Rng } from '../../../../tools/model-builder/random.ts'
 import { openSession } from '../../../../src-main/engine/open-session.ts'
 import type { ModelSession} from '../../../../src-main/engine/session.ts';

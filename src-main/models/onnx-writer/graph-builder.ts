@@ -1,4 +1,5 @@
 // A small ONNX graph writer over onnx-proto: nodes, constants, and weights streamed to external data.
+// Used by the decoder writer (decoder-graph.ts) and by tests that hand-make graphs.
 
 import { closeSync, openSync, writeSync } from 'node:fs'
 import path from 'node:path'
@@ -27,7 +28,7 @@ export type Dim = number | string
 
 /** External weights land in one file; offsets are aligned so large tensors can be memory-mapped. */
 class ExternalData {
-  private fd: number
+  private fd: number | null
   private offset = 0
   constructor(
     readonly fileName: string,
@@ -39,16 +40,24 @@ class ExternalData {
   append(bytes: Uint8Array): { offset: number; length: number } {
     const align = bytes.byteLength >= 1 << 20 ? 4096 : 64
     const padding = (align - (this.offset % align)) % align
-    if (padding > 0) writeSync(this.fd, new Uint8Array(padding))
+    if (padding > 0) this.write(new Uint8Array(padding))
     this.offset += padding
     const at = this.offset
-    writeSync(this.fd, bytes)
+    this.write(bytes)
     this.offset += bytes.byteLength
     return { offset: at, length: bytes.byteLength }
   }
 
+  /** All of `bytes`: one write(2) moves at most ~2 GiB, less than a large model's embedding table can be. */
+  private write(bytes: Uint8Array): void {
+    if (this.fd === null) throw new Error(`${this.fileName} is already closed`)
+    for (let done = 0; done < bytes.byteLength; ) done += writeSync(this.fd, bytes, done, bytes.byteLength - done)
+  }
+
+  /** Idempotent: a writer that failed part-way closes the file too. */
   close(): void {
-    closeSync(this.fd)
+    if (this.fd !== null) closeSync(this.fd)
+    this.fd = null
   }
 }
 
@@ -156,11 +165,19 @@ export class GraphBuilder {
   /** The default domain's opset the model declares (17 unless set before `finish`). */
   opset = 17
 
+  /** The model's producer_name (set before `finish`). */
+  producer = 'hearth'
+
   /**
    * Write each constant as a Constant node right before each node that reads it, as torch.onnx
    * exports place them, instead of as an initializer (set before `finish`).
    */
   inlineConstants = false
+
+  /** Closes the external data file without encoding the model (after a failure). */
+  abort(): void {
+    this.external.close()
+  }
 
   /** Encodes the model (`opset` plus com.microsoft 1) and closes the external data file. */
   finish(name: string): Uint8Array {
@@ -168,7 +185,7 @@ export class GraphBuilder {
     const { nodes, initializers } = this.inlineConstants ? this.inlined() : { nodes: this.nodes, initializers: this.initializers }
     const model = onnx.ModelProto.create({
       irVersion: 8,
-      producerName: 'hearth-model-builder',
+      producerName: this.producer,
       opsetImport: [
         { domain: '', version: this.opset },
         { domain: 'com.microsoft', version: 1 },

@@ -1,11 +1,14 @@
-// A Llama-style decoder (RMSNorm, RoPE, grouped KV heads, SwiGLU, tied Gemm lm_head) as an ONNX
-// graph with the Optimum / transformers.js signature, from seeded random weights.
+// A Llama-style decoder (RMSNorm, RoPE, grouped KV heads, SwiGLU; Qwen2's q/k/v biases; a tied
+// Gemm or an untied MatMul lm_head) as an ONNX graph with the Optimum / transformers.js
+// signature, its weights from a DecoderWeightSource: the model builder's seeded generator, or a
+// GGUF file.
 
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { GraphBuilder } from './onnx-graph.ts'
-import { quantizeQ4 } from './quantize.ts'
-import { Rng } from './random.ts'
+import { GraphBuilder } from './graph-builder.ts'
+import { ropeCache, ropeInvFreq, type RopeScaling } from './rope.ts'
+import type { DecoderWeightSource } from './weights.ts'
+import { project, sized } from './weight-nodes.ts'
 
 export interface DecoderShape {
   layers: number
@@ -16,9 +19,13 @@ export interface DecoderShape {
   intermediate: number
   vocab: number
   ropeTheta: number
+  /** How the rope's frequencies are scaled for a longer context; none when absent. */
+  ropeScaling?: RopeScaling | null
   /** transformers' attention_scaling: cos and sin are multiplied by it (1 but for longrope, yarn). */
-  ropeScaling?: number
+  ropeAttentionFactor?: number
   rmsEps: number
+  /** Biases on the q, k and v projections (Qwen2's …q_proj.bias), each added after its MatMul. */
+  qkvBias?: boolean
 }
 
 export interface DecoderSignature {
@@ -51,10 +58,17 @@ export interface DecoderSignature {
   exportedRmsNorm: boolean
   /**
    * RoPE as transformers' LlamaRotaryEmbedding and apply_rotary_pos_emb export: cos and sin of
-   * Concat(freqs, freqs) times attention_scaling (1.0), cast to the activations' type, unsqueezed
-   * in every layer; rotate_half by two Slices on the last axis. Off: one Split, tables as they are.
+   * Concat(freqs, freqs) times the attention factor (1 unless set), cast to the activations' type,
+   * unsqueezed in every layer; rotate_half by two Slices on the last axis. Off: one Split, tables
+   * unsqueezed once.
    */
   exportedRope: boolean
+  /**
+   * RoPE tables as transformers 4.35-4.37 export them, and many published ONNX files carry them:
+   * cos_cached and sin_cached initializers [cachedRopeRows, D] for positions 0 .. rows - 1,
+   * sliced to the total length, gathered by position_ids, cast. 0: computed from position_ids.
+   */
+  cachedRopeRows: number
   /** The default domain's opset: from 18, ReduceMean takes its axes as an input, Split num_outputs. */
   opset: 17 | 18
   /**
@@ -64,64 +78,88 @@ export interface DecoderSignature {
   inlineConstants: boolean
 }
 
-export interface DecoderWeights {
-  /** 'fp32' MatMul weights, or int4 MatMulNBits weights for the projections. */
-  format: 'fp32' | 'q4'
-  q4BlockSize: number
-  seed: number
-  /** [vocab] added to the logits (the lm_head Gemm's C input); null: none. */
-  logitBias: Float32Array | null
+/**
+ * As Optimum exports a decoder of fp32 weights, in the forms the engine's load-time rewrites
+ * recognise (in-place KV, rotary and RMSNorm fusions), with num_logits_to_keep so every provider
+ * computes a prefill's last logits only: what a conversion of a real model writes.
+ */
+export const EXPORT_SIGNATURE: DecoderSignature = {
+  kv: 'float32',
+  ids: 'int64',
+  positionIds: true,
+  logitsToKeep: true,
+  singleTokenPass: false,
+  maskIgnored: false,
+  repeatKv: true,
+  exportedRmsNorm: true,
+  exportedRope: true,
+  cachedRopeRows: 0,
+  opset: 17,
+  inlineConstants: false,
 }
 
-/**
- * The final norm's weights: logits then have a standard deviation of about this times
- * sqrt(hidden) (2.8 for the tiny model), peaked enough that greedy picks are far from ties and
- * flat enough to sample from.
- */
-export const FINAL_NORM_SCALE = 0.35
+export interface DecoderOptions {
+  /** The inputs, outputs and op patterns; EXPORT_SIGNATURE's where unset. */
+  signature?: Partial<DecoderSignature>
+  /** [vocab] added to the logits as `lm_head.bias`; test models steer random weights with it. */
+  logitBias?: Float32Array | null
+  /** The model's producer_name. */
+  producer?: string
+}
 
 const FLT_MAX = 3.4028234663852886e38
 const INT64_MAX = Number.MAX_SAFE_INTEGER
 
-/** Writes `<dir>/<file>` and `<dir>/<file>_data`. Weights depend only on (seed, tensor name). */
+/**
+ * Writes `<dir>/<file>` and its weights, `<dir>/<file>_data`. The graph asks `source` for each
+ * weight once, by transformers' name; on an error (the source's too) the data file is closed and
+ * nothing more is written.
+ */
 export function writeDecoder(
   dir: string,
   file: string,
   shape: DecoderShape,
-  sig: DecoderSignature,
-  weights: DecoderWeights,
+  source: DecoderWeightSource,
+  options: DecoderOptions = {},
 ): void {
+  const { heads, kvHeads, headDim } = shape
+  if (heads % kvHeads !== 0) throw new Error(`${heads} heads do not divide into ${kvHeads} key/value heads`)
+  if (headDim % 2 !== 0) throw new Error(`rope needs an even head size, not ${headDim}`)
   const g = new GraphBuilder(dir, `${file}_data`)
+  g.producer = options.producer ?? g.producer
+  try {
+    buildGraph(g, shape, { ...EXPORT_SIGNATURE, ...options.signature }, source, options.logitBias ?? null)
+    writeFileSync(path.join(dir, file), g.finish('hearth-decoder'))
+  } catch (err) {
+    g.abort()
+    throw err
+  }
+}
+
+function buildGraph(
+  g: GraphBuilder,
+  shape: DecoderShape,
+  sig: DecoderSignature,
+  source: DecoderWeightSource,
+  logitBias: Float32Array | null,
+): void {
   const { layers, hidden: H, heads, kvHeads, headDim: D, intermediate: I, vocab: V } = shape
   const rep = heads / kvHeads
-  const random = (name: string, n: number, std: number, mean = 0): Float32Array =>
-    new Rng(hashSeed(weights.seed, name)).weights(n, std, mean)
-
   const scalar = (v: number): string => g.int64([v], [])
-  // Residual branches (o_proj, down_proj) write 4x louder than the embedding: with tied embeddings
-  // a random model whose residual stream is mostly its input embedding just repeats the input token.
-  const matmul = (x: string, name: string, K: number, N: number): string => {
-    const gain = name.endsWith('o_proj.weight') || name.endsWith('down_proj.weight') ? 4 : 1
-    const w = random(name, K * N, gain / Math.sqrt(K))
-    if (weights.format === 'fp32') return g.op('MatMul', [x, g.tensor(name, 'float32', [K, N], w)])
-    const q = quantizeQ4(w, K, N, weights.q4BlockSize)
-    const blob = weights.q4BlockSize / 2
-    const packed = g.tensor(`${name}.q4`, 'uint8', [N, q.kBlocks, blob], q.packed)
-    const scales = g.tensor(`${name}.scales`, 'float32', [N * q.kBlocks], q.scales)
-    return g.op(
-      'MatMulNBits',
-      [x, packed, scales],
-      { K, N, bits: 4, block_size: weights.q4BlockSize },
-      { domain: 'com.microsoft' },
-    )
+  const vector = (name: string, n: number): string => g.tensor(name, 'float32', [n], sized(name, source.vector(name, n), n))
+  const matmul = (x: string, name: string, K: number, N: number): string => project(g, x, name, source.matmul(name, K, N), K, N)
+  // A projection as torch exports nn.Linear over 3-D input: MatMul, then Add(bias, product).
+  const linear = (x: string, name: string, K: number, N: number, biased: boolean): string => {
+    const product = matmul(x, `${name}.weight`, K, N)
+    return biased ? g.op('Add', [vector(`${name}.bias`, N), product]) : product
   }
   g.opset = sig.opset
   g.inlineConstants = sig.inlineConstants
   // Mean over the last axis, kept: its axes an attribute before opset 18, an input from it.
   const mean = (x: string): string =>
     sig.opset >= 18 ? g.op('ReduceMean', [x, g.int64([-1])], { keepdims: 1 }) : g.op('ReduceMean', [x], { axes: [-1], keepdims: 1 })
-  const rmsNorm = (x: string, name: string, level = 1): string => {
-    const w = g.tensor(name, 'float32', [H], random(name, H, 0.05 * level, level))
+  const rmsNorm = (x: string, name: string): string => {
+    const w = vector(name, H)
     if (sig.exportedRmsNorm) {
       const variance = mean(g.op('Pow', [x, g.float([2], [])]))
       return g.op('Mul', [w, g.op('Div', [x, g.op('Sqrt', [g.op('Add', [variance, g.float([shape.rmsEps], [])])])])])
@@ -152,21 +190,37 @@ export function writeDecoder(
   const pastLen = g.op('Gather', [g.op('Shape', [past[0]![0]]), scalar(2)])
   const total = g.op('Add', [pastLen, seq])
 
-  const embed = g.tensor('model.embed_tokens.weight', 'float32', [V, H], random('embed', V * H, 1))
+  const embed = g.tensor('model.embed_tokens.weight', 'float32', [V, H], sized('model.embed_tokens.weight', source.embedding(V, H), V * H))
   let h = g.op('Gather', [embed, ids], { axis: 0 }) // [B, S, H]
 
   // RoPE tables: cos, sin [B, 1, S, D] from positions [B, S].
   const positions =
     positionIds ?? g.op('Unsqueeze', [g.op('Range', [pastLen, total, scalar(1)]), g.int64([0])])
-  const invFreq = Array.from({ length: D / 2 }, (_, i) => 1 / shape.ropeTheta ** ((2 * i) / D))
-  const freqs = g.op('Mul', [
-    g.op('Unsqueeze', [g.op('Cast', [positions], { to: 1 }), g.int64([2])]),
-    g.float(invFreq),
-  ]) // [B, S, D/2]
-  const angles = g.op('Concat', [freqs, freqs], { axis: -1 })
-  const table = (trig: 'Cos' | 'Sin'): string =>
-    sig.exportedRope ? g.op('Cast', [g.op('Mul', [g.op(trig, [angles]), g.float([shape.ropeScaling ?? 1], [])])], { to: 1 }) : g.op(trig, [angles])
-  const [cosTable, sinTable] = [table('Cos'), table('Sin')] // [B, S, D]
+  const invFreq = ropeInvFreq(D, shape.ropeTheta, shape.ropeScaling ?? null)
+  const attentionFactor = shape.ropeAttentionFactor ?? 1
+  const computedTables = (): [string, string] => {
+    const freqs = g.op('Mul', [
+      g.op('Unsqueeze', [g.op('Cast', [positions], { to: 1 }), g.int64([2])]),
+      g.float(invFreq),
+    ]) // [B, S, D/2]
+    const angles = g.op('Concat', [freqs, freqs], { axis: -1 })
+    const table = (trig: 'Cos' | 'Sin'): string => {
+      if (sig.exportedRope) return g.op('Cast', [g.op('Mul', [g.op(trig, [angles]), g.float([attentionFactor], [])])], { to: 1 })
+      return attentionFactor === 1 ? g.op(trig, [angles]) : g.op('Mul', [g.op(trig, [angles]), g.float([attentionFactor], [])])
+    }
+    return [table('Cos'), table('Sin')]
+  }
+  const cachedTables = (): [string, string] => {
+    if (!positionIds) throw new Error('cached rope tables are gathered by position_ids, which the signature leaves out')
+    const end = g.op('Unsqueeze', [total, g.int64([0])])
+    const whole = ropeCache(invFreq, sig.cachedRopeRows, attentionFactor)
+    const rowsOf = (name: 'cos' | 'sin'): string => {
+      const t = g.tensor(`${name}_cached`, 'float32', [sig.cachedRopeRows, D], whole[name])
+      return g.op('Cast', [g.op('Gather', [g.op('Slice', [t, g.int64([0]), end, g.int64([0])]), positionIds], { axis: 0 })], { to: 1 })
+    }
+    return [rowsOf('cos'), rowsOf('sin')]
+  }
+  const [cosTable, sinTable] = sig.cachedRopeRows > 0 ? cachedTables() : computedTables() // [B, S, D]
   const shared: [string, string] | null = sig.exportedRope ? null : [g.op('Unsqueeze', [cosTable, g.int64([1])]), g.op('Unsqueeze', [sinTable, g.int64([1])])]
   const rope = (x: string): string => {
     const [x1, x2] = sig.exportedRope
@@ -218,9 +272,10 @@ export function writeDecoder(
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}`
     const x = rmsNorm(h, `${p}.input_layernorm.weight`)
-    const q = rope(heads4(matmul(x, `${p}.self_attn.q_proj.weight`, H, heads * D), heads)) // [B, heads, S, D]
-    const k = rope(heads4(matmul(x, `${p}.self_attn.k_proj.weight`, H, kvHeads * D), kvHeads)) // [B, kv, S, D]
-    const v = heads4(matmul(x, `${p}.self_attn.v_proj.weight`, H, kvHeads * D), kvHeads)
+    const biased = shape.qkvBias ?? false
+    const q = rope(heads4(linear(x, `${p}.self_attn.q_proj`, H, heads * D, biased), heads)) // [B, heads, S, D]
+    const k = rope(heads4(linear(x, `${p}.self_attn.k_proj`, H, kvHeads * D, biased), kvHeads)) // [B, kv, S, D]
+    const v = heads4(linear(x, `${p}.self_attn.v_proj`, H, kvHeads * D, biased), kvHeads)
 
     const [pastK, pastV] = past[l]!
     const presentK = `present.${l}.key`
@@ -269,39 +324,39 @@ export function writeDecoder(
     h = g.op('Add', [h, matmul(act, `${p}.mlp.down_proj.weight`, I, H)])
   }
 
-  let last = rmsNorm(h, 'model.norm.weight', FINAL_NORM_SCALE)
+  let last = rmsNorm(h, 'model.norm.weight')
   if (logitsToKeep) {
     // num_logits_to_keep = k keeps the last k positions; 0 keeps all (Slice from -0 = 0).
     const start = g.op('Neg', [g.op('Unsqueeze', [logitsToKeep, g.int64([0])])])
     last = g.op('Slice', [last, start, g.int64([INT64_MAX]), g.int64([1])])
   }
-  // Tied lm_head as Gemm(h, embed, transB=1): one copy of the embedding table. As MatMul over a
-  // Transpose, onnxruntime constant-folds a second, transposed copy (113 MB at SmolLM2-135M).
-  const flat = g.op('Reshape', [last, g.int64([-1, H])])
-  const bias = weights.logitBias ? [g.tensor('lm_head.bias', 'float32', [V], weights.logitBias)] : []
-  const logits2d = g.op('Gemm', [flat, embed, ...bias], { transB: 1 })
-  const outShape = g.op('Concat', [
-    g.op('Slice', [g.op('Shape', [last]), g.int64([0]), g.int64([2])]),
-    g.int64([V]),
-  ], { axis: 0 })
+  // [B, S, V], named `logits` unless the single-token quirk adds to it.
+  const output = sig.singleTokenPass ? undefined : 'logits'
+  let logits: string
+  const head = source.lmHead(H, V)
+  if (head === null) {
+    // Tied lm_head as Gemm(h, embed, transB=1): one copy of the embedding table. As MatMul over a
+    // Transpose, onnxruntime constant-folds a second, transposed copy (113 MB at SmolLM2-135M).
+    const flat = g.op('Reshape', [last, g.int64([-1, H])])
+    const bias = logitBias ? [g.tensor('lm_head.bias', 'float32', [V], sized('lm_head.bias', logitBias, V))] : []
+    const logits2d = g.op('Gemm', [flat, embed, ...bias], { transB: 1 })
+    const outShape = g.op('Concat', [
+      g.op('Slice', [g.op('Shape', [last]), g.int64([0]), g.int64([2])]),
+      g.int64([V]),
+    ], { axis: 0 })
+    logits = g.op('Reshape', [logits2d, outShape], {}, { output })
+  } else {
+    const bias = logitBias ? g.tensor('lm_head.bias', 'float32', [V], sized('lm_head.bias', logitBias, V)) : null
+    logits = project(g, last, 'lm_head.weight', head, H, V, bias ? undefined : output)
+    if (bias) logits = g.op('Add', [logits, bias], {}, { output })
+  }
   if (sig.singleTokenPass) {
-    const logits = g.op('Reshape', [logits2d, outShape])
     const probe = g.op('Expand', [
       g.op('ConstantOfShape', [g.op('Unsqueeze', [seq, g.int64([0])])]),
       g.op('Unsqueeze', [total, g.int64([0])]),
     ])
     g.op('Add', [logits, g.op('ReduceSum', [probe], { keepdims: 0 })], {}, { output: 'logits' })
-  } else {
-    g.op('Reshape', [logits2d, outShape], {}, { output: 'logits' })
   }
   g.output('logits', 'float32', ['batch_size', 'logits_length', V])
 
-  writeFileSync(path.join(dir, file), g.finish('hearth-decoder'))
-}
-
-/** FNV-1a of the name mixed with the seed: each tensor gets its own stream of random numbers. */
-function hashSeed(seed: number, name: string): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0
-  return h
 }
