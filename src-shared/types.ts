@@ -30,16 +30,24 @@ export interface GenerationParams {
   stop: string[]
 }
 
+/**
+ * What a generation uses where neither the request, the user's settings nor the model's
+ * generation_config.json say (src-shared/params.ts): no penalty and no cut, so the model's own
+ * distribution at a moderate temperature.
+ */
 export const DEFAULT_PARAMS: GenerationParams = {
   temperature: 0.7,
-  topK: 40,
-  topP: 0.95,
-  minP: 0.05,
-  repetitionPenalty: 1.1,
+  topK: 0,
+  topP: 1,
+  minP: 0,
+  repetitionPenalty: 1,
   maxTokens: 1024,
   seed: null,
   stop: [],
 }
+
+/** The sampling defaults a model's generation_config.json states; what it does not name is absent. */
+export type SamplingDefaults = Partial<Pick<GenerationParams, 'temperature' | 'topK' | 'topP' | 'minP' | 'repetitionPenalty'>>
 
 /** What to do when the prompt plus the reply's reserve exceeds the model's context. */
 export type ContextPolicy = 'stop' | 'drop-oldest' | 'truncate-middle'
@@ -142,9 +150,33 @@ export type ModelSummary =
       vocabSize: number
       /** The KV cache dtype config.json declares; null: the variant's own (fp16 kinds float16). */
       declaredKvDtype: KvDtype | null
+      /** Sampling defaults from generation_config.json; a generation's unset fields come from here. */
+      generationDefaults: SamplingDefaults
       variants: ModelVariant[]
+      /** How the folder was made from a GGUF file; null for a folder exported as it is. */
+      conversion: ConversionInfo | null
     }
   | { valid: false; id: string; name: string; dir: string; reason: string }
+
+/** What the GGUF importer did to make a model folder (its hearth-conversion.json). */
+export interface ConversionInfo {
+  /** The GGUF file's name, or the name it was imported under (an Ollama model's `model:tag`). */
+  source: string
+  architecture: string
+  /** The GGUF's tensor types, with how many tensors of each. */
+  sourceTypes: Record<string, number>
+  variant: VariantName
+  /** Tensors written as floats with the GGUF's values exactly. */
+  floatTensors: number
+  /** Quantized tensors whose blocks were carried over unchanged in value. */
+  exactTensors: number
+  /** Tensors whose values changed: requantized, or quantized from floats. */
+  requantizedTensors: number
+  /** Over the requantized weights: the largest error of one weight and the RMS error; null when none. */
+  maxAbsError: number | null
+  rmsError: number | null
+  notes: string[]
+}
 
 /** A model as loaded in the engine. */
 export interface LoadedModelInfo {
@@ -338,7 +370,8 @@ export interface Settings {
   /** The model new conversations start with; null: the user picks. */
   defaultModelId: string | null
   defaultSystemPrompt: string
-  defaultParams: GenerationParams
+  /** Only what the user set: the rest comes from the model's generation_config.json, else DEFAULT_PARAMS. */
+  defaultParams: Partial<GenerationParams>
   defaultContextPolicy: ContextPolicy
   /** Enter sends and Shift+Enter breaks the line; false swaps them. */
   sendOnEnter: boolean
@@ -363,7 +396,7 @@ export const DEFAULT_SETTINGS: Settings = {
   theme: 'system',
   defaultModelId: null,
   defaultSystemPrompt: '',
-  defaultParams: DEFAULT_PARAMS,
+  defaultParams: {},
   defaultContextPolicy: 'drop-oldest',
   sendOnEnter: true,
   apiServerEnabled: false,
@@ -378,6 +411,33 @@ export const DEFAULT_SETTINGS: Settings = {
 
 /** How an imported folder joins the library: copied in, or linked where it is. */
 export type ImportMode = 'copy' | 'link'
+
+export type ImportState = 'converting' | 'done' | 'failed' | 'cancelled'
+
+/** A GGUF file being converted into a model folder; sent when it starts, per tensor, and when it ends. */
+export interface ImportProgress {
+  /** The file's absolute path: what cancelImport takes, and one import of it at a time. */
+  source: string
+  /** The model id (folder name) it becomes. */
+  modelId: string
+  state: ImportState
+  /** Tensors written so far, of total; total is 0 until the converter has read the file's header. */
+  done: number
+  total: number
+  /** Why it failed (state 'failed'), as error data. */
+  error: { code: string; message: string } | null
+}
+
+/** A GGUF file another app keeps on this computer (LM Studio, Jan, Ollama), offered for import. */
+export interface GgufCandidate {
+  path: string
+  /** As that app names it: the file's name, or Ollama's `model:tag`. */
+  name: string
+  app: 'LM Studio' | 'Jan' | 'Ollama'
+  bytes: number
+  /** The model id (folder name) an import gives it, so the UI can tell one already imported. */
+  modelId: string
+}
 
 export interface RemoveResult {
   bytesFreed: number
@@ -423,6 +483,11 @@ export interface ConversationView {
   context: ContextUsage | null
   /** Whether an interrupted reply can be carried on (Continue): not with a remote provider's model. */
   canContinue: boolean
+  /**
+   * What the next reply uses for each parameter the conversation leaves blank: the user's
+   * defaults, else its model's generation_config.json, else DEFAULT_PARAMS ([TAG_PARAM_PRECEDENCE]).
+   */
+  inheritedParams: GenerationParams
 }
 
 /** What send and editMessage start: the stored user message and the reply row being streamed. */

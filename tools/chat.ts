@@ -2,42 +2,65 @@
 
 import { parseArgs } from 'node:util'
 import { Engine } from '../src-main/engine/engine.ts'
+import { readModelConfig } from '../src-main/model-format/model-config.ts'
 import { AppError } from '../src-shared/errors.ts'
-import { DEFAULT_PARAMS, type ChatMessage, type ProviderName, type VariantName } from '../src-shared/types.ts'
+import { resolveParams } from '../src-shared/params.ts'
+import type { ChatMessage, GenerationParams, ProviderName, VariantName } from '../src-shared/types.ts'
 
 const USAGE = `usage: npm run chat -- --model DIR [options] "prompt"
-  --temperature T   0 is greedy (default ${DEFAULT_PARAMS.temperature})
-  --seed S          same seed, same reply
-  --max-tokens N    default 256
-  --system TEXT     a system prompt
-  --variant NAME    fp32, q4, q8, ... (default: the best for the provider)
-  --provider NAME   try only this execution provider (cpu, webgpu, cuda, dml, coreml)
-  --json            print one JSON object instead of streaming`
+Sampling: a flag left out takes the model's generation_config.json value, else no cut and no
+penalty (temperature 0.7). --temperature 0 alone is plain argmax, whatever the model's recipe.
+  --temperature T         0 is greedy
+  --top-k N               keep the N likeliest tokens; 0 turns it off
+  --top-p P               keep the likeliest tokens up to mass P, 0 < P <= 1; 1 turns it off
+  --min-p P               drop tokens below P times the likeliest one's probability, 0..1; 0 turns it off
+  --repetition-penalty R  > 0; 1 turns it off
+  --seed S                same seed, same reply
+  --max-tokens N          default 256
+Other:
+  --system TEXT           a system prompt
+  --variant NAME          fp32, q4, q8, ... (default: the best for the provider)
+  --provider NAME         try only this execution provider (cpu, webgpu, cuda, dml, coreml)
+  --json                  print one JSON object instead of streaming`
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    model: { type: 'string' },
-    temperature: { type: 'string' },
-    seed: { type: 'string' },
-    'max-tokens': { type: 'string' },
-    system: { type: 'string' },
-    variant: { type: 'string' },
-    provider: { type: 'string' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean' },
-  },
-})
+const FLAGS = {
+  model: { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'min-p': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
+  seed: { type: 'string' },
+  'max-tokens': { type: 'string' },
+  system: { type: 'string' },
+  variant: { type: 'string' },
+  provider: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const
 
 function fail(message: string, code = 2): never {
   console.error(message)
   process.exit(code)
 }
 
-function number(name: string, value: string | undefined, integer: boolean): number | undefined {
-  if (value === undefined) return undefined
+function parseFlags() {
+  try {
+    return parseArgs({ allowPositionals: true, options: FLAGS })
+  } catch (err) {
+    // An unknown flag, or a value that looks like a flag (--temperature -1: write --temperature=-1).
+    return fail(`${(err as Error).message}\n${USAGE}`)
+  }
+}
+
+const { values, positionals } = parseFlags()
+
+/** The flag's value when given; exits with the usage when it is not a number in range. */
+function number(name: keyof typeof values, range: string, fits: (n: number) => boolean): number | undefined {
+  const value = values[name]
+  if (typeof value !== 'string') return undefined
   const n = Number(value)
-  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) fail(`--${name} must be a non-negative ${integer ? 'integer' : 'number'}\n${USAGE}`)
+  if (value.trim() === '' || !Number.isFinite(n) || !fits(n)) fail(`--${name} must be ${range} (got "${value}")\n${USAGE}`)
   return n
 }
 
@@ -48,12 +71,19 @@ if (values.help) {
 const prompt = positionals.join(' ')
 if (!values.model || !prompt) fail(USAGE)
 
-const params = {
-  ...DEFAULT_PARAMS,
-  temperature: number('temperature', values.temperature, false) ?? DEFAULT_PARAMS.temperature,
-  seed: number('seed', values.seed, true) ?? null,
-  maxTokens: number('max-tokens', values['max-tokens'], true) ?? 256,
-}
+const isCount = (n: number): boolean => Number.isInteger(n) && n >= 0
+// Only what was given: the engine takes the rest from the model ([TAG_PARAM_PRECEDENCE]).
+const asked: Partial<GenerationParams> = Object.fromEntries(
+  Object.entries({
+    temperature: number('temperature', 'a number >= 0', (n) => n >= 0),
+    topK: number('top-k', 'an integer >= 0', isCount),
+    topP: number('top-p', 'a number in (0, 1]', (n) => n > 0 && n <= 1),
+    minP: number('min-p', 'a number in [0, 1]', (n) => n >= 0 && n <= 1),
+    repetitionPenalty: number('repetition-penalty', 'a number > 0', (n) => n > 0),
+    seed: number('seed', 'an integer >= 0', isCount),
+    maxTokens: number('max-tokens', 'an integer >= 1', (n) => isCount(n) && n >= 1) ?? 256,
+  }).filter(([, v]) => v !== undefined),
+)
 const messages: ChatMessage[] = [
   ...(values.system ? [{ role: 'system' as const, content: values.system }] : []),
   { role: 'user', content: prompt },
@@ -66,9 +96,10 @@ try {
     ...(values.provider ? { providers: [values.provider as ProviderName] } : {}),
   })
   const stream = values.json ? () => {} : (text: string) => process.stdout.write(text)
-  const result = await engine.generate({ messages, params }, stream, () => false)
+  const result = await engine.generate({ messages, params: asked }, stream, () => false)
   const s = result.stats
   if (values.json) {
+    const { temperature, topK, topP, minP, repetitionPenalty } = resolveParams(asked, (await readModelConfig(values.model)).generationDefaults)
     console.log(
       JSON.stringify({
         text: result.text,
@@ -81,6 +112,15 @@ try {
           decodeTokensPerSecond: s.decodeTokensPerSecond,
           stopReason: s.stopReason,
           provider: s.provider,
+        },
+        // What sampled: the flags over the model's generation_config.json over the neutral defaults.
+        params: { temperature, topK, topP, minP, repetitionPenalty },
+        model: {
+          variant: info.variant,
+          provider: info.provider,
+          kvUpdate: info.kvUpdate,
+          kvUpdateNotes: info.kvUpdateNotes,
+          fusions: info.fusions,
         },
       }),
     )

@@ -16,8 +16,8 @@ export interface Generated {
 
 export interface CompletionBackend {
   listModels(): Promise<ServedModel[]>
-  /** What a request leaves out: the app's default parameters. */
-  defaultParams(): GenerationParams
+  /** What the user set as defaults; what neither they nor the request set comes from the model. */
+  defaultParams(): Partial<GenerationParams>
   /**
    * One reply from `model`, loaded first when it is not. The request names no conversation, so
    * the engine reuses whichever cached prompt shares the longest prefix with it.
@@ -27,7 +27,7 @@ export interface CompletionBackend {
   generate(
     model: string,
     messages: ChatMessage[],
-    params: GenerationParams,
+    params: Partial<GenerationParams>,
     onToken: (text: string) => void,
     signal: AbortSignal,
   ): Promise<Generated>

@@ -2,6 +2,7 @@
 // conversation at a time; stop, regenerate, edit, continue; an engine crash kept as an error.
 
 import { AppError, type ErrorData } from '../../src-shared/errors.ts'
+import { mergeParams } from '../../src-shared/params.ts'
 import type { Conversation, GenerationStats, Message, Settings, Turn } from '../../src-shared/types.ts'
 import { DEFAULT_TITLE } from '../store/conversations.ts'
 import type { Store } from '../store/store.ts'
@@ -10,7 +11,7 @@ import type { EngineRequest } from './engine-port.ts'
 import type { EventHub } from './events.ts'
 import type { Generator, GeneratorFor, GeneratorRun } from './generator.ts'
 import type { ModelService } from './model-service.ts'
-import { mergeParams, promptMessages, titleFrom } from './prompt.ts'
+import { promptMessages, titleFrom } from './prompt.ts'
 import { continuedStats } from './reply-stats.ts'
 
 export interface ChatServiceDeps {
@@ -187,6 +188,7 @@ export class ChatService {
       request: {
         conversationId: conversation.id,
         messages: prompt,
+        // What the user set; the engine fills the rest from the model ([TAG_PARAM_PRECEDENCE]).
         params: mergeParams(this.#deps.settings().defaultParams, conversation.params),
         contextPolicy: conversation.contextPolicy,
         continueLast,

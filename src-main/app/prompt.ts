@@ -1,15 +1,6 @@
-// What a generation is asked: the prompt from a branch, the merged parameters, a first title.
+// What a generation is asked: the prompt from a branch and a first title.
 
-import type { ChatMessage, GenerationParams, Message } from '../../src-shared/types.ts'
-
-/** Settings' defaults with the conversation's own values on top. */
-export function mergeParams(defaults: GenerationParams, overrides: Partial<GenerationParams>): GenerationParams {
-  const merged: GenerationParams = { ...defaults, stop: [...defaults.stop] }
-  for (const [key, value] of Object.entries(overrides) as [keyof GenerationParams, unknown][]) {
-    if (value !== undefined) Object.assign(merged, { [key]: value })
-  }
-  return merged
-}
+import type { ChatMessage, Message } from '../../src-shared/types.ts'
 
 /**
  * The chat the model sees: the system prompt (when there is one) first, then the path root

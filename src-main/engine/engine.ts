@@ -2,6 +2,7 @@
 
 import os from 'node:os'
 import { AppError } from '../../src-shared/errors.ts'
+import { resolveParams } from '../../src-shared/params.ts'
 import type { ChatMessage, GenerationStats, LoadedModelInfo, StopReason } from '../../src-shared/types.ts'
 import { kvBytesPerToken } from '../model-format/memory-estimate.ts'
 import type { EngineInfo, GenerateRequest, GenerateResult, LoadOptions } from '../model-format/protocol.ts'
@@ -96,7 +97,7 @@ export class Engine {
     if (!model || !pool) throw new AppError('MODEL_NOT_LOADED', 'No model is loaded')
     const started = performance.now()
     const { session, tokenizer, config } = model
-    const params = req.params
+    const params = resolveParams(req.params, config.generationDefaults)
     const context = config.contextLength
     // Room kept for the reply when fitting the prompt: the asked length, at most a quarter of the context.
     const reserve = Math.max(1, Math.min(params.maxTokens, Math.floor(context / 4)))

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { AppError } from '../../src-shared/errors.ts'
-import type { KvDtype } from '../../src-shared/types.ts'
+import type { KvDtype, SamplingDefaults } from '../../src-shared/types.ts'
 
 export interface ModelConfig {
   architecture: string
@@ -24,6 +24,8 @@ export interface ModelConfig {
   declaredKvDtype: KvDtype | null
   /** transformers.js_config.use_external_data_format: chunk counts by .onnx file name ('*': all). */
   externalDataChunks: Record<string, number>
+  /** generation_config.json's sampling defaults ([TAG_PARAM_PRECEDENCE]). */
+  generationDefaults: SamplingDefaults
 }
 
 type Json = Record<string, unknown>
@@ -93,7 +95,34 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
     bosTokenId: bos,
     declaredKvDtype,
     externalDataChunks: chunkCounts(jsConfig.use_external_data_format),
+    generationDefaults: samplingDefaults(generation),
   }
+}
+
+/**
+ * The sampling defaults generation_config.json states, in our names. do_sample false is greedy
+ * (Hugging Face then ignores temperature and the cuts, but still applies the penalty). A value out
+ * of its range is ignored as if unnamed: a bad default must not keep the model from loading.
+ */
+export function samplingDefaults(generation: Json | null): SamplingDefaults {
+  if (!generation) return {}
+  const num = (key: string, fits: (v: number) => boolean): number | undefined => {
+    const v = generation[key]
+    return typeof v === 'number' && Number.isFinite(v) && fits(v) ? v : undefined
+  }
+  const out: SamplingDefaults = {}
+  const penalty = num('repetition_penalty', (v) => v > 0)
+  if (penalty !== undefined) out.repetitionPenalty = penalty
+  if (generation.do_sample === false) return { ...out, temperature: 0 }
+  const temperature = num('temperature', (v) => v >= 0)
+  const topK = num('top_k', (v) => Number.isInteger(v) && v >= 0)
+  const topP = num('top_p', (v) => v > 0 && v <= 1)
+  const minP = num('min_p', (v) => v >= 0 && v <= 1)
+  if (temperature !== undefined) out.temperature = temperature
+  if (topK !== undefined) out.topK = topK
+  if (topP !== undefined) out.topP = topP
+  if (minP !== undefined) out.minP = minP
+  return out
 }
 
 /** Parameters of a Llama-style decoder with a gated MLP; null without intermediate_size. */

@@ -3,7 +3,7 @@
 import { open, readFile, readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { AppError } from '../../src-shared/errors.ts'
-import type { ModelSummary, ModelVariant, ProviderName, VariantName } from '../../src-shared/types.ts'
+import type { ConversionInfo, ModelSummary, ModelVariant, ProviderName, VariantName } from '../../src-shared/types.ts'
 import { estimateParameters, readModelConfig } from './model-config.ts'
 
 const SUFFIX_TO_VARIANT: Record<string, VariantName> = {
@@ -33,6 +33,20 @@ export const VARIANT_ORDER: Readonly<Record<'cpu' | 'gpu', readonly VariantName[
   gpu: ['fp16', 'q4f16', 'fp32', 'q4', 'q8', 'int8', 'uint8', 'bnb4'],
 }
 
+/** What the GGUF importer wrote beside the model (models/gguf/convert.ts). */
+export const CONVERSION_FILE = 'hearth-conversion.json'
+
+/** The folder's conversion record; null when it has none or it cannot be read. */
+async function readConversion(dir: string): Promise<ConversionInfo | null> {
+  try {
+    const value: unknown = JSON.parse(await readFile(path.join(dir, CONVERSION_FILE), 'utf8'))
+    const info = value as ConversionInfo
+    return typeof value === 'object' && value !== null && typeof info.source === 'string' && Array.isArray(info.notes) ? info : null
+  } catch {
+    return null
+  }
+}
+
 /** Everything about a folder, or the first reason it cannot be run. Never throws. */
 export async function inspectModelFolder(dir: string): Promise<ModelSummary> {
   const abs = path.resolve(dir)
@@ -55,7 +69,9 @@ export async function inspectModelFolder(dir: string): Promise<ModelSummary> {
       hiddenSize: config.hiddenSize,
       vocabSize: config.vocabSize,
       declaredKvDtype: config.declaredKvDtype,
+      generationDefaults: config.generationDefaults,
       variants,
+      conversion: await readConversion(abs),
     }
   } catch (err) {
     return { valid: false, ...base, reason: AppError.toData(err).message }

@@ -40,7 +40,8 @@ export interface GenerateRequest {
   /** The conversation whose KV cache to reuse; absent: the closest cached prompt (API server). */
   conversationId?: string
   messages: ChatMessage[]
-  params: GenerationParams
+  /** What was asked; the engine settles the rest from the model's defaults ([TAG_PARAM_PRECEDENCE]). */
+  params: Partial<GenerationParams>
   /** What to do when the prompt does not fit the context; default 'stop'. */
   contextPolicy?: ContextPolicy
   /**

@@ -3,7 +3,7 @@
 
 import { z } from 'zod'
 import { AppError } from '../../src-shared/errors.ts'
-import type { ChatMessage, GenerationParams, GenerationStats, StopReason } from '../../src-shared/types.ts'
+import { DEFAULT_PARAMS, type ChatMessage, type GenerationParams, type GenerationStats, type StopReason } from '../../src-shared/types.ts'
 import { sseData } from './sse.ts'
 
 export interface Endpoint {
@@ -90,7 +90,7 @@ export async function streamChat(
   endpoint: Endpoint,
   model: string,
   messages: ChatMessage[],
-  params: GenerationParams,
+  params: Partial<GenerationParams>,
   onToken: (text: string) => void,
   signal: AbortSignal,
 ): Promise<RemoteReply> {
@@ -161,18 +161,21 @@ export async function streamChat(
   }
 }
 
-/** Only the parameters every OpenAI-compatible server takes: OpenAI itself refuses unknown ones. */
-function requestBody(model: string, messages: ChatMessage[], params: GenerationParams): object {
+/**
+ * Only the parameters every OpenAI-compatible server takes: OpenAI itself refuses unknown ones.
+ * What the user did not set is left to the server, which knows its model's defaults.
+ */
+function requestBody(model: string, messages: ChatMessage[], params: Partial<GenerationParams>): object {
   return {
     model,
     messages,
     stream: true,
     stream_options: { include_usage: true },
-    temperature: params.temperature,
-    top_p: params.topP,
-    max_tokens: params.maxTokens,
-    ...(params.seed === null ? {} : { seed: params.seed }),
-    ...(params.stop.length === 0 ? {} : { stop: params.stop.slice(0, MAX_STOPS) }),
+    ...(params.temperature === undefined ? {} : { temperature: params.temperature }),
+    ...(params.topP === undefined ? {} : { top_p: params.topP }),
+    max_tokens: params.maxTokens ?? DEFAULT_PARAMS.maxTokens,
+    ...(params.seed === undefined || params.seed === null ? {} : { seed: params.seed }),
+    ...(params.stop === undefined || params.stop.length === 0 ? {} : { stop: params.stop.slice(0, MAX_STOPS) }),
   }
 }
 

@@ -112,7 +112,7 @@ export class RemoteProviders {
     modelId: RemoteModelId,
     conversationId: string,
     messages: ChatMessage[],
-    params: GenerationParams,
+    params: Partial<GenerationParams>,
     onToken: (text: string) => void,
   ): Promise<RemoteReply> {
     // Registered before the first await: a stop that comes at once still finds it.

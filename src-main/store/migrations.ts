@@ -89,7 +89,37 @@ CREATE TABLE settings (
 ) STRICT;
 `
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, up: (db) => db.exec(SCHEMA_V1) }]
+/**
+ * Until v2 the settings kept the default parameters whole, the app's own defaults included, as
+ * soon as the user changed any one; now they keep only what the user set, and the rest comes from
+ * the model ([TAG_PARAM_PRECEDENCE]). A value equal to v1's default cannot be told from one carried
+ * along, and carried along is by far the likelier, so those are dropped.
+ */
+const V1_DEFAULT_PARAMS: Record<string, unknown> = {
+  temperature: 0.7,
+  topK: 40,
+  topP: 0.95,
+  minP: 0.05,
+  repetitionPenalty: 1.1,
+  maxTokens: 1024,
+  seed: null,
+}
+
+function keepOnlySetParams(db: Database.Database): void {
+  const row = db.prepare(`SELECT value FROM settings WHERE key = 'defaultParams'`).get() as { value: string } | undefined
+  if (!row) return
+  const stored: unknown = JSON.parse(row.value)
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return
+  const kept = Object.fromEntries(
+    Object.entries(stored).filter(([key, value]) => !(key === 'stop' ? Array.isArray(value) && value.length === 0 : V1_DEFAULT_PARAMS[key] === value)),
+  )
+  db.prepare(`UPDATE settings SET value = ? WHERE key = 'defaultParams'`).run(JSON.stringify(kept))
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, up: (db) => db.exec(SCHEMA_V1) },
+  { version: 2, up: keepOnlySetParams },
+]
 
 export function schemaVersion(db: Database.Database): number {
   return db.pragma('user_version', { simple: true }) as number

@@ -5,7 +5,7 @@ import type { ContextPolicy, GenerationParams, GenerationStats, Settings } from 
 
 export const contextPolicySchema = z.enum(['stop', 'drop-oldest', 'truncate-middle']) satisfies z.ZodType<ContextPolicy>
 
-export const generationParamsSchema = z.strictObject({
+const generationParamsSchema = z.strictObject({
   temperature: z.number().min(0),
   topK: z.number().int().min(0),
   topP: z.number().gt(0).max(1),
@@ -37,7 +37,7 @@ export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } =
   theme: z.enum(['system', 'light', 'dark']),
   defaultModelId: z.string().min(1).nullable(),
   defaultSystemPrompt: z.string(),
-  defaultParams: generationParamsSchema,
+  defaultParams: paramsPatchSchema,
   defaultContextPolicy: contextPolicySchema,
   sendOnEnter: z.boolean(),
   apiServerEnabled: z.boolean(),

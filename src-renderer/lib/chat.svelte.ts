@@ -79,10 +79,13 @@ class ChatState {
       this.close()
       return
     }
-    const modelChanged = conversation.modelId !== this.view.conversation.modelId
+    const previous = this.view.conversation
+    const modelChanged = conversation.modelId !== previous.modelId
+    const paramsChanged = JSON.stringify(conversation.params) !== JSON.stringify(previous.params)
     this.view = { ...this.view, conversation }
-    // What the view says about the model (its context, whether it can continue) is main's to tell.
-    if (modelChanged) void this.reload()
+    // What the view says about the model (its context, whether it can continue, the parameters a
+    // blank field inherits) is main's to tell.
+    if (modelChanged || paramsChanged) void this.reload()
   }
 
   async open(conversationId: string, focusMessageId: string | null = null): Promise<void> {

@@ -18,6 +18,8 @@ test('changes appearance, defaults and engine settings, and finds them all after
   await dialog.getByRole('combobox', { name: 'Default model' }).selectOption('tiny-chat')
   await dialog.getByRole('textbox', { name: 'Default system prompt' }).fill('Answer in one line.')
   await dialog.getByRole('textbox', { name: 'Default system prompt' }).press('Tab')
+  // A default left blank is each model's own (its generation_config.json).
+  await expect(dialog.getByRole('spinbutton', { name: 'Repetition penalty' })).toHaveAttribute('placeholder', "model's default")
   await dialog.getByRole('spinbutton', { name: 'Temperature' }).fill('0.3')
   await dialog.getByRole('spinbutton', { name: 'Temperature' }).press('Tab')
   await dialog.getByRole('textbox', { name: 'Stop strings' }).fill('END\n###')
@@ -61,6 +63,8 @@ test('changes appearance, defaults and engine settings, and finds them all after
   await app.getByRole('button', { name: 'Conversation settings' }).click()
   const panel = app.getByTestId('conversation-panel')
   await expect(panel.getByRole('spinbutton', { name: 'Temperature' })).toHaveAttribute('placeholder', '0.3 (default)')
+  // The model names no penalty: none, rather than an app-wide 1.1.
+  await expect(panel.getByRole('spinbutton', { name: 'Repetition penalty' })).toHaveAttribute('placeholder', '1 (default)')
   await expect(panel.getByRole('textbox', { name: 'System prompt' })).toHaveAttribute('placeholder', 'Answer in one line.')
   await panel.getByRole('spinbutton', { name: 'Top-k' }).fill('7')
   await panel.getByRole('spinbutton', { name: 'Top-k' }).press('Tab')

@@ -15,7 +15,7 @@ export interface SamplerBenchFigures {
   /** Median microseconds per call, over `rounds` rounds of `callsPerRound` calls each. */
   argmaxFloorUs: number
   greedyUs: number
-  /** DEFAULT_PARAMS' shape: temperature 0.7, top-k 40, top-p 0.95, min-p 0.05, penalty 1.1 over 512 tokens. */
+  /** Every stage on (the app's defaults until models supplied their own): temperature 0.7, top-k 40, top-p 0.95, min-p 0.05, penalty 1.1 over 512 tokens. */
   defaultUs: number
   /** Top-p 0.9 over the whole vocab (top-k off): the bucketed path. */
   topPOnlyUs: number

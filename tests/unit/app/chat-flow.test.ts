@@ -2,7 +2,7 @@
 // queued, two sends at once), and what is stored when the engine fails in each way.
 
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
@@ -10,7 +10,7 @@ import path from 'node:path'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import type { Events } from '../../../src-shared/api.ts'
 import { AppError } from '../../../src-shared/errors.ts'
-import { DEFAULT_SETTINGS, type GenerationStats, type LoadedModelInfo } from '../../../src-shared/types.ts'
+import { DEFAULT_PARAMS, DEFAULT_SETTINGS, type GenerationStats, type LoadedModelInfo } from '../../../src-shared/types.ts'
 import { appBackend } from '../../../src-main/app/app-backend.ts'
 import { createApp, type App } from '../../../src-main/app/app.ts'
 import type { EnginePort, EngineRequest, EngineResult, LoadOptions } from '../../../src-main/app/engine-port.ts'
@@ -103,6 +103,9 @@ let events: { name: keyof Events; payload: unknown }[]
 before(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'hearth-chat-flow-'))
   await buildModel(path.join(root, 'models', 'tiny'), { layers: 1 })
+  // A sampling recipe of its own, as generation_config.json states one.
+  const config = path.join(root, 'models', 'tiny', 'generation_config.json')
+  await writeFile(config, JSON.stringify({ ...JSON.parse(await readFile(config, 'utf8')), top_k: 20, repetition_penalty: 1.3 }))
 })
 
 after(async () => {
@@ -235,10 +238,17 @@ describe('ChatService with a scripted engine', () => {
     await engine.started()
     const request = engine.requests[0]
     assert.deepEqual(request?.messages, [{ role: 'system', content: 'Be terse.' }, { role: 'user', content: 'q' }])
-    assert.equal(request?.params.temperature, 0)
-    assert.equal(request?.params.topK, 7)
+    // Only what the user set: the engine settles the rest from the model ([TAG_PARAM_PRECEDENCE]).
+    assert.deepEqual(request?.params, { topK: 7, temperature: 0 })
     assert.equal(request?.continueLast, false)
     engine.finish()
+  })
+
+  it("tells the panel what blank parameters inherit: the user's defaults over the model's generation_config.json over neutral ones", async () => {
+    await app.api.setSettings({ defaultParams: { topK: 7 } })
+    const { id } = await app.api.createConversation({ params: { temperature: 0.5 } })
+    const view = await app.api.getConversation(id)
+    assert.deepEqual(view.inheritedParams, { ...DEFAULT_PARAMS, temperature: 0.5, topK: 7, repetitionPenalty: 1.3 })
   })
 
   it('continues an interrupted reply from its text, under the same id', async () => {

@@ -1,30 +1,13 @@
-// The prompt a generation is given, the merged parameters, and a first title.
+// The prompt a generation is given and a first title.
 
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { DEFAULT_PARAMS, type Message } from '../../../src-shared/types.ts'
-import { mergeParams, promptMessages, titleFrom } from '../../../src-main/app/prompt.ts'
+import type { Message } from '../../../src-shared/types.ts'
+import { promptMessages, titleFrom } from '../../../src-main/app/prompt.ts'
 
 function message(role: Message['role'], content: string): Message {
   return { id: content, conversationId: 'c', parentId: null, role, content, status: 'complete', stats: null, modelId: null, error: null, createdAt: 0 }
 }
-
-describe('mergeParams', () => {
-  it('puts the conversation’s values over the defaults and keeps the rest', () => {
-    const merged = mergeParams(DEFAULT_PARAMS, { temperature: 0, stop: ['END'] })
-    assert.deepEqual(merged, { ...DEFAULT_PARAMS, temperature: 0, stop: ['END'] })
-  })
-
-  it('keeps a seed of null from the conversation over a numeric default', () => {
-    assert.equal(mergeParams({ ...DEFAULT_PARAMS, seed: 7 }, { seed: null }).seed, null)
-  })
-
-  it('never shares the defaults’ stop list', () => {
-    const defaults = { ...DEFAULT_PARAMS, stop: ['a'] }
-    mergeParams(defaults, {}).stop.push('b')
-    assert.deepEqual(defaults.stop, ['a'])
-  })
-})
 
 describe('promptMessages', () => {
   it('starts with the system prompt and follows the path', () => {

@@ -164,34 +164,36 @@ describe('openStore', () => {
     const first = openStore({ dataDir: dir })
     first.conversations.create({ title: 'kept in the backup' })
     first.close()
-    const v2: Migration = { version: 2, up: (db) => db.exec('ALTER TABLE conversations ADD COLUMN color TEXT') }
-    const second = openStore({ dataDir: dir, migrations: [...MIGRATIONS, v2] })
+    const latest = MIGRATIONS.length
+    const next: Migration = { version: latest + 1, up: (db) => db.exec('ALTER TABLE conversations ADD COLUMN color TEXT') }
+    const second = openStore({ dataDir: dir, migrations: [...MIGRATIONS, next] })
     t.after(() => second.close())
-    assert.equal(second.report.migratedFrom, 1)
-    assert.equal(second.report.version, 2)
+    assert.equal(second.report.migratedFrom, latest)
+    assert.equal(second.report.version, latest + 1)
     const backup = second.report.backup
-    assert.ok(backup !== null && path.basename(backup).startsWith(`${DB_FILE}.backup-v1-`))
+    assert.ok(backup !== null && path.basename(backup).startsWith(`${DB_FILE}.backup-v${latest}-`))
     const copy = rawDb(backup)
     t.after(() => copy.close())
-    assert.equal(copy.pragma('user_version', { simple: true }), 1)
+    assert.equal(copy.pragma('user_version', { simple: true }), latest)
     assert.deepEqual(copy.prepare('SELECT title FROM conversations').all(), [{ title: 'kept in the backup' }])
   })
 
   it('applies all pending migrations or none, user_version included', (t) => {
     const dir = tempDir(t)
     openStore({ dataDir: dir }).close()
-    const v2: Migration = { version: 2, up: (db) => db.exec('CREATE TABLE added_by_v2 (x INTEGER) STRICT') }
-    const v3: Migration = {
-      version: 3,
+    const latest = MIGRATIONS.length
+    const works: Migration = { version: latest + 1, up: (db) => db.exec('CREATE TABLE added_by_next (x INTEGER) STRICT') }
+    const fails: Migration = {
+      version: latest + 2,
       up: () => {
-        throw new Error('v3 failed')
+        throw new Error('the second failed')
       },
     }
-    assert.throws(() => openStore({ dataDir: dir, migrations: [...MIGRATIONS, v2, v3] }), /v3 failed/)
+    assert.throws(() => openStore({ dataDir: dir, migrations: [...MIGRATIONS, works, fails] }), /the second failed/)
     const db = rawDb(path.join(dir, DB_FILE))
     t.after(() => db.close())
-    assert.equal(db.pragma('user_version', { simple: true }), 1)
-    assert.equal(db.prepare(`SELECT 1 FROM sqlite_schema WHERE name = 'added_by_v2'`).get(), undefined)
+    assert.equal(db.pragma('user_version', { simple: true }), latest)
+    assert.equal(db.prepare(`SELECT 1 FROM sqlite_schema WHERE name = 'added_by_next'`).get(), undefined)
   })
 
   it('takes no backup of a brand-new database', (t) => {

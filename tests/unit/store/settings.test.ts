@@ -3,7 +3,8 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { AppError } from '../../../src-shared/errors.ts'
 import { DEFAULT_SETTINGS } from '../../../src-shared/types.ts'
-import { openStore } from '../../../src-main/store/store.ts'
+import { MIGRATIONS } from '../../../src-main/store/migrations.ts'
+import { DB_FILE, openStore } from '../../../src-main/store/store.ts'
 import { tempDir, tempStore } from './helpers.ts'
 
 const isBadRequest = (err: unknown) => err instanceof AppError && err.code === 'BAD_REQUEST'
@@ -62,8 +63,23 @@ describe('SettingsStore', () => {
 
   it('hands out copies, so changing a returned value changes nothing stored', (t) => {
     const store = tempStore(t)
-    store.settings.get('defaultParams').stop.push('x')
-    assert.deepEqual(store.settings.get('defaultParams').stop, [])
-    assert.deepEqual(DEFAULT_SETTINGS.defaultParams.stop, [])
+    store.settings.get('defaultParams').temperature = 0
+    assert.deepEqual(DEFAULT_SETTINGS.defaultParams, {})
+    store.settings.set('defaultParams', { stop: ['a'] })
+    store.settings.get('defaultParams').stop?.push('x')
+    assert.deepEqual(store.settings.get('defaultParams'), { stop: ['a'] })
+  })
+
+  it("keeps only the default parameters a user changed from a v1 history, which stored them whole", (t) => {
+    const dir = tempDir(t)
+    openStore({ dataDir: dir, migrations: MIGRATIONS.slice(0, 1) }).close()
+    const db = new Database(`${dir}/${DB_FILE}`)
+    // v1 wrote the app's defaults (penalty 1.1, top-k 40, ...) beside the one value the user changed.
+    const v1 = { temperature: 0.3, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1, maxTokens: 1024, seed: null, stop: [] }
+    db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run('defaultParams', JSON.stringify(v1))
+    db.close()
+    const store = openStore({ dataDir: dir })
+    t.after(() => store.close())
+    assert.deepEqual(store.settings.get('defaultParams'), { temperature: 0.3 })
   })
 })
