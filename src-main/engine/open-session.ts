@@ -70,7 +70,7 @@ async function openInPlace(
   const plan = { kvUpdate, foldRepeatKv: opts.foldRepeatKv, fuse: opts.fuse ?? opts.provider === 'cpu' }
   const tried: Tried[] = []
   for (let attempt = nextAttempt(plan, tried); attempt; attempt = nextAttempt(plan, tried)) {
-    const made = await tryInPlace(bytes, attempt, opts, fromMemory, notes)
+    const made = await tryInPlace({ bytes, dir: path.dirname(file) }, attempt, opts, fromMemory, notes)
     if (made instanceof ModelSession) return made
     tried.push({ attempt, outcome: made })
   }
@@ -79,7 +79,7 @@ async function openInPlace(
 
 /** One attempt: the rewritten, verified session, or what became of it (its reason in `notes`). */
 async function tryInPlace(
-  bytes: Uint8Array,
+  exported: { bytes: Uint8Array; dir: string },
   { kind, fold, fuse }: Attempt,
   opts: SessionOptions,
   fromMemory: ort.InferenceSession.SessionOptions,
@@ -87,7 +87,7 @@ async function tryInPlace(
 ): Promise<ModelSession | Outcome> {
   let result: RewrittenModel
   try {
-    result = rewriteModel(bytes, kind, { lastLogits: true, foldRepeatKv: fold, fuse })
+    result = rewriteModel(exported.bytes, kind, { lastLogits: true, foldRepeatKv: fold, fuse, externalDataDir: exported.dir })
   } catch (err) {
     // A file the rewrite cannot parse is left to onnxruntime, whose error says what is wrong.
     notes.push(`${kind}: ${err instanceof RewriteUnsupported ? err.message : `not rewritten (${firstLine(err)})`}`)

@@ -2,18 +2,25 @@
 // (com.microsoft), one per query and key tensor a layer, at load (PERFORMANCE.md).
 //
 // transformers' apply_rotary_pos_emb as exported: q * cos + rotate_half(q) * sin, where
-// rotate_half(q) = Concat(-q[..., D/2:], q[..., :D/2]) and cos, sin = Cos, Sin of
-// Concat(freqs, freqs) (then maybe scaled and cast), unsqueezed to broadcast over heads. That is
-// six to eight kernels a tensor, ~12 a layer, each reading and writing the tensor again and paying
-// its own launch: at a decode step's sizes those, not the arithmetic, are the time.
+// rotate_half(q) = Concat(-q[..., D/2:], q[..., :D/2]) and cos, sin [B, S, D] (then maybe scaled
+// and cast) are unsqueezed to broadcast over heads. That is six to eight kernels a tensor, ~12 a
+// layer, each reading and writing the tensor again and paying its own launch: at a decode step's
+// sizes those, not the arithmetic, are the time. The tables come in two forms: Cos, Sin of
+// Concat(freqs, freqs) computed from position_ids (transformers 4.38 on), or rows of constant
+// cos_cached / sin_cached tables [rows, D] gathered by position_ids (4.35-4.37, and many
+// published exports).
 //
 // The fused kernel reads cos and sin from a cache indexed by position. The cache is taken from the
-// graph's own tables for this pass, so nothing about the rope (theta, scaling, dtype) has to be
-// re-derived: cos[b, s, :D/2] flattened to row b * S + s, and position_ids = 0 .. B * S - 1. Only
-// the first half of each row is needed, which is exact because the tables are Concat(freqs,
-// freqs) through elementwise ops; that is checked, as is every other part of the pattern.
+// graph's own tables for this pass, so nothing about the rope (theta, scaling, dtype, how many
+// positions a table holds) has to be re-derived: cos[b, s, :D/2] flattened to row b * S + s, and
+// position_ids = 0 .. B * S - 1. Only the first half of each row is needed, which is exact when
+// both halves of every row are equal. For computed tables the graph proves it (Concat(freqs,
+// freqs) through elementwise ops); for constant ones nothing in the graph does, so each table is
+// read once (tensor-bytes.ts) and every row compared. Every other part of the pattern is checked.
 
+import { NAMES } from '../signature.ts'
 import { intAttr, intNode, intsAttr, NewInitializers, onnx, producers, type ConstantReader, type IGraphProto, type INodeProto } from './graph-edit.ts'
+import type { TensorBytes } from './tensor-bytes.ts'
 
 interface Site {
   add: INodeProto
@@ -29,7 +36,7 @@ interface Site {
  */
 export function fuseRotary(graph: IGraphProto, constants: ConstantReader, opset: number, headDim: number | null): number {
   const nodes = graph.node ?? []
-  const pattern = new RotaryPattern(producers(nodes), constants, headDim)
+  const pattern = new RotaryPattern(producers(nodes), constants, headDim, positionIdsInput(graph))
   const sites = nodes.map((n) => pattern.match(n)).filter((s): s is Site => s !== null)
   if (sites.length === 0) return 0
 
@@ -91,11 +98,21 @@ function rotaryTables(cos: string, sin: string, base: string, initializers: NewI
   return { nodes, cos: v('cos_cache'), sin: v('sin_cache'), positions: v('positions') }
 }
 
+/** The position_ids input when the graph declares it as [batch, seq]; null otherwise. */
+function positionIdsInput(graph: IGraphProto): string | null {
+  const input = (graph.input ?? []).find((i) => i.name === NAMES.positionIds)
+  return input?.type?.tensorType?.shape?.dim?.length === 2 ? NAMES.positionIds : null
+}
+
 class RotaryPattern {
+  /** Whether each constant table's rows have equal halves, by name: read once however many layers gather from it. */
+  private halvesEqual = new Map<string, boolean>()
+
   constructor(
     private producer: Map<string, INodeProto>,
     private constants: ConstantReader,
     private headDim: number | null,
+    private positionIds: string | null,
   ) {}
 
   private op(value: string | undefined, opType: string): INodeProto | null {
@@ -122,8 +139,8 @@ class RotaryPattern {
       const cos = this.unsqueezedAxis1(c)
       const sin = this.unsqueezedAxis1(rotated.input![s]!)
       if (!cos || !sin) continue
-      const freqs = this.tableFreqs(cos, 'Cos')
-      if (freqs === null || freqs !== this.tableFreqs(sin, 'Sin')) continue
+      const source = this.tableSource(cos, 'Cos')
+      if (source === null || source !== this.tableSource(sin, 'Sin')) continue
       return { x, cos, sin }
     }
     return null
@@ -186,10 +203,12 @@ class RotaryPattern {
   }
 
   /**
-   * freqs, when `table` is Cos (or Sin) of Concat(freqs, freqs) on the last axis, followed only by
-   * casts and scalings by a constant scalar (which keep both halves of a row equal).
+   * Where the rows of `table` [B, S, D] come from, when both halves of each are equal: 'freqs:f'
+   * for Cos (or Sin) of Concat(f, f) on the last axis, 'rows:ids' for rows of a constant table
+   * gathered by the position_ids input; either followed only by casts and scalings by a constant
+   * scalar (which keep the halves equal). cos and sin must come from the same.
    */
-  private tableFreqs(table: string, trig: 'Cos' | 'Sin'): string | null {
+  private tableSource(table: string, trig: 'Cos' | 'Sin'): string | null {
     let value = table
     for (;;) {
       const p = this.producer.get(value)
@@ -206,11 +225,61 @@ class RotaryPattern {
         const concat = this.op(p.input![0], 'Concat')
         if (!concat || concat.input!.length !== 2 || concat.input![0] !== concat.input![1]) return null
         const axis = intAttr(concat, 'axis')
-        return axis === -1 || axis === 2 ? concat.input![0]! : null
+        return axis === -1 || axis === 2 ? `freqs:${concat.input![0]!}` : null
+      } else if (p.opType === 'Gather') {
+        return this.gatheredRows(p)
       } else {
         return null
       }
     }
+  }
+
+  /**
+   * 'rows:ids' when `gather` takes whole rows (axis 0) of a constant table by the position_ids input
+   * [B, S], so its output is [B, S, D], and each row of the table has equal halves. Between the
+   * table and the Gather only casts and Slices or Squeezes of other axes than the last (as
+   * `cos_cached[:seq_len]` exports) are accepted: they keep every row whole.
+   */
+  private gatheredRows(gather: INodeProto): string | null {
+    const [data, indices] = gather.input ?? []
+    if ((intAttr(gather, 'axis') ?? 0) !== 0 || !data || !indices || this.positionIds === null) return null
+    const cast = this.op(indices, 'Cast')
+    if ((cast ? cast.input![0] : indices) !== this.positionIds) return null
+    const between: INodeProto[] = []
+    let value = data
+    // Down to an initializer (no producer) or a Constant node: ConstantReader holds either.
+    for (let p = this.producer.get(value); p && p.opType !== 'Constant'; p = this.producer.get(value)) {
+      if ((p.domain ?? '') !== '' || !['Cast', 'Slice', 'Squeeze'].includes(p.opType!)) return null
+      between.unshift(p)
+      value = p.input![0]!
+    }
+    const table = this.constants.floatBytes(value)
+    if (!table) return null
+    let rank = table.dims.length
+    for (const p of between) {
+      if (p.opType === 'Cast') continue
+      // Slice's axes default to every axis, Squeeze's to every axis of size 1: the last may be one.
+      const axesInput = p.input![p.opType === 'Slice' ? 3 : 1]
+      const axes = axesInput ? this.constants.ints(axesInput) : intsAttr(p, 'axes')
+      if (!axes || axes.some((a) => (a < 0 ? a + rank : a) === rank - 1)) return null
+      if (p.opType === 'Squeeze') rank -= axes.length
+    }
+    const D = table.dims[table.dims.length - 1]!
+    if (rank !== 2 || D % 2 !== 0 || (this.headDim !== null && D !== this.headDim)) return null
+    return this.rowHalvesEqual(value, table) ? `rows:${indices}` : null
+  }
+
+  /** Whether both halves of every row of the constant are equal, bit for bit. */
+  private rowHalvesEqual(name: string, table: TensorBytes): boolean {
+    let equal = this.halvesEqual.get(name)
+    if (equal === undefined) {
+      const half = (table.dims[table.dims.length - 1]! / 2) * table.elementBytes
+      const bytes = Buffer.from(table.bytes.buffer, table.bytes.byteOffset, table.bytes.byteLength)
+      equal = bytes.length > 0
+      for (let row = 0; equal && row < bytes.length; row += 2 * half) equal = bytes.compare(bytes, row, row + half, row + half, row + 2 * half) === 0
+      this.halvesEqual.set(name, equal)
+    }
+    return equal
   }
 
   private isScalar(name: string): boolean {

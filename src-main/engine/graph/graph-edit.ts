@@ -3,6 +3,7 @@
 // the node list back in order after an edit.
 
 import onnxProto from 'onnx-proto'
+import { floatTensorBytes, type TensorBytes } from './tensor-bytes.ts'
 
 export const { onnx } = onnxProto
 export type INodeProto = onnxProto.onnx.INodeProto
@@ -101,14 +102,26 @@ export function sortNodes(graph: IGraphProto): void {
   graph.node = sorted
 }
 
+/** The initializers too large to decode with the graph, for a pass that must read one. */
+export interface LargeConstants {
+  /** The initializer `name`, decoded on demand; null when there is none. */
+  tensor(name: string): ITensorProto | null
+  /** The folder of the model's external data files; null: none can be read. */
+  externalDir: string | null
+}
+
 /**
  * Values of the constants a rewrite needs to read (Slice bounds, Unsqueeze axes, scalars): from
- * Constant nodes, and from the small initializers decoded beside the graph (the large ones are
- * carried over as raw bytes and never read).
+ * Constant nodes, and from the small initializers decoded beside the graph. The large ones are
+ * carried over as raw bytes, and read only by name (floatBytes) when `large` is given.
  */
 export class ConstantReader {
   private tensors = new Map<string, ITensorProto>()
-  constructor(graph: IGraphProto, small: Iterable<ITensorProto> = []) {
+  constructor(
+    graph: IGraphProto,
+    small: Iterable<ITensorProto> = [],
+    private large: LargeConstants | null = null,
+  ) {
     for (const t of [...small, ...(graph.initializer ?? [])]) if (t.name) this.tensors.set(t.name, t)
     for (const n of graph.node ?? []) {
       if (n.opType !== 'Constant' || (n.domain ?? '') !== '') continue
@@ -125,6 +138,12 @@ export class ConstantReader {
   size(name: string): number | null {
     const t = this.tensors.get(name)
     return t ? (t.dims ?? []).reduce((n: number, d) => n * Number(d), 1) : null
+  }
+
+  /** A float constant's bytes as stored, large ones too; null when `name` is not one or cannot be read. */
+  floatBytes(name: string): TensorBytes | null {
+    const t = this.tensors.get(name) ?? this.large?.tensor(name) ?? null
+    return t ? floatTensorBytes(t, this.large?.externalDir ?? null) : null
   }
 
   /** A float32 constant's values, or null when `name` is not one. */

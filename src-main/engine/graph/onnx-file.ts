@@ -11,6 +11,8 @@ const MODEL_GRAPH = 7
 const MODEL_OPSET_IMPORT = 8
 const GRAPH_INITIALIZER = 5
 const GRAPH_SPARSE_INITIALIZER = 15
+// TensorProto.name (onnx.proto).
+const TENSOR_NAME = 8
 const WIRE_BYTES = 2
 /** Initializers up to this many bytes are constants a pass may read; larger ones are weights. */
 const SMALL_INITIALIZER = 4096
@@ -31,6 +33,8 @@ export class OnnxFile {
   private top: Field[]
   private graphBytes: Uint8Array
   private graphFields: Field[]
+  /** Each large initializer's field, by name; made by the first `initializer` call. */
+  private largeByName: Map<string, Field> | null = null
 
   constructor(private model: Uint8Array) {
     this.top = fieldsOf(model)
@@ -48,6 +52,25 @@ export class OnnxFile {
     return this.graphFields
       .filter((f) => f.field === GRAPH_INITIALIZER && f.end - f.dataStart <= SMALL_INITIALIZER)
       .map((f) => onnx.TensorProto.decode(this.graphBytes.subarray(f.dataStart, f.end)))
+  }
+
+  /**
+   * A large initializer by name, decoded (its raw data a view of the file's bytes); null when
+   * there is none. Only the names are read to find it, never the other tensors' data.
+   */
+  initializer(name: string): ITensorProto | null {
+    if (this.largeByName === null) {
+      this.largeByName = new Map()
+      const text = new TextDecoder()
+      for (const f of this.graphFields) {
+        if (f.field !== GRAPH_INITIALIZER || f.end - f.dataStart <= SMALL_INITIALIZER) continue
+        const tensor = this.graphBytes.subarray(f.dataStart, f.end)
+        const nameField = fieldsOf(tensor).find((t) => t.field === TENSOR_NAME)
+        if (nameField) this.largeByName.set(text.decode(tensor.subarray(nameField.dataStart, nameField.end)), f)
+      }
+    }
+    const f = this.largeByName.get(name)
+    return f ? onnx.TensorProto.decode(this.graphBytes.subarray(f.dataStart, f.end)) : null
   }
 
   /**

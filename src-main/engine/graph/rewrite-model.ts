@@ -33,6 +33,8 @@ export interface RewriteOptions {
    * (fuse-rotary.ts), each residual Add with the RMSNorm after it (fuse-skip-norm.ts).
    */
   fuse?: boolean
+  /** The folder of the model's external data: the rotary fusion reads cos/sin tables kept there. */
+  externalDataDir?: string
 }
 
 export interface RewrittenModel {
@@ -62,8 +64,9 @@ export function rewriteModel(model: Uint8Array, kind: InPlaceUpdate, opts: Rewri
   if (opset < 13) throw new RewriteUnsupported(`opset ${opset} (13 or newer needed)`)
 
   // Fusing reads Slice bounds and scalars, which live in small initializers: decode those, never
-  // the weights.
-  const constants = opts.fuse ? new ConstantReader(graph, file.smallInitializers()) : null
+  // the weights. A large one is read only by name: a cos/sin table the rotary fusion must check.
+  const large = { tensor: (name: string) => file.initializer(name), externalDir: opts.externalDataDir ?? null }
+  const constants = opts.fuse ? new ConstantReader(graph, file.smallInitializers(), large) : null
   const { freshNames, folded } = rewriteGraph(graph, kind, opts.foldRepeatKv ?? true, constants)
   const logitsNote = opts.lastLogits ? keepLastLogits(graph) : null
   const { fused, fuseNote } = constants ? fuse(graph, constants, opset) : { fused: { rotary: 0, skipNorm: 0 }, fuseNote: null }

@@ -57,12 +57,15 @@ describe('fuseRotary', () => {
   for (const [what, opts] of [
     ['rotate_half by Split, shared tables', {}],
     ['rotate_half by Slices, tables scaled, cast and unsqueezed per layer (as transformers exports)', { exportedRope: true }],
+    ['rotate_half by Split, cos_cached / sin_cached rows gathered by position_ids', { cachedRope: true }],
+    ['rotate_half by Slices, cos_cached / sin_cached rows gathered by position_ids and cast, unsqueezed per layer (as transformers 4.35-4.37 export)', { exportedRope: true, cachedRope: true }],
   ] as const) {
     it(`fuses every query and key rotation: ${what}`, async () => {
       const file = await build(what.replace(/\W+/g, '-'), opts)
       const bytes = await readFile(file)
       const plain = onnx.ModelProto.decode(rewriteModel(bytes, 'split').bytes).graph!
-      const fused = rewriteModel(bytes, 'split', { fuse: true })
+      // Cached tables are read to check their rows, from the external data beside the model.
+      const fused = rewriteModel(bytes, 'split', { fuse: true, externalDataDir: path.dirname(file) })
       assert.equal(fused.fused.rotary, 2 * LAYERS)
       const before = opCounts(plain)
       const after = opCounts(onnx.ModelProto.decode(fused.bytes).graph!)
