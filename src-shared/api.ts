@@ -16,7 +16,9 @@ import type {
   ExportFormat,
   FitReport,
   GenerationStats,
+  GgufCandidate,
   ImportMode,
+  ImportProgress,
   ImportResult,
   LoadedModelInfo,
   MenuCommand,
@@ -113,8 +115,21 @@ export interface Api extends ServersApi {
   modelFit(modelId: string, context?: number): Promise<FitReport>
   /** The desktop app's folder dialog; null when cancelled. Browser mode has none: the user types a path. */
   pickModelFolder(): Promise<string | null>
-  /** Validates a model folder on this machine and adds it to the library, copied or linked. */
-  importModel(dir: string, mode: ImportMode): Promise<ModelSummary>
+  /** The desktop app's file dialog for a GGUF file (any file: Ollama's blobs have no extension); null when cancelled. */
+  pickGgufFile(): Promise<string | null>
+  /**
+   * Adds a model on this machine to the library. A folder is validated, then copied or linked.
+   * A file is read as GGUF (by its content, not its name) and converted into a new folder, whatever
+   * `mode` says, leaving the file where it is: progress comes as `importProgress` events, the call
+   * resolves when the model is listed, and cancelImport ends it (CANCELLED) leaving nothing. One
+   * conversion of a file at a time (CONFLICT). `name` names the model where the file's name does
+   * not (an Ollama blob: pass GgufCandidate.name).
+   */
+  importModel(source: string, mode: ImportMode, name?: string): Promise<ModelSummary>
+  /** Ends the conversion of this file, if one runs. */
+  cancelImport(source: string): Promise<void>
+  /** GGUF files that LM Studio, Jan and Ollama keep in their usual folders on this computer. */
+  findGgufModels(): Promise<GgufCandidate[]>
   /** A whole model, or one variant of it. */
   removeModel(modelId: string, variant?: VariantName): Promise<RemoveResult>
   /** The curated models that can be downloaded, with their fit on this machine. */
@@ -154,7 +169,10 @@ export const API_METHODS = [
   'unloadModel',
   'modelFit',
   'pickModelFolder',
+  'pickGgufFile',
   'importModel',
+  'cancelImport',
+  'findGgufModels',
   'removeModel',
   'catalog',
   'startDownload',
@@ -199,6 +217,8 @@ export interface Events {
   /** The models directory changed (imported, downloaded, removed): list the models again. */
   modelsChanged: Record<string, never>
   downloadProgress: DownloadProgress
+  /** A GGUF conversion started, wrote a tensor, or ended; the model itself arrives with `modelsChanged`. */
+  importProgress: ImportProgress
   /** From the application menu or its shortcuts (new chat, search, settings). */
   menuCommand: { command: MenuCommand }
 }

@@ -3,9 +3,11 @@
 
 import type { Api, ServersApi } from '../../src-shared/api.ts'
 import { AppError } from '../../src-shared/errors.ts'
-import type { AppInfo, Conversation, ConversationView, ExportFormat, ExportedFile } from '../../src-shared/types.ts'
+import { mergeParams, resolveParams } from '../../src-shared/params.ts'
+import type { AppInfo, Conversation, ConversationView, ExportFormat, ExportedFile, GenerationParams } from '../../src-shared/types.ts'
 import { fitCatalogEntry, loadCatalog } from '../models/catalog.ts'
 import { ESTIMATE_CONTEXT } from '../model-format/memory-estimate.ts'
+import { findGgufModels, type DiscoverOptions } from '../models/gguf/discover.ts'
 import { systemMemory } from '../models/hardware-fit.ts'
 import type { ModelLibrary } from '../models/library.ts'
 import { modelIdForRepo } from '../models/download-job.ts'
@@ -13,6 +15,7 @@ import type { Store } from '../store/store.ts'
 import type { ChatService } from './chat-service.ts'
 import type { EventHub } from './events.ts'
 import type { EnginePort } from './engine-port.ts'
+import type { ModelImports } from './model-imports.ts'
 import type { ModelService } from './model-service.ts'
 import type { SnapshotPurge } from './snapshot-purge.ts'
 
@@ -22,12 +25,17 @@ export interface ApiDeps {
   chat: ChatService
   models: ModelService
   library: ModelLibrary
+  imports: ModelImports
+  /** Where other apps' GGUF files are looked for. */
+  discovery: DiscoverOptions
   engine: EnginePort
   events: EventHub
   /** Removes deleted conversations' KV snapshots from disk once they can no longer be restored. */
   snapshots: SnapshotPurge
   /** The desktop app's folder dialog; absent in browser mode. */
   pickFolder?: (() => Promise<string | null>) | undefined
+  /** The desktop app's file dialog for a GGUF; absent in browser mode. */
+  pickGgufFile?: (() => Promise<string | null>) | undefined
 }
 
 /** The Api but for remote providers and the API server, which app.ts adds. */
@@ -134,7 +142,17 @@ export function createApi(deps: ApiDeps): CoreApi {
       }
       return deps.pickFolder()
     },
-    importModel: (dir, mode) => library.import(dir, mode),
+    async pickGgufFile() {
+      if (deps.pickGgufFile === undefined) {
+        throw new AppError('BAD_REQUEST', "Browser mode has no file dialog: type the GGUF file's full path instead.")
+      }
+      return deps.pickGgufFile()
+    },
+    importModel: (source, mode, name) => deps.imports.import(source, mode, name),
+    async cancelImport(source) {
+      deps.imports.cancel(source)
+    },
+    findGgufModels: () => findGgufModels(deps.discovery),
     async removeModel(modelId, variant) {
       const status = models.status()
       if (status.modelId === modelId && status.state !== 'unloaded') await api.unloadModel()
@@ -173,7 +191,19 @@ async function viewConversation(deps: ApiDeps, conversationId: string): Promise<
     generatingMessageId: deps.chat.generatingMessageId(conversationId),
     canContinue: deps.chat.canContinue(conversation),
     context: last ? { usedTokens: last.promptTokens + last.generatedTokens, contextLength: await contextLength(deps, conversation) } : null,
+    inheritedParams: await inheritedParams(deps, conversation),
   }
+}
+
+/**
+ * The parameters the conversation's next reply uses, as the engine settles them. A remote model's
+ * own defaults are its server's and unknown here: those fields show DEFAULT_PARAMS.
+ */
+async function inheritedParams(deps: ApiDeps, conversation: Conversation): Promise<GenerationParams> {
+  // No model chosen (or a remote one): nothing to take from a generation_config.json.
+  const model = await deps.models.resolve(conversation).catch(() => null)
+  const asked = mergeParams(deps.store.settings.get('defaultParams'), conversation.params)
+  return resolveParams(asked, model?.generationDefaults ?? {})
 }
 
 /** The context of the model the conversation uses: the engine's figure when loaded, else the config's. */

@@ -1,10 +1,13 @@
 // The composition root: builds every service from config, for Electron and browser mode alike.
 
+import os from 'node:os'
 import path from 'node:path'
 import type { Api } from '../../src-shared/api.ts'
 import type { AppInfo } from '../../src-shared/types.ts'
 import { ApiServerControl } from '../api-server/control.ts'
 import { EngineHost } from '../engine-host/engine-host.ts'
+import type { DiscoverOptions } from '../models/gguf/discover.ts'
+import type { ConversionSpawner } from '../models/gguf/run-conversion.ts'
 import { createModelLibrary } from '../models/library.ts'
 import { RemoteProviders } from '../remote/remote-providers.ts'
 import { plainBox, type SecretBox } from '../remote/secret-box.ts'
@@ -15,6 +18,7 @@ import { ChatService } from './chat-service.ts'
 import { hostEngine, type EnginePort } from './engine-port.ts'
 import { EventHub } from './events.ts'
 import { generators } from './generator.ts'
+import { ModelImports } from './model-imports.ts'
 import { ModelService } from './model-service.ts'
 import { SnapshotPurge, sweepSnapshots } from './snapshot-purge.ts'
 
@@ -32,8 +36,14 @@ export interface AppConfig {
   modelsDir: string
   /** Default: the engine host forking a Node process; Electron's runs the engine in a utilityProcess. */
   engine?: EnginePort
+  /** How the GGUF converter's process starts: the desktop app's built convert.js in a utilityProcess; default its source, forked. */
+  converter?: { entry: string; spawn: ConversionSpawner }
   /** The desktop app's folder dialog; browser mode has none. */
   pickFolder?: () => Promise<string | null>
+  /** The desktop app's GGUF file dialog; browser mode has none. */
+  pickGgufFile?: () => Promise<string | null>
+  /** Where LM Studio's, Jan's and Ollama's folders are looked for; default the user's home and OLLAMA_MODELS, tests a fake home. */
+  discovery?: DiscoverOptions
   /** How remote providers' API keys are kept; Electron passes safeStorageBox(safeStorage). Default: a 0600 file. */
   secrets?: SecretBox
   /** `serve --api [--api-port N]`: the API server on for this run, whatever Settings say. */
@@ -54,7 +64,7 @@ export async function createApp(config: AppConfig): Promise<App> {
   const events = new EventHub()
   const store = openStore({ dataDir: config.dataDir, ...config.store })
   const settings = () => store.settings.all()
-  const library = createModelLibrary({ modelsDir: config.modelsDir })
+  const library = createModelLibrary({ modelsDir: config.modelsDir, converter: config.converter })
   const engine = config.engine ?? hostEngine(new EngineHost())
   const snapshotDir = path.join(config.dataDir, 'kv-cache')
   // No engine runs yet: snapshots of conversations purged when the store opened can go now.
@@ -72,6 +82,7 @@ export async function createApp(config: AppConfig): Promise<App> {
     settings,
     override: config.apiServer,
   })
+  const imports = new ModelImports(library, events)
   const unsubscribe = [
     library.on('download', (progress) => events.emit('downloadProgress', progress)),
     library.on('changed', () => events.emit('modelsChanged', {})),
@@ -90,10 +101,13 @@ export async function createApp(config: AppConfig): Promise<App> {
     chat,
     models,
     library,
+    imports,
+    discovery: config.discovery ?? { home: os.homedir(), ollamaModels: process.env.OLLAMA_MODELS },
     engine,
     events,
     snapshots,
     pickFolder: config.pickFolder,
+    pickGgufFile: config.pickGgufFile,
   })
   const api: Api = {
     ...core,
@@ -132,6 +146,7 @@ export async function createApp(config: AppConfig): Promise<App> {
     events,
     async close() {
       await apiServer.close()
+      imports.cancelAll()
       // An engine stuck in native code never answers the cancel: after a grace period it is
       // ended under its replies, which then fail with their text kept. Its close persists the caches.
       let grace: NodeJS.Timeout | undefined

@@ -24,6 +24,9 @@ const MAX_TITLE = 500
 const MAX_SYSTEM_PROMPT = 100_000
 const MAX_PATH = 4096
 
+/** A file or folder on this machine, as the user typed or picked it. */
+const localPath = z.string().min(1).max(MAX_PATH).refine((s) => !s.includes('\0'), 'must be a path')
+
 /** Conversations, messages and download jobs: the store's and the queue's randomUUID() ids. */
 const uuid = z.guid('must be an id as Hearth gives them out')
 /** A folder name in the models directory: no separators, not '.' or '..'. */
@@ -77,7 +80,7 @@ const settingsPatch = z
     ...settingSchemas,
     defaultModelId: modelId.nullable(),
     defaultSystemPrompt: systemPrompt,
-    defaultParams: paramsPatch.required(),
+    defaultParams: paramsPatch,
   })
   .partial() satisfies z.ZodType<Partial<Settings>>
 
@@ -123,10 +126,10 @@ export const argsSchemas: ArgsSchemas = {
   unloadModel: z.tuple([]),
   modelFit: z.tuple([modelId, z.number().int().min(1).max(10_000_000).optional()]),
   pickModelFolder: z.tuple([]),
-  importModel: z.tuple([
-    z.string().min(1).max(MAX_PATH).refine((s) => !s.includes('\0'), 'must be a path'),
-    z.enum(['copy', 'link']),
-  ]),
+  pickGgufFile: z.tuple([]),
+  importModel: z.tuple([localPath, z.enum(['copy', 'link']), z.string().min(1).max(255).optional()]),
+  cancelImport: z.tuple([localPath]),
+  findGgufModels: z.tuple([]),
   removeModel: z.tuple([modelId, variant.optional()]),
   catalog: z.tuple([]),
   startDownload: z.tuple([

@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { createApp, type App } from '../app/app.ts'
 import { hostEngine } from '../app/engine-port.ts'
 import { EngineHost } from '../engine-host/engine-host.ts'
-import { utilitySpawner } from './engine-process.ts'
+import { utilityChild, utilitySpawner } from './engine-process.ts'
 import { registerIpc } from './ipc.ts'
 import { menuTemplate } from './menu.ts'
 import { DEFAULT_SIZE, MIN_SIZE, restoreBounds } from './window-bounds.ts'
@@ -54,7 +54,9 @@ async function start(): Promise<void> {
     dataDir: process.env.HEARTH_DATA_DIR ?? userData,
     modelsDir: process.env.HEARTH_MODELS_DIR ?? path.join(userData, 'models'),
     engine: hostEngine(new EngineHost({ spawn: utilitySpawner(path.join(here, 'engine.js')) })),
+    converter: { entry: path.join(here, 'convert.js'), spawn: (entry) => utilityChild(entry, 'Hearth GGUF import') },
     pickFolder,
+    pickGgufFile,
     secrets: safeStorageBox(safeStorage),
   })
   registerIpc(services, () => mainWindow)
@@ -66,6 +68,21 @@ async function start(): Promise<void> {
 
 async function pickFolder(): Promise<string | null> {
   const options = { title: 'Choose a model folder', properties: ['openDirectory' as const] }
+  const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options)
+  return result.canceled ? null : (result.filePaths[0] ?? null)
+}
+
+// A dialog of its own: on Windows and Linux one cannot choose both files and folders. "All files"
+// too, because Ollama's blobs have no extension.
+async function pickGgufFile(): Promise<string | null> {
+  const options = {
+    title: 'Choose a GGUF model file',
+    properties: ['openFile' as const],
+    filters: [
+      { name: 'GGUF models', extensions: ['gguf'] },
+      { name: 'All files', extensions: ['*'] },
+    ],
+  }
   const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options)
   return result.canceled ? null : (result.filePaths[0] ?? null)
 }

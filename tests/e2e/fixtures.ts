@@ -15,12 +15,15 @@ export interface HearthServer {
   process: ChildProcess
 }
 
-/** Starts browser mode on a free port and resolves with the URL it prints as its first line. */
-export async function startHearth(dirs: { dataDir: string; modelsDir: string }, extraArgs: string[] = []): Promise<HearthServer> {
+/**
+ * Starts browser mode on a free port and resolves with the URL it prints as its first line; `env`
+ * adds to its environment (a fake HOME, for the models other apps keep).
+ */
+export async function startHearth(dirs: { dataDir: string; modelsDir: string }, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<HearthServer> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'src-main/serve/main.ts', '--port', '0', '--data-dir', dirs.dataDir, '--models-dir', dirs.modelsDir, ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
   )
   const lines = createInterface({ input: child.stdout! })
   const url = await new Promise<string>((resolve, reject) => {
