@@ -19,7 +19,8 @@ Commands:
   import DIR [--link]          copy (or link) a Hugging Face ONNX model folder in
   import FILE.gguf [--precision P]
                                convert a GGUF file (llama, qwen2, phi3) into a model folder;
-                               P: source (default: each weight as its GGUF type allows), fp32, q8, q4
+                               P: source (default: each weight as its GGUF type allows), fp32,
+                               q4, or q8 (a quarter of fp32's memory, but slower on CPUs today)
   download REPO                download a model from the Hub (resumes an unfinished one)
       [--variant V] [--revision R] [--endpoint URL]
   remove ID [--variant V]      delete a model, or one variant of it
