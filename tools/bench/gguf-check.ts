@@ -64,7 +64,8 @@ function withBias(session: ModelSession, bias: Float32Array | null): Pick<ModelS
   }
 }
 
-async function greedy(session: Pick<ModelSession, 'emptyCache' | 'forward'>, prompt: number[], steps: number): Promise<number[]> {
+/** `steps` argmax tokens after `prompt`: no sampler, no penalty, nothing between logits and token. */
+export async function greedy(session: Pick<ModelSession, 'emptyCache' | 'forward'>, prompt: number[], steps: number): Promise<number[]> {
   const kv = session.emptyCache()
   try {
     let logits = await session.forward(kv, prompt, { logits: 'last' })

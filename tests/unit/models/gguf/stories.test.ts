@@ -9,12 +9,12 @@ import { after, before, describe, it } from 'node:test'
 import { Engine } from '../../../../src-main/engine/engine.ts'
 import { loadModel } from '../../../../src-main/engine/load-model.ts'
 import { openSession } from '../../../../src-main/engine/open-session.ts'
-import type { ModelSession } from '../../../../src-main/engine/session.ts'
 import { loadTokenizer, type ChatTokenizer } from '../../../../src-main/engine/tokenizer.ts'
 import { readModelConfig } from '../../../../src-main/model-format/model-config.ts'
 import { CONVERSION_FILE } from '../../../../src-main/model-format/model-folder.ts'
 import { convertGguf } from '../../../../src-main/models/gguf/convert.ts'
 import type { ChatMessage } from '../../../../src-shared/types.ts'
+import { greedy } from '../../../../tools/bench/gguf-check.ts'
 import { copyGgufAsQ4_0 } from '../../../../tools/bench/gguf-copy.ts'
 import { scoreFolder } from '../../../../tools/bench/ppl.ts'
 import { STORIES_GGUF, STORIES_PPL_TEXT, STORIES_REFERENCE, storiesMissing } from '../../../../tools/stories-fixture.ts'
@@ -31,28 +31,6 @@ let root = ''
 let fp32 = ''
 let q8 = ''
 let tokenizer: ChatTokenizer
-
-function argmax(logits: Float32Array): number {
-  let best = 0
-  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i
-  return best
-}
-
-/** `steps` argmax tokens after `prompt`: no sampler, no penalty, nothing between logits and token. */
-async function greedy(session: ModelSession, prompt: number[], steps: number): Promise<number[]> {
-  const kv = session.emptyCache()
-  try {
-    let logits = await session.forward(kv, prompt, { logits: 'last' })
-    const ids: number[] = []
-    while (ids.length < steps) {
-      ids.push(argmax(logits))
-      logits = await session.forward(kv, [ids.at(-1)!], { logits: 'last' })
-    }
-    return ids
-  } finally {
-    kv.dispose()
-  }
-}
 
 function generate(engine: Engine, messages: ChatMessage[], maxTokens: number, conversationId?: string) {
   // Temperature 0 and nothing else: the defaults must leave greedy decoding plain argmax.
