@@ -5,6 +5,8 @@
 // sorted: top-k is a heap selection, top-p without top-k buckets candidates by log-probability and
 // sorts only the bucket where the cumulative mass crosses p. Scratch buffers are module-level and
 // grow to the largest vocab seen, so a call allocates nothing; the logits are never modified.
+// probabilities() writes out the distribution sample() draws from, through the same code, for
+// speculative decoding's verification rule (speculation/verify.ts).
 
 import { AppError } from '../../src-shared/errors.ts'
 import type { GenerationParams } from '../../src-shared/types.ts'
@@ -60,6 +62,10 @@ let candProbs = new Float64Array(0) // [n] exp((logit - max) / temperature)
 let candBucket = new Uint16Array(0) // [n] top-p bucket of each candidate
 let crossingLogits = new Float32Array(0) // [members] logits in top-p's crossing bucket
 const bucketMass = new Float64Array(BUCKETS)
+// What weigh() leaves beside the candidates: top-p and min-p keep those with a logit >= keptFloor,
+// whose candProbs sum to keptMass.
+let keptFloor = -Infinity
+let keptMass = 0
 
 function reserve(vocab: number): void {
   if (penalised.length >= vocab) return
@@ -88,9 +94,79 @@ export function sample(
   if (vocab === 0) throw new AppError('INTERNAL', 'Cannot sample a token from empty logits.')
   reserve(vocab)
   const l = applyPenalty(logits, params.repetitionPenalty, recentTokens)
-  const { temperature, topK, topP, minP } = params
-  if (!(temperature > 0) || topK === 1) return argmax(l)
+  if (!(params.temperature > 0) || params.topK === 1) return argmax(l)
 
+  const n = weigh(l, params)
+  const floor = keptFloor
+  const u = rng.next() * keptMass
+  let acc = 0
+  let last = -1
+  for (let i = 0; i < n; i++) {
+    if ((candLogits[i] as number) < floor) continue
+    acc += candProbs[i] as number
+    last = candIds[i] as number
+    if (acc > u) return last
+  }
+  return last
+}
+
+/**
+ * The distribution sample() draws from, written into `out` ([vocab], zero for every token a filter
+ * cut, summing to 1): the target's p in speculative sampling. Only for sampled decoding: a greedy
+ * pass has no distribution but its argmax, which the caller compares with the draft directly.
+ */
+export function probabilities(
+  logits: Float32Array,
+  params: SamplerParams,
+  recentTokens: ArrayLike<number>,
+  out: Float32Array,
+): Float32Array {
+  const vocab = logits.length
+  if (vocab === 0) throw new AppError('INTERNAL', 'Cannot take probabilities of empty logits.')
+  if (!(params.temperature > 0) || params.topK === 1) {
+    throw new AppError('INTERNAL', 'Greedy sampling has no distribution: compare the draft with the argmax.')
+  }
+  if (out.length !== vocab) throw new AppError('INTERNAL', `probabilities() writes ${vocab} values into ${out.length}.`)
+  reserve(vocab)
+  const n = weigh(applyPenalty(logits, params.repetitionPenalty, recentTokens), params)
+  const floor = keptFloor
+  const scale = 1 / keptMass
+  out.fill(0)
+  for (let i = 0; i < n; i++) {
+    if ((candLogits[i] as number) >= floor) out[candIds[i] as number] = (candProbs[i] as number) * scale
+  }
+  return out
+}
+
+/**
+ * A token drawn from `probs` by inverse CDF. The draw is scaled by the actual total, so a
+ * distribution a rounding error away from 1 (or not normalised at all) is drawn from as it stands.
+ */
+export function sampleFrom(probs: Float32Array, rng: Rng): number {
+  let total = 0
+  for (let i = 0; i < probs.length; i++) if ((probs[i] as number) > 0) total += probs[i] as number
+  if (!(total > 0)) throw new AppError('INTERNAL', 'Cannot sample from a distribution with no mass.')
+  const u = rng.next() * total
+  let acc = 0
+  let last = -1
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i] as number
+    if (!(p > 0)) continue
+    acc += p
+    last = i
+    if (acc > u) return i
+  }
+  return last
+}
+
+/**
+ * The candidates sample() draws from, for temperature > 0 and top-k != 1: candIds/candLogits[0..n)
+ * after top-k and candProbs[0..n) their unnormalised weights; sets keptFloor and keptMass for the
+ * cuts of top-p and min-p. Returns n.
+ */
+function weigh(l: Float32Array, params: SamplerParams): number {
+  const vocab = l.length
+  const { temperature, topK, topP, minP } = params
   const n = topK > 0 && topK < vocab ? selectTopK(l, topK) : takeAll(l)
   let max = -Infinity
   for (let i = 0; i < n; i++) if ((candLogits[i] as number) > max) max = candLogits[i] as number
@@ -113,16 +189,9 @@ export function sample(
 
   let kept = 0
   for (let i = 0; i < n; i++) if ((candLogits[i] as number) >= floor) kept += candProbs[i] as number
-  const u = rng.next() * kept
-  let acc = 0
-  let last = -1
-  for (let i = 0; i < n; i++) {
-    if ((candLogits[i] as number) < floor) continue
-    acc += candProbs[i] as number
-    last = candIds[i] as number
-    if (acc > u) return last
-  }
-  return last
+  keptFloor = floor
+  keptMass = kept
+  return n
 }
 
 /** HF's rule: a positive logit is divided by the penalty, a negative one multiplied. */
