@@ -66,6 +66,26 @@ export interface GenerationStats {
   provider: ProviderName | 'remote'
   /** Indices (in the request's message list) of turns dropped to fit the context. */
   droppedMessages?: number[]
+  /** Speculative decoding's work on this reply; absent when nothing was drafted. */
+  speculation?: SpeculationStats
+}
+
+/** Where drafted tokens came from: the conversation's own text, the request's prediction, a draft model. */
+export type DraftSource = 'lookup' | 'prediction' | 'model'
+
+/**
+ * Speculative decoding on one reply: tokens guessed ahead and checked by the model in one pass
+ * each. Every accepted token is a decode pass saved; rejected ones cost only a wider pass.
+ */
+export interface SpeculationStats {
+  /** Drafted tokens the model checked. */
+  drafted: number
+  /** Of those, the ones it kept (the reply is exactly what plain decoding would give, or, sampling, has its distribution). */
+  accepted: number
+  /** Verification passes: forward passes that checked at least one drafted token. */
+  passes: number
+  /** The draft sources used, in the order they were first used. */
+  sources: DraftSource[]
 }
 
 export type Role = 'system' | 'user' | 'assistant'
@@ -196,6 +216,18 @@ export interface LoadedModelInfo {
   kvUpdateNotes: string[]
   /** Parts of the graph fused into single kernels at load ("rotary embedding ×60"); may be empty. */
   fusions: string[]
+  /** Whether this session can verify drafted tokens, and with which draft model. */
+  speculation: SpeculationInfo
+}
+
+export interface SpeculationInfo {
+  /** False where a pass cannot check several tokens or roll the cache back; `reason` says why. */
+  available: boolean
+  reason?: string
+  /** The draft model loaded beside this one; null: drafts come from the text only. */
+  draftModelId: string | null
+  /** Why the chosen draft model was not loaded (it is not compatible, or failed to load). */
+  draftModelError?: string
 }
 
 /**
@@ -388,6 +420,13 @@ export interface Settings {
   fontSize: number
   /** Unload the model after this many idle minutes; 0: never. */
   idleUnloadMinutes: number
+  /**
+   * Speculative decoding: draft tokens from the conversation's text (and a draft model where one
+   * is chosen) and verify several per pass. Output is unchanged; off only to compare speeds.
+   */
+  speculativeDecoding: boolean
+  /** Per model id, the smaller model with the same vocabulary that drafts for it. */
+  draftModels: Record<string, string>
   /** The desktop window's last size and place; null: centred at the default size. */
   windowBounds: WindowBounds | null
 }
@@ -406,6 +445,8 @@ export const DEFAULT_SETTINGS: Settings = {
   kvCacheBudgetBytes: null,
   fontSize: 15,
   idleUnloadMinutes: 15,
+  speculativeDecoding: true,
+  draftModels: {},
   windowBounds: null,
 }
 

@@ -4,14 +4,18 @@ import os from 'node:os'
 import { AppError } from '../../src-shared/errors.ts'
 import { resolveParams } from '../../src-shared/params.ts'
 import type { ChatMessage, GenerationStats, LoadedModelInfo, StopReason } from '../../src-shared/types.ts'
+import { vocabularyFingerprint } from '../model-format/draft-pairs.ts'
 import { kvBytesPerToken } from '../model-format/memory-estimate.ts'
 import type { EngineInfo, GenerateRequest, GenerateResult, LoadOptions } from '../model-format/protocol.ts'
 import { fitContext } from './context-fit.ts'
+import { decodeTokens } from './decode.ts'
 import type { KvCache } from './kv-cache.ts'
 import { KvPool } from './kv-pool.ts'
 import { loadModel, type LoadedModel } from './load-model.ts'
-import { createRng, sample } from './sampler.ts'
+import { createRng } from './sampler.ts'
 import { SnapshotStore } from './snapshots.ts'
+import { DraftModel } from './speculation/draft-model.ts'
+import { Speculator } from './speculation/speculator.ts'
 import { StopMatcher } from './stops.ts'
 import { TextStream } from './text-stream.ts'
 import type { ChatTokenizer } from './tokenizer.ts'
@@ -38,14 +42,49 @@ function promptTokens(tokenizer: ChatTokenizer, messages: readonly ChatMessage[]
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
+/**
+ * Loads the draft model for `target` with the same providers and threads, and checks that it can
+ * draft for it: the same vocabulary (token ids mean the same text) and logits over as many ids.
+ */
+async function loadDraftModel(target: LoadedModel, targetDir: string, draftDir: string, opts: LoadOptions): Promise<DraftModel> {
+  if (!target.info.speculation.available) throw new AppError('BAD_REQUEST', `No draft model is used: ${target.info.speculation.reason}`)
+  const [targetPrint, draftPrint] = await Promise.all([vocabularyFingerprint(targetDir), vocabularyFingerprint(draftDir)])
+  if (targetPrint !== draftPrint) {
+    throw new AppError('MODEL_UNSUPPORTED', `${draftDir} cannot draft for this model: their vocabularies differ`)
+  }
+  const model = await loadModel(draftDir, { providers: [target.info.provider], threads: opts.threads, spinning: opts.spinning, memoryLimitBytes: opts.memoryLimitBytes })
+  if (model.session.vocab !== target.session.vocab) {
+    await model.session.release()
+    throw new AppError('MODEL_UNSUPPORTED', `${draftDir} cannot draft for this model: it scores ${model.session.vocab} token ids, the model ${target.session.vocab}`)
+  }
+  if (!model.info.speculation.available) {
+    await model.session.release()
+    throw new AppError('MODEL_UNSUPPORTED', `${draftDir} cannot draft: ${model.info.speculation.reason}`)
+  }
+  return new DraftModel(model)
+}
+
 export class Engine {
   private model: LoadedModel | null = null
   private pool: KvPool | null = null
+  private draftModel: DraftModel | null = null
 
-  /** Loads a model, replacing the current one (whose caches are persisted first). */
+  /**
+   * Loads a model, replacing the current one (whose caches are persisted first), and the draft
+   * model named in `opts` beside it. A draft model that cannot be used leaves the target loaded,
+   * with the reason in its info.
+   */
   async load(modelDir: string, opts: LoadOptions = {}): Promise<LoadedModelInfo> {
     await this.unload()
     const model = await loadModel(modelDir, opts)
+    if (opts.draftModelDir) {
+      try {
+        this.draftModel = await loadDraftModel(model, modelDir, opts.draftModelDir, opts)
+        model.info.speculation.draftModelId = this.draftModel.model.info.modelId
+      } catch (err) {
+        model.info.speculation.draftModelError = err instanceof Error ? err.message : String(err)
+      }
+    }
     const bytesPerToken = kvBytesPerToken(model.config, model.session.sig.kvDtype)
     const snapshots = opts.snapshotDir
       ? new SnapshotStore(opts.snapshotDir, model.identity, opts.snapshotBudgetBytes ?? DEFAULT_SNAPSHOT_BUDGET)
@@ -71,16 +110,19 @@ export class Engine {
   }
 
   async dropCache(conversationId: string): Promise<void> {
+    this.draftModel?.drop(conversationId)
     await this.pool?.drop(conversationId)
   }
 
-  /** Persists caches to snapshots (when enabled) and frees the model. */
+  /** Persists caches to snapshots (when enabled) and frees the model and its draft model. */
   async unload(): Promise<void> {
-    const { model, pool } = this
+    const { model, pool, draftModel } = this
     this.model = null
     this.pool = null
+    this.draftModel = null
     await pool?.persistAll()
     await model?.session.release()
+    await draftModel?.release()
   }
 
   /**
@@ -117,12 +159,15 @@ export class Engine {
 
     const stream = new TextStream(tokenizer)
     const stops = new StopMatcher(params.stop)
-    const rng = createRng(params.seed ?? Math.floor(Math.random() * 2 ** 32))
+    const seed = params.seed ?? Math.floor(Math.random() * 2 ** 32)
+    const rng = createRng(seed)
     const generated: number[] = []
     let text = ''
-    let stopReason: StopReason = 'length'
+    // The decode loop ends by itself only when cancelled; every other end is set where it happens.
+    let stopReason: StopReason = limit > 0 ? 'cancelled' : 'length'
     let ttftMs = 0
     let decodeStarted = 0
+    let speculator: Speculator | null = null
     const emit = (piece: string): boolean => {
       const r = stops.push(piece)
       if (r.text) {
@@ -134,18 +179,23 @@ export class Engine {
 
     try {
       const prefillStarted = performance.now()
-      let logits = await this.prefill(cache, prompt.slice(nPast), cancelled)
+      const logits = await this.prefill(cache, prompt.slice(nPast), cancelled)
       const prefillMs = performance.now() - prefillStarted
 
-      while (generated.length < limit) {
-        // One turn of the event loop lets a cancel that came in during the last pass be read.
-        await yieldToEventLoop()
-        if (!logits || cancelled()) {
-          stopReason = 'cancelled'
-          break
-        }
-        // cache.tokens is prompt + reply so far: the repetition penalty's window.
-        const token = sample(logits, params, rng, cache.tokens)
+      if (logits && req.speculate !== false && model.info.speculation.available) {
+        this.draftModel?.reseed(seed)
+        speculator = new Speculator({
+          session,
+          params,
+          rng,
+          prompt,
+          prediction: req.prediction ? tokenizer.encode(req.prediction) : undefined,
+          draftModel: this.draftModel,
+          cacheKey: entry.key,
+        })
+      }
+      const tokens = logits && limit > 0 ? decodeTokens({ session, cache, logits, params, rng, limit, cancelled, speculator }) : null
+      for await (const token of tokens ?? []) {
         if (generated.length === 0) {
           ttftMs = performance.now() - started
           decodeStarted = performance.now()
@@ -159,8 +209,10 @@ export class Engine {
           stopReason = 'stop-string'
           break
         }
-        // The last token of a reply cut by length is not evaluated: nothing would read its logits.
-        if (generated.length < limit) logits = await session.forward(cache, [token], { logits: 'last' })
+        if (generated.length >= limit) {
+          stopReason = 'length'
+          break
+        }
       }
       if (stopReason !== 'stop-string' && !emit(stream.flush())) {
         const rest = stops.flush()
@@ -181,6 +233,7 @@ export class Engine {
         stopReason,
         provider: model.info.provider,
         ...(fit.droppedMessages.length > 0 ? { droppedMessages: fit.droppedMessages } : {}),
+        ...(speculator?.stats() ? { speculation: speculator.stats()! } : {}),
       }
       return { text, tokens: generated, stats }
     } finally {

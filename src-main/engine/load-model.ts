@@ -71,6 +71,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
       kvUpdate: session.kvUpdate,
       kvUpdateNotes: session.kvUpdateNotes,
       fusions: session.fusions,
+      speculation: { ...speculationSupport(opened.provider, multiTokenPass), draftModelId: null },
     }
     const identity: ModelIdentity = {
       file: path.join(summary.dir, variant.file),
@@ -89,6 +90,17 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
     await session.release()
     throw err
   }
+}
+
+/** Whether drafted tokens can be checked in one pass and the cache cut back after a rejected one. */
+function speculationSupport(provider: ProviderName, multiTokenPass: boolean): { available: boolean; reason?: string } {
+  if (!multiTokenPass) {
+    return { available: false, reason: 'this export cannot take several new tokens on top of a cache, so drafts cannot be checked together' }
+  }
+  // open-session.ts keeps a WebGPU session's cache on the device, where it cannot be cut back
+  // (KvCache#truncate empties it): every rejected draft would cost a whole prefill.
+  if (provider === 'webgpu') return { available: false, reason: 'the cache lives on the WebGPU device, where it cannot be cut back after a rejected draft' }
+  return { available: true }
 }
 
 /** Refuses, before loading, a variant the shared estimate (memory-estimate.ts) puts over `limit`. */

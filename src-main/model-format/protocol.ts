@@ -34,6 +34,11 @@ export interface LoadOptions {
   snapshotDir?: string | null
   /** Disk bytes snapshots may take; default 2 GiB. */
   snapshotBudgetBytes?: number
+  /**
+   * A smaller model with the same vocabulary, loaded beside this one to draft tokens for
+   * speculative decoding; absent: drafts come from the text only.
+   */
+  draftModelDir?: string
 }
 
 export interface GenerateRequest {
@@ -49,6 +54,13 @@ export interface GenerateRequest {
    * instead of a finished turn to answer.
    */
   continueLast?: boolean
+  /** Speculative decoding; default on: drafts from the text (and the draft model, when loaded). */
+  speculate?: boolean
+  /**
+   * Text the reply is expected to be close to (the OpenAI API's Predicted Outputs): drafts are
+   * taken from it first. Never changes the reply, only how fast it comes.
+   */
+  prediction?: string
 }
 
 export interface GenerateResult {
