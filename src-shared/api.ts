@@ -101,7 +101,11 @@ export interface Api extends ServersApi {
 
   // ── Settings ──
   getSettings(): Promise<Settings>
-  /** Changes the named settings and returns them all; an invalid value changes nothing. */
+  /**
+   * Changes the named settings and returns them all; an invalid value changes nothing. A new
+   * draft model for the loaded model reloads it with the draft (after any reply being written);
+   * `modelStatus` events follow the reload.
+   */
   setSettings(patch: Partial<Settings>): Promise<Settings>
 
   // ── Models ──
@@ -111,6 +115,11 @@ export interface Api extends ServersApi {
   /** Loads a model into the engine (unloading the current one); variant: else the provider's best. */
   loadModel(modelId: string, variant?: VariantName): Promise<LoadedModelInfo>
   unloadModel(): Promise<void>
+  /**
+   * The installed models that can draft for this one in speculative decoding, smallest first:
+   * the same vocabulary and logits width, fewer parameters. Choosing one is Settings.draftModels.
+   */
+  draftCandidates(modelId: string): Promise<Extract<ModelSummary, { valid: true }>[]>
   /** Will it fit this machine: per variant, at `context` tokens (default: the model's context). */
   modelFit(modelId: string, context?: number): Promise<FitReport>
   /** The desktop app's folder dialog; null when cancelled. Browser mode has none: the user types a path. */
@@ -167,6 +176,7 @@ export const API_METHODS = [
   'modelStatus',
   'loadModel',
   'unloadModel',
+  'draftCandidates',
   'modelFit',
   'pickModelFolder',
   'pickGgufFile',

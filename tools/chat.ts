@@ -1,5 +1,6 @@
 // `npm run chat -- --model DIR [options] "prompt"`: one reply from a local model, streamed, with stats.
 
+import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { Engine } from '../src-main/engine/engine.ts'
 import { readModelConfig } from '../src-main/model-format/model-config.ts'
@@ -17,11 +18,16 @@ penalty (temperature 0.7). --temperature 0 alone is plain argmax, whatever the m
   --repetition-penalty R  > 0; 1 turns it off
   --seed S                same seed, same reply
   --max-tokens N          default 256
+Speculative decoding (on by default; the reply is the same either way, only its speed changes):
+  --no-speculate          decode one token per pass, to compare speeds
+  --prediction FILE       text the reply should be close to (as the API's Predicted Outputs): drafted from first
+  --draft-model DIR       a smaller model with the same vocabulary that drafts tokens
 Other:
   --system TEXT           a system prompt
   --variant NAME          fp32, q4, q8, ... (default: the best for the provider)
   --provider NAME         try only this execution provider (cpu, webgpu, cuda, dml, coreml)
-  --json                  print one JSON object instead of streaming`
+  --json                  print one JSON object instead of streaming (stats.speculation: drafted,
+                          accepted, passes, sources; null when nothing was drafted)`
 
 const FLAGS = {
   model: { type: 'string' },
@@ -35,6 +41,9 @@ const FLAGS = {
   system: { type: 'string' },
   variant: { type: 'string' },
   provider: { type: 'string' },
+  'no-speculate': { type: 'boolean' },
+  prediction: { type: 'string' },
+  'draft-model': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const
@@ -84,6 +93,7 @@ const asked: Partial<GenerationParams> = Object.fromEntries(
     maxTokens: number('max-tokens', 'an integer >= 1', (n) => isCount(n) && n >= 1) ?? 256,
   }).filter(([, v]) => v !== undefined),
 )
+const prediction = values.prediction === undefined ? undefined : await readFile(values.prediction, 'utf8').catch((err: Error) => fail(`--prediction: ${err.message}`))
 const messages: ChatMessage[] = [
   ...(values.system ? [{ role: 'system' as const, content: values.system }] : []),
   { role: 'user', content: prompt },
@@ -94,9 +104,11 @@ try {
   const info = await engine.load(values.model, {
     ...(values.variant ? { variant: values.variant as VariantName } : {}),
     ...(values.provider ? { providers: [values.provider as ProviderName] } : {}),
+    ...(values['draft-model'] ? { draftModelDir: values['draft-model'] } : {}),
   })
   const stream = values.json ? () => {} : (text: string) => process.stdout.write(text)
-  const result = await engine.generate({ messages, params: asked }, stream, () => false)
+  const speculate = values['no-speculate'] !== true
+  const result = await engine.generate({ messages, params: asked, speculate, ...(prediction === undefined ? {} : { prediction }) }, stream, () => false)
   const s = result.stats
   if (values.json) {
     const { temperature, topK, topP, minP, repetitionPenalty } = resolveParams(asked, (await readModelConfig(values.model)).generationDefaults)
@@ -112,6 +124,7 @@ try {
           decodeTokensPerSecond: s.decodeTokensPerSecond,
           stopReason: s.stopReason,
           provider: s.provider,
+          speculation: s.speculation ?? null,
         },
         // What sampled: the flags over the model's generation_config.json over the neutral defaults.
         params: { temperature, topK, topP, minP, repetitionPenalty },
@@ -121,6 +134,7 @@ try {
           kvUpdate: info.kvUpdate,
           kvUpdateNotes: info.kvUpdateNotes,
           fusions: info.fusions,
+          speculation: info.speculation,
         },
       }),
     )
@@ -131,6 +145,12 @@ try {
         `prefill ${s.prefillTokensPerSecond.toFixed(1)} tok/s, first token ${s.ttftMs.toFixed(0)} ms, ` +
         `${s.generatedTokens} tokens at ${s.decodeTokensPerSecond.toFixed(1)} tok/s, stop: ${s.stopReason}`,
     )
+    if (s.speculation) {
+      const { drafted, accepted, passes, sources } = s.speculation
+      console.log(`[speculation] ${accepted} of ${drafted} drafted tokens accepted in ${passes} passes (${sources.join(', ')})`)
+    }
+    if (!info.speculation.available) console.log(`[no speculation] ${info.speculation.reason ?? 'this model cannot verify drafted tokens'}`)
+    if (info.speculation.draftModelError) console.log(`[no draft model] ${info.speculation.draftModelError}`)
     for (const line of skipped) console.log(`[not used] ${line}`)
   }
 } catch (err) {

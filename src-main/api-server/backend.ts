@@ -14,6 +14,15 @@ export interface Generated {
   stats: GenerationStats
 }
 
+/** What a request asks for beyond its messages and sampling. */
+export interface CompletionOptions {
+  /**
+   * Text the reply is expected to be close to (OpenAI's Predicted Outputs): the engine drafts
+   * from it first. It changes how fast the reply comes, never the reply.
+   */
+  prediction?: string
+}
+
 export interface CompletionBackend {
   listModels(): Promise<ServedModel[]>
   /** What the user set as defaults; what neither they nor the request set comes from the model. */
@@ -30,5 +39,6 @@ export interface CompletionBackend {
     params: Partial<GenerationParams>,
     onToken: (text: string) => void,
     signal: AbortSignal,
+    options?: CompletionOptions,
   ): Promise<Generated>
 }

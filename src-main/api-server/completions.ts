@@ -26,6 +26,12 @@ export interface Usage {
   completion_tokens: number
   total_tokens: number
   prompt_tokens_details: { cached_tokens: number }
+  /**
+   * Speculative decoding's drafted tokens the model kept and threw away, from whatever source
+   * (the request's prediction, the conversation's text, a draft model): OpenAI's Predicted
+   * Outputs fields. Unlike OpenAI, rejected tokens are not added to completion_tokens.
+   */
+  completion_tokens_details: { accepted_prediction_tokens: number; rejected_prediction_tokens: number }
 }
 
 type FinishReason = 'stop' | 'length'
@@ -133,7 +139,8 @@ async function stream(ctx: CompletionContext, request: CompletionRequest): Promi
 function generate(ctx: CompletionContext, request: CompletionRequest, onToken: (text: string) => void): Promise<Generated> {
   const defaults = ctx.backend.defaultParams()
   const params = { ...defaults, ...request.params }
-  return ctx.backend.generate(request.model, request.messages, params, onToken, ctx.signal)
+  const options = request.prediction === null ? {} : { prediction: request.prediction }
+  return ctx.backend.generate(request.model, request.messages, params, onToken, ctx.signal, options)
 }
 
 function finishReason(reason: StopReason): FinishReason {
@@ -146,6 +153,10 @@ export function usage(stats: GenerationStats): Usage {
     completion_tokens: stats.generatedTokens,
     total_tokens: stats.promptTokens + stats.generatedTokens,
     prompt_tokens_details: { cached_tokens: stats.reusedTokens },
+    completion_tokens_details: {
+      accepted_prediction_tokens: stats.speculation?.accepted ?? 0,
+      rejected_prediction_tokens: stats.speculation ? stats.speculation.drafted - stats.speculation.accepted : 0,
+    },
   }
 }
 

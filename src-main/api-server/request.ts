@@ -12,6 +12,8 @@ export interface CompletionRequest {
   stream: boolean
   /** stream_options.include_usage: a last chunk with the usage and no choices. */
   includeUsage: boolean
+  /** Predicted Outputs' text, which the engine drafts from; null when none (or empty) was sent. */
+  prediction: string | null
 }
 
 const MAX_STOPS = 16
@@ -49,6 +51,8 @@ const body = z.looseObject({
   tools: z.array(z.unknown()).nullish(),
   functions: z.array(z.unknown()).nullish(),
   response_format: z.looseObject({ type: z.string() }).nullish(),
+  // Predicted Outputs; its shape is checked in `prediction` below, to say exactly what is wrong.
+  prediction: z.looseObject({ type: z.unknown(), content: z.unknown() }).nullish(),
 })
 
 type Body = z.infer<typeof body>
@@ -79,7 +83,31 @@ export function parseCompletionRequest(raw: string): CompletionRequest {
     params: params(b),
     stream: b.stream === true,
     includeUsage: b.stream === true && b.stream_options?.include_usage === true,
+    prediction: prediction(b),
   }
+}
+
+/** OpenAI's `prediction: { type: 'content', content: string | text parts }` as one text. */
+function prediction(b: Body): string | null {
+  if (b.prediction == null) return null
+  const { type, content } = b.prediction
+  if (type !== 'content') {
+    throw badRequest(`Invalid value for 'prediction.type': ${JSON.stringify(type) ?? 'missing'}. The only supported value is 'content'.`, 'prediction.type')
+  }
+  if (typeof content === 'string') return content === '' ? null : content
+  if (!Array.isArray(content)) {
+    throw badRequest("Invalid value for 'prediction.content': expected a string or an array of text parts.", 'prediction.content')
+  }
+  // The parts are one text cut in pieces (a file in chunks): joined as they are.
+  const texts = content.map((p: unknown, j) => {
+    const text = textPart.safeParse(p)
+    if (!text.success) {
+      throw badRequest(`Invalid value for 'prediction.content[${j}]': a prediction holds text parts ({"type": "text", "text": "..."}) only.`, `prediction.content[${j}]`)
+    }
+    return text.data.text
+  })
+  const joined = texts.join('')
+  return joined === '' ? null : joined
 }
 
 function params(b: Body): Partial<GenerationParams> {

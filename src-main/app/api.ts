@@ -6,6 +6,7 @@ import { AppError } from '../../src-shared/errors.ts'
 import { mergeParams, resolveParams } from '../../src-shared/params.ts'
 import type { AppInfo, Conversation, ConversationView, ExportFormat, ExportedFile, GenerationParams } from '../../src-shared/types.ts'
 import { fitCatalogEntry, loadCatalog } from '../models/catalog.ts'
+import { draftCandidates } from '../model-format/draft-pairs.ts'
 import { ESTIMATE_CONTEXT } from '../model-format/memory-estimate.ts'
 import { findGgufModels, type DiscoverOptions } from '../models/gguf/discover.ts'
 import { systemMemory } from '../models/hardware-fit.ts'
@@ -115,7 +116,8 @@ export function createApi(deps: ApiDeps): CoreApi {
     async setSettings(patch) {
       // All keys or none: a bad value must not leave the earlier ones changed.
       const settings = store.settings.update(patch)
-      models.settingsChanged(settings)
+      // Not awaited: a reload for a new draft model waits for any reply being written.
+      void models.settingsChanged(settings)
       return settings
     },
 
@@ -134,6 +136,11 @@ export function createApi(deps: ApiDeps): CoreApi {
         throw new AppError('ENGINE_BUSY', 'A reply is being written. Stop it before unloading the model.')
       }
       await models.unload()
+    },
+    async draftCandidates(modelId) {
+      const target = await library.get(modelId)
+      if (!target.valid) throw new AppError('MODEL_INVALID', `The model "${modelId}" cannot be run: ${target.reason}`)
+      return draftCandidates(target, await library.list())
     },
     modelFit: (modelId, context) => library.fit(modelId, { context }),
     async pickModelFolder() {
@@ -155,8 +162,13 @@ export function createApi(deps: ApiDeps): CoreApi {
     findGgufModels: () => findGgufModels(deps.discovery),
     async removeModel(modelId, variant) {
       const status = models.status()
-      if (status.modelId === modelId && status.state !== 'unloaded') await api.unloadModel()
-      return library.remove(modelId, variant)
+      const drafts = store.settings.get('draftModels')
+      // The loaded model's draft is open in the engine too: its files go only once it is closed.
+      const inUse = status.modelId === modelId || (status.modelId !== null && drafts[status.modelId] === modelId)
+      if (inUse && status.state !== 'unloaded') await api.unloadModel()
+      const result = await library.remove(modelId, variant)
+      if (result.removedModel) forgetDraftPairs(store, modelId)
+      return result
     },
     async catalog() {
       const installed = new Set((await library.list()).filter((m) => m.valid).map((m) => m.id))
@@ -179,6 +191,13 @@ export function createApi(deps: ApiDeps): CoreApi {
     },
   }
   return api
+}
+
+/** A removed model no longer drafts, nor has a draft chosen for it. */
+function forgetDraftPairs(store: Store, modelId: string): void {
+  const drafts = store.settings.get('draftModels')
+  const kept = Object.fromEntries(Object.entries(drafts).filter(([model, draft]) => model !== modelId && draft !== modelId))
+  if (Object.keys(kept).length !== Object.keys(drafts).length) store.settings.set('draftModels', kept)
 }
 
 async function viewConversation(deps: ApiDeps, conversationId: string): Promise<ConversationView> {

@@ -6,7 +6,7 @@ import { AppError } from '../../src-shared/errors.ts'
 import type { Settings } from '../../src-shared/types.ts'
 import type { CompletionBackend } from '../api-server/backend.ts'
 import type { ModelLibrary } from '../models/library.ts'
-import type { EnginePort } from './engine-port.ts'
+import type { EnginePort, EngineRequest } from './engine-port.ts'
 import type { ModelService } from './model-service.ts'
 
 export interface AppBackendDeps {
@@ -25,7 +25,7 @@ export function appBackend(deps: AppBackendDeps): CompletionBackend {
       )
     },
     defaultParams: () => deps.settings().defaultParams,
-    async generate(model, messages, params, onToken, signal) {
+    async generate(model, messages, params, onToken, signal, options = {}) {
       const cancelled = (): AppError => new AppError('CANCELLED', 'The request was cancelled before the engine began.')
       const endUse = deps.models.beginUse()
       try {
@@ -39,7 +39,15 @@ export function appBackend(deps: AppBackendDeps): CompletionBackend {
           const cancel = (): void => deps.engine.cancel()
           signal.addEventListener('abort', cancel, { once: true })
           try {
-            return await deps.engine.generate({ messages, params, contextPolicy: 'stop', continueLast: false }, onToken)
+            const request: EngineRequest = {
+              messages,
+              params,
+              contextPolicy: 'stop',
+              continueLast: false,
+              speculate: deps.settings().speculativeDecoding,
+              ...(options.prediction === undefined ? {} : { prediction: options.prediction }),
+            }
+            return await deps.engine.generate(request, onToken)
           } finally {
             signal.removeEventListener('abort', cancel)
           }

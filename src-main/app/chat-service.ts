@@ -192,6 +192,7 @@ export class ChatService {
         params: mergeParams(this.#deps.settings().defaultParams, conversation.params),
         contextPolicy: conversation.contextPolicy,
         continueLast,
+        speculate: this.#deps.settings().speculativeDecoding,
       },
       previous,
       cancelled: false,

@@ -34,6 +34,8 @@ export class ModelService {
   readonly #deps: ModelServiceDeps
   readonly #idle: IdleUnloader
   #status: ModelStatus = UNLOADED
+  /** The draft model id asked for when the loaded model was loaded; a change in Settings reloads it. */
+  #loadedDraft: string | null = null
   /** Tail of the chain every engine operation waits on. */
   #lock: Promise<unknown> = Promise.resolve()
   readonly #offCrash: () => void
@@ -64,8 +66,21 @@ export class ModelService {
     return this.#idle.begin()
   }
 
-  settingsChanged(settings: Settings): void {
+  /**
+   * Adopts changed settings. A different draft model for the loaded model reloads it (after any
+   * running generation); resolves when that reload ends, whether it worked or not (the status says).
+   */
+  async settingsChanged(settings: Settings): Promise<void> {
     this.#idle.setIdleMs(idleMs(settings))
+    const { state, modelId, info } = this.#status
+    if (state !== 'loaded' || modelId === null || info === null) return
+    if ((settings.draftModels[modelId] ?? null) === this.#loadedDraft) return
+    await this.exclusive(async () => {
+      // Another load or unload may have run while this waited for the lock.
+      if (this.#status.state !== 'loaded' || this.#status.modelId !== modelId) return
+      if ((this.#deps.settings().draftModels[modelId] ?? null) === this.#loadedDraft) return
+      await this.#load(modelId, info.variant)
+    }).catch(() => undefined)
   }
 
   /**
@@ -128,16 +143,23 @@ export class ModelService {
     const summary = await this.#deps.library.get(modelId)
     if (!summary.valid) throw new AppError('MODEL_INVALID', `The model "${modelId}" cannot be run: ${summary.reason}`)
     const settings = this.#deps.settings()
+    const draftId = settings.draftModels[modelId] ?? null
     this.#setStatus({ state: 'loading', modelId, info: null, error: null })
     try {
-      const info = await this.#deps.engine.load(summary.dir, {
+      const draft = await this.#draftDir(draftId)
+      const loaded = await this.#deps.engine.load(summary.dir, {
         providers: providerOrder(settings.providerPreference),
         threads: settings.threads ?? defaultThreads(),
         snapshotDir: this.#deps.snapshotDir,
         snapshotBudgetBytes: this.#deps.snapshotBudgetBytes,
         ...(variant === undefined ? {} : { variant }),
         ...(settings.kvCacheBudgetBytes === null ? {} : { kvBudgetBytes: settings.kvCacheBudgetBytes }),
+        ...('dir' in draft ? { draftModelDir: draft.dir } : {}),
       })
+      // The engine explains a draft it tried and refused; one it was never given is explained here.
+      const info: LoadedModelInfo =
+        'error' in draft ? { ...loaded, speculation: { ...loaded.speculation, draftModelId: null, draftModelError: draft.error } } : loaded
+      this.#loadedDraft = draftId
       this.#setStatus({ state: 'loaded', modelId, info, error: null })
       this.#idle.touch()
       return info
@@ -147,9 +169,22 @@ export class ModelService {
     }
   }
 
+  /** The chosen draft model's folder, resolved as a model's is; why not, when it cannot run. */
+  async #draftDir(draftId: string | null): Promise<{ dir: string } | { error: string } | { none: true }> {
+    if (draftId === null) return { none: true }
+    const summary = await this.#deps.library.get(draftId).catch((err: unknown) => {
+      if (err instanceof AppError && (err.code === 'NOT_FOUND' || err.code === 'BAD_REQUEST')) return null
+      throw err
+    })
+    if (summary === null) return { error: `The draft model "${draftId}" is not in the models folder any more. Choose another one in Settings → Models.` }
+    if (!summary.valid) return { error: `The draft model "${draftId}" cannot be run: ${summary.reason}` }
+    return { dir: summary.dir }
+  }
+
   async #unload(): Promise<void> {
     if (this.#status.state === 'unloaded') return
     await this.#deps.engine.unload()
+    this.#loadedDraft = null
     this.#setStatus(UNLOADED)
   }
 

@@ -1,20 +1,23 @@
 // The stats of a reply written in more than one run: stopped, then continued.
 
-import type { GenerationStats } from '../../src-shared/types.ts'
+import type { GenerationStats, SpeculationStats } from '../../src-shared/types.ts'
 
 /**
  * Two runs of one reply as one: the prompt, prefill and time to first token of the run that
  * wrote the first token; every token generated; decode speed over both runs' decode time; the
- * last run's stop reason, provider and dropped turns. Either run may have no stats (stopped
- * before the engine began): then the other's stand.
+ * last run's stop reason, provider and dropped turns; both runs' drafted tokens. Either run may
+ * have no stats (stopped before the engine began): then the other's stand.
  */
 export function continuedStats(before: GenerationStats | null, after: GenerationStats | null): GenerationStats | null {
   if (before === null) return after
   if (after === null) return before
   const first = before.generatedTokens > 0 ? before : after
   const decodeMs = decodeTime(before) + decodeTime(after)
+  const speculation = continuedSpeculation(before.speculation, after.speculation)
+  const { speculation: _last, ...rest } = after
   return {
-    ...after,
+    ...rest,
+    ...(speculation === undefined ? {} : { speculation }),
     promptTokens: first.promptTokens,
     reusedTokens: first.reusedTokens,
     prefillMs: first.prefillMs,
@@ -22,6 +25,16 @@ export function continuedStats(before: GenerationStats | null, after: Generation
     ttftMs: first.ttftMs,
     generatedTokens: before.generatedTokens + after.generatedTokens,
     decodeTokensPerSecond: decodeMs > 0 ? ((decodeSteps(before) + decodeSteps(after)) / decodeMs) * 1000 : 0,
+  }
+}
+
+function continuedSpeculation(before?: SpeculationStats, after?: SpeculationStats): SpeculationStats | undefined {
+  if (before === undefined || after === undefined) return before ?? after
+  return {
+    drafted: before.drafted + after.drafted,
+    accepted: before.accepted + after.accepted,
+    passes: before.passes + after.passes,
+    sources: [...new Set([...before.sources, ...after.sources])],
   }
 }
 

@@ -81,6 +81,10 @@ const settingsPatch = z
     defaultModelId: modelId.nullable(),
     defaultSystemPrompt: systemPrompt,
     defaultParams: paramsPatch,
+    draftModels: z
+      .record(modelId, modelId)
+      .refine((pairs) => Object.keys(pairs).length <= 1000, 'names at most 1000 models')
+      .refine((pairs) => Object.entries(pairs).every(([model, draft]) => model !== draft), 'a model cannot draft for itself'),
   })
   .partial() satisfies z.ZodType<Partial<Settings>>
 
@@ -124,6 +128,7 @@ export const argsSchemas: ArgsSchemas = {
   modelStatus: z.tuple([]),
   loadModel: z.tuple([modelId, variant.optional()]),
   unloadModel: z.tuple([]),
+  draftCandidates: z.tuple([modelId]),
   modelFit: z.tuple([modelId, z.number().int().min(1).max(10_000_000).optional()]),
   pickModelFolder: z.tuple([]),
   pickGgufFile: z.tuple([]),

@@ -31,6 +31,14 @@ export const generationStatsSchema = z.strictObject({
   stopReason: z.enum(['eos', 'stop-string', 'length', 'cancelled', 'error']),
   provider: providerSchema,
   droppedMessages: z.array(z.number().int()).optional(),
+  speculation: z
+    .strictObject({
+      drafted: z.number().int().min(0),
+      accepted: z.number().int().min(0),
+      passes: z.number().int().min(0),
+      sources: z.array(z.enum(['lookup', 'prediction', 'model'])),
+    })
+    .optional(),
 }) satisfies z.ZodType<GenerationStats>
 
 export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } = {
@@ -48,6 +56,9 @@ export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } =
   fontSize: z.number().min(8).max(48),
   // A week at most: longer waits overflow setTimeout, which then fires at once.
   idleUnloadMinutes: z.number().int().min(0).max(10_080),
+  speculativeDecoding: z.boolean(),
+  // Model id → its draft model's id; the Api's schema narrows both to folder names.
+  draftModels: z.record(z.string().min(1), z.string().min(1)),
   windowBounds: z
     .strictObject({
       x: z.number().int(),

@@ -1,4 +1,4 @@
-// Numbers as people read them: durations, rates, byte sizes, token counts, provider names.
+// Numbers as people read them: durations, rates, byte sizes, token and parameter counts, provider names.
 
 import type { ProviderName } from '../../src-shared/types.ts'
 
@@ -12,6 +12,11 @@ export function formatRate(perSecond: number): string {
 
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US')
+}
+
+/** A model's size: 135M, 260K. */
+export function formatParameters(n: number): string {
+  return n < 1e6 ? `${Math.round(n / 1e3)}K` : `${(n / 1e6).toFixed(0)}M`
 }
 
 export function formatBytes(bytes: number): string {

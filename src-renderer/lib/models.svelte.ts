@@ -12,6 +12,8 @@ class ModelsState {
   downloads = $state<DownloadProgress[]>([])
   /** false until the first listing arrives, so the empty state does not flash. */
   loaded = $state(false)
+  /** Per model id, the installed models that can draft for it (main's draftCandidates), smallest first. */
+  drafts = $state<Record<string, ValidModel[]>>({})
 
   get valid(): ValidModel[] {
     return this.list.filter((m): m is ValidModel => m.valid)
@@ -46,6 +48,13 @@ class ModelsState {
     this.list = list
     this.status = status
     this.loaded = true
+    void this.refreshDrafts()
+  }
+
+  /** Not awaited by refresh: the list shows at once, the draft choices when main has read the tokenizers. */
+  async refreshDrafts(): Promise<void> {
+    const pairs = await Promise.all(this.valid.map(async (m) => [m.id, await api.draftCandidates(m.id).catch(() => [])] as const))
+    this.drafts = Object.fromEntries(pairs)
   }
 
   /** The catalog needs the Hub's listing only for downloads; a failure leaves it empty. */

@@ -11,6 +11,8 @@ class SettingsState {
 
   constructor() {
     matchMedia('(prefers-color-scheme: dark)').addEventListener('change', (e) => (this.systemDark = e.matches))
+    // Removing a model also forgets the draft models chosen for it or as it.
+    api.on('modelsChanged', () => void this.load())
   }
 
   get theme(): 'light' | 'dark' {

@@ -2,13 +2,14 @@
 
 import http from 'node:http'
 import { DEFAULT_PARAMS, type ChatMessage, type GenerationParams, type GenerationStats } from '../../../src-shared/types.ts'
-import type { CompletionBackend, Generated } from '../../../src-main/api-server/backend.ts'
+import type { CompletionBackend, CompletionOptions, Generated } from '../../../src-main/api-server/backend.ts'
 
 export interface Call {
   model: string
   messages: ChatMessage[]
   params: GenerationParams
   signal: AbortSignal
+  options: CompletionOptions | undefined
 }
 
 /** Replies with `tokens`, one per macrotask; `hold()` makes the next calls wait until released. */
@@ -16,6 +17,8 @@ export class ScriptedBackend implements CompletionBackend {
   calls: Call[] = []
   tokens = ['Hel', 'lo', '!']
   failWith: unknown = null
+  /** Set: each reply's stats say this much was drafted and accepted. */
+  speculation: GenerationStats['speculation'] = undefined
   #gate: Promise<void> | null = null
   #open: () => void = () => undefined
 
@@ -36,8 +39,15 @@ export class ScriptedBackend implements CompletionBackend {
     this.#open()
   }
 
-  async generate(model: string, messages: ChatMessage[], params: GenerationParams, onToken: (t: string) => void, signal: AbortSignal): Promise<Generated> {
-    this.calls.push({ model, messages, params, signal })
+  async generate(
+    model: string,
+    messages: ChatMessage[],
+    params: GenerationParams,
+    onToken: (t: string) => void,
+    signal: AbortSignal,
+    options?: CompletionOptions,
+  ): Promise<Generated> {
+    this.calls.push({ model, messages, params, signal, options })
     if (this.#gate) await this.#gate
     if (this.failWith !== null) throw this.failWith
     let sent = 0
@@ -48,7 +58,8 @@ export class ScriptedBackend implements CompletionBackend {
       await new Promise((resolve) => setImmediate(resolve))
     }
     const stopReason = signal.aborted ? 'cancelled' : sent === params.maxTokens ? 'length' : 'eos'
-    return { text: this.tokens.slice(0, sent).join(''), stats: stats(sent, stopReason) }
+    const speculation = this.speculation === undefined ? {} : { speculation: this.speculation }
+    return { text: this.tokens.slice(0, sent).join(''), stats: { ...stats(sent, stopReason), ...speculation } }
   }
 }
 

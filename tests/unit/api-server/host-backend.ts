@@ -26,7 +26,7 @@ export function hostBackend(opts: HostBackendOptions): CompletionBackend {
       return Object.keys(opts.models).map((id) => ({ id, created }))
     },
     defaultParams: () => structuredClone(opts.defaults ?? DEFAULT_PARAMS),
-    async generate(model, messages, params, onToken, signal) {
+    async generate(model, messages, params, onToken, signal, options = {}) {
       const dir = opts.models[model]
       if (dir === undefined) throw new AppError('NOT_FOUND', `There is no model '${model}'.`)
       if (loaded !== model) {
@@ -38,7 +38,7 @@ export function hostBackend(opts: HostBackendOptions): CompletionBackend {
       const cancel = (): void => opts.host.cancel()
       // No macrotask runs between this call and the host registering the request: an abort
       // (a socket 'close' event) always finds it there to cancel.
-      const running = opts.host.generate({ messages, params }, onToken)
+      const running = opts.host.generate({ messages, params, ...options }, onToken)
       signal.addEventListener('abort', cancel, { once: true })
       try {
         return await running

@@ -65,4 +65,27 @@ describe('parseCompletionRequest', () => {
     assert.equal(refusal({ ...base, messages: [] }).param, 'messages')
     assert.equal(refusal([base]).param, null)
   })
+
+  it("takes a prediction's text, whole or in text parts joined as they are", () => {
+    assert.equal(parse(base).prediction, null)
+    assert.equal(parse({ ...base, prediction: { type: 'content', content: 'def f():\n  return 1\n' } }).prediction, 'def f():\n  return 1\n')
+    const parts = [{ type: 'text', text: 'def f():\n' }, { type: 'text', text: '  return 1\n' }]
+    assert.equal(parse({ ...base, prediction: { type: 'content', content: parts } }).prediction, 'def f():\n  return 1\n')
+    // Nothing to draft from: as if none was sent.
+    assert.equal(parse({ ...base, prediction: { type: 'content', content: '' } }).prediction, null)
+    assert.equal(parse({ ...base, prediction: null }).prediction, null)
+  })
+
+  it('refuses a prediction of another type or shape, naming where and what is allowed', () => {
+    const wrongType = refusal({ ...base, prediction: { type: 'diff', content: 'x' } })
+    assert.equal(wrongType.param, 'prediction.type')
+    assert.match(wrongType.message, /'prediction\.type': "diff"\. The only supported value is 'content'/)
+    assert.equal(refusal({ ...base, prediction: { content: 'x' } }).param, 'prediction.type')
+    assert.equal(refusal({ ...base, prediction: { type: 'content', content: 42 } }).param, 'prediction.content')
+    assert.equal(refusal({ ...base, prediction: { type: 'content' } }).param, 'prediction.content')
+    const image = refusal({ ...base, prediction: { type: 'content', content: [{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'x' } }] } })
+    assert.equal(image.param, 'prediction.content[1]')
+    assert.match(image.message, /text parts/)
+    assert.equal(refusal({ ...base, prediction: 'x' }).param, 'prediction')
+  })
 })

@@ -41,7 +41,13 @@ describe('API server routes', () => {
     assert.match(body.id, /^chatcmpl-/)
     assert.equal(body.choices[0].message.content, 'Hello')
     assert.equal(body.choices[0].finish_reason, 'length')
-    assert.deepEqual(body.usage, { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12, prompt_tokens_details: { cached_tokens: 4 } })
+    assert.deepEqual(body.usage, {
+      prompt_tokens: 10,
+      completion_tokens: 2,
+      total_tokens: 12,
+      prompt_tokens_details: { cached_tokens: 4 },
+      completion_tokens_details: { accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    })
     assert.equal(res.headers['x-hearth-reused-tokens'], '4')
   })
 
@@ -69,6 +75,36 @@ describe('API server routes', () => {
     assert.deepEqual(chunks.at(-1).choices, [])
     assert.equal(chunks.at(-1).usage.completion_tokens, 3)
     assert.ok(chunks.slice(0, -1).every((c) => c.usage === null))
+  })
+})
+
+describe('API server predicted outputs', () => {
+  it('gives the backend the prediction and reports drafted tokens as accepted and rejected prediction tokens', async () => {
+    const { port, backend } = await start()
+    backend.speculation = { drafted: 10, accepted: 7, passes: 3, sources: ['prediction', 'lookup'] }
+    const res = await postJson(port, { ...HELLO, prediction: { type: 'content', content: [{ type: 'text', text: 'Hel' }, { type: 'text', text: 'lo!' }] } })
+    assert.equal(res.status, 200)
+    assert.deepEqual(backend.calls[0]?.options, { prediction: 'Hello!' })
+    assert.deepEqual(JSON.parse(res.body).usage.completion_tokens_details, { accepted_prediction_tokens: 7, rejected_prediction_tokens: 3 })
+    await postJson(port, HELLO)
+    assert.deepEqual(backend.calls[1]?.options, {})
+  })
+
+  it("puts them in a stream's usage chunk too", async () => {
+    const { port, backend } = await start()
+    backend.speculation = { drafted: 4, accepted: 4, passes: 1, sources: ['prediction'] }
+    const res = await postJson(port, { ...HELLO, stream: true, stream_options: { include_usage: true }, prediction: { type: 'content', content: 'Hello!' } })
+    const chunks = res.body.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)))
+    assert.deepEqual(chunks.at(-1).usage.completion_tokens_details, { accepted_prediction_tokens: 4, rejected_prediction_tokens: 0 })
+  })
+
+  it('refuses a prediction that is not of type content with 400, before the engine is asked', async () => {
+    const { port, backend } = await start()
+    const res = await postJson(port, { ...HELLO, prediction: { type: 'text', content: 'x' } })
+    assert.equal(res.status, 400)
+    assert.equal(errorOf(res).type, 'invalid_request_error')
+    assert.equal(errorOf(res).param, 'prediction.type')
+    assert.equal(backend.calls.length, 0)
   })
 })
 

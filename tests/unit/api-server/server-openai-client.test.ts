@@ -75,6 +75,17 @@ describe('API server with the openai client', () => {
     assert.equal(usage?.prompt_tokens, whole.usage?.prompt_tokens)
   })
 
+  it('takes a Predicted Output: the same reply, with the accepted and rejected prediction tokens in its usage', async () => {
+    const plain = await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0 })
+    const text = plain.choices[0]?.message.content ?? ''
+    const predicted = await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0, prediction: { type: 'content', content: text } })
+    assert.equal(predicted.choices[0]?.message.content, text)
+    const details = predicted.usage?.completion_tokens_details
+    assert.ok((details?.accepted_prediction_tokens ?? 0) > 0, `usage: ${JSON.stringify(predicted.usage)}`)
+    assert.equal(typeof details?.rejected_prediction_tokens, 'number')
+    assert.equal(predicted.usage?.completion_tokens, plain.usage?.completion_tokens)
+  })
+
   it('stops at a stop string and leaves it out', async () => {
     const full = (await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0 })).choices[0]?.message.content ?? ''
     const stop = full.slice(4, 7)

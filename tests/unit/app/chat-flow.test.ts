@@ -10,89 +10,15 @@ import path from 'node:path'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import type { Events } from '../../../src-shared/api.ts'
 import { AppError } from '../../../src-shared/errors.ts'
-import { DEFAULT_PARAMS, DEFAULT_SETTINGS, type GenerationStats, type LoadedModelInfo } from '../../../src-shared/types.ts'
+import { DEFAULT_PARAMS, DEFAULT_SETTINGS } from '../../../src-shared/types.ts'
 import { appBackend } from '../../../src-main/app/app-backend.ts'
 import { createApp, type App } from '../../../src-main/app/app.ts'
-import type { EnginePort, EngineRequest, EngineResult, LoadOptions } from '../../../src-main/app/engine-port.ts'
 import { EventHub } from '../../../src-main/app/events.ts'
 import { ModelService } from '../../../src-main/app/model-service.ts'
 import { createModelLibrary } from '../../../src-main/models/library.ts'
 import { remoteModelId } from '../../../src-main/remote/remote-providers.ts'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
-
-/** An engine whose replies the test writes: each generate waits for the test to end it. */
-class ScriptedEngine implements EnginePort {
-  loads: { dir: string; options: LoadOptions }[] = []
-  requests: EngineRequest[] = []
-  cancels = 0
-  #running: { onToken: (t: string) => void; end: (r: EngineResult | Error) => void; text: string } | null = null
-  #started: (() => void)[] = []
-  #crashListeners = new Set<(error: AppError) => void>()
-
-  async load(dir: string, options: LoadOptions): Promise<LoadedModelInfo> {
-    this.loads.push({ dir, options })
-    return { modelId: path.basename(dir), variant: 'fp32', provider: 'cpu', providerAttempts: [{ provider: 'cpu', ok: true }], contextLength: 2048, kvDtype: 'float32', multiTokenPass: true, threads: options.threads ?? 1, kvUpdate: 'split', kvUpdateNotes: [], fusions: [] }
-  }
-
-  generate(request: EngineRequest, onToken: (text: string) => void): Promise<EngineResult> {
-    this.requests.push(request)
-    return new Promise((resolve, reject) => {
-      this.#running = { onToken, text: '', end: (r) => (r instanceof Error ? reject(r) : resolve(r)) }
-      for (const wake of this.#started.splice(0)) wake()
-    })
-  }
-
-  /** Resolves once a generate call is running. */
-  started(): Promise<void> {
-    return this.#running ? Promise.resolve() : new Promise((resolve) => this.#started.push(resolve))
-  }
-
-  token(text: string): void {
-    assert.ok(this.#running, 'no generation is running')
-    this.#running.text += text
-    this.#running.onToken(text)
-  }
-
-  finish(stopReason: GenerationStats['stopReason'] = 'eos', droppedMessages?: number[]): void {
-    const running = this.#running
-    assert.ok(running, 'no generation is running')
-    this.#running = null
-    running.end({ text: running.text, stats: { ...stats(stopReason, running.text.length), ...(droppedMessages ? { droppedMessages } : {}) } })
-  }
-
-  fail(error: Error): void {
-    const running = this.#running
-    assert.ok(running, 'no generation is running')
-    this.#running = null
-    running.end(error)
-  }
-
-  cancel(): void {
-    this.cancels++
-    if (this.#running) this.finish('cancelled')
-  }
-
-  onCrash(listener: (error: AppError) => void): () => void {
-    this.#crashListeners.add(listener)
-    return () => this.#crashListeners.delete(listener)
-  }
-
-  /** The engine process dies: listeners hear it, a running generation fails. */
-  crash(): void {
-    const error = new AppError('ENGINE_CRASHED', 'The engine process stopped unexpectedly (signal SIGKILL).')
-    for (const listener of this.#crashListeners) listener(error)
-    if (this.#running) this.fail(error)
-  }
-
-  async dropCache(): Promise<void> {}
-
-  async unload(): Promise<void> {}
-  async close(): Promise<void> {}
-}
-
-function stats(stopReason: GenerationStats['stopReason'], generatedTokens: number): GenerationStats {
-  return { promptTokens: 10, reusedTokens: 0, prefillMs: 1, prefillTokensPerSecond: 1, ttftMs: 1, decodeTokensPerSecond: 1, generatedTokens, stopReason, provider: 'cpu' }
-}
+import { ScriptedEngine } from './scripted-engine.ts'
 
 let root: string
 let engine: ScriptedEngine

@@ -44,6 +44,15 @@ describe('continuedStats', () => {
     assert.equal(stats?.decodeTokensPerSecond, 10)
   })
 
+  it("adds up both runs' drafted tokens, sources in the order first used, and keeps one run's alone", () => {
+    const before = run({ speculation: { drafted: 10, accepted: 8, passes: 3, sources: ['prediction', 'lookup'] } })
+    const after = run({ speculation: { drafted: 5, accepted: 1, passes: 2, sources: ['model', 'lookup'] } })
+    assert.deepEqual(continuedStats(before, after)?.speculation, { drafted: 15, accepted: 9, passes: 5, sources: ['prediction', 'lookup', 'model'] })
+    assert.deepEqual(continuedStats(before, run({}))?.speculation, before.speculation)
+    assert.deepEqual(continuedStats(run({}), after)?.speculation, after.speculation)
+    assert.ok(!('speculation' in (continuedStats(run({}), run({})) ?? {})), 'neither run drafted, yet the reply says it did')
+  })
+
   it('keeps what there is when a run has no stats', () => {
     const only = run({})
     assert.equal(continuedStats(null, only), only)

@@ -93,6 +93,19 @@ describe('argsSchemas', () => {
     await rejects('setSettings', [{ idleUnloadMinutes: 36_000 }])
   })
 
+  it('takes the speculative decoding switch and draft models named by model folder, each drafting for another', async () => {
+    await accepts('setSettings', [{ speculativeDecoding: false, draftModels: { 'SmolLM2-360M-Instruct': 'SmolLM2-135M-Instruct' } }])
+    await accepts('setSettings', [{ draftModels: {} }])
+    await accepts('draftCandidates', ['SmolLM2-360M-Instruct'])
+    await rejects('setSettings', [{ speculativeDecoding: 'yes' }])
+    assert.match(await rejects('setSettings', [{ draftModels: { big: '../small' } }]), /at 0\.draftModels\.big: must be a model folder name/)
+    await rejects('setSettings', [{ draftModels: { '..': 'small' } }])
+    await rejects('setSettings', [{ draftModels: { big: 3 } }])
+    await rejects('setSettings', [{ draftModels: ['small'] }])
+    assert.match(await rejects('setSettings', [{ draftModels: { big: 'big' } }]), /cannot draft for itself/)
+    await rejects('draftCandidates', ['a/b'])
+  })
+
   it('rejects repository ids that are not owner/name', async () => {
     await rejects('startDownload', ['https://evil.example/x', 'q4'])
     await rejects('startDownload', ['owner/name/extra', 'q4'])

@@ -20,6 +20,7 @@ const STATS: GenerationStats = {
   stopReason: 'length',
   provider: 'cpu',
   droppedMessages: [1],
+  speculation: { drafted: 9, accepted: 6, passes: 3, sources: ['lookup', 'model'] },
 }
 
 function reply(store: Store, conversationId: string, parentId: string, text: string, status: 'complete' | 'interrupted' | 'error' = 'complete'): string {

@@ -58,10 +58,11 @@ describe('npm run chat', () => {
     assert.equal(out.tokens, 7)
     assert.equal(typeof out.text, 'string')
     assert.deepEqual(Object.keys(out.stats), [
-      'promptTokens', 'reusedTokens', 'ttftMs', 'prefillTokensPerSecond', 'decodeTokensPerSecond', 'stopReason', 'provider',
+      'promptTokens', 'reusedTokens', 'ttftMs', 'prefillTokensPerSecond', 'decodeTokensPerSecond', 'stopReason', 'provider', 'speculation',
     ])
-    // How the model runs: the KV update, what was fused, and where.
-    assert.deepEqual(Object.keys(out.model), ['variant', 'provider', 'kvUpdate', 'kvUpdateNotes', 'fusions'])
+    // How the model runs: the KV update, what was fused, where, and whether it can speculate.
+    assert.deepEqual(Object.keys(out.model), ['variant', 'provider', 'kvUpdate', 'kvUpdateNotes', 'fusions', 'speculation'])
+    assert.deepEqual(out.model.speculation, { available: true, draftModelId: null })
     assert.equal(out.model.variant, 'fp32')
     assert.equal(out.model.provider, 'cpu')
     assert.equal(out.model.kvUpdate, 'split')
@@ -71,6 +72,39 @@ describe('npm run chat', () => {
     assert.equal(out.stats.reusedTokens, 0)
     // Greedy: the same reply again.
     assert.equal(JSON.parse((await chat(args)).stdout).text, out.text)
+  })
+
+  it('speculates from a --prediction file, with the same reply as --no-speculate, and reports the drafts in the stats', async () => {
+    const args = ['--model', tiny, '--temperature', '0', '--max-tokens', '24', '--json', 'Hello there']
+    const plain = JSON.parse((await chat([...args, '--no-speculate'])).stdout)
+    assert.equal(plain.stats.speculation, null)
+    const file = path.join(models.root, 'prediction.txt')
+    await writeFile(file, plain.text)
+    const predicted = JSON.parse((await chat([...args, '--prediction', file])).stdout)
+    assert.equal(predicted.text, plain.text)
+    const { drafted, accepted, passes, sources } = predicted.stats.speculation
+    assert.ok(sources.includes('prediction'), `sources: ${sources}`)
+    // The prediction is the reply itself: most of it is accepted, several tokens a pass.
+    assert.ok(accepted <= drafted && accepted >= plain.tokens / 2, `accepted ${accepted} of ${drafted} for ${plain.tokens} tokens`)
+    assert.ok(passes < accepted, `${passes} passes for ${accepted} accepted tokens`)
+    await assert.rejects(chat([...args, '--prediction', path.join(models.root, 'missing.txt')]), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2)
+      assert.match(err.stderr, /^--prediction: ENOENT/)
+      return true
+    })
+  })
+
+  it('loads a --draft-model beside the model: the same greedy reply, the draft named in the model info, or why it was not used', async () => {
+    const args = ['--model', tiny, '--temperature', '0', '--max-tokens', '16', '--json', 'Hello there']
+    const plain = JSON.parse((await chat([...args, '--no-speculate'])).stdout)
+    const drafted = JSON.parse((await chat([...args, '--draft-model', await models.build('draft', { layers: 1 })])).stdout)
+    assert.equal(drafted.model.speculation.draftModelId, 'draft')
+    assert.equal(drafted.text, plain.text)
+    assert.ok(drafted.stats.speculation.sources.includes('model'), `sources: ${drafted.stats.speculation.sources}`)
+    const refused = JSON.parse((await chat([...args, '--draft-model', await models.build('stranger', { layers: 1, seed: 5 })])).stdout)
+    assert.equal(refused.model.speculation.draftModelId, null)
+    assert.match(refused.model.speculation.draftModelError, /vocabular/)
+    assert.equal(refused.text, plain.text)
   })
 
   it("with --temperature 0 alone, replies as a bare argmax loop does, whatever the model's recipe", async () => {
@@ -107,7 +141,9 @@ describe('npm run chat', () => {
       })
     }
     const { stdout } = await chat(['--help'])
-    for (const flag of ['--temperature', '--top-k', '--top-p', '--min-p', '--repetition-penalty', '--seed', '--max-tokens']) assert.match(stdout, new RegExp(`^  ${flag} `, 'm'))
+    for (const flag of ['--temperature', '--top-k', '--top-p', '--min-p', '--repetition-penalty', '--seed', '--max-tokens', '--no-speculate', '--prediction', '--draft-model']) {
+      assert.match(stdout, new RegExp(`^  ${flag} `, 'm'))
+    }
   })
 
   it('exits non-zero with the error code and message for a bad folder', async () => {
