@@ -119,7 +119,7 @@ export class ApiServerControl {
     if (this.#options !== null) return this.#options
     const text = await readFile(this.#file, 'utf8').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return null
-      throw err
+      throw fileError(err, 'read', this.#file)
     })
     let json: unknown = null
     try {
@@ -134,9 +134,19 @@ export class ApiServerControl {
 
   async #save(options: Options): Promise<void> {
     const tmp = `${this.#file}.tmp`
-    await writeFile(tmp, JSON.stringify(options, null, 2), { mode: 0o600 })
-    await chmod(tmp, 0o600)
-    await rename(tmp, this.#file)
+    try {
+      await writeFile(tmp, JSON.stringify(options, null, 2), { mode: 0o600 })
+      await chmod(tmp, 0o600)
+      await rename(tmp, this.#file)
+    } catch (err) {
+      throw fileError(err as NodeJS.ErrnoException, 'write', this.#file)
+    }
     this.#options = options
   }
+}
+
+/** A file system error on the options file as an app error that names the file. */
+function fileError(err: NodeJS.ErrnoException, verb: 'read' | 'write', file: string): AppError {
+  if (err.code === 'ENOSPC') return new AppError('DISK_FULL', `The disk is full: Hearth could not write ${file}.`)
+  return new AppError('INTERNAL', `Hearth could not ${verb} ${file} (${err.code ?? err.message}).`)
 }

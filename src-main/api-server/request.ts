@@ -16,7 +16,15 @@ export interface CompletionRequest {
   prediction: string | null
 }
 
+/** As many stop strings, as long, as a conversation's parameters may hold (app/schemas.ts). */
 const MAX_STOPS = 16
+const MAX_STOP_CHARS = 256
+
+const stopString = z.string().min(1).max(MAX_STOP_CHARS, `a stop string is at most ${MAX_STOP_CHARS} characters`)
+// Counted after the union: a failed union reports only "Invalid input".
+const stops = z
+  .union([stopString, z.array(stopString)])
+  .refine((s) => typeof s === 'string' || s.length <= MAX_STOPS, `at most ${MAX_STOPS} stop strings`)
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() })
 const part = z.looseObject({ type: z.string() })
@@ -38,7 +46,7 @@ const body = z.looseObject({
   max_tokens: z.number().int().min(1).nullish(),
   max_completion_tokens: z.number().int().min(1).nullish(),
   seed: z.number().int().nullish(),
-  stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(MAX_STOPS)]).nullish(),
+  stop: stops.nullish(),
   n: z.number().int().nullish(),
   // Extensions vLLM and llama.cpp's server accept too.
   top_k: z.number().int().min(0).nullish(),
@@ -139,10 +147,17 @@ function unsupported(b: Body): HttpError | null {
   return null
 }
 
-const ROLES: Record<string, ChatMessage['role']> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant' }
+// A Map, not an object: a role named like an Object.prototype member ('constructor', '__proto__')
+// must be unknown, not found on the prototype.
+const ROLES = new Map<string, ChatMessage['role']>([
+  ['system', 'system'],
+  ['developer', 'system'],
+  ['user', 'user'],
+  ['assistant', 'assistant'],
+])
 
 function toChatMessage(m: Body['messages'][number], i: number): ChatMessage {
-  const role = ROLES[m.role]
+  const role = ROLES.get(m.role)
   if (role === undefined) {
     const why = m.role === 'tool' || m.role === 'function' ? 'Hearth does not run tools' : 'the roles are system, developer, user and assistant'
     throw badRequest(`Invalid value for 'messages[${i}].role': '${m.role}' (${why}).`, `messages[${i}].role`)

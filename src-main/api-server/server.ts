@@ -7,7 +7,7 @@ import { AppError } from '../../src-shared/errors.ts'
 import type { CompletionBackend, ServedModel } from './backend.ts'
 import { handleCompletion } from './completions.ts'
 import { checkAuth, checkHost, corsHeaders, preflight, readBody } from './guards.ts'
-import { HttpError, modelNotFound, sendError, sendJson, toHttpError } from './http-error.ts'
+import { badRequest, HttpError, modelNotFound, sendError, sendJson, toHttpError } from './http-error.ts'
 import { RequestQueue } from './queue.ts'
 
 export interface ApiServerOptions {
@@ -76,7 +76,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   })
 
   async function route(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>, signal: AbortSignal): Promise<void> {
-    const { pathname } = new URL(req.url ?? '/', 'http://localhost')
+    const pathname = requestPath(req.url)
     const modelPath = /^\/v1\/models\/(.+)$/.exec(pathname)
     const allowed = modelPath ? 'GET' : ROUTES[pathname]
     if (allowed === undefined) {
@@ -86,7 +86,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       throw new HttpError(405, 'invalid_request_error', `${req.method} is not allowed on ${pathname}; use ${allowed}.`, 'method_not_allowed', null, { Allow: allowed })
     }
     if (modelPath) {
-      const id = decodeURIComponent(modelPath[1] ?? '')
+      const id = decodePathSegment(modelPath[1] ?? '')
       const model = (await opts.backend.listModels()).find((m) => m.id === id)
       if (!model) throw modelNotFound(id)
       return sendJson(res, 200, modelObject(model), headers)
@@ -100,15 +100,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   }
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new AppError('CONFLICT', `Port ${opts.port} is already in use by another program. Choose another port for the API server.`)
-          : err,
-      )
-    })
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, address, opts.port)))
     server.listen(opts.port, address, () => resolve())
   })
+  // Once listening, a failure to accept a connection (EMFILE) is logged; unhandled it would end the process.
+  server.on('error', (err) => console.error('API server:', err))
   port = (server.address() as AddressInfo).port
   return {
     url: `http://127.0.0.1:${port}/v1`,
@@ -120,6 +116,33 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
+  }
+}
+
+/** The request target's path; a target no URL parser takes is the client's error. */
+function requestPath(target: string | undefined): string {
+  const url = URL.parse(target ?? '/', 'http://localhost')
+  if (url === null) throw badRequest(`The request target ${JSON.stringify(target)} is not a valid URL path.`)
+  return url.pathname
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw badRequest(`The model id in the path ('${segment}') is not valid percent-encoded UTF-8.`, 'model')
+  }
+}
+
+/** Why the server could not listen, as an app error the settings can show. */
+function listenError(err: NodeJS.ErrnoException, address: string, port: number): AppError {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new AppError('CONFLICT', `Port ${port} is already in use by another program. Choose another port for the API server.`)
+    case 'EACCES':
+      return new AppError('BAD_REQUEST', `Port ${port} needs administrator rights on this system. Choose a port from 1024 to 65535 for the API server.`)
+    default:
+      return new AppError('INTERNAL', `The API server could not listen on ${address}:${port} (${err.code ?? err.message}).`)
   }
 }
 

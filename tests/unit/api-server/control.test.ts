@@ -3,11 +3,12 @@
 
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { AppError } from '../../../src-shared/errors.ts'
 import { DEFAULT_SETTINGS, type Settings } from '../../../src-shared/types.ts'
 import { ApiServerControl } from '../../../src-main/api-server/control.ts'
 import { request, ScriptedBackend } from './helpers.ts'
@@ -77,6 +78,20 @@ describe('ApiServerControl', () => {
     const res = await request(portOf(after.url), 'GET', '/v1/models', { headers: origin })
     assert.equal(res.status, 200)
     assert.equal(res.headers['access-control-allow-origin'], 'http://localhost:5173')
+  })
+
+  it('names its options file, as an app error, when it cannot read or write it', async () => {
+    const file = path.join(dataDir, 'api-server.json')
+    await mkdir(`${file}.tmp`)
+    await assert.rejects(control.configure({ allowedOrigins: [] }), (err: unknown) => {
+      assert.ok(err instanceof AppError)
+      assert.equal(err.code, 'INTERNAL')
+      assert.equal(err.message, `Hearth could not write ${file} (EISDIR).`)
+      return true
+    })
+    await mkdir(file)
+    const reopened = new ApiServerControl({ dataDir, backend: new ScriptedBackend(), settings: () => settings })
+    await assert.rejects(reopened.status(), { name: 'AppError', message: `Hearth could not read ${file} (EISDIR).` })
   })
 
   it('is on for the run with an override, whatever Settings say', async () => {

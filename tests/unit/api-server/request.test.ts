@@ -66,6 +66,25 @@ describe('parseCompletionRequest', () => {
     assert.equal(refusal([base]).param, null)
   })
 
+  it('knows only its own roles, not names that live on every object', () => {
+    for (const role of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'tool']) {
+      assert.equal(refusal({ model: 'm', messages: [{ role, content: 'hi' }] }).param, 'messages[0].role', role)
+    }
+  })
+
+  it('caps stop strings as the app does: 16 of at most 256 characters each, saying which', () => {
+    assert.deepEqual(parse({ ...base, stop: 'x'.repeat(256) }).params.stop, ['x'.repeat(256)])
+    const long = refusal({ ...base, stop: 'x'.repeat(257) })
+    assert.equal(long.param, 'stop')
+    assert.match(long.message, /a stop string is at most 256 characters/)
+    const inList = refusal({ ...base, stop: ['end', 'y'.repeat(10_000)] })
+    assert.equal(inList.param, 'stop[1]')
+    assert.match(inList.message, /at most 256 characters/)
+    const many = refusal({ ...base, stop: Array.from({ length: 17 }, (_, i) => `s${i}`) })
+    assert.equal(many.param, 'stop')
+    assert.match(many.message, /at most 16 stop strings/)
+  })
+
   it("takes a prediction's text, whole or in text parts joined as they are", () => {
     assert.equal(parse(base).prediction, null)
     assert.equal(parse({ ...base, prediction: { type: 'content', content: 'def f():\n  return 1\n' } }).prediction, 'def f():\n  return 1\n')

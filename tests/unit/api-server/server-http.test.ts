@@ -4,6 +4,7 @@
 import { afterEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
+import net from 'node:net'
 import { AppError } from '../../../src-shared/errors.ts'
 import { startApiServer, type ApiServerOptions, type RunningApiServer } from '../../../src-main/api-server/server.ts'
 import { errorOf, HELLO, postJson, request, ScriptedBackend } from './helpers.ts'
@@ -17,6 +18,18 @@ afterEach(async () => {
 async function start(backend = new ScriptedBackend(), opts: Partial<ApiServerOptions> = {}): Promise<{ port: number; backend: ScriptedBackend }> {
   server = await startApiServer({ backend, port: 0, ...opts })
   return { port: server.port, backend }
+}
+
+/** The whole response to one hand-written request line (a target http.request would refuse to send). */
+function rawRequest(port: number, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(`${line}\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`))
+    let response = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => (response += chunk))
+    socket.on('end', () => resolve(response))
+    socket.on('error', reject)
+  })
 }
 
 /** Resolves once `predicate` holds, checking after each turn of the event loop. */
@@ -171,11 +184,65 @@ describe('API server errors', () => {
     const overflow = await postJson(port, HELLO)
     assert.equal(overflow.status, 400)
     assert.equal(errorOf(overflow).code, 'context_length_exceeded')
-    backend.failWith = new TypeError('boom')
-    const crash = await postJson(port, { ...HELLO, stream: true })
-    assert.equal(crash.status, 500)
-    assert.equal(errorOf(crash).type, 'server_error')
-    assert.match(errorOf(crash).message, /boom/)
+    assert.equal(errorOf(overflow).message, 'The prompt is longer than the context.')
+    backend.failWith = new AppError('DISK_FULL', 'The disk is full.')
+    const full = await postJson(port, HELLO)
+    assert.equal(full.status, 507)
+    assert.equal(errorOf(full).code, 'disk_full')
+  })
+
+  it('answers what is not an app error with a 500 that tells nothing of the insides, and logs it', async (t) => {
+    const logged = t.mock.method(console, 'error', () => undefined)
+    const { port, backend } = await start()
+    const thrown = [
+      new TypeError('boom at /home/user/.config/Hearth/secret.ts:12'),
+      Object.assign(new Error('SQLITE_CONSTRAINT_DATATYPE: datatype mismatch'), { code: 'SQLITE_CONSTRAINT_DATATYPE' }),
+      // As an engine process's foreign code arrives: AppError.fromData takes any code.
+      AppError.fromData({ code: 'ERR_OUT_OF_RANGE' as never, message: 'ERR_OUT_OF_RANGE in /srv/engine.ts' }),
+      AppError.fromData({ code: 'constructor' as never, message: 'a code that names a property of every object' }),
+      new AppError('INTERNAL', 'expected logits for 3 positions, got 1'),
+      'a thrown string',
+    ]
+    for (const [i, err] of thrown.entries()) {
+      backend.failWith = err
+      const res = await postJson(port, { ...HELLO, stream: i % 2 === 1 })
+      assert.equal(res.status, 500)
+      const error = errorOf(res)
+      assert.deepEqual([error.type, error.code], ['server_error', 'internal_error'])
+      assert.match(error.message, /^Hearth failed to answer because of an internal error \(logged as [0-9a-f]{8}\)\.$/)
+      const reference = /logged as ([0-9a-f]{8})/.exec(error.message)?.[1] ?? ''
+      const call = logged.mock.calls.at(-1)
+      assert.ok(call && String(call.arguments[0]).includes(reference), 'the log line carries the reference')
+      assert.equal(call.arguments[1], err)
+    }
+    assert.equal(logged.mock.callCount(), thrown.length)
+  })
+
+  it('sends a stream that fails after its first token an error event without the internal message', async (t) => {
+    t.mock.method(console, 'error', () => undefined)
+    const { port, backend } = await start()
+    const generate = backend.generate.bind(backend)
+    backend.generate = async (model, messages, params, onToken, signal, options) => {
+      await generate(model, messages, { ...params, maxTokens: 1 }, onToken, signal, options)
+      throw new RangeError('Array buffer allocation failed')
+    }
+    const res = await postJson(port, { ...HELLO, stream: true })
+    assert.equal(res.status, 200)
+    const last = res.body.split('\n\n').filter((e) => e !== '').at(-1) ?? ''
+    const event = JSON.parse(last.slice('data: '.length)) as { error: { code: string; message: string } }
+    assert.equal(event.error.code, 'internal_error')
+    assert.doesNotMatch(event.error.message, /allocation/)
+  })
+
+  it('answers 400, not 500, for a model path that is not percent-encoded UTF-8 and a target that is no URL', async () => {
+    const { port } = await start()
+    const malformed = await request(port, 'GET', '/v1/models/%E0%A4%A')
+    assert.equal(malformed.status, 400)
+    assert.equal(errorOf(malformed).param, 'model')
+    assert.match(errorOf(malformed).message, /not valid percent-encoded UTF-8/)
+    const target = await rawRequest(port, 'GET http://[ HTTP/1.1')
+    assert.match(target, /^HTTP\/1\.1 400 /)
+    assert.match(target, /not a valid URL path/)
   })
 })
 
