@@ -17,7 +17,7 @@ export interface SessionOptions {
    * machine, and a step waits for its slowest thread (PERFORMANCE.md).
    */
   spinning?: boolean
-  /** Longest sequence the buffers are sized for (the model's context length). */
+  /** Longest sequence a pass may reach (the model's context length); buffers grow towards it as passes need. */
   contextLength: number
   /** Fallbacks for symbolic dims in the metadata (from config.json). */
   kvHeads: number
@@ -68,6 +68,12 @@ export interface ForwardOptions {
  */
 const GROW_STEP = 64
 
+/**
+ * Positions the attention_mask and position_ids buffers cover at first. They double as passes
+ * reach further, so memory follows the context used, never the context a config declares (issue 15).
+ */
+const FIRST_POSITIONS = 512
+
 export class ModelSession {
   readonly sig: Signature
   readonly provider: ProviderName
@@ -79,9 +85,9 @@ export class ModelSession {
   readonly fusions: string[]
   private session: ort.InferenceSession
   private contextLength: number
-  // Buffers reused by every forward pass, sized once; tensors over them are views, not copies.
-  private ones: BigInt64Array | Int32Array // [contextLength] of 1: attention_mask is a prefix view
-  private arange: BigInt64Array | Int32Array // [contextLength] of 0, 1, 2, ...: position_ids views
+  // Buffers reused by every forward pass; tensors over them are views, not copies.
+  private ones: BigInt64Array | Int32Array // [covered positions] of 1: attention_mask is a prefix view
+  private arange: BigInt64Array | Int32Array // [covered positions] of 0, 1, 2, ...: position_ids views
   private mask: BigInt64Array | Int32Array // in place: [capacity + new tokens], rewritten per pass
   private ids: BigInt64Array | Int32Array // [chunk capacity]: input_ids of this pass
   private keepLast: ort.Tensor | null
@@ -102,12 +108,9 @@ export class ModelSession {
     const logitsMeta = session.outputMetadata.find((m) => m.name === NAMES.logits)
     const vocabDim = logitsMeta?.isTensor ? logitsMeta.shape[2] : undefined
     this.vocab = typeof vocabDim === 'number' ? vocabDim : opts.vocab
-    this.ones = intArray(sig.mask ?? 'int64', opts.contextLength)
-    this.arange = intArray(sig.positions ?? 'int64', opts.contextLength)
-    for (let i = 0; i < opts.contextLength; i++) {
-      setInt(this.ones, i, 1)
-      setInt(this.arange, i, i)
-    }
+    this.ones = intArray(sig.mask ?? 'int64', 0)
+    this.arange = intArray(sig.positions ?? 'int64', 0)
+    this.cover(Math.min(FIRST_POSITIONS, opts.contextLength))
     this.mask = intArray(sig.mask ?? 'int64', sig.inPlace ? 2 * GROW_STEP : 0)
     this.ids = intArray(sig.ids, 512)
     const keep = (v: number): ort.Tensor | null => {
@@ -151,6 +154,7 @@ export class ModelSession {
     if (total > this.contextLength) {
       throw new AppError('CONTEXT_OVERFLOW', `${total} tokens exceed the model's context of ${this.contextLength}`)
     }
+    this.cover(total)
     if (n > this.ids.length) this.ids = intArray(this.sig.ids, Math.max(n, this.ids.length * 2))
     for (let i = 0; i < n; i++) setInt(this.ids, i, tokens[i]!)
     if (!this.sig.inPlace) kv.compact()
@@ -220,6 +224,11 @@ export class ModelSession {
     await this.session.release()
   }
 
+  /** Positions the attention_mask and position_ids buffers cover now: the furthest pass so far, at least FIRST_POSITIONS. */
+  get coveredPositions(): number {
+    return this.arange.length
+  }
+
   /**
    * Positions a cache holds to fit `needed`: in-place caches grow in steps, to at most one short
    * of the context (so a last decode pass still fits: see forward).
@@ -227,6 +236,21 @@ export class ModelSession {
   capacityFor(needed: number): number {
     if (!this.sig.inPlace) return needed
     return Math.max(needed, Math.min(this.contextLength - 1, Math.ceil(needed / GROW_STEP) * GROW_STEP))
+  }
+
+  /** Grows `ones` and `arange` to cover positions 0 .. total - 1, doubling, at most to the context. */
+  private cover(total: number): void {
+    const from = this.arange.length
+    if (total <= from) return
+    const n = Math.min(this.contextLength, Math.max(total, 2 * from))
+    const ones = intArray(this.sig.mask ?? 'int64', n)
+    const arange = intArray(this.sig.positions ?? 'int64', n)
+    for (let i = 0; i < n; i++) {
+      setInt(ones, i, 1)
+      setInt(arange, i, i)
+    }
+    this.ones = ones
+    this.arange = arange
   }
 
   /** attention_mask for an in-place pass: [nPast cached positions | spare ones, masked | new tokens]. */

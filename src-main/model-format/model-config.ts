@@ -30,6 +30,15 @@ export interface ModelConfig {
 
 type Json = Record<string, unknown>
 
+/**
+ * The longest context a config may declare: 2^24 tokens. Position ids become float32 angles in
+ * RoPE, exact only up to 2^24, and the longest-context open models declare ~10M (Llama 4 Scout:
+ * 10,485,760). A larger value is a broken or hostile config; nothing is sized by it (issue 15).
+ */
+export const MAX_CONTEXT_LENGTH = 2 ** 24
+
+const CONTEXT_KEYS = ['max_position_embeddings', 'n_positions', 'max_sequence_length', 'seq_length']
+
 /** Reads and validates config.json and the optional generation_config.json; throws MODEL_INVALID. */
 export async function readModelConfig(dir: string): Promise<ModelConfig> {
   const config = await readJsonObject(dir, 'config.json', true)
@@ -41,12 +50,7 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
   const heads = pickInt(text, ['num_attention_heads', 'n_head'])
   const hiddenSize = pickInt(text, ['hidden_size', 'n_embd', 'd_model'])
   const vocabSize = pickInt(text, ['vocab_size'])
-  const contextLength = pickInt(text, [
-    'max_position_embeddings',
-    'n_positions',
-    'max_sequence_length',
-    'seq_length',
-  ])
+  const [contextKey, contextLength] = pickIntEntry(text, CONTEXT_KEYS) ?? [CONTEXT_KEYS[0], null]
   const missing = Object.entries({
     num_hidden_layers: layers,
     num_attention_heads: heads,
@@ -58,6 +62,12 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
     .map(([k]) => k)
   if (missing.length > 0 || !layers || !heads || !hiddenSize || !vocabSize || !contextLength) {
     throw new AppError('MODEL_INVALID', `config.json lacks ${missing.join(', ')}`)
+  }
+  if (contextLength > MAX_CONTEXT_LENGTH) {
+    throw new AppError(
+      'MODEL_INVALID',
+      `config.json's ${contextKey} (${contextLength}) is past the longest context Hearth runs, ${MAX_CONTEXT_LENGTH.toLocaleString('en-US')} tokens`,
+    )
   }
   const kvHeads = pickInt(text, ['num_key_value_heads', 'n_head_kv', 'num_kv_heads']) ?? heads
   const headDim = pickInt(text, ['head_dim']) ?? hiddenSize / heads
@@ -160,9 +170,14 @@ function isObject(value: unknown): value is Json {
 }
 
 function pickInt(obj: Json, keys: string[]): number | null {
+  return pickIntEntry(obj, keys)?.[1] ?? null
+}
+
+/** The first of `keys` holding a positive integer, and its value. */
+function pickIntEntry(obj: Json, keys: string[]): [string, number] | null {
   for (const key of keys) {
     const v = obj[key]
-    if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v
+    if (typeof v === 'number' && Number.isInteger(v) && v > 0) return [key, v]
   }
   return null
 }

@@ -89,6 +89,11 @@ describe('inspectModelFolder', () => {
       { 'config.json': JSON.stringify({ model_type: 'llama', vocab_size: 10 }) },
       /config\.json lacks num_hidden_layers, num_attention_heads, hidden_size/,
     ],
+    [
+      'a context no machine holds',
+      { 'config.json': JSON.stringify({ ...CONFIG, max_position_embeddings: 1e9 }) },
+      /max_position_embeddings \(1000000000\) is past the longest context Hearth runs/,
+    ],
     ['a corrupt generation_config.json', { 'generation_config.json': 'nope' }, /generation_config\.json is not valid JSON/],
     ['a missing tokenizer.json', { 'tokenizer.json': '' }, /tokenizer\.json is missing/],
     ['a tokenizer without a model', { 'tokenizer.json': '{}' }, /tokenizer\.json has no "model"/],
