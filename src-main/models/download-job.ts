@@ -14,6 +14,9 @@ import { diskFull, downloadFile, type DownloadIo, type FileDownload } from './fi
 import { formatBytes } from './format.ts'
 import type { HubClient, HubFile } from './hub.ts'
 import { filesForVariant } from './repo-files.ts'
+import { checkFolderOwner, claimFolder, modelIdForRepo } from './repo-folder.ts'
+
+export { modelIdForRepo }
 
 export const STAGING_DIR = '.downloads'
 /** Room left free beyond the download itself, for the database, logs and the OS. */
@@ -41,28 +44,28 @@ export interface JobContext {
   fileOptions?: Pick<FileDownload, 'retries' | 'retryDelayMs' | 'stallMs'>
 }
 
-/** The folder name a repository gets: 'owner/name' becomes 'owner--name'. */
-export function modelIdForRepo(repo: string): string {
-  return repo.replace('/', '--')
-}
-
 export function stagingPath(modelsDir: string, modelId: string, variant: VariantName): string {
   return path.join(modelsDir, STAGING_DIR, `${modelId}@${variant}`)
 }
 
-/** The pinned plan of an interrupted download of the same request, else a fresh one from the hub. */
+/**
+ * The pinned plan of an interrupted download of the same request, else a fresh one from the hub.
+ * `signal` cancels the hub requests, each of which also times out on its own.
+ */
 export async function planDownload(
   hub: HubClient,
   modelsDir: string,
   request: { repo: string; revision: string; variant: VariantName },
+  signal?: AbortSignal,
 ): Promise<DownloadPlan> {
   const modelId = modelIdForRepo(request.repo)
   const dir = stagingPath(modelsDir, modelId, request.variant)
   const pinned = await readPlan(dir)
-  if (pinned && pinned.repo === request.repo && pinned.revision === request.revision) return pinned
+  // A plan staged under the folder naming before [TAG_REPO_FOLDER] names another model id.
+  if (pinned && pinned.repo === request.repo && pinned.revision === request.revision && pinned.modelId === modelId) return pinned
 
-  const commit = await hub.resolveCommit(request.repo, request.revision)
-  const listing = await hub.listFiles(request.repo, commit)
+  const commit = await hub.resolveCommit(request.repo, request.revision, signal)
+  const listing = await hub.listFiles(request.repo, commit, signal)
   const plan: DownloadPlan = {
     ...request,
     commit,
@@ -92,6 +95,7 @@ export async function runDownload(plan: DownloadPlan, ctx: JobContext): Promise<
   if (existing && !existing.isDirectory()) {
     throw new AppError('CONFLICT', `${finalDir} is a link to an imported folder; Hearth will not download into it`)
   }
+  await checkFolderOwner(finalDir, plan.repo)
 
   const needed = await bytesStillNeeded(plan, staging)
   const free = await ctx.io.freeBytes(ctx.modelsDir)
@@ -110,9 +114,7 @@ export async function runDownload(plan: DownloadPlan, ctx: JobContext): Promise<
       url: ctx.hub.fileUrl(plan.repo, plan.commit, file.path),
       file,
       target,
-      endpoint: ctx.hub.endpoint,
-      headers: ctx.hub.headers,
-      fetch: ctx.hub.fetch,
+      request: ctx.hub.request,
       io: ctx.io,
       signal: ctx.signal,
       onBytes: ctx.onBytes,
@@ -128,6 +130,7 @@ export async function runDownload(plan: DownloadPlan, ctx: JobContext): Promise<
     throw new AppError('MODEL_INVALID', `${plan.repo} downloaded and verified, but cannot be run: ${staged.reason}`)
   }
   try {
+    await claimFolder(finalDir, plan.repo)
     await install(plan, staging, finalDir)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw diskFull(finalDir)

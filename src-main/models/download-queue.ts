@@ -6,7 +6,7 @@ import { AppError } from '../../src-shared/errors.ts'
 import type { DownloadProgress, ModelSummary, VariantName } from '../../src-shared/types.ts'
 import { forgetPlan, modelIdForRepo, planDownload, runDownload, stagingPath, type JobContext } from './download-job.ts'
 import type { DownloadIo } from './file-download.ts'
-import type { HubClient } from './hub.ts'
+import { checkRepoId, type HubClient } from './hub.ts'
 import { RateMeter } from './rate-meter.ts'
 
 export interface DownloadRequest {
@@ -48,6 +48,7 @@ export class DownloadQueue {
 
   /** Queues a download; the same repository and variant while unfinished returns the same job. */
   enqueue(request: DownloadRequest): DownloadProgress {
+    checkRepoId(request.repo)
     const revision = request.revision ?? 'main'
     for (const job of this.jobs.values()) {
       const p = job.progress
@@ -148,7 +149,12 @@ export class DownloadQueue {
     }
     update({ state: 'downloading' }, true)
     try {
-      const plan = await planDownload(deps.hub, deps.modelsDir, { repo: p.repo, revision: job.revision, variant: p.variant })
+      const plan = await planDownload(
+        deps.hub,
+        deps.modelsDir,
+        { repo: p.repo, revision: job.revision, variant: p.variant },
+        job.controller.signal,
+      )
       update({ bytesTotal: plan.files.reduce((sum, f) => sum + f.size, 0) }, true)
       const model = await runDownload(plan, {
         hub: deps.hub,

@@ -10,7 +10,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import { AppError } from '../../src-shared/errors.ts'
-import { causeCode, hubFetch, statusError, type HubFile } from './hub.ts'
+import { causeCode, statusError, type HubClient, type HubFile } from './hub.ts'
 
 /** File system access a download needs; tests substitute a full disk. */
 export interface DownloadIo {
@@ -48,9 +48,8 @@ export interface FileDownload {
   file: HubFile
   /** Absolute path the verified file gets. */
   target: string
-  endpoint: string
-  headers: Readonly<Record<string, string>>
-  fetch: typeof fetch
+  /** The hub's request: it decides which hops carry credentials [TAG_HUB_CREDENTIALS]. */
+  request: HubClient['request']
   io: DownloadIo
   signal: AbortSignal
   /** Bytes received; negative when the server ignored Range and the file restarts from zero. */
@@ -61,7 +60,7 @@ export interface FileDownload {
   retries?: number
   /** Delay before retry n (1-based); tests pass 0. */
   retryDelayMs?: (attempt: number) => number
-  /** Abort an attempt that receives nothing for this long. */
+  /** Abort an attempt that receives nothing for this long, response headers included. */
   stallMs?: number
 }
 
@@ -152,7 +151,7 @@ async function transfer(job: FileDownload, state: PartState): Promise<void> {
   const stall = new AbortController()
   const signal = AbortSignal.any([job.signal, stall.signal])
   let timer = setTimeout(() => stall.abort(), stallMs)
-  const headers: Record<string, string> = { ...job.headers }
+  const headers: Record<string, string> = {}
   if (state.have > 0) {
     headers.range = `bytes=${state.have}-`
     // If the server's copy changed since the part began, If-Range makes it send all of it (200).
@@ -161,7 +160,7 @@ async function transfer(job: FileDownload, state: PartState): Promise<void> {
     if (etag && !etag.startsWith('W/')) headers['if-range'] = etag
   }
   try {
-    const res = await hubFetch(job.fetch, job.endpoint, job.url, { headers, signal })
+    const res = await job.request(job.url, { headers, signal })
     if (res.status === 200 && state.have > 0) {
       await rm(state.part, { force: true })
       job.onBytes(-state.have)

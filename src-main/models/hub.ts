@@ -18,14 +18,16 @@ export interface HubFile {
 export interface HubClient {
   readonly endpoint: string
   /** The commit sha a branch, tag or sha names right now. */
-  resolveCommit(repo: string, revision: string): Promise<string>
+  resolveCommit(repo: string, revision: string, signal?: AbortSignal): Promise<string>
   /** Every file of the repository at that commit. */
-  listFiles(repo: string, commit: string): Promise<HubFile[]>
+  listFiles(repo: string, commit: string, signal?: AbortSignal): Promise<HubFile[]>
   /** Where a file's bytes come from; it may redirect to a CDN. */
   fileUrl(repo: string, commit: string, path: string): string
-  /** Headers every request carries (authorization when a token is set). */
-  readonly headers: Readonly<Record<string, string>>
-  readonly fetch: typeof fetch
+  /**
+   * A GET that follows redirects itself [TAG_HUB_CREDENTIALS]. Network failures become
+   * HUB_UNREACHABLE; once `signal` has aborted, its error passes through as it is.
+   */
+  request(url: string, init: { headers?: Record<string, string>; signal?: AbortSignal | undefined }): Promise<Response>
 }
 
 export interface HubOptions {
@@ -34,33 +36,88 @@ export interface HubOptions {
   /** For gated or private repositories; defaults to HF_TOKEN. */
   token?: string | undefined
   fetch?: typeof fetch
+  /** An API request (commit, file list page) not answered in full by then fails; default 30 s. */
+  timeoutMs?: number | undefined
 }
+
+const DEFAULT_TIMEOUT_MS = 30_000
+/** A listing longer than this is not a model repository; a hub that pages forever is refused. */
+const MAX_PAGES = 100
+/** One page of JSON; the Hub's largest tree pages are a few hundred KB. */
+const MAX_JSON_BYTES = 32 * 1024 * 1024
+const MAX_REDIRECTS = 10
+const RETRY_ADVICE = 'Check the network connection, or choose another endpoint (--endpoint or HF_ENDPOINT).'
 
 export function createHubClient(options: HubOptions = {}): HubClient {
   const endpoint = normalizeEndpoint(options.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT)
+  const origin = new URL(endpoint).origin
   const token = options.token ?? process.env.HF_TOKEN
-  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
   const doFetch = options.fetch ?? fetch
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
 
-  async function getJson(url: string, what: string): Promise<{ body: unknown; res: Response }> {
-    const res = await hubFetch(doFetch, endpoint, url, { headers })
-    if (!res.ok) throw statusError(res.status, what)
+  // [TAG_HUB_CREDENTIALS] The token goes to the endpoint's origin only. Redirects are followed
+  // here, not by fetch, so that holds whatever fetch does: once a chain leaves the origin (to a
+  // CDN, or anywhere a redirect points), no later hop carries the token, even one coming back.
+  const request: HubClient['request'] = async (url, init) => {
+    let target = url
+    let credentials = token !== undefined && token !== ''
+    for (let hop = 0; ; hop++) {
+      credentials &&= new URL(target).origin === origin
+      const headers = credentials ? { ...init.headers, authorization: `Bearer ${token}` } : { ...init.headers }
+      let res: Response
+      try {
+        res = await doFetch(target, { headers, signal: init.signal, redirect: 'manual' })
+      } catch (err) {
+        if (init.signal?.aborted) throw err
+        throw unreachable(endpoint, err)
+      }
+      const location = res.headers.get('location')
+      if (res.status < 300 || res.status > 399 || location === null) return res
+      await res.body?.cancel()
+      if (hop >= MAX_REDIRECTS) throw new AppError('DOWNLOAD_FAILED', `The hub redirected ${url} more than ${MAX_REDIRECTS} times`)
+      const next = new URL(location, target)
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+        throw new AppError('DOWNLOAD_FAILED', `The hub redirected ${url} to a ${next.protocol} URL`)
+      }
+      target = next.toString()
+    }
+  }
+
+  /** One API answer, whole, within timeoutMs; `signal` cancels it sooner. */
+  async function getJson(url: string, what: string, signal: AbortSignal | undefined): Promise<{ body: unknown; res: Response }> {
+    const timeout = new AbortController()
+    const timer = setTimeout(() => timeout.abort(), timeoutMs)
     try {
-      return { body: await res.json(), res }
+      const res = await request(url, { signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal })
+      if (!res.ok) {
+        await res.body?.cancel()
+        throw statusError(res.status, what)
+      }
+      const text = await readText(res, what)
+      try {
+        return { body: JSON.parse(text), res }
+      } catch (err) {
+        throw new AppError('DOWNLOAD_FAILED', `${what}: the hub sent something that is not JSON (${errMessage(err)})`)
+      }
     } catch (err) {
-      throw new AppError('DOWNLOAD_FAILED', `${what}: the hub sent something that is not JSON (${errMessage(err)})`)
+      if (signal?.aborted) throw new AppError('CANCELLED', `Cancelled while waiting for the hub (${what})`)
+      if (timeout.signal.aborted) {
+        throw new AppError('HUB_UNREACHABLE', `The model hub at ${endpoint} did not answer within ${timeoutMs / 1000} s. ${RETRY_ADVICE}`)
+      }
+      throw err
+    } finally {
+      clearTimeout(timer)
     }
   }
 
   return {
     endpoint,
-    headers,
-    fetch: doFetch,
+    request,
 
-    async resolveCommit(repo, revision) {
+    async resolveCommit(repo, revision, signal) {
       checkRepoId(repo)
       const url = `${endpoint}/api/models/${repoPath(repo)}/revision/${encodeURIComponent(revision)}`
-      const { body } = await getJson(url, `Repository ${repo} (revision ${revision})`)
+      const { body } = await getJson(url, `Repository ${repo} (revision ${revision})`, signal)
       const sha = isRecord(body) ? body.sha : undefined
       if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
         throw new AppError('DOWNLOAD_FAILED', `The hub's answer for ${repo} has no commit sha`)
@@ -68,19 +125,24 @@ export function createHubClient(options: HubOptions = {}): HubClient {
       return sha
     },
 
-    async listFiles(repo, commit) {
+    async listFiles(repo, commit, signal) {
       checkRepoId(repo)
       const files: HubFile[] = []
       let next: string | null = `${endpoint}/api/models/${repoPath(repo)}/tree/${encodeURIComponent(commit)}?recursive=true`
       // The tree API pages long listings through a Link: <...>; rel="next" header.
-      while (next) {
-        const { body, res } = await getJson(next, `File list of ${repo}`)
+      for (let page = 1; next; page++) {
+        if (page > MAX_PAGES) throw new AppError('DOWNLOAD_FAILED', `The file list of ${repo} runs past ${MAX_PAGES} pages; Hearth stops there`)
+        const { body, res } = await getJson(next, `File list of ${repo}`, signal)
         if (!Array.isArray(body)) throw new AppError('DOWNLOAD_FAILED', `The file list of ${repo} is not an array`)
         for (const entry of body) {
           const file = toHubFile(entry)
           if (file) files.push(file)
         }
-        next = nextPage(res.headers.get('link'), endpoint)
+        next = nextPage(res.headers.get('link'), next)
+        const nextOrigin = next === null ? origin : new URL(next).origin
+        if (nextOrigin !== origin) {
+          throw new AppError('DOWNLOAD_FAILED', `The file list of ${repo} continues on another site (${nextOrigin}); Hearth follows pages on ${origin} only`)
+        }
       }
       return files
     },
@@ -99,24 +161,6 @@ export function checkRepoId(repo: string): void {
   if (!ok) throw new AppError('BAD_REQUEST', `"${repo}" is not a repository id (expected owner/name)`)
 }
 
-/**
- * fetch with network failures turned into HUB_UNREACHABLE naming the endpoint and the cause
- * (connection refused, name not found, reset). HTTP statuses are left to the caller.
- */
-export async function hubFetch(
-  doFetch: typeof fetch,
-  endpoint: string,
-  url: string,
-  init: RequestInit,
-): Promise<Response> {
-  try {
-    return await doFetch(url, { redirect: 'follow', ...init })
-  } catch (err) {
-    if (init.signal?.aborted) throw err
-    throw unreachable(endpoint, err)
-  }
-}
-
 export function unreachable(endpoint: string, err: unknown): AppError {
   const code = causeCode(err)
   const why =
@@ -131,7 +175,7 @@ export function unreachable(endpoint: string, err: unknown): AppError {
             : rootCauseMessage(err)
   return new AppError(
     'HUB_UNREACHABLE',
-    `Cannot reach the model hub at ${endpoint} (${why}). Check the network connection, or choose another endpoint (--endpoint or HF_ENDPOINT).`,
+    `Cannot reach the model hub at ${endpoint} (${why}). ${RETRY_ADVICE}`,
   )
 }
 
@@ -179,10 +223,25 @@ function toHubFile(entry: unknown): HubFile | null {
   }
 }
 
-function nextPage(link: string | null, endpoint: string): string | null {
+/** The rel="next" target, resolved against the page that named it. */
+function nextPage(link: string | null, page: string): string | null {
   const match = link ? /<([^>]+)>\s*;\s*rel="next"/.exec(link) : null
   if (!match?.[1]) return null
-  return new URL(match[1], endpoint).toString()
+  return new URL(match[1], page).toString()
+}
+
+/** The body as text, refused past MAX_JSON_BYTES rather than held whole. */
+async function readText(res: Response, what: string): Promise<string> {
+  if (!res.body) return ''
+  const chunks: Uint8Array[] = []
+  let bytes = 0
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    bytes += chunk.byteLength
+    // Throwing out of the loop cancels the stream.
+    if (bytes > MAX_JSON_BYTES) throw new AppError('DOWNLOAD_FAILED', `${what}: the hub's answer runs past ${MAX_JSON_BYTES / 1024 / 1024} MiB`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 function normalizeEndpoint(endpoint: string): string {

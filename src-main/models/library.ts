@@ -25,7 +25,7 @@ import { fitModel, systemMemory } from './hardware-fit.ts'
 import { runConversion, type ConversionSpawner } from './gguf/run-conversion.ts'
 import type { WeightPrecision } from './gguf/weight-source.ts'
 import { createHubClient, type HubClient } from './hub.ts'
-import { copyModelFolder, diskUsage, variantFiles } from './model-files.ts'
+import { copyModelFolder, diskUsage, planCopy, variantFiles } from './model-files.ts'
 import { listRemoteVariants } from './repo-files.ts'
 
 export interface ModelLibraryOptions {
@@ -41,6 +41,8 @@ export interface ModelLibraryOptions {
   now?: () => number
   progressIntervalMs?: number
   fileOptions?: Pick<FileDownload, 'retries' | 'retryDelayMs' | 'stallMs'>
+  /** How long one Hub API request (commit, file list page) may take; default 30 s. */
+  hubTimeoutMs?: number | undefined
   /** How the GGUF converter's process starts (the desktop app's utilityProcess); default: its source, forked. */
   converter?: { entry: string; spawn: ConversionSpawner } | undefined
 }
@@ -109,7 +111,12 @@ export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
   const modelsDir = path.resolve(options.modelsDir)
   const inspect = options.inspect ?? inspectModelFolder
   const io = options.io ?? nodeIo
-  const hub: HubClient = createHubClient({ endpoint: options.endpoint, token: options.token, fetch: options.fetch })
+  const hub: HubClient = createHubClient({
+    endpoint: options.endpoint,
+    token: options.token,
+    fetch: options.fetch,
+    timeoutMs: options.hubTimeoutMs,
+  })
   const listeners: { [E in keyof ModelLibraryEvents]: Set<(payload: ModelLibraryEvents[E]) => void> } = {
     download: new Set(),
     changed: new Set(),
@@ -156,6 +163,9 @@ export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
 
     async import(source, mode = 'copy') {
       const src = path.resolve(source)
+      // Links are checked before anything reads through them [TAG_IMPORT_LINKS].
+      const isDir = (await stat(src).catch(() => null))?.isDirectory() ?? false
+      const copy = mode === 'copy' && isDir ? await planCopy(src) : null
       const summary = await inspect(src)
       if (!summary.valid) throw new AppError('IMPORT_INVALID', `${src} is not a model Hearth can run: ${summary.reason}`)
       if (isInside(src, modelsDir)) throw new AppError('CONFLICT', `${src} is already in the models folder`)
@@ -168,7 +178,7 @@ export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
       if (mode === 'link') {
         await symlink(src, dest, process.platform === 'win32' ? 'junction' : 'dir')
       } else {
-        await copyModelFolder(src, dest, path.join(modelsDir, '.imports'), io)
+        await copyModelFolder(copy ?? (await planCopy(src)), dest, path.join(modelsDir, '.imports'), io)
       }
       emitChanged(id)
       return inspect(dest)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
@@ -7,7 +7,7 @@ import type { DownloadProgress } from '../../../src-shared/types.ts'
 import { nodeIo, type DownloadIo } from '../../../src-main/models/file-download.ts'
 import { createModelLibrary, type ModelLibrary } from '../../../src-main/models/library.ts'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
-import { closedPort, startFakeHub, type FakeHub } from './fake-hub.ts'
+import { closedPort, startFakeHub, startServer, type FakeHub } from './fake-hub.ts'
 
 const DATA = 'onnx/model_q4.onnx_data'
 const Q4_FILES = [
@@ -41,18 +41,29 @@ beforeEach(async () => {
   hub.requests.length = 0
 })
 
-function open(options: { io?: DownloadIo; endpoint?: string } = {}): ModelLibrary {
+interface OpenOptions {
+  io?: DownloadIo
+  endpoint?: string
+  token?: string
+  hubTimeoutMs?: number
+  retries?: number
+  stallMs?: number
+}
+
+function open(options: OpenOptions = {}): ModelLibrary {
   return createModelLibrary({
     modelsDir,
     endpoint: options.endpoint ?? hub.endpoint,
+    token: options.token,
+    hubTimeoutMs: options.hubTimeoutMs,
     io: options.io,
     progressIntervalMs: 0,
-    fileOptions: { retries: 3, retryDelayMs: () => 0, stallMs: 10_000 },
+    fileOptions: { retries: options.retries ?? 3, retryDelayMs: () => 0, stallMs: options.stallMs ?? 10_000 },
   })
 }
 
-async function download(library: ModelLibrary, variant: 'q4' | 'fp32' = 'q4'): Promise<DownloadProgress> {
-  const job = await library.download({ repo: hub.repo, variant })
+async function download(library: ModelLibrary, variant: 'q4' | 'fp32' = 'q4', repo = hub.repo): Promise<DownloadProgress> {
+  const job = await library.download({ repo, variant })
   return library.waitForDownload(job.jobId)
 }
 
@@ -288,5 +299,118 @@ describe('ModelLibrary#download', () => {
     const [model] = await library.list()
     assert.ok(model?.valid)
     assert.deepEqual(model.variants.map((v) => v.name).sort(), ['fp32', 'q4'])
+  })
+})
+
+describe('ModelLibrary#download against a hub that stalls', () => {
+  it('fails the plan with a timeout error when the hub accepts and never answers', { timeout: 10_000 }, async () => {
+    const silent = await startServer(() => {})
+    try {
+      const result = await download(open({ endpoint: silent.endpoint, hubTimeoutMs: 50 }))
+      assert.equal(result.state, 'failed')
+      assert.equal(result.error?.code, 'HUB_UNREACHABLE')
+      assert.match(result.error?.message ?? '', /did not answer within 0\.05 s/)
+    } finally {
+      await silent.close()
+    }
+  })
+
+  it('cancels a download while its plan waits on a silent hub', { timeout: 10_000 }, async () => {
+    const silent = await startServer(() => {})
+    try {
+      const library = open({ endpoint: silent.endpoint, hubTimeoutMs: 600_000 })
+      const job = await library.download({ repo: hub.repo, variant: 'q4' })
+      await silent.received()
+      const result = await library.cancelDownload(job.jobId)
+      assert.equal(result.state, 'cancelled')
+      assert.equal(result.error, null)
+      assert.deepEqual(await library.partialDownloads(), [])
+    } finally {
+      await silent.close()
+    }
+  })
+
+  it('fails a file whose server goes quiet, naming it, and keeps what arrived', { timeout: 10_000 }, async () => {
+    const held = hub.holdOnce(DATA, 20_000)
+    const pending = download(open({ stallMs: 50, retries: 0 }))
+    await held
+
+    const result = await pending
+
+    assert.equal(result.state, 'failed')
+    assert.equal(result.error?.code, 'DOWNLOAD_FAILED')
+    assert.equal(result.error?.message, `No data arrived for ${DATA} in 0.05 s`)
+    assert.equal((await stat(stagedPart(DATA))).size, 20_000)
+  })
+})
+
+describe('ModelLibrary#download credentials', () => {
+  it('sends the token to the hub and none to a CDN on another origin', async () => {
+    const cdn = await startFakeHub(sourceDir)
+    const mirror = await startFakeHub(sourceDir, { cdn: cdn.endpoint })
+    try {
+      const result = await download(open({ endpoint: mirror.endpoint, token: 'secret' }))
+
+      assert.equal(result.state, 'done', JSON.stringify(result.error))
+      assert.ok(cdn.requests.length > 0, 'LFS files came from the CDN')
+      assert.deepEqual([...new Set(cdn.requests.map((r) => r.authorization))], [null])
+      assert.deepEqual([...new Set(mirror.requests.map((r) => r.authorization))], ['Bearer secret'])
+    } finally {
+      await Promise.all([cdn.close(), mirror.close()])
+    }
+  })
+})
+
+describe('ModelLibrary#download folders', () => {
+  it('installs a--b/c and a/b--c into folders of their own', async () => {
+    const first = await startFakeHub(sourceDir, { repo: 'a--b/c' })
+    const second = await startFakeHub(sourceDir, { repo: 'a/b--c' })
+    try {
+      const one = await download(open({ endpoint: first.endpoint }), 'q4', 'a--b/c')
+      const other = await download(open({ endpoint: second.endpoint }), 'fp32', 'a/b--c')
+
+      assert.equal(one.state, 'done', JSON.stringify(one.error))
+      assert.equal(other.state, 'done', JSON.stringify(other.error))
+      assert.notEqual(one.modelId, other.modelId)
+      const listed = await open().list()
+      assert.deepEqual(listed.map((m) => [m.id, m.valid && m.variants.map((v) => v.name)]).sort(), [
+        [one.modelId, ['q4']],
+        [other.modelId, ['fp32']],
+      ].sort())
+    } finally {
+      await Promise.all([first.close(), second.close()])
+    }
+  })
+
+  it("refuses to install into a folder that holds another repository's download, and leaves it alone", async () => {
+    const folder = path.join(modelsDir, 'test-org--tiny-model')
+    await mkdir(folder)
+    await writeFile(path.join(folder, '.hearth-download.json'), JSON.stringify({ repo: 'someone/else' }))
+    await writeFile(path.join(folder, 'config.json'), '{}')
+
+    const result = await download(open())
+
+    assert.equal(result.state, 'failed')
+    assert.equal(result.error?.code, 'CONFLICT')
+    assert.equal(
+      result.error?.message,
+      `${folder} holds someone/else, not test-org/tiny-model; Hearth will not install one repository over another. Remove that model first.`,
+    )
+    assert.equal(hub.requests.length, 0, 'no file was requested')
+    assert.deepEqual((await readdir(folder)).sort(), ['.hearth-download.json', 'config.json'])
+  })
+
+  it('adds a variant to a folder an earlier Hearth downloaded, and marks it as that repository\'s', async () => {
+    const folder = path.join(modelsDir, 'test-org--tiny-model')
+    await cp(sourceDir, folder, { recursive: true, filter: (from) => !/model_q4/.test(from) })
+
+    const result = await download(open())
+
+    assert.equal(result.state, 'done', JSON.stringify(result.error))
+    assert.equal(result.modelId, 'test-org--tiny-model')
+    const [model] = await open().list()
+    assert.ok(model?.valid)
+    assert.deepEqual(model.variants.map((v) => v.name).sort(), ['fp32', 'q4'])
+    assert.deepEqual(JSON.parse(await readFile(path.join(folder, '.hearth-download.json'), 'utf8')), { repo: hub.repo })
   })
 })

@@ -10,8 +10,8 @@ export interface FakeHub {
   endpoint: string
   repo: string
   commit: string
-  /** Every file request (resolve and CDN), in order, with its Range header. */
-  requests: Array<{ url: string; range: string | null }>
+  /** Every file request (resolve and CDN), in order, with its Range and Authorization headers. */
+  requests: Array<{ url: string; range: string | null; authorization: string | null }>
   /** The next `times` CDN responses for the file send `bytes` bytes, then the connection is cut. */
   cut(file: string, bytes: number, times?: number): void
   /** The next CDN response for the file sends `bytes` bytes, then hangs until the client leaves. */
@@ -35,7 +35,8 @@ const LFS_THRESHOLD = 10_000
 
 export async function startFakeHub(
   modelDir: string,
-  options: { repo?: string; pageSize?: number } = {},
+  /** cdn: the origin LFS files redirect to (another fake hub's), instead of this server's /cdn. */
+  options: { repo?: string; pageSize?: number; cdn?: string } = {},
 ): Promise<FakeHub> {
   const repo = options.repo ?? 'test-org/tiny-model'
   const commit = createHash('sha1').update(repo).digest('hex')
@@ -88,13 +89,13 @@ export async function startFakeHub(
 
     if (repoMatches && parts[2] === 'resolve') {
       const rel = parts.slice(4).join('/')
-      requests.push({ url: url.pathname, range: req.headers.range ?? null })
+      requests.push(requestOf(req, url))
       const file = files.get(rel)
       if (parts[3] !== commit && parts[3] !== 'main') return json(res, 404, { error: 'Revision not found' })
       if (!file || missingFiles.has(rel)) return json(res, 404, { error: 'Entry not found' })
       if (!file.lfs) return sendContent(req, res, rel, file)
       res.writeHead(302, {
-        location: `/cdn/${encodeURIComponent(rel)}`,
+        location: `${options.cdn ?? ''}/cdn/${encodeURIComponent(rel)}`,
         'x-repo-commit': commit,
         'x-linked-size': String(file.content.length),
         'x-linked-etag': `"${file.sha256}"`,
@@ -104,7 +105,7 @@ export async function startFakeHub(
 
     if (parts[0] === 'cdn' && parts[1]) {
       const rel = parts[1]
-      requests.push({ url: url.pathname, range: req.headers.range ?? null })
+      requests.push(requestOf(req, url))
       const file = files.get(rel)
       if (!file) return json(res, 404, { error: 'no such object' })
       return sendContent(req, res, rel, file)
@@ -170,6 +171,45 @@ export async function startFakeHub(
   }
 }
 
+export interface TestServer {
+  endpoint: string
+  /** Every request, in order, with the Authorization header it carried. */
+  requests: Array<{ url: string; authorization: string | null }>
+  /** Resolves once a request has arrived. */
+  received(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * An HTTP server on 127.0.0.1 answering with `handle`; one that never answers (`() => {}`)
+ * is a hub that accepts connections and then stalls.
+ */
+export async function startServer(
+  handle: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void,
+): Promise<TestServer> {
+  const requests: TestServer['requests'] = []
+  let arrived!: () => void
+  const first = new Promise<void>((resolve) => (arrived = resolve))
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1')
+    requests.push({ url: url.pathname + url.search, authorization: req.headers.authorization ?? null })
+    arrived()
+    handle(req, res, url)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    received: () => first,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
 /** A port nothing listens on: bound, then released. */
 export async function closedPort(): Promise<number> {
   const server = http.createServer()
@@ -179,7 +219,11 @@ export async function closedPort(): Promise<number> {
   return port
 }
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
+function requestOf(req: http.IncomingMessage, url: URL): FakeHub['requests'][number] {
+  return { url: url.pathname, range: req.headers.range ?? null, authorization: req.headers.authorization ?? null }
+}
+
+export function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(JSON.stringify(body))
 }

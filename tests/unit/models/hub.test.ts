@@ -5,7 +5,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { checkRepoId, createHubClient } from '../../../src-main/models/hub.ts'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
-import { closedPort, startFakeHub, type FakeHub } from './fake-hub.ts'
+import { closedPort, json, startFakeHub, startServer, type FakeHub } from './fake-hub.ts'
 
 let root: string
 let hub: FakeHub
@@ -46,6 +46,90 @@ describe('HubClient#listFiles', () => {
     const config = files.find((f) => f.path === 'config.json')
     assert.equal(config?.sha256, null)
     assert.match(config?.gitOid ?? '', /^[0-9a-f]{40}$/)
+  })
+})
+
+describe('HubClient#listFiles pages', () => {
+  const commit = 'c'.repeat(40)
+  const entry = { type: 'file', path: 'config.json', size: 2, oid: 'a'.repeat(40) }
+
+  it('refuses a next page on another origin and sends that origin nothing, the token least of all', async () => {
+    const elsewhere = await startServer((_req, res) => json(res, 200, []))
+    const hubServer = await startServer((_req, res) => {
+      res.setHeader('link', `<${elsewhere.endpoint}/api/models/o/m/tree/${commit}?cursor=1>; rel="next"`)
+      json(res, 200, [entry])
+    })
+    try {
+      const client = createHubClient({ endpoint: hubServer.endpoint, token: 'secret' })
+      await assert.rejects(client.listFiles('o/m', commit), {
+        code: 'DOWNLOAD_FAILED',
+        message: `The file list of o/m continues on another site (${elsewhere.endpoint}); Hearth follows pages on ${hubServer.endpoint} only`,
+      })
+      assert.deepEqual(hubServer.requests.map((r) => r.authorization), ['Bearer secret'])
+      assert.deepEqual(elsewhere.requests, [])
+    } finally {
+      await Promise.all([elsewhere.close(), hubServer.close()])
+    }
+  })
+
+  it('gives up on a listing that never ends', { timeout: 10_000 }, async () => {
+    const endless = await startServer((_req, res, url) => {
+      const cursor = Number(url.searchParams.get('cursor') ?? 0)
+      res.setHeader('link', `<${url.pathname}?recursive=true&cursor=${cursor + 1}>; rel="next"`)
+      json(res, 200, [entry])
+    })
+    try {
+      const client = createHubClient({ endpoint: endless.endpoint })
+      await assert.rejects(client.listFiles('o/m', commit), {
+        code: 'DOWNLOAD_FAILED',
+        message: 'The file list of o/m runs past 100 pages; Hearth stops there',
+      })
+      assert.equal(endless.requests.length, 100)
+    } finally {
+      await endless.close()
+    }
+  })
+})
+
+describe('HubClient timeouts and cancel', () => {
+  it('fails with HUB_UNREACHABLE when the hub accepts the connection and never answers', { timeout: 10_000 }, async () => {
+    const silent = await startServer(() => {})
+    try {
+      const client = createHubClient({ endpoint: silent.endpoint, timeoutMs: 50 })
+      await assert.rejects(client.resolveCommit('o/m', 'main'), {
+        code: 'HUB_UNREACHABLE',
+        message: `The model hub at ${silent.endpoint} did not answer within 0.05 s. Check the network connection, or choose another endpoint (--endpoint or HF_ENDPOINT).`,
+      })
+    } finally {
+      await silent.close()
+    }
+  })
+
+  it('times out a listing whose body starts and never ends', { timeout: 10_000 }, async () => {
+    const trickle = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('[')
+    })
+    try {
+      const client = createHubClient({ endpoint: trickle.endpoint, timeoutMs: 50 })
+      await assert.rejects(client.listFiles('o/m', 'c'.repeat(40)), { code: 'HUB_UNREACHABLE', message: /did not answer within 0\.05 s/ })
+    } finally {
+      await trickle.close()
+    }
+  })
+
+  it('stops waiting for a silent hub as soon as its signal aborts', { timeout: 10_000 }, async () => {
+    const silent = await startServer(() => {})
+    try {
+      const client = createHubClient({ endpoint: silent.endpoint, timeoutMs: 600_000 })
+      const controller = new AbortController()
+      const pending = client.resolveCommit('o/m', 'main', controller.signal)
+      await silent.received()
+      controller.abort()
+      await assert.rejects(pending, { code: 'CANCELLED' })
+    } finally {
+      await silent.close()
+    }
   })
 })
 

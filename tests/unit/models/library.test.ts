@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { cp, lstat, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { cp, lstat, mkdir, mkdtemp, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
@@ -32,6 +33,30 @@ beforeEach(async () => {
 async function model(dir: string): Promise<string> {
   await cp(template, dir, { recursive: true })
   return dir
+}
+
+/**
+ * A Hugging Face cache entry as huggingface_hub writes it: models--org--tiny/blobs/<name> and
+ * snapshots/abc123/<path>, a relative link into the blobs. Returns the snapshot folder.
+ */
+async function cacheSnapshot(): Promise<string> {
+  const repo = path.join(work, 'hub', 'models--org--tiny')
+  const snapshot = path.join(repo, 'snapshots', 'abc123')
+  await mkdir(path.join(repo, 'blobs'), { recursive: true })
+  await mkdir(path.join(repo, 'refs'))
+  await writeFile(path.join(repo, 'refs', 'main'), 'abc123')
+  await mkdir(path.join(snapshot, 'onnx'), { recursive: true })
+  for (const file of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model_q4.onnx', 'onnx/model_q4.onnx_data']) {
+    const blob = file.replace('/', '-')
+    await cp(path.join(template, file), path.join(repo, 'blobs', blob))
+    const up = file.includes('/') ? ['..', '..', '..'] : ['..', '..']
+    await symlink(path.join(...up, 'blobs', blob), path.join(snapshot, file))
+  }
+  return snapshot
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
 async function bytesOf(...files: string[]): Promise<number> {
@@ -78,17 +103,80 @@ describe('ModelLibrary#import', () => {
     assert.deepEqual(await readdir(path.join(work, 'models', '.imports')), [])
   })
 
-  it('follows links inside the folder, as in a Hugging Face cache snapshot', async () => {
-    const blobs = await model(path.join(work, 'blobs'))
-    const snapshot = path.join(work, 'snapshot')
-    await mkdir(path.join(snapshot, 'onnx'), { recursive: true })
-    for (const file of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model_q4.onnx', 'onnx/model_q4.onnx_data']) {
-      await symlink(path.join(blobs, file), path.join(snapshot, file))
-    }
+  it('copies links to files inside the folder as the files they point to', async () => {
+    const src = await model(path.join(work, 'tidy'))
+    await mkdir(path.join(src, 'originals'))
+    await rename(path.join(src, 'tokenizer.json'), path.join(src, 'originals', 'tokenizer.json'))
+    await symlink(path.join('originals', 'tokenizer.json'), path.join(src, 'tokenizer.json'))
+
+    const imported = await library.import(src)
+
+    assert.ok(imported.valid)
+    assert.ok((await lstat(path.join(work, 'models', 'tidy', 'tokenizer.json'))).isFile(), 'a real file, not a link')
+  })
+
+  it("follows a Hugging Face cache snapshot's links into its repository's blobs", async () => {
+    const snapshot = await cacheSnapshot()
     const imported = await library.import(snapshot)
     assert.ok(imported.valid)
-    const copied = path.join(work, 'models', 'snapshot', 'onnx', 'model_q4.onnx_data')
+    const copied = path.join(work, 'models', 'abc123', 'onnx', 'model_q4.onnx_data')
     assert.ok((await lstat(copied)).isFile(), 'a real file, not a link into the cache')
+  })
+
+  it("refuses a cache snapshot's link that leaves the blobs, naming it", async () => {
+    const snapshot = await cacheSnapshot()
+    await symlink(path.join('..', '..', 'refs', 'main'), path.join(snapshot, 'ref.txt'))
+    await assert.rejects(library.import(snapshot), {
+      code: 'IMPORT_INVALID',
+      message: new RegExp(`^ref\\.txt in ${escape(snapshot)} is a link to ${escape(path.join(path.dirname(path.dirname(snapshot)), 'refs', 'main'))}, outside the folder`),
+    })
+  })
+
+  it('refuses a link to a file outside the folder, naming it, and copies nothing', async () => {
+    const secret = path.join(work, 'secret.txt')
+    await writeFile(secret, 'not for the models folder')
+    const src = await model(path.join(work, 'leaky'))
+    await symlink(secret, path.join(src, 'notes.txt'))
+
+    await assert.rejects(library.import(src), {
+      code: 'IMPORT_INVALID',
+      message: `notes.txt in ${src} is a link to ${secret}, outside the folder; Hearth copies only links to files inside the folder being imported`,
+    })
+    assert.deepEqual(await readdir(path.join(work, 'models')).catch(() => []), [])
+  })
+
+  it('refuses a relative link that climbs out with ../.., naming it', async () => {
+    await mkdir(path.join(work, 'outside'))
+    const src = await model(path.join(work, 'climber'))
+    await symlink(path.join('..', '..', 'outside'), path.join(src, 'onnx', 'extra'))
+
+    await assert.rejects(library.import(src), {
+      code: 'IMPORT_INVALID',
+      message: new RegExp(`^onnx/extra in ${escape(src)} is a link to ${escape(path.join(work, 'outside'))}, outside the folder`),
+    })
+    assert.deepEqual(await readdir(path.join(work, 'models')).catch(() => []), [])
+  })
+
+  it('refuses links that loop, naming the first', async () => {
+    const src = await model(path.join(work, 'loopy'))
+    await symlink('b.json', path.join(src, 'a.json'))
+    await symlink('a.json', path.join(src, 'b.json'))
+    await assert.rejects(library.import(src), { code: 'IMPORT_INVALID', message: `a.json in ${src} is a link that loops` })
+  })
+
+  it('refuses a link to a folder, which could loop back on itself', async () => {
+    const src = await model(path.join(work, 'circle'))
+    await symlink('..', path.join(src, 'onnx', 'up'))
+    await assert.rejects(library.import(src), {
+      code: 'IMPORT_INVALID',
+      message: `onnx/up in ${src} is a link to a folder; Hearth copies only links to files`,
+    })
+  })
+
+  it('refuses what is neither a file nor a folder, such as a named pipe', { skip: process.platform === 'win32' }, async () => {
+    const src = await model(path.join(work, 'piped'))
+    execFileSync('mkfifo', [path.join(src, 'pipe')])
+    await assert.rejects(library.import(src), { code: 'IMPORT_INVALID', message: `pipe in ${src} is not a regular file` })
   })
 
   it('links the folder in place when asked, and removing it deletes only the link', async () => {
