@@ -1,13 +1,63 @@
 // A reply as top-level markdown blocks, each rendered once: a streaming reply re-lexes and re-renders only its tail.
+// Model output is untrusted: a block that marked fails on is shown as plain text, and the others still render.
 
-import { Lexer, type Links, type Token, type Tokens } from 'marked'
-import { codeBlock, marked } from './markdown-html.ts'
+import type { Links, Token, Tokens } from 'marked'
+import { codeBlock, marked, plainBlock } from './markdown-html.ts'
+import { BoundedLexer } from './markdown-limits.ts'
 
 /** One top-level token to HTML; `highlight` is false for a code fence that has not closed yet. */
 export type RenderBlock = (token: Token, highlight: boolean) => string
 
-export const renderBlock: RenderBlock = (token, highlight) =>
-  token.type === 'code' && !highlight ? codeBlock(token as Tokens.Code, false) : marked.parser([token])
+/** Top-level tokens of `text` and the definitions known after it, given those made before it. */
+export type LexBlocks = (text: string, links: Links) => { tokens: Token[]; links: Links }
+
+/** A chunk of text marked failed on: rendered as the text itself. */
+const PLAIN = 'plain'
+
+export const renderBlock: RenderBlock = (token, highlight) => {
+  if (token.type === PLAIN) return plainBlock(token.raw)
+  return token.type === 'code' && !highlight ? codeBlock(token as Tokens.Code, false) : marked.parser([token])
+}
+
+export const lexBlocks: LexBlocks = (text, links) => {
+  const lexer = new BoundedLexer(marked.defaults)
+  Object.assign(lexer.tokens.links, links)
+  return { tokens: lexer.lex(text), links: lexer.tokens.links }
+}
+
+/** `text` cut after each run of blank lines: no block but fenced code, HTML and lists goes on past one. */
+function chunksOf(text: string): string[] {
+  const chunks: string[] = []
+  let start = 0
+  for (const blank of text.matchAll(/\n[ \t]*\n(?:[ \t]*\n)*/g)) {
+    chunks.push(text.slice(start, blank.index + blank[0].length))
+    start = blank.index + blank[0].length
+  }
+  return start < text.length ? [...chunks, text.slice(start)] : chunks
+}
+
+/**
+ * `lex`, and should it fail, `lex` on each chunk alone (a fence or list across a blank line then
+ * splits), a chunk it still fails on being one plain token: the tokens' raw text covers `text`.
+ */
+function lexSafely(lex: LexBlocks, text: string, known: Links): { tokens: Token[]; links: Links } {
+  try {
+    return lex(text, known)
+  } catch {
+    const tokens: Token[] = []
+    let links = known
+    for (const chunk of chunksOf(text)) {
+      try {
+        const lexed = lex(chunk, links)
+        tokens.push(...lexed.tokens)
+        links = lexed.links
+      } catch {
+        tokens.push({ type: PLAIN, raw: chunk })
+      }
+    }
+    return { tokens, links }
+  }
+}
 
 // [TAG_LIVE_BLOCKS] A block is final once two blank lines separate it from the end: it lies before
 // the last two groups of blocks, a group being the blocks between blank lines. Within a group, a line
@@ -18,8 +68,11 @@ export const renderBlock: RenderBlock = (token, highlight) =>
 // and a definition's unclosed title, which may close lines later (so nothing past one becomes final).
 const LIVE_GROUPS = 2
 
-/** A paragraph that starts like a reference definition with an unclosed title: `[a]: /url "not yet`. */
-const OPEN_TITLE = /^ {0,3}\[(?:\\[\s\S]|[^[\]\\])+\]:[ \t]*\n?[ \t]*\S+(?:[ \t]+|[ \t]*\n[ \t]*)["'(]/
+/**
+ * A paragraph that starts like a reference definition with an unclosed title: `[a]: /url "not yet`.
+ * Each run of blanks has one way to match: `[ \t]*\n?[ \t]*` took seconds on a line of 40,000 blanks.
+ */
+const OPEN_TITLE = /^ {0,3}\[(?:\\[\s\S]|[^[\]\\])+\]:[ \t]*(?:\n[ \t]*)?\S+(?:[ \t]+|[ \t]*\n[ \t]*)["'(]/
 
 /** Tokens before this index are final: see [TAG_LIVE_BLOCKS]. */
 function liveFrom(tokens: Token[]): number {
@@ -78,6 +131,7 @@ interface Block {
 /** Renders successive versions of one message's markdown, keeping every block whose text stayed the same. */
 export class BlockStream {
   readonly #render: RenderBlock
+  readonly #lex: LexBlocks
   /** Rendered blocks by index; the first #final are final and cover the text up to #stable. */
   #blocks: Block[] = []
   #final = 0
@@ -89,8 +143,9 @@ export class BlockStream {
   /** The last update's arguments and result: a finished message mounted again costs nothing. */
   #last: { source: string; streaming: boolean; html: string[] } | null = null
 
-  constructor(render: RenderBlock = renderBlock) {
+  constructor(render: RenderBlock = renderBlock, lex: LexBlocks = lexBlocks) {
     this.#render = render
+    this.#lex = lex
   }
 
   /** The HTML of each top-level block of `source`, which usually extends the last source by a few characters. */
@@ -99,10 +154,7 @@ export class BlockStream {
     const text = source.includes('\r') ? source.replace(/\r\n?/g, '\n') : source
     if (!text.startsWith(this.#stable)) this.#restart()
     const tail = text.slice(this.#stable.length)
-    const lexer = new Lexer(marked.defaults)
-    Object.assign(lexer.tokens.links, this.#links)
-    const tokens = lexer.lex(tail)
-    const links = lexer.tokens.links
+    const { tokens, links } = lexSafely(this.#lex, tail, this.#links)
 
     const linksKey = JSON.stringify(links)
     if (linksKey !== this.#linksKey) {
@@ -148,16 +200,41 @@ export class BlockStream {
     const labels = old?.raw === token.raw ? old.labels : labelsOf(token.raw)
     const refs = refsOf(labels, links)
     if (old?.raw === token.raw && old.text === text && old.highlight === highlight && old.refs === refs) return
-    this.#blocks[index] = { raw: token.raw, text, highlight, labels, refs, html: this.#render(token, highlight) }
+    this.#blocks[index] = { raw: token.raw, text, highlight, labels, refs, html: this.#renderSafely(token, highlight) }
+  }
+
+  #renderSafely(token: Token, highlight: boolean): string {
+    try {
+      return this.#render(token, highlight)
+    } catch {
+      return plainBlock(token.raw)
+    }
   }
 
   /** A final block citing a definition that arrived or changed: lexed again on its own, with every definition. */
   #relink(index: number, links: Links): void {
     const block = this.#blocks[index]!
     if (!block.labels.length || refsOf(block.labels, links) === block.refs) return
-    const lexer = new Lexer(marked.defaults)
-    Object.assign(lexer.tokens.links, links)
-    const html = lexer.lex(block.raw).filter((token) => token.type !== 'space').map((token) => this.#render(token, true))
+    const { tokens } = lexSafely(this.#lex, block.raw, links)
+    const html = tokens.filter((token) => token.type !== 'space').map((token) => this.#renderSafely(token, true))
     this.#blocks[index] = { ...block, refs: refsOf(block.labels, links), html: html.join('') }
   }
+}
+
+/**
+ * Consecutive blocks joined into segments of at least `size` characters, each ending with the block
+ * that reaches it: a reply of thousands of one-line blocks (a model repeating `---`) then costs a
+ * sanitiser pass and a DOM insertion per segment rather than per block.
+ */
+export function segmentsOf(blocks: string[], size: number): string[] {
+  const segments: string[] = []
+  let open = ''
+  for (const block of blocks) {
+    open += block
+    if (open.length >= size) {
+      segments.push(open)
+      open = ''
+    }
+  }
+  return open ? [...segments, open] : segments
 }

@@ -19,6 +19,7 @@ import typescript from 'highlight.js/lib/languages/typescript'
 import xml from 'highlight.js/lib/languages/xml'
 import yaml from 'highlight.js/lib/languages/yaml'
 import { Marked, type Tokens } from 'marked'
+import { boundedLex, escapeHtml } from './markdown-limits.ts'
 
 const languages = { bash, c, cpp, css, diff, go, java, javascript, json, python, rust, sql, typescript, xml, yaml }
 for (const [name, language] of Object.entries(languages)) hljs.registerLanguage(name, language)
@@ -30,9 +31,8 @@ hljs.registerAliases(['html', 'svg'], { languageName: 'xml' })
 hljs.registerAliases(['yml'], { languageName: 'yaml' })
 hljs.registerAliases(['rs'], { languageName: 'rust' })
 
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')
-}
+/** Code longer than this is shown plain: highlight.js takes up to ~2 µs a character on hostile code, once per block. */
+export const MAX_HIGHLIGHT = 20_000
 
 /** Only the first word of the info string names the language, and only letters we know. */
 function languageOf(lang: string | undefined): string | null {
@@ -44,7 +44,7 @@ function languageOf(lang: string | undefined): string | null {
 export function codeBlock({ text, lang }: Tokens.Code, highlighted: boolean): string {
   const language = languageOf(lang)
   const label = escapeHtml(language ?? (lang?.trim().split(/\s+/)[0] || 'text'))
-  const code = language && highlighted ? hljs.highlight(text, { language, ignoreIllegals: true }).value : escapeHtml(text)
+  const code = language && highlighted && text.length <= MAX_HIGHLIGHT ? hljs.highlight(text, { language, ignoreIllegals: true }).value : escapeHtml(text)
   return (
     `<div class="code-block"><div class="code-head"><span class="code-lang">${label}</span>` +
     `<button type="button" class="copy-code" aria-label="Copy ${label} code">Copy</button></div>` +
@@ -52,9 +52,19 @@ export function codeBlock({ text, lang }: Tokens.Code, highlighted: boolean): st
   )
 }
 
+/** A block that marked could not render, as the text it was: escaped, its lines kept by `white-space: pre-wrap`. */
+export function plainBlock(raw: string): string {
+  return `<p class="md-plain">${escapeHtml(raw.replace(/^\n+/, '').trimEnd())}</p>\n`
+}
+
 export const marked = new Marked({
   gfm: true,
   breaks: true,
+  hooks: {
+    provideLexer() {
+      return boundedLex(this.block)
+    },
+  },
   renderer: {
     html({ text }: Tokens.HTML | Tokens.Tag): string {
       return escapeHtml(text)

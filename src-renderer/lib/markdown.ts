@@ -3,7 +3,7 @@
 // (no remote content); DOMPurify then drops anything a renderer bug could still let through.
 
 import DOMPurify from 'dompurify'
-import { BlockStream, renderBlock } from './markdown-blocks.ts'
+import { BlockStream, renderBlock, segmentsOf } from './markdown-blocks.ts'
 
 // Links open outside the app: Electron's window-open handler sends them to the system browser.
 DOMPurify.addHook('afterSanitizeAttributes', (node) => {
@@ -21,19 +21,40 @@ const PURIFY = {
   ADD_ATTR: ['target'],
 }
 
-const streams = new Map<string, BlockStream>()
+const sanitize = (html: string): string => DOMPurify.sanitize(html, PURIFY)
+
+/** HTML characters per segment of a reply first shown finished: see segmentsOf. */
+const SEGMENT = 2048
+
+interface Rendered {
+  stream: BlockStream
+  /**
+   * A reply first shown finished is sanitised and mounted in segments. One seen streaming keeps one
+   * block per segment, sanitised as it is rendered, so the blocks already shown keep their DOM.
+   */
+  segmented: boolean
+  /** The blocks last segmented and their segments, sanitised. */
+  last?: { blocks: string[]; html: string[] }
+}
+
+const rendered = new Map<string, Rendered>()
 const CACHE_LIMIT = 2000
 
 /**
- * A message's markdown as sanitised HTML, one string per top-level block, cached under a stable key
- * (the message id): a finished block is rendered once, however often the message re-renders or grows.
+ * A message's markdown as sanitised HTML strings, cached under a stable key (the message id): a
+ * finished block is rendered once, however often the message re-renders or grows.
  */
 export function renderBlocks(key: string, source: string, streaming: boolean): string[] {
-  let stream = streams.get(key)
-  if (!stream) {
-    if (streams.size >= CACHE_LIMIT) streams.clear()
-    stream = new BlockStream((token, highlight) => DOMPurify.sanitize(renderBlock(token, highlight), PURIFY))
-    streams.set(key, stream)
+  let entry = rendered.get(key)
+  if (!entry || (entry.segmented && streaming)) {
+    if (rendered.size >= CACHE_LIMIT) rendered.clear()
+    entry = streaming
+      ? { stream: new BlockStream((token, highlight) => sanitize(renderBlock(token, highlight))), segmented: false }
+      : { stream: new BlockStream(renderBlock), segmented: true }
+    rendered.set(key, entry)
   }
-  return stream.update(source, streaming)
+  const blocks = entry.stream.update(source, streaming)
+  if (!entry.segmented) return blocks
+  if (entry.last?.blocks !== blocks) entry.last = { blocks, html: segmentsOf(blocks, SEGMENT).map(sanitize) }
+  return entry.last.html
 }

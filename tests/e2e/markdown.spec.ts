@@ -53,3 +53,31 @@ test('copies a whole message as its markdown source', async ({ app }) => {
   await expect(reply.getByRole('button', { name: 'Copied' })).toBeVisible()
   expect(await app.evaluate(() => navigator.clipboard.readText())).toBe('Some **bold** words.')
 })
+
+test('shows a conversation with hostile replies: each renders, as text where it must, and so do the others', async ({ app }) => {
+  const deep = '- > '.repeat(1500)
+  const emphasis = '*a'.repeat(50000)
+  await importConversations(app, hearthExport([{
+    title: 'Hostile markdown',
+    messages: [
+      { role: 'user', content: 'Nest something' },
+      { role: 'assistant', content: `Here:\n\n${deep}` },
+      { role: 'user', content: 'Emphasise something' },
+      { role: 'assistant', content: `${emphasis}\n\nAnd **this**.` },
+      { role: 'user', content: 'Now be normal' },
+      { role: 'assistant', content: 'Some **bold** words.' },
+    ],
+  }]))
+  await openConversation(app, 'Hostile markdown')
+
+  const messages = app.getByTestId('message')
+  await expect(messages).toHaveCount(6)
+  await expect(messages.filter({ hasText: 'Now be normal' })).toBeVisible()
+  const replies = app.locator('[data-role="assistant"]')
+  await expect(replies.nth(2).locator('strong')).toHaveText('bold')
+  await expect(replies.nth(0)).toContainText('Here:')
+  await expect(replies.nth(0)).toContainText('- > - > - >')
+  await expect(replies.nth(1).locator('em')).toHaveCount(0)
+  await expect(replies.nth(1)).toContainText('*a*a*a')
+  await expect(replies.nth(1).locator('strong')).toHaveText('this')
+})
