@@ -17,6 +17,7 @@ import type {
   FitReport,
   GenerationStats,
   GgufCandidate,
+  HistoryImportProgress,
   ImportMode,
   ImportProgress,
   ImportResult,
@@ -96,7 +97,10 @@ export interface Api extends ServersApi {
   search(query: string, limit?: number): Promise<SearchHit[]>
   /** One conversation, or every one (null), as a file to save. */
   exportConversations(conversationId: string | null, format: ExportFormat): Promise<ExportedFile>
-  /** Hearth's JSON export or ChatGPT's conversations.json; all or nothing. fileName only names it in errors. */
+  /**
+   * Hearth's JSON export or ChatGPT's conversations.json; all or nothing, one import at a time
+   * (CONFLICT), progress as `historyImportProgress` events. fileName only names it in errors.
+   */
   importConversations(text: string, fileName?: string): Promise<ImportResult>
 
   // ── Settings ──
@@ -229,6 +233,8 @@ export interface Events {
   downloadProgress: DownloadProgress
   /** A GGUF conversion started, wrote a tensor, or ended; the model itself arrives with `modelsChanged`. */
   importProgress: ImportProgress
+  /** A conversations import checked or wrote another slice of the file. */
+  historyImportProgress: HistoryImportProgress
   /** From the application menu or its shortcuts (new chat, search, settings). */
   menuCommand: { command: MenuCommand }
 }

@@ -1,27 +1,32 @@
 // Errors cross process boundaries as plain { code, message } data and become AppError again.
 
-export type ErrorCode =
-  | 'BAD_REQUEST'
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'UNAUTHORIZED'
-  | 'MODEL_INVALID'
-  | 'MODEL_UNSUPPORTED'
-  | 'MODEL_TOO_BIG'
-  | 'MODEL_NOT_LOADED'
-  | 'CONTEXT_OVERFLOW'
-  | 'ENGINE_CRASHED'
-  | 'ENGINE_BUSY'
-  | 'CANCELLED'
-  | 'DB_FROM_FUTURE'
-  | 'DB_CORRUPT'
-  | 'IMPORT_INVALID'
-  | 'DOWNLOAD_FAILED'
-  | 'DISK_FULL'
-  | 'REMOTE_FAILED'
-  | 'INTERNAL'
-  | 'HUB_UNREACHABLE'
-  | 'DOWNLOAD_CORRUPT'
+export const ERROR_CODES = [
+  'BAD_REQUEST',
+  'NOT_FOUND',
+  'CONFLICT',
+  'UNAUTHORIZED',
+  'MODEL_INVALID',
+  'MODEL_UNSUPPORTED',
+  'MODEL_TOO_BIG',
+  'MODEL_NOT_LOADED',
+  'CONTEXT_OVERFLOW',
+  'ENGINE_CRASHED',
+  'ENGINE_BUSY',
+  'CANCELLED',
+  'DB_FROM_FUTURE',
+  'DB_CORRUPT',
+  'IMPORT_INVALID',
+  'DOWNLOAD_FAILED',
+  'DISK_FULL',
+  'REMOTE_FAILED',
+  'INTERNAL',
+  'HUB_UNREACHABLE',
+  'DOWNLOAD_CORRUPT',
+] as const
+
+export type ErrorCode = (typeof ERROR_CODES)[number]
+
+const errorCodes: ReadonlySet<string> = new Set(ERROR_CODES)
 
 export interface ErrorData {
   code: ErrorCode
@@ -44,11 +49,16 @@ export class AppError extends Error {
     return new AppError(data.code, data.message)
   }
 
-  /** Any thrown value as error data; unknown errors keep their message under INTERNAL. */
+  /**
+   * Any thrown value as error data. Only Hearth's codes cross: a foreign one (SQLite's, the
+   * system's) becomes DISK_FULL when the disk is full, else INTERNAL; the message is kept.
+   */
   static toData(err: unknown): ErrorData {
     if (err instanceof AppError) return err.toData()
     if (isErrorData(err)) return { code: err.code, message: err.message }
-    return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }
+    const code = (err as { code?: unknown } | null)?.code
+    const message = err instanceof Error ? err.message : String(err)
+    return { code: code === 'ENOSPC' || code === 'SQLITE_FULL' ? 'DISK_FULL' : 'INTERNAL', message }
   }
 }
 
@@ -56,7 +66,7 @@ export function isErrorData(value: unknown): value is ErrorData {
   return (
     typeof value === 'object' &&
     value !== null &&
-    typeof (value as ErrorData).code === 'string' &&
+    errorCodes.has((value as ErrorData).code) &&
     typeof (value as ErrorData).message === 'string'
   )
 }

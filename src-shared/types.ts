@@ -385,6 +385,14 @@ export type ExportFormat = 'json' | 'markdown'
 /** 'hearth': Hearth's own JSON export; 'chatgpt': ChatGPT's conversations.json. */
 export type ImportFormat = 'hearth' | 'chatgpt'
 
+/** A conversations import as it goes: the file's conversations checked, then its messages written. */
+export interface HistoryImportProgress {
+  fileName: string
+  phase: 'reading' | 'writing'
+  done: number
+  total: number
+}
+
 export interface ImportResult {
   format: ImportFormat
   /** New ids of the imported conversations, in file order. */

@@ -103,7 +103,7 @@ export function createApi(deps: ApiDeps): CoreApi {
       return exportFile(conversation, format, store.exportText(format, conversation ? [conversation.id] : undefined))
     },
     async importConversations(text, fileName) {
-      const result = store.importText(text, fileName ?? 'the imported file')
+      const result = await store.importText(text, fileName ?? 'the imported file', (progress) => events.emit('historyImportProgress', progress))
       for (const conversationId of result.conversationIds) {
         events.emit('conversationChanged', { conversationId, conversation: store.conversations.get(conversationId) })
       }

@@ -12,7 +12,7 @@ import type {
   VariantName,
 } from '../../src-shared/types.ts'
 import { apiKeySchema, originSchema } from '../api-server/control.ts'
-import { contextPolicySchema, settingSchemas } from '../store/schemas.ts'
+import { contextPolicySchema, modelIdSchema, settingSchemas } from '../store/schemas.ts'
 
 type ArgsSchemas = { [M in ApiMethod]: z.ZodType<Parameters<Api[M]>> }
 
@@ -29,12 +29,8 @@ const localPath = z.string().min(1).max(MAX_PATH).refine((s) => !s.includes('\0'
 
 /** Conversations, messages and download jobs: the store's and the queue's randomUUID() ids. */
 const uuid = z.guid('must be an id as Hearth gives them out')
-/** A folder name in the models directory: no separators, not '.' or '..'. */
-const modelId = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^(?!\.{1,2}$)[^/\\\0]+$/, 'must be a model folder name')
+/** Imports hold model ids to the same rule (store/schemas.ts). */
+const modelId = modelIdSchema
 const variant = z.enum(['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4']) satisfies z.ZodType<VariantName>
 const messageText = z
   .string()

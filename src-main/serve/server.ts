@@ -28,6 +28,8 @@ export interface ServeOptions {
   port?: number
   /** Fixed for tests; otherwise a fresh random token per launch. */
   token?: string
+  /** How long an unfinished upload is kept; tests shorten it. */
+  uploadIdleMs?: number
 }
 
 export interface RunningServer {
@@ -40,7 +42,7 @@ export interface RunningServer {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const token = options.token ?? randomBytes(24).toString('base64url')
   const server = http.createServer()
-  const bridge = createBridge(options.app)
+  const bridge = createBridge(options.app, { uploadIdleMs: options.uploadIdleMs })
   let port = 0
 
   server.on('request', (req, res) => {
@@ -48,6 +50,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     serveStatic(options.rendererDir, req, res).catch(() => (res.headersSent ? res.destroy() : reject(res, 500, 'Internal error')))
   })
   server.on('upgrade', (req, socket, head) => {
+    // Until ws takes the socket over (and after a refusal) a reset connection must not end the process.
+    socket.on('error', () => socket.destroy())
     const url = new URL(req.url ?? '/', 'http://localhost')
     const allowed =
       url.pathname === '/ws' &&
@@ -66,6 +70,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve())
   })
   port = (server.address() as AddressInfo).port
+  // A failure to accept one connection (too many open files) ends that connection, not browser mode.
+  server.on('error', (err) => console.error(`Browser mode's HTTP server: ${err.message}`))
   return {
     url: `http://127.0.0.1:${port}/?token=${token}`,
     port,

@@ -5,8 +5,8 @@
 
 import { z } from 'zod'
 import type { Role } from '../../src-shared/types.ts'
-import { invalid, parentsFirst, type ImportPlan, type PlannedConversation, type PlannedMessage } from './import-plan.ts'
-import { describeIssue } from './schemas.ts'
+import { invalid, parentsFirst, type PlannedConversation, type PlannedMessage } from './import-plan.ts'
+import { describeIssue, modelIdSchema, timeMsSchema } from './schemas.ts'
 
 const messageSchema = z.looseObject({
   author: z.looseObject({ role: z.string() }),
@@ -33,64 +33,74 @@ const conversationSchema = z.looseObject({
 type ChatGptMessage = z.infer<typeof messageSchema>
 type ChatGptNode = z.infer<typeof nodeSchema>
 
-export function isChatGptExport(data: unknown): boolean {
-  return Array.isArray(data) && data.every((c) => typeof c === 'object' && c !== null && 'mapping' in c)
+/** The first item of the file decides its format: a ChatGPT export is a list of conversations with a `mapping`. */
+export function isChatGptConversation(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && 'mapping' in value
 }
 
-export function planChatGptImport(data: unknown[], fileName: string, now: number): ImportPlan {
-  let skippedMessages = 0
-  const conversations = data.map((raw, i): PlannedConversation => {
-    let where = `${fileName}, conversation ${i + 1}`
-    const parsed = conversationSchema.safeParse(raw)
-    if (!parsed.success) throw invalid(where, describeIssue(parsed.error))
-    const c = parsed.data
-    const title = c.title?.trim().slice(0, 500) || 'Imported chat'
-    where += ` ("${title}")`
-    const createdAt = seconds(c.create_time) ?? seconds(c.update_time) ?? now
+/** The `index`th conversation of the file (from 0), and how many of its messages Hearth cannot show. */
+export function planChatGptConversation(
+  raw: unknown,
+  index: number,
+  fileName: string,
+  now: number,
+): { conversation: PlannedConversation; skipped: number } {
+  let where = `${fileName}, conversation ${index + 1}`
+  const parsed = conversationSchema.safeParse(raw)
+  if (!parsed.success) throw invalid(where, describeIssue(parsed.error))
+  const c = parsed.data
+  const title = c.title?.trim().slice(0, 500) || 'Imported chat'
+  where += ` ("${title}")`
+  const createdAt = milliseconds(c.create_time, where, 'create_time') ?? milliseconds(c.update_time, where, 'update_time') ?? now
 
-    const nodes = new Map(Object.entries(c.mapping))
-    const kept = new Map<string, PlannedMessage['fields']>()
-    for (const [key, node] of nodes) {
-      if (node.parent != null && !nodes.has(node.parent)) {
-        throw invalid(where, `message ${key} replies to ${node.parent}, which is not in the file`)
-      }
-      if (node.message == null) continue
-      const fields = toFields(node.message, createdAt)
-      if (fields === null) skippedMessages += 1
-      else kept.set(key, fields)
+  const nodes = new Map(Object.entries(c.mapping))
+  const kept = new Map<string, PlannedMessage['fields']>()
+  let skipped = 0
+  for (const [key, node] of nodes) {
+    if (node.parent != null && !nodes.has(node.parent)) {
+      throw invalid(where, `message ${key} replies to ${node.parent}, which is not in the file`)
     }
-    const nearestKept = keptAncestors(nodes, kept, where)
-    // Walking up from every node finds any loop in the tree, not only those under kept turns.
-    for (const key of nodes.keys()) nearestKept(key)
-    const messages: PlannedMessage[] = [...kept]
-      .map(([key, fields]) => ({ key, parentKey: nearestKept(nodes.get(key)?.parent ?? null), fields }))
-      .sort((a, b) => a.fields.createdAt - b.fields.createdAt)
-    const current = c.current_node != null && nodes.has(c.current_node) ? c.current_node : null
-    return {
-      fields: {
-        title,
-        createdAt,
-        updatedAt: seconds(c.update_time) ?? createdAt,
-        modelId: null,
-        systemPrompt: '',
-        params: {},
-        contextPolicy: 'drop-oldest',
-        pinned: false,
-        archived: c.is_archived === true,
-      },
-      messages: parentsFirst(messages, where),
-      activeKey: nearestKept(current),
-    }
-  })
-  return { conversations, skippedMessages }
+    if (node.message == null) continue
+    const fields = toFields(node.message, createdAt, `${where}, message ${key}`)
+    if (fields === null) skipped += 1
+    else kept.set(key, fields)
+  }
+  const nearestKept = keptAncestors(nodes, kept, where)
+  // Walking up from every node finds any loop in the tree, not only those under kept turns.
+  for (const key of nodes.keys()) nearestKept(key)
+  const messages: PlannedMessage[] = [...kept]
+    .map(([key, fields]) => ({ key, parentKey: nearestKept(nodes.get(key)?.parent ?? null), fields }))
+    .sort((a, b) => a.fields.createdAt - b.fields.createdAt)
+  const current = c.current_node != null && nodes.has(c.current_node) ? c.current_node : null
+  const conversation: PlannedConversation = {
+    where,
+    fields: {
+      title,
+      createdAt,
+      updatedAt: milliseconds(c.update_time, where, 'update_time') ?? createdAt,
+      modelId: null,
+      systemPrompt: '',
+      params: {},
+      contextPolicy: 'drop-oldest',
+      pinned: false,
+      archived: c.is_archived === true,
+    },
+    messages: parentsFirst(messages, where),
+    activeKey: nearestKept(current),
+  }
+  return { conversation, skipped }
 }
 
-function seconds(time: number | null | undefined): number | null {
-  return time == null ? null : Math.round(time * 1000)
+/** ChatGPT's seconds as Hearth's milliseconds; a time no date can hold is refused by name. */
+function milliseconds(time: number | null | undefined, where: string, field: string): number | null {
+  if (time == null) return null
+  const parsed = timeMsSchema.safeParse(Math.round(time * 1000))
+  if (!parsed.success) throw invalid(where, `${field} ${time} is not a time (seconds since 1970)`)
+  return parsed.data
 }
 
 /** A visible user or assistant text turn; null for what Hearth cannot show (tools, images only, hidden turns). */
-function toFields(message: ChatGptMessage, fallbackTime: number): PlannedMessage['fields'] | null {
+function toFields(message: ChatGptMessage, fallbackTime: number, where: string): PlannedMessage['fields'] | null {
   const role = message.author.role
   if (role !== 'user' && role !== 'assistant') return null
   if (message.recipient != null && message.recipient !== 'all') return null
@@ -105,10 +115,17 @@ function toFields(message: ChatGptMessage, fallbackTime: number): PlannedMessage
     content: text,
     status: 'complete',
     stats: null,
-    modelId: role === 'assistant' && typeof slug === 'string' ? slug : null,
+    modelId: role === 'assistant' && typeof slug === 'string' ? modelId(slug, where) : null,
     error: null,
-    createdAt: seconds(message.create_time) ?? fallbackTime,
+    createdAt: milliseconds(message.create_time, where, 'create_time') ?? fallbackTime,
   }
+}
+
+/** The model a reply names, held to the rule the Api holds model ids to. */
+function modelId(slug: string, where: string): string {
+  const parsed = modelIdSchema.safeParse(slug)
+  if (!parsed.success) throw invalid(where, `model_slug ${JSON.stringify(slug.slice(0, 80))} ${describeIssue(parsed.error)}`)
+  return parsed.data
 }
 
 /** Maps a node id to itself when kept, else to its nearest kept ancestor (null: none). */

@@ -11,6 +11,8 @@ export interface PlannedMessage {
 }
 
 export interface PlannedConversation {
+  /** The conversation in the file, for errors: `conversations.json, conversation 3 ("Title")`. */
+  where: string
   fields: Omit<Conversation, 'id' | 'activeLeafId'>
   /** Parents before children. */
   messages: PlannedMessage[]

@@ -3,6 +3,19 @@
 import { z } from 'zod'
 import type { ContextPolicy, GenerationParams, GenerationStats, Settings } from '../../src-shared/types.ts'
 
+/** A folder name in the models directory (a remote model's id is one too): no separators, not '.' or '..'. */
+export const modelIdSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^(?!\.{1,2}$)[^/\\\0]+$/, 'must be a model folder name')
+
+/** The most milliseconds from 1970 that a JavaScript Date holds: anything further cannot be shown or exported. */
+export const MAX_TIME_MS = 8.64e15
+
+/** A moment as milliseconds since 1970. */
+export const timeMsSchema = z.number().int().min(-MAX_TIME_MS).max(MAX_TIME_MS)
+
 export const contextPolicySchema = z.enum(['stop', 'drop-oldest', 'truncate-middle']) satisfies z.ZodType<ContextPolicy>
 
 const generationParamsSchema = z.strictObject({

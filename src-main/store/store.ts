@@ -5,11 +5,11 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type Database from 'better-sqlite3'
 import { AppError } from '../../src-shared/errors.ts'
-import type { Conversation, ExportFormat, ImportResult, Message, SearchHit } from '../../src-shared/types.ts'
+import type { Conversation, ExportFormat, HistoryImportProgress, ImportResult, Message, SearchHit } from '../../src-shared/types.ts'
 import { ConversationStore } from './conversations.ts'
 import { FULL_CHECK_MAX_BYTES, openDb, type OpenDbReport } from './db.ts'
 import { hearthJsonChunks, markdownChunks } from './export.ts'
-import { planImport, writeImport } from './import.ts'
+import { importHistory } from './import.ts'
 import { MessageStore } from './messages.ts'
 import { MIGRATIONS, type Migration } from './migrations.ts'
 import { SearchIndex } from './search.ts'
@@ -45,6 +45,7 @@ export class Store {
   readonly #db: Database.Database
   readonly #index: SearchIndex
   readonly #now: () => number
+  #importing = false
 
   constructor(db: Database.Database, file: string, report: OpenDbReport, options: StoreOptions) {
     this.#db = db
@@ -96,10 +97,27 @@ export class Store {
     fs.renameSync(partial, target)
   }
 
-  /** Hearth JSON or ChatGPT conversations.json; all of it or, on any problem, none of it. */
-  importText(text: string, fileName = 'the file'): ImportResult {
-    const { format, plan } = planImport(text, fileName, this.#now())
-    return writeImport(this.#db, this.conversations, this.messages, format, plan)
+  /**
+   * Hearth JSON or ChatGPT conversations.json; all of it or, on any problem, none of it. Done in
+   * slices between turns of the event loop (see import.ts), one import at a time.
+   */
+  async importText(
+    text: string,
+    fileName = 'the file',
+    onProgress: (progress: HistoryImportProgress) => void = () => undefined,
+  ): Promise<ImportResult> {
+    if (this.#importing) throw new AppError('CONFLICT', 'Another import is running: try again once it has finished.')
+    this.#importing = true
+    try {
+      return await importHistory(this.#db, this.conversations, this.messages, {
+        text,
+        fileName,
+        now: this.#now(),
+        onProgress: (progress) => onProgress({ fileName, ...progress }),
+      })
+    } finally {
+      this.#importing = false
+    }
   }
 
   /** Finish or abandon stream writers first: their timers cannot write after this. Idempotent. */

@@ -1,9 +1,20 @@
-// Browser mode's transport: the Bridge over a WebSocket to `npm run serve`, reconnecting.
+// Browser mode's transport: the Bridge over a WebSocket to `npm run serve`, reconnecting; large
+// arguments (an import file) travel ahead of their call in chunks.
 
 import type { Bridge, CallResult, EventName, Events } from '../../src-shared/api.ts'
 
 type Listener = (payload: unknown) => void
-type Pending = { resolve: (result: CallResult) => void }
+type Pending = { resolve: (result: CallResult) => void; uploads: number[] }
+
+/**
+ * A string argument longer than this travels ahead of its call as an upload, in chunks, so no
+ * frame comes near the server's limit (src-main/serve/uploads.ts has the protocol).
+ */
+const INLINE_MAX_CHARS = 256 * 1024
+/** The server's UPLOAD_CHUNK_BYTES. */
+const CHUNK_BYTES = 1024 * 1024
+/** The next chunk waits while this much is still unsent, so an upload is not buffered whole twice. */
+const BUFFERED_MAX_BYTES = 4 * CHUNK_BYTES
 
 const TOKEN_KEY = 'hearth.token'
 
@@ -25,31 +36,53 @@ export function connectWebSocketBridge(location: Location): Bridge {
   const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?token=${encodeURIComponent(token)}`
   const listeners = new Map<string, Set<Listener>>()
   const pending = new Map<number, Pending>()
+  /** Upload id → the call it carries an argument of. */
+  const uploadCalls = new Map<number, number>()
   const queue: string[] = []
+  const waiting: ((socket: WebSocket) => void)[] = []
   let nextId = 1
+  let nextUpload = 1
   let socket: WebSocket
   let retryMs = 250
+
+  function settle(id: number, result: CallResult): void {
+    const call = pending.get(id)
+    if (call === undefined) return
+    pending.delete(id)
+    for (const upload of call.uploads) uploadCalls.delete(upload)
+    call.resolve(result)
+  }
 
   function open(): void {
     socket = new WebSocket(wsUrl)
     socket.addEventListener('open', () => {
       retryMs = 250
       for (const frame of queue.splice(0)) socket.send(frame)
+      for (const resume of waiting.splice(0)) resume(socket)
     })
     socket.addEventListener('message', (message: MessageEvent<string>) => {
-      const frame = JSON.parse(message.data) as { id?: number; result?: CallResult; event?: string; payload?: unknown }
+      const frame = JSON.parse(message.data) as {
+        id?: number
+        result?: CallResult
+        event?: string
+        payload?: unknown
+        upload?: number
+        error?: { code: string; message: string }
+      }
       if (frame.id !== undefined && frame.result) {
-        pending.get(frame.id)?.resolve(frame.result)
-        pending.delete(frame.id)
+        settle(frame.id, frame.result)
+      } else if (frame.upload !== undefined && frame.error) {
+        // The server dropped an upload before its call: that call fails with the reason.
+        const id = uploadCalls.get(frame.upload)
+        if (id !== undefined) settle(id, { ok: false, error: frame.error })
       } else if (frame.event) {
         for (const listener of listeners.get(frame.event) ?? []) listener(frame.payload)
       }
     })
     socket.addEventListener('close', () => {
       // Calls in flight are lost with the connection: fail them rather than hang.
-      for (const [id, call] of pending) {
-        call.resolve({ ok: false, error: { code: 'INTERNAL', message: 'Lost the connection to Hearth. If you opened this page by hand, use the URL that npm run serve printed: it carries the access token.' } })
-        pending.delete(id)
+      for (const id of [...pending.keys()]) {
+        settle(id, { ok: false, error: { code: 'INTERNAL', message: 'Lost the connection to Hearth. If you opened this page by hand, use the URL that npm run serve printed: it carries the access token.' } })
       }
       setTimeout(open, retryMs)
       retryMs = Math.min(retryMs * 2, 5000)
@@ -57,11 +90,45 @@ export function connectWebSocketBridge(location: Location): Bridge {
   }
   open()
 
+  function opened(): Promise<WebSocket> {
+    if (socket.readyState === WebSocket.OPEN) return Promise.resolve(socket)
+    return new Promise((resolve) => waiting.push(resolve))
+  }
+
+  /** Sends each large argument as an upload, then the call naming them; stops once the call has failed. */
+  async function sendWithUploads(id: number, method: string, args: unknown[], large: number[]): Promise<void> {
+    const ws = await opened()
+    const live = () => ws === socket && ws.readyState === WebSocket.OPEN && pending.has(id)
+    const sent = [...args]
+    const uploads: Record<string, number> = {}
+    for (const index of large) {
+      const upload = nextUpload++
+      uploads[index] = upload
+      uploadCalls.set(upload, id)
+      pending.get(id)?.uploads.push(upload)
+      const bytes = new TextEncoder().encode(args[index] as string)
+      ws.send(JSON.stringify({ upload, bytes: bytes.length }))
+      for (let at = 0; at < bytes.length; at += CHUNK_BYTES) {
+        while (live() && ws.bufferedAmount > BUFFERED_MAX_BYTES) await new Promise((resolve) => setTimeout(resolve, 10))
+        if (!live()) return
+        const piece = bytes.subarray(at, at + CHUNK_BYTES)
+        const frame = new Uint8Array(4 + piece.length)
+        new DataView(frame.buffer).setUint32(0, upload, true)
+        frame.set(piece, 4)
+        ws.send(frame)
+      }
+      sent[index] = null
+    }
+    if (live()) ws.send(JSON.stringify({ id, method, args: sent, uploads }))
+  }
+
   function call(method: string, args: unknown[]): Promise<CallResult> {
     const id = nextId++
-    const frame = JSON.stringify({ id, method, args })
+    const large = args.flatMap((arg, i) => (typeof arg === 'string' && arg.length > INLINE_MAX_CHARS ? [i] : []))
     return new Promise((resolve) => {
-      pending.set(id, { resolve })
+      pending.set(id, { resolve, uploads: [] })
+      if (large.length > 0) return void sendWithUploads(id, method, args, large)
+      const frame = JSON.stringify({ id, method, args })
       if (socket.readyState === WebSocket.OPEN) socket.send(frame)
       else queue.push(frame)
     })

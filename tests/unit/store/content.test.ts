@@ -105,12 +105,12 @@ describe('message content', () => {
     )
   })
 
-  it('survives a JSON export and import exactly', (t) => {
+  it('survives a JSON export and import exactly', async (t) => {
     const store = tempStore(t)
     const c = store.conversations.create()
     let parent: string | null = null
     for (const [, text] of CASES) parent = store.messages.addUser(c.id, parent, text).id
-    const imported = store.importText(store.exportText('json', [c.id]))
+    const imported = await store.importText(store.exportText('json', [c.id]))
     const [id] = imported.conversationIds
     assert.ok(id !== undefined)
     assert.deepEqual(

@@ -77,12 +77,12 @@ const isInvalid = (pattern: RegExp) => (err: unknown) =>
   err instanceof AppError && err.code === 'IMPORT_INVALID' && pattern.test(err.message)
 
 describe('Store JSON export', () => {
-  it('imports back as the same tree, parameters, stats and model ids', (t) => {
+  it('imports back as the same tree, parameters, stats and model ids', async (t) => {
     const source = tempStore(t)
     const id = richConversation(source)
     const json = source.exportText('json', [id])
     const target = tempStore(t)
-    const result = target.importText(json, 'history.json')
+    const result = await target.importText(json, 'history.json')
     assert.equal(result.format, 'hearth')
     assert.equal(result.messages, 5)
     assert.equal(result.conversationIds.length, 1)
@@ -124,9 +124,9 @@ describe('Store Markdown export', () => {
 })
 
 describe('Store ChatGPT import', () => {
-  it('keeps the visible turns as a tree, the current node as active leaf, and skips tool turns', (t) => {
+  it('keeps the visible turns as a tree, the current node as active leaf, and skips tool turns', async (t) => {
     const store = tempStore(t)
-    const result = store.importText(JSON.stringify(chatGptExport()), 'conversations.json')
+    const result = await store.importText(JSON.stringify(chatGptExport()), 'conversations.json')
     assert.deepEqual([result.format, result.messages, result.skippedMessages], ['chatgpt', 8, 3])
     const [travel, archived] = result.conversationIds.map((id) => store.conversations.get(id))
     assert.ok(travel !== undefined && archived !== undefined)
@@ -175,6 +175,7 @@ describe('Store import of a bad file', () => {
     createdAt: 1,
     ...extra,
   })
+  const turn = (role: string, extra: object = {}) => ({ author: { role }, content: { content_type: 'text', parts: ['hi'] }, ...extra })
   const chatgpt = (mapping: Record<string, unknown>) =>
     JSON.stringify([chatGptExport()[0], { title: 'broken', mapping }])
   const cases: [string, string, RegExp][] = [
@@ -187,25 +188,31 @@ describe('Store import of a bad file', () => {
     ['a ChatGPT node with a missing parent', chatgpt({ n: { message: null, parent: 'ghost' } }), /conversation 2 \("broken"\).*not in the file/],
     ['a ChatGPT tree with a loop', chatgpt({ n: { message: null, parent: 'm' }, m: { message: null, parent: 'n' } }), /its own ancestor/],
     ['a ChatGPT conversation without mapping', JSON.stringify([{ title: 'no mapping' }]), /neither a Hearth export nor ChatGPT/],
+    ['a ChatGPT message from a time no date holds', chatgpt({ n: { message: turn('assistant', { create_time: 1e300 }), parent: null } }), /conversation 2 \("broken"\), message n: create_time 1e\+300 is not a time/],
+    ['a ChatGPT conversation from before any date', JSON.stringify([{ title: 'ancient', create_time: -1e13, mapping: {} }]), /conversation 1 \("ancient"\): create_time -10000000000000 is not a time/],
+    ['a Hearth message from past what a date holds', hearth([conversation([message('a', null, { createdAt: 9e15 })])]), /conversation 1: messages\.0\.createdAt/],
+    ['a Hearth model id that is a path', hearth([{ ...conversation([]), modelId: '../../outside' }]), /conversation 1: modelId: must be a model folder name/],
+    ['a Hearth reply whose model id holds a separator', hearth([conversation([message('a', null, { modelId: 'a/b' })])]), /messages\.0\.modelId: must be a model folder name/],
+    ['a ChatGPT model_slug that is no model id', chatgpt({ n: { message: turn('assistant', { metadata: { model_slug: '..' } }), parent: null } }), /conversation 2 \("broken"\), message n: model_slug "\.\." must be a model folder name/],
   ]
   for (const [name, text, pattern] of cases) {
-    it(`names the problem and imports nothing: ${name}`, (t) => {
+    it(`names the problem and imports nothing: ${name}`, async (t) => {
       const store = tempStore(t)
       store.conversations.create()
       const before = counts(store)
-      assert.throws(() => store.importText(text, 'upload.json'), isInvalid(pattern))
+      await assert.rejects(store.importText(text, 'upload.json'), isInvalid(pattern))
       assert.deepEqual(counts(store), before)
     })
   }
 
-  it('rolls back every conversation already written when a later write fails', (t) => {
+  it('rolls back every conversation already written when a later write fails', async (t) => {
     const store = tempStore(t)
     const db = new Database(store.file)
     db.exec(`CREATE TRIGGER refuse_boom BEFORE INSERT ON messages WHEN new.content = 'BOOM'
       BEGIN SELECT RAISE(ABORT, 'disk said no'); END`)
     db.close()
     const text = hearth([conversation([message('a', null), message('b', 'a')]), conversation([message('BOOM', null)])])
-    assert.throws(() => store.importText(text), /disk said no/)
+    await assert.rejects(store.importText(text), /disk said no/)
     assert.deepEqual(counts(store), [0, 0])
   })
 })

@@ -34,7 +34,7 @@ describe('Store#search', () => {
     assert.deepEqual(store.search('   '), [])
   })
 
-  it('lists hits newest first, unranked, when a word is in too many messages to rank', (t) => {
+  it('lists hits newest first, unranked, when a word is in too many messages to rank', async (t) => {
     const store = tempStore(t)
     const messages = Array.from({ length: COMMON_WORD_MESSAGES + 1 }, (_, i) => ({
       id: `m${i}`,
@@ -49,7 +49,7 @@ describe('Store#search', () => {
     }))
     const conversation = { title: 'big', createdAt: 0, updatedAt: 0, modelId: null, systemPrompt: '', params: {},
       contextPolicy: 'stop', pinned: false, archived: false, activeLeafId: null, messages }
-    store.importText(JSON.stringify({ format: 'hearth-conversations', version: 1, exportedAt: 0, conversations: [conversation] }))
+    await store.importText(JSON.stringify({ format: 'hearth-conversations', version: 1, exportedAt: 0, conversations: [conversation] }))
 
     const newest = store.search('common', { limit: 3 })
     const last = COMMON_WORD_MESSAGES
@@ -126,7 +126,7 @@ describe('Store#search', () => {
 })
 
 describe('messages_fts', () => {
-  it('stays in step with the messages through streaming, continuing, deleting and importing', (t) => {
+  it('stays in step with the messages through streaming, continuing, deleting and importing', async (t) => {
     const store = tempStore(t, { undoWindowMs: 0 })
     const c = store.conversations.create()
     const q = store.messages.addUser(c.id, null, 'alpha beta')
@@ -138,7 +138,7 @@ describe('messages_fts', () => {
     const again = store.messages.resume(writer.messageId)
     again.append(' zeta \uD800')
     again.finish({ status: 'complete' })
-    store.importText(store.exportText('json'))
+    await store.importText(store.exportText('json'))
     const streaming = store.messages.startAssistant(c.id, q.id, null)
     streaming.append('still streaming')
     streaming.flush()
