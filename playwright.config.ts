@@ -1,10 +1,11 @@
 // Playwright: e2e tests drive the real UI in browser mode; electron tests drive the desktop app.
 
-import { existsSync } from 'node:fs'
 import { defineConfig } from '@playwright/test'
+import { browserEnv, findBrowser } from './tools/browser.ts'
 
-/** System Chromium (Debian's) unless HEARTH_CHROMIUM names another; Playwright's own otherwise. */
-const chromium = process.env.HEARTH_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync)
+/** HEARTH_BROWSER, else a system Chrome/Chromium/Edge, Playwright's own, or @sparticuz/chromium's (tools/browser.ts). */
+const browser = findBrowser()
+const env = Object.fromEntries(Object.entries({ ...process.env, ...browserEnv(browser) }).filter((entry): entry is [string, string] => entry[1] !== undefined))
 
 export default defineConfig({
   timeout: 60_000,
@@ -17,21 +18,30 @@ export default defineConfig({
   use: {
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
-    launchOptions: {
-      ...(chromium ? { executablePath: chromium } : {}),
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-proxy-server',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    },
   },
   projects: [
-    { name: 'e2e', testDir: 'tests/e2e' },
+    // Unpacks the npm package's Chromium where that is the one, or fails once, saying what to install.
+    { name: 'browser', testDir: 'tests', testMatch: 'browser.setup.ts', use: { trace: 'off' } },
+    {
+      name: 'e2e',
+      testDir: 'tests/e2e',
+      dependencies: ['browser'],
+      use: {
+        launchOptions: {
+          ...(browser.source !== 'none' ? { executablePath: browser.executablePath } : {}),
+          env,
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--no-proxy-server',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--no-first-run',
+          ],
+        },
+      },
+    },
     { name: 'electron', testDir: 'tests/electron' },
   ],
 })

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { describeBrowser, findBrowser } from './browser.ts'
 import { buildParts } from './build.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -72,6 +73,15 @@ function skipReasons(suite: PlaywrightSuite): string[] {
 }
 
 async function playwright(project: 'e2e' | 'electron'): Promise<Counts> {
+  if (project === 'e2e') {
+    const browser = findBrowser()
+    // One line saying what to install, rather than every test failing to launch.
+    if (browser.source === 'none') {
+      console.error(browser.reason)
+      return { passed: 0, failed: 1, skipped: 0 }
+    }
+    console.log(`e2e browser: ${describeBrowser(browser)}`)
+  }
   await buildParts(['renderer', 'main'], true)
   const report = path.join(results, `${project}.json`)
   const { code } = await run(bin('playwright'), ['test', '--project', project], { HEARTH_PW_JSON: report })
