@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { extractFile, listPackage, statFile } from '@electron/asar'
+import { FuseV1Options, getCurrentFuseWire } from '@electron/fuses'
 
 export type OrtPlatform = 'linux' | 'win32' | 'darwin'
 export type OrtArch = 'x64' | 'arm64'
@@ -128,6 +129,44 @@ export function checkPackedApp(app: PackedApp): CheckResult[] {
   report('unpacked size within budget', bytes <= app.budgetBytes,
     `${mib(bytes)} (app.asar ${mib(dirBytes(archive))}) of a ${mib(app.budgetBytes)} budget`)
   return results
+}
+
+type FuseName = keyof typeof FuseV1Options
+
+/** The fuses the packed Electron must carry: electron-builder.yml's electronFuses, by @electron/fuses' names. */
+export const REQUIRED_FUSES: Readonly<Partial<Record<FuseName, boolean>>> = {
+  RunAsNode: false,
+  EnableNodeOptionsEnvironmentVariable: false,
+  EnableNodeCliInspectArguments: false,
+  EnableCookieEncryption: true,
+  EnableEmbeddedAsarIntegrityValidation: true,
+  OnlyLoadAppFromAsar: true,
+}
+
+/** A fuse's byte in the wire (@electron/fuses' FuseState, which it does not export): '1' on, '0' off, 'r' removed. */
+const FUSE_ON = 0x31
+const FUSE_OFF = 0x30
+
+/** Reads the fuse wire from the packed executable (Hearth.app on macOS) and compares it with REQUIRED_FUSES. */
+export async function checkFuses(executable: string, required = REQUIRED_FUSES): Promise<CheckResult> {
+  const name = 'Electron fuses set in the packed binary'
+  let wire: Record<number, number>
+  try {
+    wire = (await getCurrentFuseWire(executable)) as unknown as Record<number, number>
+  } catch (err) {
+    return { name, status: 'fail', detail: `${path.basename(executable)}: ${(err as Error).message}` }
+  }
+  const wrong: string[] = []
+  const right: string[] = []
+  for (const [fuse, on] of Object.entries(required) as [FuseName, boolean][]) {
+    const state = wire[FuseV1Options[fuse]]
+    const found = state === FUSE_ON ? 'on' : state === FUSE_OFF ? 'off' : state === undefined ? 'missing' : String.fromCharCode(state)
+    if (found === (on ? 'on' : 'off')) right.push(`${fuse} ${found}`)
+    else wrong.push(`${fuse} is ${found}, wants ${on ? 'on' : 'off'}`)
+  }
+  return wrong.length === 0
+    ? { name, status: 'pass', detail: right.join(', ') }
+    : { name, status: 'fail', detail: wrong.join('; ') }
 }
 
 /** One line per result and the closing count line the test runner reads. */

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util'
 import { Arch, Platform, build } from 'electron-builder'
 import type { CliOptions } from 'electron-builder'
 import { buildParts } from './build.ts'
-import { checkPackedApp, formatResults } from './dist-check.ts'
+import { checkFuses, checkPackedApp, formatResults } from './dist-check.ts'
 import type { OrtArch, OrtPlatform, PackedApp } from './dist-check.ts'
 
 type PublishPolicy = NonNullable<CliOptions['publish']>
@@ -29,6 +29,12 @@ function resourcesDir(outDir: string, platform: OrtPlatform, arch: OrtArch): str
   if (platform === 'darwin') return path.join(outDir, `mac-${arch}`, 'Hearth.app', 'Contents', 'Resources')
   const name = platform === 'win32' ? 'win' : 'linux'
   return path.join(outDir, arch === 'x64' ? `${name}-unpacked` : `${name}-${arch}-unpacked`, 'resources')
+}
+
+/** The file @electron/fuses reads the wire from: the app bundle on macOS, the executable elsewhere. */
+function executableOf(resources: string, platform: OrtPlatform): string {
+  if (platform === 'darwin') return path.resolve(resources, '..', '..')
+  return path.join(path.dirname(resources), platform === 'win32' ? 'Hearth.exe' : 'hearth')
 }
 
 function hostArch(): OrtArch {
@@ -81,13 +87,22 @@ function expectations(resources: string, platform: OrtPlatform, arch: OrtArch, s
 }
 
 /**
+ * Electron's fuse wire as it ships: the sentinel, wire version 1, 8 fuses, each '1' on or '0' off
+ * (RunAsNode, cookie encryption, NODE_OPTIONS, --inspect, asar integrity, only app.asar, browser
+ * V8 snapshot, file:// privileges). Every fuse Hearth sets starts the other way.
+ */
+const STUB_FUSE_WIRE = Buffer.concat([Buffer.from('dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX'), Buffer.from([1, 8]), Buffer.from('10110001')])
+
+/**
  * electronDist as a folder holding only the executable name electron-builder renames: it then
- * skips the Electron download and packs resources/app.asar around it.
+ * skips the Electron download and packs resources/app.asar around it. The stub carries a fuse
+ * wire, so that electron-builder flips it as it would Electron's and the check reads it back.
  */
 function stubElectron(dir: string): string {
   const stub = path.join(dir, 'electron-stub')
   mkdirSync(stub)
-  writeFileSync(path.join(stub, 'electron'), '#!/bin/sh\necho "stub Electron from dist:check" >&2\nexit 1\n', { mode: 0o755 })
+  const script = Buffer.from('#!/bin/sh\necho "stub Electron from dist:check" >&2\nexit 1\n# ')
+  writeFileSync(path.join(stub, 'electron'), Buffer.concat([script, STUB_FUSE_WIRE, Buffer.from('\n')]), { mode: 0o755 })
   return stub
 }
 
@@ -110,7 +125,8 @@ async function check(keep: boolean): Promise<boolean> {
     const version = electronVersion()
     const skipped = `rebuild skipped: it downloads Electron ${version} headers (ABI ${electronAbi(version)}), which needs the internet; \`npm run dist\` does it`
     const packed = { name: PACK_STEP, status: 'pass', detail: `linux/${arch} in ${((performance.now() - started) / 1000).toFixed(1)} s` } as const
-    const results = [packed, ...checkPackedApp(expectations(resourcesDir(outDir, 'linux', arch), 'linux', arch, { skipped }))]
+    const resources = resourcesDir(outDir, 'linux', arch)
+    const results = [packed, ...checkPackedApp(expectations(resources, 'linux', arch, { skipped })), await checkFuses(executableOf(resources, 'linux'))]
     console.log(formatResults('dist:check', results))
     return results.every((it) => it.status !== 'fail')
   } finally {
@@ -139,8 +155,9 @@ async function dist(publish: PublishPolicy): Promise<boolean> {
     const target = { linux: Platform.LINUX, win32: Platform.WINDOWS, darwin: Platform.MAC }[platform]
     const artifacts = await build({ projectDir: root, targets: target.createTarget(null, Arch[arch]), publish })
     const version = electronVersion()
-    const results = checkPackedApp(expectations(resourcesDir(path.join(root, 'release'), platform, arch), platform, arch,
-      { electronVersion: version, abi: electronAbi(version) }))
+    const resources = resourcesDir(path.join(root, 'release'), platform, arch)
+    const results = [...checkPackedApp(expectations(resources, platform, arch, { electronVersion: version, abi: electronAbi(version) })),
+      await checkFuses(executableOf(resources, platform))]
     console.log(formatResults('dist', results))
     for (const file of artifacts) console.log(`artifact: ${path.relative(root, file)}`)
     return results.every((it) => it.status !== 'fail')

@@ -20,6 +20,7 @@ import { EventHub } from './events.ts'
 import { generators } from './generator.ts'
 import { ModelImports } from './model-imports.ts'
 import { ModelService } from './model-service.ts'
+import { makePrivateDir } from './paths.ts'
 import { SnapshotPurge, sweepSnapshots } from './snapshot-purge.ts'
 
 /** Disk KV snapshots may take, all conversations together. */
@@ -62,11 +63,14 @@ export interface App {
 
 export async function createApp(config: AppConfig): Promise<App> {
   const events = new EventHub()
+  const snapshotDir = path.join(config.dataDir, 'kv-cache')
+  // Before anything is written: the engine writes snapshots into a folder that is already private.
+  makePrivateDir(config.dataDir)
+  makePrivateDir(snapshotDir)
   const store = openStore({ dataDir: config.dataDir, ...config.store })
   const settings = () => store.settings.all()
   const library = createModelLibrary({ modelsDir: config.modelsDir, converter: config.converter })
   const engine = config.engine ?? hostEngine(new EngineHost())
-  const snapshotDir = path.join(config.dataDir, 'kv-cache')
   // No engine runs yet: snapshots of conversations purged when the store opened can go now.
   const conversationIds = [...store.conversations.list(), ...store.conversations.list({ archived: true })].map((c) => c.id)
   await sweepSnapshots(snapshotDir, conversationIds).catch((err: unknown) => {

@@ -1,21 +1,28 @@
 // Electron entry: lifecycle, the one window, the app protocol and the services behind IPC.
 
-import { app, BrowserWindow, dialog, Menu, net, protocol, safeStorage, screen, session } from 'electron'
+import { app, BrowserWindow, dialog, Menu, net, protocol, safeStorage, screen, session, shell } from 'electron'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { createApp, type App } from '../app/app.ts'
 import { hostEngine } from '../app/engine-port.ts'
+import { PRIVATE_UMASK } from '../app/paths.ts'
 import { EngineHost } from '../engine-host/engine-host.ts'
 import { utilityChild, utilitySpawner } from './engine-process.ts'
 import { registerIpc } from './ipc.ts'
 import { menuTemplate } from './menu.ts'
 import { DEFAULT_SIZE, MIN_SIZE, restoreBounds } from './window-bounds.ts'
-import { APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, lockDownContents } from './security.ts'
+import { APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, lockDownContents, lockDownSession } from './security.ts'
+import { runStartup } from './startup.ts'
 import { safeStorageBox } from '../remote/secret-box.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const rendererDir = path.resolve(here, '../renderer')
 const preloadPath = path.join(here, 'preload.cjs')
+const userData = app.getPath('userData')
+const dataDir = process.env.HEARTH_DATA_DIR ?? userData
+
+// Before anything is written: what Hearth and its engine process create is the user's alone.
+if (process.platform !== 'win32') process.umask(PRIVATE_UMASK)
 
 protocol.registerSchemesAsPrivileged([
   { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
@@ -32,7 +39,7 @@ if (!app.requestSingleInstanceLock()) {
     if (mainWindow.isMinimized()) mainWindow.restore()
     mainWindow.focus()
   })
-  app.on('web-contents-created', (_event, contents) => lockDownContents(contents))
+  app.on('web-contents-created', (_event, contents) => lockDownContents(contents, shell))
   app.on('window-all-closed', () => app.quit())
   // Quitting waits for the services to close: replies stored, the engine's caches persisted.
   let closed = false
@@ -42,16 +49,26 @@ if (!app.requestSingleInstanceLock()) {
     closed = true
     void services.close().finally(() => app.quit())
   })
-  void app.whenReady().then(start)
+  void app.whenReady().then(() => runStartup(start, {
+    shell: {
+      showErrorBox: (title, content) => dialog.showErrorBox(title, content),
+      releaseSingleInstanceLock: () => app.releaseSingleInstanceLock(),
+      exit: (code) => app.exit(code),
+    },
+    dataDir,
+    cleanup: async () => {
+      await services?.close()
+    },
+  }))
 }
 
 async function start(): Promise<void> {
+  lockDownSession(session.defaultSession)
   serveRenderer()
-  const userData = app.getPath('userData')
   services = await createApp({
     shell: 'electron',
     version: app.getVersion(),
-    dataDir: process.env.HEARTH_DATA_DIR ?? userData,
+    dataDir,
     modelsDir: process.env.HEARTH_MODELS_DIR ?? path.join(userData, 'models'),
     engine: hostEngine(new EngineHost({ spawn: utilitySpawner(path.join(here, 'engine.js')) })),
     converter: { entry: path.join(here, 'convert.js'), spawn: (entry) => utilityChild(entry, 'Hearth GGUF import') },
@@ -62,7 +79,6 @@ async function start(): Promise<void> {
   registerIpc(services, () => mainWindow)
   const events = services.events
   Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate(process.platform, (command) => events.emit('menuCommand', { command }))))
-  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false))
   await createWindow(services)
 }
 

@@ -5,7 +5,8 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { createApp } from '../app/app.ts'
-import { resolveDataPaths } from '../app/paths.ts'
+import { PRIVATE_UMASK, resolveDataPaths } from '../app/paths.ts'
+import { startupErrorLine } from '../app/startup-error.ts'
 import { startServer } from './server.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -35,13 +36,25 @@ const apiPort = portFlag('api-port', values['api-port'])
 
 const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version
 const paths = resolveDataPaths({ dataDir: values['data-dir'], modelsDir: values['models-dir'] })
+
+/** A start that fails (a database from a newer Hearth, an unwritable folder, a taken port) is one line, not a stack. */
+function failStart(err: unknown): never {
+  console.error(startupErrorLine(err, paths.dataDir))
+  process.exit(1)
+}
+
+// Before anything is written: what Hearth and its engine process create is the user's alone.
+if (process.platform !== 'win32') process.umask(PRIVATE_UMASK)
 const app = await createApp({
   shell: 'browser',
   version,
   ...paths,
   ...(values.api || apiPort !== undefined ? { apiServer: { enabled: true, port: apiPort } } : {}),
+}).catch(failStart)
+const server = await startServer({ app, rendererDir: path.join(root, 'dist/renderer'), port }).catch(async (err: unknown) => {
+  await app.close().catch((closeErr: unknown) => console.error(`Closing after the failed start failed too: ${(closeErr as Error).message}`))
+  return failStart(err)
 })
-const server = await startServer({ app, rendererDir: path.join(root, 'dist/renderer'), port })
 
 // The URL is the first line: tests and scripts read it from there.
 console.log(server.url)

@@ -96,7 +96,15 @@ function moveAside(file: string, now: number): string {
   return target
 }
 
+/**
+ * The history is the user's alone: SQLite would create the file 0644 (less the umask), and it
+ * gives the -wal and -shm it creates later the mode of the database file, so creating that
+ * file 0600 first covers all three.
+ */
+const PRIVATE_FILE_MODE = 0o600
+
 function connect(file: string): Database.Database {
+  fs.closeSync(fs.openSync(file, 'a', PRIVATE_FILE_MODE))
   const db = new Database(file, { timeout: 5000 })
   db.pragma('journal_mode = WAL')
   // FULL: each commit reaches the disk, so a power cut loses no finished write either.
@@ -151,6 +159,8 @@ export function openDb(file: string, options: OpenDbOptions): { db: Database.Dat
   const db = connect(file)
   try {
     const outcome = migrate(db, migrations, (from) => `${file}.backup-v${from}-${fileStamp(now())}`)
+    // VACUUM INTO creates the copy as a new database, with SQLite's default mode.
+    if (outcome.backup !== null) fs.chmodSync(outcome.backup, PRIVATE_FILE_MODE)
     return {
       db,
       report: { checked, movedAside, corruption, backup: outcome.backup, migratedFrom: outcome.from, version: outcome.to },

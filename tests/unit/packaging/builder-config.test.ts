@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { load } from 'js-yaml'
 import { Minimatch } from 'minimatch'
+import { REQUIRED_FUSES } from '../../../tools/dist-check.ts'
 
 interface PlatformConfig {
   files: string[]
@@ -16,6 +17,7 @@ interface BuilderConfig {
   npmRebuild: boolean
   files?: unknown
   publish: { provider: string }
+  electronFuses?: Record<string, boolean>
   linux: PlatformConfig
   win: PlatformConfig
   mac: PlatformConfig
@@ -105,5 +107,12 @@ describe('electron-builder.yml packaging', () => {
   it('rebuilds native modules for Electron when packaging and configures a publish provider', () => {
     assert.equal(config.npmRebuild, true)
     assert.equal(config.publish.provider, 'github')
+  })
+})
+
+describe('electron-builder.yml electronFuses', () => {
+  it('sets every fuse dist:check requires, the same way (electron-builder names them lowerCamelCase)', () => {
+    const wanted = Object.fromEntries(Object.entries(REQUIRED_FUSES).map(([name, on]) => [name[0]!.toLowerCase() + name.slice(1), on]))
+    assert.deepEqual(config.electronFuses, wanted)
   })
 })
