@@ -44,13 +44,28 @@ export function forkChild<In, Out>(entry: string, env: NodeJS.ProcessEnv = {}): 
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
+  // A message sent after the process died but before its exit was seen fails with EPIPE (or "channel
+  // closed"). The exit handler reports the death; the failed send must not end main as an
+  // unhandled 'error' event.
+  child.on('error', (err) => {
+    if (!isClosedChannel(err)) console.error(`Engine process: ${err.message}`)
+  })
   return {
     send: (m) => {
-      if (child.connected) child.send(m as object)
+      if (!child.connected) return
+      child.send(m as object, (err) => {
+        if (err && !isClosedChannel(err)) console.error(`Engine process: ${err.message}`)
+      })
     },
     onMessage: (handler) => child.on('message', (m) => handler(m as Out)),
     onExit: (handler) => child.once('exit', handler),
     kill: () => child.kill('SIGKILL'),
     pid: child.pid,
   }
+}
+
+/** The errors of writing to a process that has already gone: its exit is reported on its own. */
+function isClosedChannel(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_IPC_CHANNEL_CLOSED'
 }
