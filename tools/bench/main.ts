@@ -1,7 +1,9 @@
 // `npm run bench`: Hearth against its peers and the machine's limits, in one interleaved run.
 // Subcommands: store, turns, sampler (their own benches), profile (where a decode step's time goes),
 // ppl (the trained fixture's perplexity at each precision the GGUF importer writes), gguf-check (the
-// bench models' GGUFs imported and run beside the ONNX they were written from).
+// bench models' GGUFs imported and run beside the ONNX they were written from), spec (speculative
+// decoding: verification cost, acceptance, speedup end to end), soak (browser mode and the API
+// server under concurrent clients while the engine is killed at random).
 
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -23,7 +25,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CACHE = path.join(ROOT, '.cache', 'bench')
 
 const USAGE = `usage: npm run bench -- [options]
-       npm run bench -- store|turns|sampler|profile|ppl|gguf-check [their options]
+       npm run bench -- store|turns|sampler|profile|ppl|gguf-check|spec|soak [their options]
 
   --quick               a few minutes: smollm2-135m fp32, prefill 128/512, decode @128/@1024
   --models LIST         smollm2-135m,qwen2.5-0.5b (default: both; --quick: smollm2-135m)
@@ -63,6 +65,8 @@ const SUBCOMMANDS: Record<string, () => Promise<SubBench>> = {
   profile: async () => (await import('./profile.ts')).runProfile,
   ppl: () => subBench('ppl.ts', 'runPplBench'),
   'gguf-check': () => subBench('gguf-check.ts', 'runGgufCheck'),
+  spec: async () => (await import('./spec.ts')).runSpecBench,
+  soak: async () => (await import('./soak.ts')).runSoakBench,
 }
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[], flag: string): T[] {
