@@ -18,12 +18,10 @@ import { ggufTokenizer, type GgufTokenizer } from '../../../../src-main/models/g
 import { writeGguf, type GgufMetadata } from '../../../../tools/bench/gguf.ts'
 import { tokenizerMetadata } from '../../../../tools/bench/llama-gguf.ts'
 import { buildTokenizerFiles, type TokenizerFiles } from '../../../../tools/model-builder/tokenizer.ts'
+import { STORIES_GGUF as STORIES, STORIES_REFERENCE, storiesMissing } from '../../../../tools/stories-fixture.ts'
 
-const STORIES = path.resolve(import.meta.dirname, '../../../../../shared/fixtures/stories260K/stories260K.gguf')
 const SENTENCE = 'Once upon a time, there was a little girl named Lily.'
-const REFERENCE =
-  'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. ' +
-  'One day, she saw a big, red ball. She wanted to play with it, but it was too high.'
+const REFERENCE = STORIES_REFERENCE
 
 let dir: string
 before(async () => {
@@ -82,6 +80,9 @@ function randomText(rng: { next(): number }, pool: string[], length: number): st
   return Array.from({ length }, () => pool[Math.floor(rng.next() * pool.length)]).join('')
 }
 
+/** Each test is skipped, with the reason, on a checkout without the fixture beside it (a fresh clone elsewhere). */
+const skip = storiesMissing() ?? false
+
 describe('ggufTokenizer with the stories260K llama vocabulary', () => {
   let metadata: Map<string, GgufValue>
   let tokens: string[]
@@ -89,6 +90,7 @@ describe('ggufTokenizer with the stories260K llama vocabulary', () => {
   let converted: GgufTokenizer
   let tok: ChatTokenizer
   before(async () => {
+    if (skip) return
     metadata = (await readGgufHeader(STORIES)).metadata
     tokens = metadata.get('tokenizer.ggml.tokens') as string[]
     scores = metadata.get('tokenizer.ggml.scores') as number[]
@@ -96,7 +98,7 @@ describe('ggufTokenizer with the stories260K llama vocabulary', () => {
     tok = await load(converted)
   })
 
-  it('encodes the reference sentence to the pieces llama2.c picks, and decodes it back', () => {
+  it('encodes the reference sentence to the pieces llama2.c picks, and decodes it back', { skip }, () => {
     const ids = tok.encode(SENTENCE)
     // ▁Once ▁upon ▁a ▁time , ▁there ▁was ▁a ▁little | ▁g ir l: "girl" is no piece | ▁named ▁Lily .
     assert.deepEqual(ids, [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426])
@@ -104,7 +106,7 @@ describe('ggufTokenizer with the stories260K llama vocabulary', () => {
     assert.equal(tok.decode(tok.encode(REFERENCE)), REFERENCE)
   })
 
-  it('matches llama2.c greedy encoding on stories and on random text, and round-trips all of it', () => {
+  it('matches llama2.c greedy encoding on stories and on random text, and round-trips all of it', { skip }, () => {
     const rng = createRng(7)
     const words = REFERENCE.split(' ')
     const pool = [...'abcdefghijklmnopqrstuvwxyzTLS.,!?"\'-éñ日本😀\u00a0', ' ', ' ', '  ', '\n', '\t', 'the', '▁', 'Lily']
@@ -119,14 +121,14 @@ describe('ggufTokenizer with the stories260K llama vocabulary', () => {
     }
   })
 
-  it('falls back to bytes for a newline and for characters the vocabulary lacks', () => {
+  it('falls back to bytes for a newline and for characters the vocabulary lacks', { skip }, () => {
     const ids = tok.encode('a\n日😀')
     assert.deepEqual(ids.slice(0, 2), [261, 3 + 0x0a]) // ▁a, <0x0A>
     assert.deepEqual(ids.slice(2), [...new TextEncoder().encode('日😀')].map((b) => 3 + b))
     assert.equal(tok.decode(ids), 'a\n日😀')
   })
 
-  it('decodes and streams without a leading-space artefact, from <s> or mid-sentence', () => {
+  it('decodes and streams without a leading-space artefact, from <s> or mid-sentence', { skip }, () => {
     const ids = tok.encode(SENTENCE)
     assert.equal(tok.decode([1, ...ids]), SENTENCE)
     assert.equal(tok.decode(ids.slice(1)), 'upon a time, there was a little girl named Lily.')
@@ -135,7 +137,7 @@ describe('ggufTokenizer with the stories260K llama vocabulary', () => {
     assert.equal(streamed, SENTENCE)
   })
 
-  it('names <s>, </s> and <unk> as special tokens, and writes BOS once through the plain template', () => {
+  it('names <s>, </s> and <unk> as special tokens, and writes BOS once through the plain template', { skip }, () => {
     assert.equal(converted.bosTokenId, 1)
     assert.deepEqual(converted.eosTokenIds, [2])
     assert.equal(converted.padTokenId, null) // the file says 0xFFFFFFFF
@@ -148,7 +150,7 @@ describe('ggufTokenizer with the stories260K llama vocabulary', () => {
     assert.equal((converted.tokenizerConfig as { model_max_length?: number }).model_max_length, 2048)
   })
 
-  it('matches a user-defined piece whole, as text rather than a special token', async () => {
+  it('matches a user-defined piece whole, as text rather than a special token', { skip }, async () => {
     const withTool = new Map(metadata)
     const append = (key: string, value: GgufValue) => withTool.set(key, [...(metadata.get(key) as GgufValue[]), value])
     append('tokenizer.ggml.tokens', '<tool>')
