@@ -3,9 +3,9 @@
 import type { AppError } from '../../src-shared/errors.ts'
 import type { LoadedModelInfo } from '../../src-shared/types.ts'
 import type { EngineHost } from '../engine-host/engine-host.ts'
-import type { GenerateRequest, GenerateResult, LoadOptions } from '../model-format/protocol.ts'
+import type { GenerateRequest, GenerateResult, LoadOptions, PrefillReport } from '../model-format/protocol.ts'
 
-export type { LoadOptions }
+export type { LoadOptions, PrefillReport }
 
 /** Without a conversationId (the API server's requests) the engine reuses the closest cached prompt. */
 export interface EngineRequest extends GenerateRequest {
@@ -17,8 +17,13 @@ export type EngineResult = Pick<GenerateResult, 'text' | 'stats'>
 
 export interface EnginePort {
   load(modelDir: string, options: LoadOptions): Promise<LoadedModelInfo>
-  /** Resolves when the reply ends, also when cancelled (stats.stopReason 'cancelled'). */
-  generate(request: EngineRequest, onToken: (text: string) => void): Promise<EngineResult>
+  /**
+   * Resolves when the reply ends, also when cancelled (stats.stopReason 'cancelled'). A prefill of
+   * more than one chunk is reported through onPrefill a few times a second.
+   */
+  generate(request: EngineRequest, onToken: (text: string) => void, onPrefill?: (report: PrefillReport) => void): Promise<EngineResult>
+  /** Each text's tokens with the loaded model's tokenizer. */
+  countTokens(texts: string[]): Promise<number[]>
   /** Asks the engine to stop the conversation's generation (none named: every one); `generate` then resolves. */
   cancel(conversationId?: string): void
   /**
@@ -36,7 +41,8 @@ export interface EnginePort {
 export function hostEngine(host: EngineHost): EnginePort {
   return {
     load: (modelDir, options) => host.load(modelDir, options),
-    generate: (request, onToken) => host.generate(request, onToken),
+    generate: (request, onToken, onPrefill) => host.generate(request, onToken, onPrefill),
+    countTokens: (texts) => host.countTokens(texts),
     cancel: (conversationId) => host.cancel(conversationId),
     onCrash: (listener) => host.onCrash(listener),
     dropCache: (conversationId) => host.dropCache(conversationId),

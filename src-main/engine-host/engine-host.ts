@@ -10,6 +10,7 @@ import type {
   GenerateResult,
   HostMessage,
   LoadOptions,
+  PrefillReport,
   RequestKind,
   Requests,
 } from '../model-format/protocol.ts'
@@ -27,6 +28,7 @@ interface Pending {
   resolve: (result: never) => void
   reject: (err: AppError) => void
   onToken?: (text: string) => void
+  onPrefill?: (report: PrefillReport) => void
   conversationId?: string
 }
 
@@ -70,8 +72,15 @@ export class EngineHost {
     return info
   }
 
-  /** Streams the reply's text through onToken; resolves when it ends (cancelled included). */
-  async generate(request: GenerateRequest, onToken: (text: string) => void): Promise<GenerateResult> {
+  /**
+   * Streams the reply's text through onToken, and a long prompt's prefill through onPrefill;
+   * resolves when it ends (cancelled included).
+   */
+  async generate(
+    request: GenerateRequest,
+    onToken: (text: string) => void,
+    onPrefill?: (report: PrefillReport) => void,
+  ): Promise<GenerateResult> {
     const waiting: Waiting = { conversationId: request.conversationId, cancelled: false }
     this.waiting.add(waiting)
     try {
@@ -81,7 +90,13 @@ export class EngineHost {
     }
     // Stopped while the model was loaded again: the engine never hears of this request.
     if (waiting.cancelled) return cancelledBeforeStart(this.loaded?.info ?? null)
-    return this.request('generate', { request }, onToken, request.conversationId)
+    return this.request('generate', { request }, { onToken, onPrefill, conversationId: request.conversationId })
+  }
+
+  /** Each text's tokens with the loaded model's tokenizer. */
+  async countTokens(texts: string[]): Promise<number[]> {
+    await this.restore()
+    return this.request('count-tokens', { texts })
   }
 
   /** Cancels the generation of one conversation, or every generation when none is named. */
@@ -159,13 +174,12 @@ export class EngineHost {
   private request<K extends RequestKind>(
     kind: K,
     args: Requests[K]['args'],
-    onToken?: (text: string) => void,
-    conversationId?: string,
+    listeners: Pick<Pending, 'onToken' | 'onPrefill' | 'conversationId'> = {},
   ): Promise<Requests[K]['result']> {
     const child = this.ensureChild()
     const id = this.nextId++
     return new Promise<Requests[K]['result']>((resolve, reject) => {
-      this.pending.set(id, { kind, resolve: resolve as (r: never) => void, reject, onToken, conversationId })
+      this.pending.set(id, { kind, resolve: resolve as (r: never) => void, reject, ...listeners })
       child.send({ type: kind, id, ...args } as HostMessage)
     })
   }
@@ -199,6 +213,10 @@ export class EngineHost {
     if (!p) return
     if (message.type === 'token') {
       p.onToken?.(message.text)
+      return
+    }
+    if (message.type === 'progress') {
+      p.onPrefill?.({ done: message.done, total: message.total, tokensPerSecond: message.tokensPerSecond })
       return
     }
     this.pending.delete(message.id)

@@ -6,7 +6,7 @@ import { resolveParams } from '../../src-shared/params.ts'
 import type { ChatMessage, GenerationStats, LoadedModelInfo, StopReason } from '../../src-shared/types.ts'
 import { vocabularyFingerprint } from '../model-format/draft-pairs.ts'
 import { kvBytesPerToken } from '../model-format/memory-estimate.ts'
-import type { EngineInfo, GenerateRequest, GenerateResult, LoadOptions } from '../model-format/protocol.ts'
+import type { EngineInfo, GenerateRequest, GenerateResult, LoadOptions, PrefillReport } from '../model-format/protocol.ts'
 import { fitContext } from './context-fit.ts'
 import { decodeTokens } from './decode.ts'
 import type { KvCache } from './kv-cache.ts'
@@ -21,6 +21,8 @@ import { TextStream } from './text-stream.ts'
 import type { ChatTokenizer } from './tokenizer.ts'
 
 const DEFAULT_SNAPSHOT_BUDGET = 2 * 2 ** 30
+/** The least time between two prefill reports: a few a second are enough for a progress bar. */
+const PREFILL_REPORT_MS = 250
 
 /**
  * The prompt's tokens: the chat plus the assistant header, or, to carry on the last assistant
@@ -109,6 +111,13 @@ export class Engine {
     }
   }
 
+  /** Each text's tokens with the loaded model's tokenizer: what the app sizes documents by. */
+  countTokens(texts: readonly string[]): number[] {
+    const { model } = this
+    if (!model) throw new AppError('MODEL_NOT_LOADED', 'No model is loaded')
+    return texts.map((text) => model.tokenizer.encode(text).length)
+  }
+
   async dropCache(conversationId: string): Promise<void> {
     this.draftModel?.drop(conversationId)
     await this.pool?.drop(conversationId)
@@ -128,12 +137,14 @@ export class Engine {
   /**
    * Renders and tokenizes the conversation, reuses the cached prefix, prefills the rest, then
    * decodes until eos, a stop string, the token limit, the context end, or `cancelled()`.
-   * `cancelled` is read before every decode step, so a cancel lands within one step.
+   * `cancelled` is read before every decode step, so a cancel lands within one step. A prefill of
+   * more than one chunk is reported through `onPrefill` as it goes.
    */
   async generate(
     req: GenerateRequest,
     onText: (text: string) => void,
     cancelled: () => boolean,
+    onPrefill: (report: PrefillReport) => void = () => undefined,
   ): Promise<GenerateResult> {
     const { model, pool } = this
     if (!model || !pool) throw new AppError('MODEL_NOT_LOADED', 'No model is loaded')
@@ -179,7 +190,7 @@ export class Engine {
 
     try {
       const prefillStarted = performance.now()
-      const logits = await this.prefill(cache, prompt.slice(nPast), cancelled)
+      const logits = await this.prefill(cache, prompt.slice(nPast), cancelled, onPrefill)
       const prefillMs = performance.now() - prefillStarted
 
       if (logits && req.speculate !== false && model.info.speculation.available) {
@@ -243,14 +254,30 @@ export class Engine {
 
   /**
    * Runs the new prompt tokens in chunks; returns the logits of the last one ([vocab]), or null
-   * when cancelled between chunks (the chunks done stay in the cache, consistent).
+   * when cancelled between chunks (the chunks done stay in the cache, consistent, so the next
+   * request with this prompt starts where this one stopped). More than one chunk of work is
+   * reported through `report` at its start and then at most every PREFILL_REPORT_MS.
    */
-  private async prefill(cache: KvCache, tokens: number[], cancelled: () => boolean): Promise<Float32Array | null> {
+  private async prefill(
+    cache: KvCache,
+    tokens: number[],
+    cancelled: () => boolean,
+    report: (r: PrefillReport) => void,
+  ): Promise<Float32Array | null> {
     const { session, prefillChunk, info } = this.model as LoadedModel
+    const reported = tokens.length > prefillChunk
+    const total = cache.nPast + tokens.length
+    const started = performance.now()
+    let lastReport = -Infinity
     let logits: Float32Array | null = null
     for (let i = 0; i < tokens.length; ) {
       await yieldToEventLoop()
       if (cancelled()) return null
+      const now = performance.now()
+      if (reported && now - lastReport >= PREFILL_REPORT_MS) {
+        lastReport = now
+        report({ done: cache.nPast, total, tokensPerSecond: i > 0 ? (i / (now - started)) * 1000 : 0 })
+      }
       // Graphs that cannot take several tokens on top of a non-empty cache get them one at a time.
       const chunk = info.multiTokenPass || cache.nPast === 0 ? prefillChunk : 1
       const end = Math.min(tokens.length, i + chunk)

@@ -109,6 +109,19 @@ export class KvCache {
     if (this.capacity > target && !this.onDevice) this.resize(target)
   }
 
+  /**
+   * A new cache holding the first `n` positions of this one (another conversation starting from
+   * the same prefix), with room for `capacity`. CPU caches only: a device cache cannot be read.
+   */
+  copyPrefix(n: number, capacity = n): KvCache {
+    if (this.onDevice) throw new Error('a device cache cannot be copied')
+    const kept = Math.min(n, this.nPast)
+    const copy = new KvCache(this.tensors, this.tokens.slice(0, kept))
+    // resize allocates new tensors and copies the kept positions into them: `this` is untouched.
+    copy.resize(Math.max(capacity, kept))
+    return copy
+  }
+
   /** The used positions of tensor `i`, one view per KV head (what a snapshot writes). */
   usedViews(i: number): Uint8Array[] {
     const t = this.tensors[i]!

@@ -33,7 +33,15 @@ export interface Acquired {
    */
   nPast: number
   restoredFromDisk: boolean
+  /** A new cache started from another's prefix (seed): whose, else null. */
+  seededFrom: string | null
 }
+
+/**
+ * The least prefix a new cache copies from another: below a prefill chunk's worth, reading a
+ * snapshot or copying tensors buys little (a system prompt alone is not worth a disk read).
+ */
+export const MIN_SEED_TOKENS = 64
 
 const ANONYMOUS = 'anonymous:'
 
@@ -60,12 +68,15 @@ export class KvPool {
    */
   async acquire(conversationId: string | undefined, prompt: readonly number[], reserveTokens: number): Promise<Acquired> {
     let restoredFromDisk = false
+    let seededFrom: string | null = null
     let entry = conversationId === undefined ? this.pickAnonymous(prompt) : this.entries.get(conversationId)
     if (!entry) {
       const key = conversationId ?? this.newAnonymousKey()
       const restored = conversationId === undefined ? null : await this.opts.snapshots?.load(key) ?? null
       restoredFromDisk = restored !== null
-      entry = { key, cache: restored ?? this.opts.newCache(), lastUsed: 0, busy: false }
+      const seeded = restored === null ? await this.seed(prompt) : null
+      seededFrom = seeded?.from ?? null
+      entry = { key, cache: restored ?? seeded?.cache ?? this.opts.newCache(), lastUsed: 0, busy: false }
       this.entries.set(key, entry)
     }
     if (entry.busy) throw new Error(`the cache of ${entry.key} is in use`)
@@ -79,7 +90,7 @@ export class KvPool {
       await this.makeRoom(entry, (this.opts.positionsFor?.(positions) ?? positions) * this.opts.bytesPerToken)
       entry.lastUsed = ++this.clock
       // A device cache may have been emptied rather than cut (KvCache#truncate): nPast tells.
-      return { entry, nPast: entry.cache.nPast, restoredFromDisk }
+      return { entry, nPast: entry.cache.nPast, restoredFromDisk, seededFrom }
     } catch (err) {
       entry.busy = false
       throw err
@@ -136,6 +147,38 @@ export class KvPool {
       }
     }
     entry.cache.dispose()
+  }
+
+  /**
+   * A cache for a conversation that has none, holding the longest prefix its prompt shares with
+   * any other cache, in memory or on disk (a new chat with the same document, an API client
+   * sending a chat's prompt): a copy, so neither changes the other. Null when no cache shares
+   * MIN_SEED_TOKENS.
+   */
+  private async seed(prompt: readonly number[]): Promise<{ cache: KvCache; from: string } | null> {
+    // [TAG_LAST_TOKEN_EVAL] The prompt's last token is always evaluated again.
+    const usable = prompt.length - 1
+    let best: { n: number; entry: PoolEntry | null; snapshot: string | null } = { n: MIN_SEED_TOKENS - 1, entry: null, snapshot: null }
+    for (const entry of this.entries.values()) {
+      if (entry.busy || entry.cache.onDevice) continue
+      const n = Math.min(commonPrefix(entry.cache.tokens, prompt), usable)
+      if (n > best.n) best = { n, entry, snapshot: null }
+    }
+    if (usable > best.n) {
+      for (const snapshot of (await this.opts.snapshots?.prefixes()) ?? []) {
+        // A cache in memory is newer than its snapshot and was looked at above.
+        if (this.entries.has(snapshot.key)) continue
+        const n = Math.min(commonPrefix(snapshot.tokens, prompt), usable)
+        if (n > best.n) best = { n, entry: null, snapshot: snapshot.key }
+      }
+    }
+    if (best.entry !== null) return { cache: best.entry.cache.copyPrefix(best.n), from: best.entry.key }
+    if (best.snapshot === null) return null
+    // Loaded for this conversation alone: the snapshot stays on disk for its own.
+    const loaded = await this.opts.snapshots?.load(best.snapshot)
+    if (!loaded) return null
+    loaded.truncate(best.n)
+    return { cache: loaded, from: best.snapshot }
   }
 
   /** The anonymous slot sharing the longest prefix with `prompt`, else the least recently used one once all slots exist. */

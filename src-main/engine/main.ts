@@ -22,7 +22,10 @@ async function handle(message: Exclude<HostMessage, { type: 'cancel' | 'info' }>
         message.request,
         (text) => port.send({ type: 'token', id: message.id, text }),
         () => cancelled.has(message.id),
+        (report) => port.send({ type: 'progress', id: message.id, ...report }),
       )
+    case 'count-tokens':
+      return engine.countTokens(message.texts)
     case 'drop-cache':
       await engine.dropCache(message.conversationId)
       return null

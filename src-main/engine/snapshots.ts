@@ -84,6 +84,25 @@ export class SnapshotStore {
     return cache
   }
 
+  /**
+   * The tokens of every snapshot that fits this model, read from the headers alone: what a new
+   * conversation looks through for a prefix it shares with one on disk.
+   */
+  async prefixes(): Promise<{ key: string; tokens: number[] }[]> {
+    let names: string[]
+    try {
+      names = (await readdir(this.dir)).filter((n) => n.endsWith(SNAPSHOT_EXT))
+    } catch {
+      return []
+    }
+    const found: { key: string; tokens: number[] }[] = []
+    for (const name of names) {
+      const header = await this.readHeader(path.join(this.dir, name))
+      if (header !== null && JSON.stringify(header.identity) === JSON.stringify(this.identity)) found.push({ key: header.key, tokens: header.tokens })
+    }
+    return found
+  }
+
   async remove(key: string): Promise<void> {
     await rm(this.fileOf(key), { force: true })
   }
@@ -121,6 +140,30 @@ export class SnapshotStore {
       )
     }
     return new KvCache(tensors, header.tokens)
+  }
+
+  private async readHeader(file: string): Promise<Header | null> {
+    let handle
+    try {
+      handle = await open(file, 'r')
+    } catch {
+      return null
+    }
+    try {
+      const start = Buffer.alloc(12)
+      await handle.read(start, 0, 12, 0)
+      if (start.toString('latin1', 0, 8) !== MAGIC) return null
+      const length = start.readUInt32LE(8)
+      const bytes = Buffer.alloc(length)
+      const { bytesRead } = await handle.read(bytes, 0, length, 12)
+      if (bytesRead !== length) return null
+      const header = JSON.parse(bytes.toString('utf8')) as Header
+      return header.version === VERSION && typeof header.key === 'string' && Array.isArray(header.tokens) ? header : null
+    } catch {
+      return null
+    } finally {
+      await handle.close()
+    }
   }
 
   /** Deletes the least recently used snapshots until the rest fit the disk budget. */

@@ -88,6 +88,8 @@ export interface EngineInfo {
 export interface Requests {
   load: { args: { modelDir: string; options: LoadOptions }; result: LoadedModelInfo }
   generate: { args: { request: GenerateRequest }; result: GenerateResult }
+  /** Each text's length in tokens with the loaded model's tokenizer (no special tokens added). */
+  'count-tokens': { args: { texts: string[] }; result: number[] }
   'drop-cache': { args: { conversationId: string }; result: null }
   info: { args: Record<string, never>; result: EngineInfo }
   /** Writes every cache to its snapshot (when snapshots are on) and frees the model. */
@@ -100,8 +102,17 @@ export type HostMessage =
   | { [K in RequestKind]: { type: K; id: number } & Requests[K]['args'] }[RequestKind]
   | { type: 'cancel'; id: number }
 
+/** How far a long prompt's prefill has gone: positions in the cache, of the prompt's. */
+export interface PrefillReport {
+  done: number
+  total: number
+  /** Over the tokens prefilled so far in this request. */
+  tokensPerSecond: number
+}
+
 /** Engine to host. */
 export type EngineMessage =
   | { type: 'token'; id: number; text: string }
+  | ({ type: 'progress'; id: number } & PrefillReport)
   | { type: 'done'; id: number; result: Requests[RequestKind]['result'] }
   | { type: 'error'; id: number; error: ErrorData }

@@ -31,6 +31,10 @@ class StuckEngine implements EnginePort {
     })
   }
 
+  async countTokens(texts: string[]): Promise<number[]> {
+    return texts.map((t) => t.length)
+  }
+
   /** Resolves once a reply has streamed its token. */
   streaming(): Promise<void> {
     return this.#fail ? Promise.resolve() : new Promise((resolve) => this.#streaming.push(resolve))

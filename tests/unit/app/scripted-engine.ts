@@ -4,14 +4,23 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { AppError } from '../../../src-shared/errors.ts'
 import type { GenerationStats, LoadedModelInfo } from '../../../src-shared/types.ts'
-import type { EnginePort, EngineRequest, EngineResult, LoadOptions } from '../../../src-main/app/engine-port.ts'
+import type { EnginePort, EngineRequest, EngineResult, LoadOptions, PrefillReport } from '../../../src-main/app/engine-port.ts'
 
 /** An engine whose replies the test writes: each generate waits for the test to end it. */
 export class ScriptedEngine implements EnginePort {
   loads: { dir: string; options: LoadOptions }[] = []
   requests: EngineRequest[] = []
   cancels = 0
-  #running: { onToken: (t: string) => void; end: (r: EngineResult | Error) => void; text: string } | null = null
+  /** The context the loaded model states. */
+  contextLength = 2048
+  /** Texts counted for the app (documents being sized). */
+  counted: string[] = []
+  #running: {
+    onToken: (t: string) => void
+    onPrefill: ((r: PrefillReport) => void) | undefined
+    end: (r: EngineResult | Error) => void
+    text: string
+  } | null = null
   #started: (() => void)[] = []
   #crashListeners = new Set<(error: AppError) => void>()
 
@@ -24,7 +33,7 @@ export class ScriptedEngine implements EnginePort {
       variant: options.variant ?? 'fp32',
       provider: 'cpu',
       providerAttempts: [{ provider: 'cpu', ok: true }],
-      contextLength: 2048,
+      contextLength: this.contextLength,
       kvDtype: 'float32',
       multiTokenPass: true,
       threads: options.threads ?? 1,
@@ -35,10 +44,10 @@ export class ScriptedEngine implements EnginePort {
     }
   }
 
-  generate(request: EngineRequest, onToken: (text: string) => void): Promise<EngineResult> {
+  generate(request: EngineRequest, onToken: (text: string) => void, onPrefill?: (r: PrefillReport) => void): Promise<EngineResult> {
     this.requests.push(request)
     return new Promise((resolve, reject) => {
-      this.#running = { onToken, text: '', end: (r) => (r instanceof Error ? reject(r) : resolve(r)) }
+      this.#running = { onToken, onPrefill, text: '', end: (r) => (r instanceof Error ? reject(r) : resolve(r)) }
       for (const wake of this.#started.splice(0)) wake()
     })
   }
@@ -46,6 +55,18 @@ export class ScriptedEngine implements EnginePort {
   /** Resolves once a generate call is running. */
   started(): Promise<void> {
     return this.#running ? Promise.resolve() : new Promise((resolve) => this.#started.push(resolve))
+  }
+
+  /** This engine's tokenizer: four characters a token. */
+  async countTokens(texts: string[]): Promise<number[]> {
+    this.counted.push(...texts)
+    return texts.map((t) => Math.ceil(t.length / 4))
+  }
+
+  /** Reports the running generation's prefill as the engine does for a long prompt. */
+  prefill(report: PrefillReport): void {
+    assert.ok(this.#running, 'no generation is running')
+    this.#running.onPrefill?.(report)
   }
 
   token(text: string): void {

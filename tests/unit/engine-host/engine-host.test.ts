@@ -63,6 +63,18 @@ describe('EngineHost', () => {
     assert.equal(count(), 1)
   })
 
+  it("carries a long prefill's progress and token counts across the process boundary", async () => {
+    const host = newHost()
+    await host.load(tiny, { ...LOAD, prefillChunk: 8 })
+    const reports: { done: number; total: number }[] = []
+    const result = await host.generate({ conversationId: 'long', messages: CHAT, params: GREEDY }, () => {}, (r) => reports.push(r))
+    assert.ok(reports.length >= 1)
+    assert.deepEqual(reports[0], { done: 0, total: result.stats.promptTokens, tokensPerSecond: 0 })
+    const [none, some] = await host.countTokens(['', 'The sea is wide and deep.'])
+    assert.equal(none, 0)
+    assert.ok(some! > 0)
+  })
+
   it('stops a generation on cancel, keeping the cache usable', async () => {
     const host = newHost()
     await host.load(tiny, LOAD)

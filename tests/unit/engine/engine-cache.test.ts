@@ -5,9 +5,9 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { Engine } from '../../../src-main/engine/engine.ts'
-import type { GenerateResult, LoadOptions } from '../../../src-main/model-format/protocol.ts'
+import type { GenerateResult, LoadOptions, PrefillReport } from '../../../src-main/model-format/protocol.ts'
 import { loadTokenizer } from '../../../src-main/engine/tokenizer.ts'
-import { commonPrefix } from '../../../src-main/engine/kv-pool.ts'
+import { commonPrefix, MIN_SEED_TOKENS } from '../../../src-main/engine/kv-pool.ts'
 import type { ChatMessage, ContextPolicy } from '../../../src-shared/types.ts'
 import { CHAT, GREEDY, tempModels } from './fixtures.ts'
 
@@ -42,25 +42,32 @@ function reply(engine: Engine, messages: ChatMessage[], conversationId?: string,
   )
 }
 
-/** The reply an engine with nothing cached gives. */
-async function fresh(engine: Engine, messages: ChatMessage[]): Promise<GenerateResult> {
-  await engine.dropCache('scratch')
-  const result = await reply(engine, messages, 'scratch')
-  assert.equal(result.stats.reusedTokens, 0)
-  return result
+/**
+ * The reply computed from scratch: an engine of its own with nothing cached, since a new
+ * conversation on an engine that holds others starts from the longest prefix it shares with them.
+ */
+async function fresh(dir: string, messages: ChatMessage[]): Promise<GenerateResult> {
+  const scratch = new Engine()
+  await scratch.load(dir, { providers: ['cpu'], threads: 1 })
+  try {
+    const result = await reply(scratch, messages, 'scratch')
+    assert.equal(result.stats.reusedTokens, 0)
+    return result
+  } finally {
+    await scratch.unload()
+  }
 }
 
 describe('Engine cache across turns', () => {
   it('gives the same greedy replies with reuse as without, over a multi-turn chat', async () => {
     const engine = await engineFor(tiny)
-    const scratch = await engineFor(tiny)
     const messages: ChatMessage[] = [CHAT[0]!]
     let previousPrompt = 0
     let cached = 0
     for (const [turn, text] of USER_TURNS.entries()) {
       messages.push({ role: 'user', content: text })
       const withReuse = await reply(engine, messages, 'chat')
-      assert.deepEqual(withReuse.tokens, (await fresh(scratch, messages)).tokens, `turn ${turn + 1}`)
+      assert.deepEqual(withReuse.tokens, (await fresh(tiny, messages)).tokens, `turn ${turn + 1}`)
       // The whole previous prompt is reused, and the reply as far as its text re-tokenizes to
       // the tokens generated (a random model sometimes writes a non-canonical split).
       const reused = withReuse.stats.reusedTokens
@@ -87,7 +94,7 @@ describe('Engine cache across turns', () => {
     const result = await reply(engine, edited, 'edit')
     assert.ok(cachedTokens > result.stats.reusedTokens)
     assert.equal(result.stats.reusedTokens, commonPrefix(before, after))
-    assert.deepEqual(result.tokens, (await fresh(engine, edited)).tokens)
+    assert.deepEqual(result.tokens, (await fresh(tiny, edited)).tokens)
   })
 
   it('lets requests without a conversation reuse the closest cached prompt', async () => {
@@ -112,7 +119,7 @@ describe('Engine cache budget and snapshots', () => {
     assert.deepEqual((await engine.info()).caches.map((c) => c.conversationId), ['b'])
     const again = await reply(engine, turn2(first), 'a')
     assert.equal(again.stats.reusedTokens, first.stats.promptTokens + first.tokens.length - 1)
-    assert.deepEqual(again.tokens, (await fresh(engine, turn2(first))).tokens)
+    assert.deepEqual(again.tokens, (await fresh(tiny, turn2(first))).tokens)
   })
 
   it('holds the memory budget within 5% over many conversations', async () => {
@@ -133,7 +140,7 @@ describe('Engine cache budget and snapshots', () => {
     const afterRestart = await engineFor(tiny, { snapshotDir })
     const again = await reply(afterRestart, turn2(first), 'kept')
     assert.equal(again.stats.reusedTokens, first.stats.promptTokens + first.tokens.length - 1)
-    assert.deepEqual(again.tokens, (await fresh(afterRestart, turn2(first))).tokens)
+    assert.deepEqual(again.tokens, (await fresh(tiny, turn2(first))).tokens)
   })
 
   it('ignores a snapshot made by another model in the same folder', async () => {
@@ -146,7 +153,7 @@ describe('Engine cache budget and snapshots', () => {
     const afterRebuild = await engineFor(dir, { snapshotDir })
     const again = await reply(afterRebuild, turn2(first), 'kept')
     assert.equal(again.stats.reusedTokens, 0)
-    assert.deepEqual(again.tokens, (await fresh(afterRebuild, turn2(first))).tokens)
+    assert.deepEqual(again.tokens, (await fresh(dir, turn2(first))).tokens)
   })
 })
 
@@ -168,5 +175,52 @@ describe('Engine context overflow', () => {
     assert.ok(!result.stats.droppedMessages?.includes(0))
     assert.ok(result.stats.promptTokens + GREEDY.maxTokens <= 128, `${result.stats.promptTokens} prompt tokens`)
     assert.equal(result.stats.generatedTokens, GREEDY.maxTokens)
+  })
+})
+
+describe('Engine cache for a document', () => {
+  const document = 'The keeper of the north light climbs two hundred steps at dusk and winds the clockwork by hand. '.repeat(8)
+  const ask = (question: string): ChatMessage[] => [{ role: 'user', content: `<document name="light.txt">\n${document}\n</document>\n\n${question}` }]
+
+  it("starts a new conversation about the same document from the other one's prefix, with the reply computed from scratch", async () => {
+    const engine = await engineFor(tiny)
+    const first = await reply(engine, ask('Who winds the clockwork?'), 'a')
+    assert.equal(first.stats.reusedTokens, 0)
+    const question = ask('How many steps are there?')
+    const second = await reply(engine, question, 'b')
+    assert.ok(second.stats.reusedTokens >= MIN_SEED_TOKENS, `reused ${second.stats.reusedTokens}`)
+    assert.ok(second.stats.reusedTokens < second.stats.promptTokens)
+    assert.deepEqual(second.tokens, (await fresh(tiny, question)).tokens)
+    // The first conversation's cache is its own still.
+    const followUp = [...ask('Who winds the clockwork?'), { role: 'assistant' as const, content: first.text }, { role: 'user' as const, content: 'When?' }]
+    const third = await reply(engine, followUp, 'a')
+    assert.equal(third.stats.reusedTokens, first.stats.promptTokens + first.tokens.length - 1)
+  })
+
+  it('reports a prefill of several chunks, and a cancel keeps the chunks done for the next request', async () => {
+    const engine = await engineFor(tiny, { prefillChunk: 16 })
+    const reports: PrefillReport[] = []
+    const messages = ask('Who winds the clockwork?')
+    // Cancelled once the first report is out: the loop has prefilled one chunk by its next check.
+    const cancelled = await engine.generate({ messages, params: GREEDY, conversationId: 'p' }, () => {}, () => reports.length > 0, (r) => reports.push(r))
+    assert.equal(cancelled.stats.stopReason, 'cancelled')
+    assert.equal(cancelled.stats.generatedTokens, 0)
+    assert.deepEqual(reports, [{ done: 0, total: cancelled.stats.promptTokens, tokensPerSecond: 0 }])
+    const resumed = await reply(engine, messages, 'p')
+    assert.equal(resumed.stats.reusedTokens, 16)
+    assert.deepEqual(resumed.tokens, (await fresh(tiny, messages)).tokens)
+
+    // A prompt of one chunk (256 tokens by default) is not reported.
+    const short: PrefillReport[] = []
+    await (await engineFor(tiny)).generate({ messages: [{ role: 'user', content: 'Hi' }], params: GREEDY, conversationId: 'q' }, () => {}, () => false, (r) => short.push(r))
+    assert.deepEqual(short, [])
+  })
+
+  it("counts tokens with the model's tokenizer, no special tokens added", async () => {
+    const engine = await engineFor(tiny)
+    const tokenizer = await loadTokenizer(tiny)
+    const texts = ['', 'Who winds the clockwork?', document]
+    assert.deepEqual(engine.countTokens(texts), texts.map((t) => tokenizer.encode(t).length))
+    assert.equal(engine.countTokens([''])[0], 0)
   })
 })

@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { KvCache } from '../../../src-main/engine/kv-cache.ts'
-import { KvPool, type PoolOptions } from '../../../src-main/engine/kv-pool.ts'
+import { KvPool, MIN_SEED_TOKENS, type PoolOptions } from '../../../src-main/engine/kv-pool.ts'
 import { SnapshotStore, type ModelIdentity } from '../../../src-main/engine/snapshots.ts'
 
 // One layer, one KV head, head size 2: a position's key is [token, token], its value [-token, -token].
@@ -95,6 +95,61 @@ describe('KvPool#acquire', () => {
     const d = await p.acquire(undefined, [200, 201], 1)
     assert.equal(d.entry.key, b.entry.key)
     assert.equal(d.nPast, 0)
+  })
+})
+
+describe('KvPool seeding a new conversation', () => {
+  const shared = range(1, MIN_SEED_TOKENS + 20)
+
+  it("copies the longest prefix another conversation's cache shares with the prompt, leaving that cache as it was", async () => {
+    const p = pool()
+    const a = await p.acquire('a', [...shared, 500, 501], 5)
+    grow(a.entry.cache, [...shared, 500, 501])
+    p.release(a.entry)
+    const b = await p.acquire('b', [...shared, 900], 5)
+    assert.equal(b.seededFrom, 'a')
+    assert.equal(b.nPast, shared.length)
+    assertConsistent(b.entry.cache)
+    // Growing the copy leaves the source alone.
+    grow(b.entry.cache, [900])
+    p.release(b.entry)
+    const again = await p.acquire('a', [...shared, 500, 501, 502], 5)
+    assert.equal(again.seededFrom, null)
+    assert.deepEqual(again.entry.cache.tokens, [...shared, 500, 501])
+    assertConsistent(again.entry.cache)
+  })
+
+  it('starts empty when less than MIN_SEED_TOKENS is shared, and never seeds from a running generation', async () => {
+    const p = pool()
+    const a = await p.acquire('a', range(1, MIN_SEED_TOKENS + 5), 5)
+    grow(a.entry.cache, range(1, MIN_SEED_TOKENS + 5))
+    const busy = await p.acquire('b', range(1, MIN_SEED_TOKENS + 5), 5)
+    assert.equal(busy.seededFrom, null)
+    assert.equal(busy.nPast, 0)
+    p.release(a.entry)
+    const short = await p.acquire('c', [...range(1, MIN_SEED_TOKENS - 1), 999], 5)
+    assert.equal(short.seededFrom, null)
+    assert.equal(short.nPast, 0)
+  })
+
+  it("seeds from a snapshot on disk after a restart, leaving the snapshot for its own conversation", async () => {
+    const store = new SnapshotStore(path.join(dir, 'seed'), IDENTITY, 1 << 20)
+    const first = pool({ snapshots: store })
+    const a = await first.acquire('a', [...shared, 7], 5)
+    grow(a.entry.cache, [...shared, 7])
+    first.release(a.entry)
+    await first.persistAll()
+
+    const restarted = pool({ snapshots: store })
+    const b = await restarted.acquire('b', [...shared, 8, 9], 5)
+    assert.equal(b.seededFrom, 'a')
+    assert.equal(b.restoredFromDisk, false)
+    assert.equal(b.nPast, shared.length)
+    assertConsistent(b.entry.cache)
+    restarted.release(b.entry)
+    const own = await restarted.acquire('a', [...shared, 7, 10], 5)
+    assert.equal(own.restoredFromDisk, true)
+    assert.equal(own.nPast, shared.length + 1)
   })
 })
 
