@@ -1,31 +1,61 @@
-// Export: lossless JSON (every branch, parameters, stats, model ids) and readable Markdown
-// (the active branch). Produced in chunks so that a large history never becomes one string.
+// Export: lossless JSON (every branch, parameters, stats, model ids, attached documents) and
+// readable Markdown (the active branch). Produced in chunks so that a large history never
+// becomes one string.
 
-import type { Conversation, Message } from '../../src-shared/types.ts'
+import type { Conversation, DocumentInfo, DocumentText, Message } from '../../src-shared/types.ts'
 
 export const HEARTH_EXPORT_FORMAT = 'hearth-conversations'
-export const HEARTH_EXPORT_VERSION = 1
+/** 2: messages name their documents, and the file carries them (version 1 had none). */
+export const HEARTH_EXPORT_VERSION = 2
+
+/** A message as exported: its documents by id, under the names they were attached with. */
+export type ExportedMessage = Omit<Message, 'documents'> & { documents?: { id: string; name: string }[] }
 
 interface ExportedConversation extends Conversation {
   /** Every message of every branch, parents before children. */
-  messages: Message[]
+  messages: ExportedMessage[]
 }
 
-/** The JSON file, `{ format, version, exportedAt, conversations }`: ids and parent ids as stored. */
+/** A document once per file however many messages attach it: its info (stored name) and text. */
+export type ExportedDocument = DocumentInfo & { text: string }
+
+/**
+ * The JSON file, `{ format, version, exportedAt, conversations, documents }`: ids and parent ids
+ * as stored, and after the conversations every document their messages attach.
+ */
 export function* hearthJsonChunks(
   conversations: Iterable<Conversation>,
   messagesOf: (conversationId: string) => Message[],
+  documentOf: (documentId: string) => DocumentText,
   exportedAt: number,
 ): Generator<string> {
   // JSON.stringify writes lone surrogates as \uXXXX escapes, so the text survives exactly.
   yield `{"format":"${HEARTH_EXPORT_FORMAT}","version":${HEARTH_EXPORT_VERSION},"exportedAt":${exportedAt},"conversations":[`
+  const documentIds = new Set<string>()
   let first = true
   for (const conversation of conversations) {
-    const exported: ExportedConversation = { ...conversation, messages: messagesOf(conversation.id) }
+    const messages = messagesOf(conversation.id).map((m) => exportedMessage(m, documentIds))
+    const exported: ExportedConversation = { ...conversation, messages }
+    yield (first ? '\n' : ',\n') + JSON.stringify(exported)
+    first = false
+  }
+  yield '\n],"documents":['
+  first = true
+  for (const id of documentIds) {
+    const { info, text } = documentOf(id)
+    const exported: ExportedDocument = { ...info, text }
     yield (first ? '\n' : ',\n') + JSON.stringify(exported)
     first = false
   }
   yield '\n]}\n'
+}
+
+/** The message with its documents as references, each added to `documentIds`. */
+function exportedMessage(message: Message, documentIds: Set<string>): ExportedMessage {
+  const { documents = [], ...fields } = message
+  if (documents.length === 0) return fields
+  for (const d of documents) documentIds.add(d.id)
+  return { ...fields, documents: documents.map((d) => ({ id: d.id, name: d.name })) }
 }
 
 export function* markdownChunks(
@@ -47,7 +77,11 @@ function conversationMarkdown(conversation: Conversation, branch: Message[]): st
   lines.push('')
   if (conversation.systemPrompt !== '') lines.push('## System', '', conversation.systemPrompt, '')
   for (const message of branch) {
-    lines.push(`## ${heading(message)}`, '', message.content, '')
+    lines.push(`## ${heading(message)}`, '')
+    // Named only: a document's text would bury the conversation.
+    const documents = message.documents ?? []
+    if (documents.length > 0) lines.push(`Attached: ${documents.map((d) => oneLine(d.name)).join(', ')}`, '')
+    lines.push(message.content, '')
   }
   return lines.join('\n')
 }

@@ -1,9 +1,37 @@
 // Reads Hearth's own JSON export back into an import plan.
 
 import { z } from 'zod'
+import { MAX_DOCUMENTS_PER_MESSAGE, type DocumentInfo, type DocumentText } from '../../src-shared/types.ts'
 import { HEARTH_EXPORT_FORMAT, HEARTH_EXPORT_VERSION } from './export.ts'
-import { invalid, parentsFirst, type PlannedConversation } from './import-plan.ts'
-import { contextPolicySchema, describeIssue, generationStatsSchema, modelIdSchema, paramsPatchSchema, timeMsSchema } from './schemas.ts'
+import { invalid, parentsFirst, type PlannedConversation, type PlannedMessage } from './import-plan.ts'
+import {
+  contextPolicySchema,
+  describeIssue,
+  documentContextSchema,
+  documentIdSchema,
+  documentKindSchema,
+  generationStatsSchema,
+  modelIdSchema,
+  paramsPatchSchema,
+  timeMsSchema,
+} from './schemas.ts'
+
+const count = z.number().int().min(0)
+
+const documentSchema = z.object({
+  id: documentIdSchema,
+  name: z.string(),
+  kind: documentKindSchema,
+  mimeType: z.string(),
+  bytes: count,
+  // Taken from the text when written: the file's count is only checked for its shape.
+  chars: count,
+  pages: count.nullable(),
+  createdAt: timeMsSchema,
+  text: z.string(),
+})
+
+const documentsSchema = z.object({ documents: z.array(documentSchema).optional() })
 
 const messageSchema = z.object({
   id: z.string().min(1),
@@ -15,6 +43,8 @@ const messageSchema = z.object({
   modelId: modelIdSchema.nullable(),
   error: z.string().nullable(),
   createdAt: timeMsSchema,
+  documents: z.array(z.object({ id: documentIdSchema, name: z.string() })).max(MAX_DOCUMENTS_PER_MESSAGE).optional(),
+  documentContext: documentContextSchema.nullable().optional(),
 })
 
 const conversationSchema = z.object({
@@ -44,16 +74,36 @@ export function checkHearthVersion(header: Record<string, unknown>, fileName: st
   }
 }
 
-/** The `index`th conversation of the file (from 0). */
-export function planHearthConversation(raw: unknown, index: number, fileName: string): PlannedConversation {
+/** The file's documents by id, from its outer object's `documents`; a version 1 file has none. */
+export function planHearthDocuments(raw: unknown, fileName: string): Map<string, DocumentText> {
+  const parsed = documentsSchema.safeParse({ documents: raw })
+  if (!parsed.success) throw invalid(fileName, describeIssue(parsed.error))
+  const documents = new Map<string, DocumentText>()
+  for (const { text, ...info } of parsed.data.documents ?? []) {
+    if (documents.has(info.id)) throw invalid(fileName, `document ${info.id} appears twice`)
+    documents.set(info.id, { info, text })
+  }
+  return documents
+}
+
+/**
+ * The `index`th conversation of the file (from 0). Each document a message attaches must be one of
+ * the file's `documents`, and each passage it quotes one that a message of the conversation attaches.
+ */
+export function planHearthConversation(
+  raw: unknown,
+  index: number,
+  fileName: string,
+  documents: ReadonlyMap<string, DocumentText>,
+): PlannedConversation {
   const where = `${fileName}, conversation ${index + 1}`
   const parsed = conversationSchema.safeParse(raw)
   if (!parsed.success) throw invalid(where, describeIssue(parsed.error))
   const c = parsed.data
-  const messages = c.messages.map((m) => ({
-    key: m.id,
-    parentKey: m.parentId,
-    fields: {
+  const named = `${where} ("${c.title}")`
+  const attached = new Set(c.messages.flatMap((m) => (m.documents ?? []).map((d) => d.id)))
+  const messages = c.messages.map((m): PlannedMessage => {
+    const fields: PlannedMessage['fields'] = {
       role: m.role,
       content: m.content,
       // A reply still streaming when exported was cut off there.
@@ -62,9 +112,15 @@ export function planHearthConversation(raw: unknown, index: number, fileName: st
       modelId: m.modelId,
       error: m.error,
       createdAt: m.createdAt,
-    },
-  }))
-  const named = `${where} ("${c.title}")`
+    }
+    const own = attachedDocuments(m, documents, named)
+    if (own.length > 0) fields.documents = own
+    for (const p of m.documentContext?.passages ?? []) {
+      if (!attached.has(p.documentId)) throw invalid(named, `message ${m.id} quotes document ${p.documentId}, which no message of the conversation attaches`)
+    }
+    if (m.documentContext != null) fields.documentContext = m.documentContext
+    return { key: m.id, parentKey: m.parentId, fields }
+  })
   const ordered = parentsFirst(messages, named)
   return {
     where: named,
@@ -82,4 +138,20 @@ export function planHearthConversation(raw: unknown, index: number, fileName: st
     messages: ordered,
     activeKey: c.activeLeafId !== null && ordered.some((m) => m.key === c.activeLeafId) ? c.activeLeafId : null,
   }
+}
+
+/** The message's documents as the file's infos under the names attached; IMPORT_INVALID for one not in the file. */
+function attachedDocuments(
+  message: { id: string; documents?: { id: string; name: string }[] | undefined },
+  documents: ReadonlyMap<string, DocumentText>,
+  where: string,
+): DocumentInfo[] {
+  const seen = new Set<string>()
+  return (message.documents ?? []).map(({ id, name }) => {
+    const document = documents.get(id)
+    if (document === undefined) throw invalid(where, `message ${message.id} attaches document ${id} ("${name}"), which is not in the file`)
+    if (seen.has(id)) throw invalid(where, `message ${message.id} attaches document ${id} twice`)
+    seen.add(id)
+    return { ...document.info, name }
+  })
 }

@@ -1,7 +1,7 @@
 // What an importer hands to the writer: conversations as trees keyed by the source's ids.
 
 import { AppError } from '../../src-shared/errors.ts'
-import type { Conversation, Message } from '../../src-shared/types.ts'
+import type { Conversation, DocumentText, Message } from '../../src-shared/types.ts'
 
 export interface PlannedMessage {
   /** The message's id in the source file. */
@@ -22,6 +22,8 @@ export interface PlannedConversation {
 export interface ImportPlan {
   conversations: PlannedConversation[]
   skippedMessages: number
+  /** The documents the planned messages attach, by id, with the file's info and text. */
+  documents: ReadonlyMap<string, DocumentText>
 }
 
 export function invalid(where: string, problem: string): AppError {

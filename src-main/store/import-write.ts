@@ -10,17 +10,28 @@ import type Database from 'better-sqlite3'
 import { AppError } from '../../src-shared/errors.ts'
 import type { ImportFormat, ImportResult } from '../../src-shared/types.ts'
 import type { ConversationStore } from './conversations.ts'
+import type { DocumentStore } from './documents.ts'
 import { invalid, type ImportPlan } from './import-plan.ts'
 import type { MessageStore } from './messages.ts'
 import type { TimeSlicer } from './time-slice.ts'
 
 const STAGED = Number.MAX_SAFE_INTEGER
 
-/** Writes every planned conversation under new ids, or leaves the database as it was. */
+export interface ImportStores {
+  conversations: ConversationStore
+  messages: MessageStore
+  documents: DocumentStore
+}
+
+/**
+ * Writes every planned conversation under new ids, or leaves the database as it was. A document
+ * is written in the slice of the first message that attaches it, so none is left unattached;
+ * one already stored is kept as it is (content-addressed), and deleting what a failed import
+ * wrote releases the documents it brought [TAG_DOCUMENT_LIFETIME].
+ */
 export async function writeImport(
   db: Database.Database,
-  conversations: ConversationStore,
-  messages: MessageStore,
+  { conversations, messages, documents }: ImportStores,
   format: ImportFormat,
   plan: ImportPlan,
   slicer: TimeSlicer,
@@ -47,6 +58,10 @@ export async function writeImport(
       }
       const message = planned.messages[m]
       if (message !== undefined) {
+        for (const { id } of message.fields.documents ?? []) {
+          const { info, text } = plan.documents.get(id)!
+          documents.put({ ...info, text }, info.createdAt)
+        }
         const parentId = message.parentKey === null ? null : (ids.get(message.parentKey) ?? null)
         const id = messages.insert({ ...message.fields, conversationId: row, parentId }).id
         ids.set(message.key, id)

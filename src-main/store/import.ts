@@ -5,13 +5,11 @@
 import type Database from 'better-sqlite3'
 import type { AppError } from '../../src-shared/errors.ts'
 import type { HistoryImportProgress, ImportFormat, ImportResult } from '../../src-shared/types.ts'
-import type { ConversationStore } from './conversations.ts'
 import { isChatGptConversation, planChatGptConversation } from './import-chatgpt.ts'
-import { checkHearthVersion, isHearthExport, planHearthConversation } from './import-hearth.ts'
+import { checkHearthVersion, isHearthExport, planHearthConversation, planHearthDocuments } from './import-hearth.ts'
 import { invalid, type ImportPlan, type PlannedConversation } from './import-plan.ts'
 import { JsonCursor, JsonSyntaxError, parseSpan, type Span } from './json-items.ts'
-import { writeImport } from './import-write.ts'
-import type { MessageStore } from './messages.ts'
+import { writeImport, type ImportStores } from './import-write.ts'
 import { TimeSlicer } from './time-slice.ts'
 
 export interface ReadImport {
@@ -27,17 +25,12 @@ export interface ImportInput {
   onProgress: (progress: Omit<HistoryImportProgress, 'fileName'>) => void
 }
 
-export async function importHistory(
-  db: Database.Database,
-  conversations: ConversationStore,
-  messages: MessageStore,
-  input: ImportInput,
-): Promise<ImportResult> {
+export async function importHistory(db: Database.Database, stores: ImportStores, input: ImportInput): Promise<ImportResult> {
   const slicer = new TimeSlicer()
   const { format, plan } = await readImport(input.text, input.fileName, input.now, slicer, (done, total) =>
     input.onProgress({ phase: 'reading', done, total }),
   )
-  return writeImport(db, conversations, messages, format, plan, slicer, (done, total) => input.onProgress({ phase: 'writing', done, total }))
+  return writeImport(db, stores, format, plan, slicer, (done, total) => input.onProgress({ phase: 'writing', done, total }))
 }
 
 /** Conversations planned so far, of how many the file holds; null while the file is still being scanned. */
@@ -100,10 +93,10 @@ function* readJson(text: string, fileName: string, now: number): Generator<Step,
       skippedMessages += skipped
       yield { done: i + 1, total: items.length }
     }
-    return { format: 'chatgpt', plan: { conversations, skippedMessages } }
+    return { format: 'chatgpt', plan: { conversations, skippedMessages, documents: new Map() } }
   }
   if (root === '{') {
-    // Hearth's export: `{ format, version, exportedAt, conversations: [...] }`, in any order.
+    // Hearth's export: `{ format, version, exportedAt, conversations: [...], documents: [...] }`, in any order.
     const header: Record<string, unknown> = {}
     let items: Span[] | null = null
     cursor.enter()
@@ -115,12 +108,13 @@ function* readJson(text: string, fileName: string, now: number): Generator<Step,
     if (!isHearthExport(header)) throw neither(fileName)
     checkHearthVersion(header, fileName)
     if (items === null) throw invalid(fileName, 'it has no "conversations" list')
+    const documents = planHearthDocuments(header['documents'], fileName)
     const conversations: PlannedConversation[] = []
     for (const [i, span] of items.entries()) {
-      conversations.push(planHearthConversation(parseSpan(text, span), i, fileName))
+      conversations.push(planHearthConversation(parseSpan(text, span), i, fileName, documents))
       yield { done: i + 1, total: items.length }
     }
-    return { format: 'hearth', plan: { conversations, skippedMessages: 0 } }
+    return { format: 'hearth', plan: { conversations, skippedMessages: 0, documents } }
   }
   JSON.parse(text)
   throw neither(fileName)

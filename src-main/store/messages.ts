@@ -3,9 +3,10 @@
 import { randomUUID } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import { AppError } from '../../src-shared/errors.ts'
-import type { BranchEntry, GenerationStats, Message, MessageStatus, Role } from '../../src-shared/types.ts'
+import type { BranchEntry, DocumentContext, GenerationStats, Message, MessageStatus, Role } from '../../src-shared/types.ts'
 import { decodeContent, encodeContent } from './content.ts'
 import type { ConversationStore } from './conversations.ts'
+import type { Attachment, DocumentStore } from './documents.ts'
 import { StreamWriter, type StreamIo, type StreamOutcome } from './stream-writer.ts'
 
 interface MessageRow {
@@ -20,6 +21,7 @@ interface MessageRow {
   model_id: string | null
   error: string | null
   created_at: number
+  document_context: string | null
 }
 
 /** The parent/child skeleton of one conversation. Root messages hang under ROOT. */
@@ -31,12 +33,13 @@ interface Tree {
 }
 
 const ROOT = ''
-const COLUMNS = 'id, conversation_id, parent_id, role, content, content_utf16, status, stats, model_id, error, created_at'
+const COLUMNS = 'id, conversation_id, parent_id, role, content, content_utf16, status, stats, model_id, error, created_at, document_context'
 
 export type NewMessage = Omit<Message, 'id'>
 
+/** The row alone: its documents come from DocumentStore#linkedTo. */
 export function toMessage(row: MessageRow): Message {
-  return {
+  const message: Message = {
     id: row.id,
     conversationId: row.conversation_id,
     parentId: row.parent_id,
@@ -48,11 +51,14 @@ export function toMessage(row: MessageRow): Message {
     error: row.error,
     createdAt: row.created_at,
   }
+  if (row.document_context !== null) message.documentContext = JSON.parse(row.document_context) as DocumentContext
+  return message
 }
 
 export class MessageStore {
   readonly #db: Database.Database
   readonly #conversations: ConversationStore
+  readonly #documents: DocumentStore
   readonly #now: () => number
   readonly #flushIntervalMs: number
   readonly #io: StreamIo
@@ -62,15 +68,18 @@ export class MessageStore {
   readonly #path: Database.Statement<[string], MessageRow>
   readonly #insert: Database.Statement<[MessageRow]>
   readonly #reopen: Database.Statement<[string]>
+  readonly #setDocumentContext: Database.Statement<[string, string]>
   readonly #recover: Database.Statement<[]>
 
   constructor(
     db: Database.Database,
     conversations: ConversationStore,
+    documents: DocumentStore,
     options: { now: () => number; flushIntervalMs: number },
   ) {
     this.#db = db
     this.#conversations = conversations
+    this.#documents = documents
     this.#now = options.now
     this.#flushIntervalMs = options.flushIntervalMs
     this.#get = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE id = ?`)
@@ -80,8 +89,9 @@ export class MessageStore {
     )
     this.#path = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE seq IN (SELECT value FROM json_each(?))`)
     this.#insert = db.prepare(`INSERT INTO messages (${COLUMNS}) VALUES (@id, @conversation_id, @parent_id,
-      @role, @content, @content_utf16, @status, @stats, @model_id, @error, @created_at)`)
+      @role, @content, @content_utf16, @status, @stats, @model_id, @error, @created_at, @document_context)`)
     this.#reopen = db.prepare(`UPDATE messages SET status = 'streaming', error = NULL WHERE id = ?`)
+    this.#setDocumentContext = db.prepare('UPDATE messages SET document_context = ? WHERE id = ?')
     this.#recover = db.prepare(`UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'`)
     this.#io = this.#streamIo(db)
   }
@@ -89,21 +99,34 @@ export class MessageStore {
   get(id: string): Message {
     const row = this.#get.get(id)
     if (row === undefined) throw new AppError('NOT_FOUND', `There is no message ${id}.`)
-    return toMessage(row)
+    return this.#withDocuments([toMessage(row)])[0]!
   }
 
   /** Every message of the conversation, every branch, oldest first. */
   list(conversationId: string): Message[] {
     this.#conversations.get(conversationId)
-    return this.#list.all(conversationId).map(toMessage)
+    return this.#withDocuments(this.#list.all(conversationId).map(toMessage))
   }
 
   /**
-   * A user turn under `parentId` (null: a first message). When the parent already has
+   * A user turn under `parentId` (null: a first message), with the documents it attaches (see
+   * DocumentStore#link); all of it or, on any refusal, nothing. When the parent already has
    * children this starts a new branch; either way the new message becomes the active leaf.
    */
-  addUser(conversationId: string, parentId: string | null, content: string): Message {
-    return this.#db.transaction(() => this.#addTurn(conversationId, parentId, 'user', content, 'complete', null))()
+  addUser(conversationId: string, parentId: string | null, content: string, attachments: readonly Attachment[] = []): Message {
+    return this.#db.transaction(() => {
+      const message = this.#addTurn(conversationId, parentId, 'user', content, 'complete', null)
+      if (attachments.length === 0) return message
+      this.#documents.link(message.id, attachments)
+      return this.#withDocuments([message])[0]!
+    })()
+  }
+
+  /** How a user message's documents reached the model, fixed once it is first answered [TAG_DOCUMENT_PREFIX]. */
+  setDocumentContext(messageId: string, context: DocumentContext): void {
+    if (this.#setDocumentContext.run(JSON.stringify(context), messageId).changes === 0) {
+      throw new AppError('NOT_FOUND', `There is no message ${messageId}.`)
+    }
   }
 
   /** A reply row with status 'streaming', and the writer that fills it. */
@@ -127,8 +150,12 @@ export class MessageStore {
     return new StreamWriter(this.#io, messageId, message.content, this.#flushIntervalMs)
   }
 
-  /** For import: a message with every field given. Keeps parent and conversation as they are. */
+  /**
+   * For import: a message with every field given. Keeps parent and conversation as they are; its
+   * documents must be stored already, and are attached under the names they carry.
+   */
   insert(message: NewMessage): Message {
+    const { documents = [], documentContext = null, ...fields } = message
     const id = randomUUID()
     const content = encodeContent(message.content)
     this.#insert.run({
@@ -143,8 +170,13 @@ export class MessageStore {
       model_id: message.modelId,
       error: message.error,
       created_at: message.createdAt,
+      document_context: documentContext === null ? null : JSON.stringify(documentContext),
     })
-    return { ...message, id }
+    const stored: Message = { ...fields, id }
+    if (documentContext !== null) stored.documentContext = documentContext
+    if (documents.length === 0) return stored
+    this.#documents.link(id, documents.map((d) => ({ documentId: d.id, name: d.name })))
+    return this.#withDocuments([stored])[0]!
   }
 
   /** The active branch, root first, each message with its siblings for the branch switcher. */
@@ -224,15 +256,27 @@ export class MessageStore {
       seqs.push(tree.seqOf.get(id) ?? -1)
     }
     const entries = new Array<BranchEntry>(depth.size)
-    for (const row of this.#path.all(JSON.stringify(seqs))) {
+    const rows = this.#path.all(JSON.stringify(seqs))
+    const messages = this.#withDocuments(rows.map(toMessage))
+    for (const [i, row] of rows.entries()) {
       const siblingIds = tree.children.get(row.parent_id ?? ROOT) ?? [row.id]
       entries[depth.size - 1 - (depth.get(row.id) ?? 0)] = {
-        message: toMessage(row),
+        message: messages[i]!,
         siblingIds,
         siblingIndex: siblingIds.indexOf(row.id),
       }
     }
     return entries
+  }
+
+  /** The messages, each given the documents it attaches (one query for all of them). */
+  #withDocuments(messages: Message[]): Message[] {
+    const linked = this.#documents.linkedTo(messages.map((m) => m.id))
+    for (const m of messages) {
+      const documents = linked.get(m.id)
+      if (documents !== undefined) m.documents = documents
+    }
+    return messages
   }
 
   /** Text written to a 'streaming' row stays out of the search index until `complete` [TAG_FTS_SYNC]. */

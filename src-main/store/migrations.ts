@@ -116,9 +116,70 @@ function keepOnlySetParams(db: Database.Database): void {
   db.prepare(`UPDATE settings SET value = ? WHERE key = 'defaultParams'`).run(JSON.stringify(kept))
 }
 
+// Attached files. A document's id is the sha256 of its bytes, so the same file is stored once
+// however often and under whatever names it is attached; message_documents keeps each name.
+// Chunks are the units of retrieval: their offsets index the document's text (UTF-16 code units,
+// as JavaScript counts them) and their text lives in document_chunks_fts. That FTS table keeps its
+// own copy of each chunk's text, unlike messages_fts: a delete then needs only the rowid, so the
+// [TAG_FTS_SYNC] hazard (a 'delete' with other text than was indexed) cannot arise, and a passage
+// is read by rowid without loading its whole document. The cost is the text stored twice.
+// [TAG_DOCUMENT_LIFETIME] A document lives while a message attaches it: the trigger below deletes
+// it with its last reference (a message deleted, or a conversation purged, cascades here); one
+// stored but never sent is removed by DocumentStore#sweep once it is old enough.
+const SCHEMA_V3 = `
+CREATE TABLE documents (
+  id TEXT PRIMARY KEY CHECK (length(id) = 64 AND id NOT GLOB '*[^0-9a-f]*'),
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('text', 'markdown', 'code', 'csv', 'tsv', 'json', 'html', 'pdf', 'docx')),
+  mime_type TEXT NOT NULL,
+  bytes INTEGER NOT NULL CHECK (bytes >= 0),
+  chars INTEGER NOT NULL CHECK (chars >= 0),
+  pages INTEGER CHECK (pages IS NULL OR pages >= 0),
+  created_at INTEGER NOT NULL,
+  -- Last, so reading the other columns never walks the text's overflow pages.
+  text TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE document_chunks (
+  seq INTEGER PRIMARY KEY,
+  document_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+  chunk INTEGER NOT NULL CHECK (chunk >= 0),
+  -- [start, end) in the document's text.
+  start INTEGER NOT NULL CHECK (start >= 0),
+  "end" INTEGER NOT NULL CHECK ("end" > start),
+  UNIQUE (document_id, chunk)
+) STRICT;
+
+CREATE VIRTUAL TABLE document_chunks_fts USING fts5 (
+  text, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER document_chunks_fts_delete AFTER DELETE ON document_chunks BEGIN
+  DELETE FROM document_chunks_fts WHERE rowid = old.seq;
+END;
+
+CREATE TABLE message_documents (
+  message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL CHECK (position >= 0),
+  document_id TEXT NOT NULL REFERENCES documents (id),
+  -- The file's name as attached to this message.
+  name TEXT NOT NULL,
+  PRIMARY KEY (message_id, position),
+  -- Also the index the trigger below and foreign key checks look documents up by.
+  UNIQUE (document_id, message_id)
+) STRICT;
+CREATE TRIGGER message_documents_release AFTER DELETE ON message_documents
+  WHEN NOT EXISTS (SELECT 1 FROM message_documents WHERE document_id = old.document_id) BEGIN
+  DELETE FROM documents WHERE id = old.document_id;
+END;
+
+ALTER TABLE messages ADD COLUMN document_context TEXT
+  CHECK (document_context IS NULL OR json_valid(document_context));
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, up: (db) => db.exec(SCHEMA_V1) },
   { version: 2, up: keepOnlySetParams },
+  { version: 3, up: (db) => db.exec(SCHEMA_V3) },
 ]
 
 export function schemaVersion(db: Database.Database): number {

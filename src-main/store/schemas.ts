@@ -1,7 +1,7 @@
 // Runtime shapes of the shared types the store reads from outside: settings, imports, patches.
 
 import { z } from 'zod'
-import type { ContextPolicy, GenerationParams, GenerationStats, Settings } from '../../src-shared/types.ts'
+import type { ContextPolicy, DocumentContext, DocumentKind, GenerationParams, GenerationStats, Settings } from '../../src-shared/types.ts'
 
 /** A folder name in the models directory (a remote model's id is one too): no separators, not '.' or '..'. */
 export const modelIdSchema = z
@@ -82,6 +82,23 @@ export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } =
     })
     .nullable(),
 }
+
+/** A document's id: the sha256 of the file's bytes, lowercase hex. */
+export const documentIdSchema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 in lowercase hex')
+
+export const documentKindSchema = z.enum(['text', 'markdown', 'code', 'csv', 'tsv', 'json', 'html', 'pdf', 'docx']) satisfies z.ZodType<DocumentKind>
+
+const count = z.number().int().min(0)
+
+export const documentContextSchema = z.object({
+  mode: z.enum(['full', 'retrieval']).nullable(),
+  reason: z.string(),
+  passages: z.array(
+    z
+      .object({ documentId: documentIdSchema, name: z.string(), chunk: count, start: count, end: count })
+      .refine((p) => p.end > p.start, { message: 'a passage must end after it starts', path: ['end'] }),
+  ),
+}) satisfies z.ZodType<DocumentContext>
 
 /** The first problem zod found, as one readable line. */
 export function describeIssue(error: z.ZodError): string {

@@ -1,5 +1,5 @@
-// The chat history store: one SQLite database with conversations, messages, settings and
-// the search index. Synchronous (better-sqlite3), main process only.
+// The chat history store: one SQLite database with conversations, messages, attached documents,
+// settings and the search index. Synchronous (better-sqlite3), main process only.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -8,6 +8,7 @@ import { AppError } from '../../src-shared/errors.ts'
 import type { Conversation, ExportFormat, HistoryImportProgress, ImportResult, Message, SearchHit } from '../../src-shared/types.ts'
 import { ConversationStore } from './conversations.ts'
 import { FULL_CHECK_MAX_BYTES, openDb, type OpenDbReport } from './db.ts'
+import { DocumentStore } from './documents.ts'
 import { hearthJsonChunks, markdownChunks } from './export.ts'
 import { importHistory } from './import.ts'
 import { MessageStore } from './messages.ts'
@@ -18,6 +19,8 @@ import { FLUSH_INTERVAL_MS } from './stream-writer.ts'
 
 export const DB_FILE = 'hearth.db'
 export const UNDO_WINDOW_MS = 30_000
+/** A document stored this long ago that no message attaches was attached and never sent. */
+export const UNSENT_DOCUMENT_MS = 24 * 60 * 60 * 1000
 
 export interface StoreOptions {
   dataDir: string
@@ -41,6 +44,7 @@ export class Store {
   readonly report: StoreOpenReport
   readonly conversations: ConversationStore
   readonly messages: MessageStore
+  readonly documents: DocumentStore
   readonly settings: SettingsStore
   readonly #db: Database.Database
   readonly #index: SearchIndex
@@ -61,13 +65,15 @@ export class Store {
         contextPolicy: this.settings.get('defaultContextPolicy'),
       }),
     })
-    this.messages = new MessageStore(db, this.conversations, {
+    this.documents = new DocumentStore(db, { now: this.#now })
+    this.messages = new MessageStore(db, this.conversations, this.documents, {
       now: this.#now,
       flushIntervalMs: options.flushIntervalMs ?? FLUSH_INTERVAL_MS,
     })
     this.#index = new SearchIndex(db)
     const interrupted = this.messages.recoverStreaming()
     this.conversations.purgeAllDeleted()
+    this.documents.sweep(UNSENT_DOCUMENT_MS)
     this.report = { ...report, interrupted }
   }
 
@@ -109,7 +115,7 @@ export class Store {
     if (this.#importing) throw new AppError('CONFLICT', 'Another import is running: try again once it has finished.')
     this.#importing = true
     try {
-      return await importHistory(this.#db, this.conversations, this.messages, {
+      return await importHistory(this.#db, { conversations: this.conversations, messages: this.messages, documents: this.documents }, {
         text,
         fileName,
         now: this.#now(),
@@ -130,7 +136,7 @@ export class Store {
   *#exportChunks(format: ExportFormat, ids?: readonly string[]): Generator<string> {
     const conversations = this.#selected(ids)
     if (format === 'json') {
-      yield* hearthJsonChunks(conversations, (id) => this.messages.list(id), this.#now())
+      yield* hearthJsonChunks(conversations, (id) => this.messages.list(id), (id) => this.documents.text(id), this.#now())
     } else {
       yield* markdownChunks(conversations, (id) => this.messages.branch(id).map((e): Message => e.message))
     }

@@ -181,7 +181,7 @@ describe('Store import of a bad file', () => {
   const cases: [string, string, RegExp][] = [
     ['text that is not JSON', '{"conversations": [', /not valid JSON/],
     ['JSON of another kind', '{"hello": "world"}', /neither a Hearth export nor ChatGPT/],
-    ['a Hearth export from the future', hearth([], 2), /format version 2/],
+    ['a Hearth export from the future', hearth([], 3), /format version 3/],
     ['a message with an unknown role', hearth([conversation([message('a', null)]), conversation([message('b', null, { role: 'robot' })])]), /conversation 2.*role/],
     ['a reply to a missing message', hearth([conversation([message('a', 'ghost')])]), /a replies to ghost, which is not in the file/],
     ['a Hearth message tree with a loop', hearth([conversation([message('a', 'b'), message('b', 'a')])]), /its own ancestor/],

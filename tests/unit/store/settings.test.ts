@@ -3,9 +3,8 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { AppError } from '../../../src-shared/errors.ts'
 import { DEFAULT_SETTINGS } from '../../../src-shared/types.ts'
-import { MIGRATIONS } from '../../../src-main/store/migrations.ts'
-import { DB_FILE, openStore } from '../../../src-main/store/store.ts'
-import { tempDir, tempStore } from './helpers.ts'
+import { openStore } from '../../../src-main/store/store.ts'
+import { olderDb, tempDir, tempStore } from './helpers.ts'
 
 const isBadRequest = (err: unknown) => err instanceof AppError && err.code === 'BAD_REQUEST'
 
@@ -72,8 +71,7 @@ describe('SettingsStore', () => {
 
   it("keeps only the default parameters a user changed from a v1 history, which stored them whole", (t) => {
     const dir = tempDir(t)
-    openStore({ dataDir: dir, migrations: MIGRATIONS.slice(0, 1) }).close()
-    const db = new Database(`${dir}/${DB_FILE}`)
+    const db = olderDb(dir, 1)
     // v1 wrote the app's defaults (penalty 1.1, top-k 40, ...) beside the one value the user changed.
     const v1 = { temperature: 0.3, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1, maxTokens: 1024, seed: null, stop: [] }
     db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run('defaultParams', JSON.stringify(v1))
