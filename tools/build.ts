@@ -43,7 +43,12 @@ const parts: Part[] = [
       }
       await esbuild({
         ...common,
-        entryPoints: { main: 'src-main/electron/main.ts', convert: 'src-main/models/gguf/convert-main.ts', ...engineEntry() },
+        entryPoints: {
+          main: 'src-main/electron/main.ts',
+          convert: 'src-main/models/gguf/convert-main.ts',
+          extract: 'src-main/documents/extract-main.ts',
+          ...engineEntry(),
+        },
         outdir: 'dist/main',
         format: 'esm',
         // ESM bundles of CommonJS dependencies need a require of their own.
