@@ -11,6 +11,9 @@ import type {
   ConversationPatch,
   ConversationView,
   DeleteResult,
+  DocumentInfo,
+  DocumentProgress,
+  DocumentText,
   DownloadProgress,
   ExportedFile,
   ExportFormat,
@@ -28,6 +31,7 @@ import type {
   ModelSummary,
   NewConversation,
   NewRemoteProvider,
+  PrefillProgress,
   RemoteProvider,
   RemoveResult,
   SearchHit,
@@ -76,8 +80,8 @@ export interface Api extends ServersApi {
   undoDeleteConversation(conversationId: string): Promise<Conversation>
 
   // ── Chat ──
-  /** Appends the user's message to the active branch and starts the reply. */
-  send(conversationId: string, text: string): Promise<Turn>
+  /** Appends the user's message, with the documents named (attachDocument's ids), to the active branch and starts the reply. */
+  send(conversationId: string, text: string, documentIds?: string[]): Promise<Turn>
   /** Stops the conversation's generation in the engine; the reply keeps its text, status 'interrupted'. No-op when none runs. */
   stop(conversationId: string): Promise<void>
   /**
@@ -85,12 +89,28 @@ export interface Api extends ServersApi {
    * reply to it); it becomes the active branch. Returns the reply row being streamed.
    */
   regenerate(messageId: string): Promise<Message>
-  /** A user message with new text as a sibling of the given one (a new branch), and its reply. */
-  editMessage(messageId: string, text: string): Promise<Turn>
+  /**
+   * A user message with new text as a sibling of the given one (a new branch), and its reply. Its
+   * documents are documentIds, or absent, the original's.
+   */
+  editMessage(messageId: string, text: string, documentIds?: string[]): Promise<Turn>
   /** Makes the given message's branch active (down to its most recent leaf): pass a sibling id from BranchEntry.siblingIds. */
   switchBranch(messageId: string): Promise<ConversationView>
   /** Carries on an interrupted (or stopped) reply from its last text; returns the same message, streaming again. */
   continueReply(messageId: string): Promise<Message>
+
+  // ── Documents ──
+  /**
+   * Reads a file's text (off the main thread) and stores it, once per content: the same bytes give
+   * the same document. Progress comes as `documentProgress` events under attachId; cancelAttach
+   * ends it (CANCELLED) leaving nothing. DOCUMENT_TOO_BIG over MAX_DOCUMENT_BYTES; DOCUMENT_INVALID
+   * for what has no text to read (a binary file, a corrupt or encrypted PDF, a PDF without a text
+   * layer), saying which.
+   */
+  attachDocument(attachId: string, name: string, dataBase64: string): Promise<DocumentInfo>
+  cancelAttach(attachId: string): Promise<void>
+  /** A stored document and its text, to read. */
+  getDocument(documentId: string): Promise<DocumentText>
 
   // ── History ──
   /** Full-text search over every message, best first. To jump to a hit: switchBranch(hit.messageId). */
@@ -166,6 +186,9 @@ export const API_METHODS = [
   'deleteConversation',
   'undoDeleteConversation',
   'send',
+  'attachDocument',
+  'cancelAttach',
+  'getDocument',
   'stop',
   'regenerate',
   'editMessage',
@@ -235,6 +258,10 @@ export interface Events {
   importProgress: ImportProgress
   /** A conversations import checked or wrote another slice of the file. */
   historyImportProgress: HistoryImportProgress
+  /** A file being attached was read further. */
+  documentProgress: DocumentProgress
+  /** A reply's prompt was prefilled further (long prompts only: a few events a second at most). */
+  prefillProgress: PrefillProgress
   /** From the application menu or its shortcuts (new chat, search, settings). */
   menuCommand: { command: MenuCommand }
 }

@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   'INTERNAL',
   'HUB_UNREACHABLE',
   'DOWNLOAD_CORRUPT',
+  'DOCUMENT_INVALID',
+  'DOCUMENT_TOO_BIG',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

@@ -108,6 +108,95 @@ export interface Message {
   modelId: string | null
   error: string | null
   createdAt: number
+  /** Files attached to this user message, in order; absent or empty: none. */
+  documents?: DocumentInfo[]
+  /**
+   * How the documents of the conversation reached the model for this user message, fixed when it
+   * was first answered so the prompt's prefix stays the same for every later turn; absent: none.
+   */
+  documentContext?: DocumentContext | null
+}
+
+// ── Documents ──
+
+/** The largest file that can be attached. */
+export const MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+/** The most files one message carries. */
+export const MAX_DOCUMENTS_PER_MESSAGE = 10
+
+/** What a document's text was extracted from. */
+export type DocumentKind = 'text' | 'markdown' | 'code' | 'csv' | 'tsv' | 'json' | 'html' | 'pdf' | 'docx'
+
+/** A file attached to messages. Its text is stored once however often it is attached. */
+export interface DocumentInfo {
+  /** sha256 of the file's bytes, hex: the same file attached twice is one document. */
+  id: string
+  /** The file's name as it was attached. */
+  name: string
+  kind: DocumentKind
+  mimeType: string
+  /** The file's size. */
+  bytes: number
+  /** Characters of extracted text. */
+  chars: number
+  /** A PDF's pages; null for other kinds. */
+  pages: number | null
+  createdAt: number
+}
+
+export interface DocumentText {
+  info: DocumentInfo
+  text: string
+}
+
+/**
+ * How a message's documents reach the model: 'full' puts their whole text in that message, where
+ * it stays for every later turn; 'retrieval' (when they do not fit the context) puts only the
+ * passages that best match each later question, before it.
+ */
+export type DocumentMode = 'full' | 'retrieval'
+
+/** A passage of a document put in the prompt for one question. */
+export interface DocumentPassage {
+  documentId: string
+  /** The document's name where it was attached. */
+  name: string
+  /** The chunk's index in the document. */
+  chunk: number
+  /** Where the passage lies in the document's text: [start, end) in characters. */
+  start: number
+  end: number
+}
+
+/** What a user message put before the model besides its own text, settled when first answered. */
+export interface DocumentContext {
+  /** How this message's own documents went in; null when it attached none. */
+  mode: DocumentMode | null
+  /** Why, as the UI says it ("report.pdf is 12,400 tokens; the context leaves room for 3,100"). */
+  reason: string
+  /** Passages of the conversation's retrieval documents put before this question, best first. */
+  passages: DocumentPassage[]
+}
+
+/** Reading a file being attached. */
+export interface DocumentProgress {
+  attachId: string
+  name: string
+  phase: 'reading' | 'extracting' | 'indexing'
+  /** Pages (PDF) or bytes done, of total. */
+  done: number
+  total: number
+}
+
+/** The prefill of a long prompt as it goes; the reply's first token follows the last one. */
+export interface PrefillProgress {
+  conversationId: string
+  messageId: string
+  /** Prompt tokens in the cache, of total (reused ones counted as done). */
+  done: number
+  total: number
+  /** Over the tokens prefilled so far in this request. */
+  tokensPerSecond: number
 }
 
 export interface Conversation {

@@ -25,6 +25,11 @@ export interface CompletionOptions {
 
 export interface CompletionBackend {
   listModels(): Promise<ServedModel[]>
+  /**
+   * A file's text, read as attachments in the app are (off the main thread); DOCUMENT_INVALID or
+   * DOCUMENT_TOO_BIG when it cannot be. Absent: this backend reads no files.
+   */
+  readDocument?(bytes: Buffer, name: string, signal: AbortSignal): Promise<string>
   /** What the user set as defaults; what neither they nor the request set comes from the model. */
   defaultParams(): Partial<GenerationParams>
   /**

@@ -2,11 +2,12 @@
 
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import type { GenerationStats, StopReason } from '../../src-shared/types.ts'
+import type { ChatMessage, GenerationStats, StopReason } from '../../src-shared/types.ts'
+import { withDocuments } from '../documents/prompt.ts'
 import type { CompletionBackend, Generated } from './backend.ts'
-import { HttpError, modelNotFound, sendJson, toHttpError } from './http-error.ts'
+import { badRequest, HttpError, modelNotFound, sendJson, toHttpError } from './http-error.ts'
 import type { RequestQueue } from './queue.ts'
-import { parseCompletionRequest, type CompletionRequest } from './request.ts'
+import { parseCompletionRequest, type CompletionRequest, type RequestMessage } from './request.ts'
 
 export interface CompletionContext {
   backend: CompletionBackend
@@ -136,11 +137,32 @@ async function stream(ctx: CompletionContext, request: CompletionRequest): Promi
   res.end()
 }
 
-function generate(ctx: CompletionContext, request: CompletionRequest, onToken: (text: string) => void): Promise<Generated> {
+async function generate(ctx: CompletionContext, request: CompletionRequest, onToken: (text: string) => void): Promise<Generated> {
   const defaults = ctx.backend.defaultParams()
   const params = { ...defaults, ...request.params }
   const options = request.prediction === null ? {} : { prediction: request.prediction }
-  return ctx.backend.generate(request.model, request.messages, params, onToken, ctx.signal, options)
+  const messages = await readFiles(ctx, request.messages)
+  return ctx.backend.generate(request.model, messages, params, onToken, ctx.signal, options)
+}
+
+/**
+ * Each message's files as documents before its text, as the app puts attachments that fit
+ * ([TAG_DOCUMENT_PREFIX]): a client that sends the same file again gets its prefix from the cache.
+ */
+async function readFiles(ctx: CompletionContext, messages: RequestMessage[]): Promise<ChatMessage[]> {
+  const out: ChatMessage[] = []
+  for (const [i, m] of messages.entries()) {
+    if (m.files.length === 0) {
+      out.push({ role: m.role, content: m.content })
+      continue
+    }
+    const read = ctx.backend.readDocument
+    if (read === undefined) throw badRequest('This server reads no files.', `messages[${i}].content`)
+    const documents: { name: string; text: string }[] = []
+    for (const file of m.files) documents.push({ name: file.name, text: await read(file.bytes, file.name, ctx.signal) })
+    out.push({ role: m.role, content: withDocuments(m.content, documents, []) })
+  }
+  return out
 }
 
 function finishReason(reason: StopReason): FinishReason {

@@ -51,6 +51,8 @@ const APP_ERRORS: Record<Exclude<ErrorCode, 'INTERNAL'>, [number, OpenAiErrorTyp
   MODEL_INVALID: [400, 'invalid_request_error', 'model_invalid'],
   MODEL_UNSUPPORTED: [400, 'invalid_request_error', 'model_unsupported'],
   IMPORT_INVALID: [400, 'invalid_request_error', 'import_invalid'],
+  DOCUMENT_INVALID: [400, 'invalid_request_error', 'document_invalid'],
+  DOCUMENT_TOO_BIG: [413, 'invalid_request_error', 'document_too_big'],
   UNAUTHORIZED: [401, 'authentication_error', 'invalid_api_key'],
   NOT_FOUND: [404, 'not_found_error', 'not_found'],
   CONFLICT: [409, 'invalid_request_error', 'conflict'],

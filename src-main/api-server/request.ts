@@ -1,12 +1,23 @@
 // The body of POST /v1/chat/completions, checked and turned into what the engine takes.
 
 import { z } from 'zod'
-import type { ChatMessage, GenerationParams } from '../../src-shared/types.ts'
+import { MAX_DOCUMENT_BYTES, type ChatMessage, type GenerationParams } from '../../src-shared/types.ts'
 import { badRequest, type HttpError } from './http-error.ts'
+
+/** A file sent as a content part, to be read as a document before the message goes to the model. */
+export interface FilePart {
+  name: string
+  bytes: Buffer
+}
+
+/** A message with the files its content carried, in order; `content` is its text parts joined. */
+export interface RequestMessage extends ChatMessage {
+  files: FilePart[]
+}
 
 export interface CompletionRequest {
   model: string
-  messages: ChatMessage[]
+  messages: RequestMessage[]
   /** Only what the client set; the server's defaults fill in the rest. */
   params: Partial<GenerationParams>
   stream: boolean
@@ -27,6 +38,11 @@ const stops = z
   .refine((s) => typeof s === 'string' || s.length <= MAX_STOPS, `at most ${MAX_STOPS} stop strings`)
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() })
+/** Chat Completions' file part: the file inline as a data URL (file ids name OpenAI's own storage). */
+const filePart = z.looseObject({
+  type: z.literal('file'),
+  file: z.looseObject({ filename: z.string().max(255).nullish(), file_data: z.string().nullish(), file_id: z.unknown().optional() }),
+})
 const part = z.looseObject({ type: z.string() })
 const message = z.looseObject({
   role: z.string(),
@@ -156,7 +172,7 @@ const ROLES = new Map<string, ChatMessage['role']>([
   ['assistant', 'assistant'],
 ])
 
-function toChatMessage(m: Body['messages'][number], i: number): ChatMessage {
+function toChatMessage(m: Body['messages'][number], i: number): RequestMessage {
   const role = ROLES.get(m.role)
   if (role === undefined) {
     const why = m.role === 'tool' || m.role === 'function' ? 'Hearth does not run tools' : 'the roles are system, developer, user and assistant'
@@ -164,15 +180,42 @@ function toChatMessage(m: Body['messages'][number], i: number): ChatMessage {
   }
   if (m.tool_calls?.length) throw badRequest('Hearth does not run tools or function calls.', `messages[${i}].tool_calls`)
   if (m.content == null) throw badRequest(`'messages[${i}].content' is required.`, `messages[${i}].content`)
-  if (typeof m.content === 'string') return { role, content: m.content }
-  const texts = m.content.map((p, j) => {
+  if (typeof m.content === 'string') return { role, content: m.content, files: [] }
+  const texts: string[] = []
+  const files: FilePart[] = []
+  m.content.forEach((p, j) => {
+    const where = `messages[${i}].content[${j}]`
     const text = textPart.safeParse(p)
-    if (!text.success) {
-      throw badRequest(`Hearth's models read text only; 'messages[${i}].content[${j}]' is of type '${p.type}'.`, `messages[${i}].content[${j}].type`)
+    if (text.success) return void texts.push(text.data.text)
+    if (p.type !== 'file') {
+      throw badRequest(`Hearth's models read text and files only; '${where}' is of type '${p.type}'.`, `${where}.type`)
     }
-    return text.data.text
+    if (role !== 'user') throw badRequest(`Only user messages can carry files; '${where}' is in a ${m.role} message.`, where)
+    files.push(fileOf(p, where))
   })
-  return { role, content: texts.join('\n') }
+  return { role, content: texts.join('\n'), files }
+}
+
+const DATA_URL = /^data:([^,;]*)(?:;[^,;]+)*;base64,/
+
+/** A file part's bytes, from its data URL (or bare base64), and the name it goes by. */
+function fileOf(p: unknown, where: string): FilePart {
+  const parsed = filePart.safeParse(p)
+  if (!parsed.success) throw badRequest(`Invalid value for '${where}.file': expected {"filename", "file_data": "data:<type>;base64,..."}.`, `${where}.file`)
+  const { filename, file_data: data, file_id: fileId } = parsed.data.file
+  if (data == null) {
+    const why = fileId == null ? 'file_data is required' : 'Hearth keeps no uploaded files: send the file itself as file_data'
+    throw badRequest(`Invalid value for '${where}.file': ${why}.`, `${where}.file.file_data`)
+  }
+  const base64 = data.replace(DATA_URL, '')
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) {
+    throw badRequest(`Invalid value for '${where}.file.file_data': expected a base64 data URL (data:<type>;base64,...).`, `${where}.file.file_data`)
+  }
+  const bytes = Buffer.from(base64, 'base64')
+  if (bytes.length > MAX_DOCUMENT_BYTES) {
+    throw badRequest(`'${where}.file' is ${bytes.length} bytes; Hearth reads files of at most ${MAX_DOCUMENT_BYTES / 2 ** 20} MiB.`, `${where}.file.file_data`)
+  }
+  return { name: filename?.trim() || `file ${where}`, bytes }
 }
 
 /** A zod path as OpenAI names parameters: messages[2].content. */

@@ -20,7 +20,7 @@ export interface ApiServerOptions {
   apiKey?: string | null
   /** Browser origins (scheme://host[:port]) whose pages may call the server. */
   allowedOrigins?: readonly string[]
-  /** Default 4 MiB. */
+  /** Default 48 MiB: a file part of MAX_DOCUMENT_BYTES (32 MiB) as base64, with the rest of the request. */
   maxBodyBytes?: number
   /** Requests that may wait for the engine; one more gets 429. Default 16. */
   maxQueue?: number
@@ -37,7 +37,7 @@ export interface RunningApiServer {
   close(): Promise<void>
 }
 
-const DEFAULT_MAX_BODY = 4 * 1024 * 1024
+const DEFAULT_MAX_BODY = 48 * 1024 * 1024
 const ROUTES: Record<string, string> = { '/v1/models': 'GET', '/v1/chat/completions': 'POST' }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<RunningApiServer> {

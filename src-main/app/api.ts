@@ -14,6 +14,7 @@ import type { ModelLibrary } from '../models/library.ts'
 import { modelIdForRepo } from '../models/download-job.ts'
 import type { Store } from '../store/store.ts'
 import type { ChatService } from './chat-service.ts'
+import type { DocumentService } from './documents.ts'
 import type { EventHub } from './events.ts'
 import type { EnginePort } from './engine-port.ts'
 import type { ModelImports } from './model-imports.ts'
@@ -24,6 +25,7 @@ export interface ApiDeps {
   info: AppInfo
   store: Store
   chat: ChatService
+  documents: DocumentService
   models: ModelService
   library: ModelLibrary
   imports: ModelImports
@@ -84,10 +86,17 @@ export function createApi(deps: ApiDeps): CoreApi {
       return changed(conversation)
     },
 
-    send: (conversationId, text) => chat.send(conversationId, text),
+    send: (conversationId, text, documentIds) => chat.send(conversationId, text, documentIds),
+    attachDocument: (attachId, name, dataBase64) => deps.documents.attach(attachId, name, dataBase64),
+    async cancelAttach(attachId) {
+      deps.documents.cancel(attachId)
+    },
+    async getDocument(documentId) {
+      return deps.documents.get(documentId)
+    },
     stop: (conversationId) => chat.stop(conversationId),
     regenerate: (messageId) => chat.regenerate(messageId),
-    editMessage: (messageId, text) => chat.editMessage(messageId, text),
+    editMessage: (messageId, text, documentIds) => chat.editMessage(messageId, text, documentIds),
     async switchBranch(messageId) {
       const { conversationId } = store.messages.get(messageId)
       store.messages.switchBranch(conversationId, messageId)

@@ -6,6 +6,7 @@ import { AppError } from '../../src-shared/errors.ts'
 import type { Settings } from '../../src-shared/types.ts'
 import type { CompletionBackend } from '../api-server/backend.ts'
 import type { ModelLibrary } from '../models/library.ts'
+import type { TextExtractor } from './documents.ts'
 import type { EnginePort, EngineRequest } from './engine-port.ts'
 import type { ModelService } from './model-service.ts'
 
@@ -14,10 +15,14 @@ export interface AppBackendDeps {
   models: ModelService
   engine: EnginePort
   settings: () => Settings
+  /** Reads files sent as content parts, as attachments are read; absent: the server reads none. */
+  extractor?: TextExtractor
 }
 
 export function appBackend(deps: AppBackendDeps): CompletionBackend {
+  const { extractor } = deps
   return {
+    ...(extractor && { readDocument: async (bytes: Buffer, name: string, signal: AbortSignal) => (await extractor.extract(bytes, name, { signal })).text }),
     async listModels() {
       const valid = (await deps.library.list()).filter((m) => m.valid)
       return Promise.all(

@@ -15,6 +15,8 @@ import { openStore } from '../store/store.ts'
 import { createApi } from './api.ts'
 import { appBackend } from './app-backend.ts'
 import { ChatService } from './chat-service.ts'
+import { DocumentExtractor } from '../documents/extract.ts'
+import { DocumentService, type TextExtractor } from './documents.ts'
 import { hostEngine, type EnginePort } from './engine-port.ts'
 import { EventHub } from './events.ts'
 import { generators } from './generator.ts'
@@ -39,6 +41,8 @@ export interface AppConfig {
   engine?: EnginePort
   /** How the GGUF converter's process starts: the desktop app's built convert.js in a utilityProcess; default its source, forked. */
   converter?: { entry: string; spawn: ConversionSpawner }
+  /** What reads attached files; default the DocumentExtractor of this config's `extract` process. */
+  extractor?: TextExtractor & { close?(): Promise<void> }
   /** The desktop app's folder dialog; browser mode has none. */
   pickFolder?: () => Promise<string | null>
   /** The desktop app's GGUF file dialog; browser mode has none. */
@@ -79,10 +83,12 @@ export async function createApp(config: AppConfig): Promise<App> {
   const snapshots = new SnapshotPurge(snapshotDir, config.store?.now)
   const models = new ModelService({ library, engine, events, settings, snapshotDir, snapshotBudgetBytes: SNAPSHOT_BUDGET_BYTES })
   const remote = new RemoteProviders({ dataDir: config.dataDir, secrets: config.secrets ?? plainBox })
-  const chat = new ChatService({ store, models, generatorFor: generators({ engine, models, remote }), events, settings })
+  const extractor = config.extractor ?? new DocumentExtractor()
+  const documents = new DocumentService({ store, extractor, events })
+  const chat = new ChatService({ store, models, generatorFor: generators({ engine, models, remote }), events, settings, documents })
   const apiServer = new ApiServerControl({
     dataDir: config.dataDir,
-    backend: appBackend({ library, models, engine, settings }),
+    backend: appBackend({ library, models, engine, settings, extractor }),
     settings,
     override: config.apiServer,
   })
@@ -103,6 +109,7 @@ export async function createApp(config: AppConfig): Promise<App> {
     },
     store,
     chat,
+    documents,
     models,
     library,
     imports,
@@ -161,6 +168,7 @@ export async function createApp(config: AppConfig): Promise<App> {
       await engine.close()
       await chat.stopAll()
       await snapshots.purgeAll()
+      await extractor.close?.()
       store.close()
     },
   }

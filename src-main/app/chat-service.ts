@@ -7,11 +7,11 @@ import type { Conversation, GenerationStats, Message, Settings, Turn } from '../
 import { DEFAULT_TITLE } from '../store/conversations.ts'
 import type { Store } from '../store/store.ts'
 import type { StreamOutcome, StreamWriter } from '../store/stream-writer.ts'
-import type { EngineRequest } from './engine-port.ts'
+import type { DocumentService } from './documents.ts'
 import type { EventHub } from './events.ts'
 import type { Generator, GeneratorFor, GeneratorRun } from './generator.ts'
 import type { ModelService } from './model-service.ts'
-import { promptMessages, titleFrom } from './prompt.ts'
+import { titleFrom } from './prompt.ts'
 import { continuedStats } from './reply-stats.ts'
 
 export interface ChatServiceDeps {
@@ -21,6 +21,7 @@ export interface ChatServiceDeps {
   generatorFor: GeneratorFor
   events: EventHub
   settings: () => Settings
+  documents: DocumentService
 }
 
 /** What a generation runs on, chosen before anything is written. */
@@ -41,6 +42,11 @@ interface Generation extends GeneratorRun {
   reply: Message
   /** A continued reply's stats so far: the new run's are added to them. */
   previous: GenerationStats | null
+  /** The conversation's system prompt and the branch before the reply: the prompt is built from them once the generation's turn comes. */
+  systemPrompt: string
+  history: Message[]
+  /** A continued reply's text so far; null for a fresh reply. */
+  continueText: string | null
   /** A failed write of streamed text; the generation is cancelled and ends with this error. */
   failure: unknown
   /** Ends the wait for the generator of a generation stopped before it started. */
@@ -67,11 +73,11 @@ export class ChatService {
     return this.#generations.get(conversationId)?.writer.messageId ?? null
   }
 
-  async send(conversationId: string, text: string): Promise<Turn> {
+  async send(conversationId: string, text: string, documentIds: readonly string[] = []): Promise<Turn> {
     const chosen = await this.#prepare(conversationId)
     const { messages } = this.#deps.store
     const parentId = messages.branch(conversationId).at(-1)?.message.id ?? null
-    const userMessage = messages.addUser(conversationId, parentId, text)
+    const userMessage = messages.addUser(conversationId, parentId, text, this.#deps.documents.attachments(documentIds))
     this.#emitMessage(userMessage)
     if (parentId === null && chosen.conversation.title === DEFAULT_TITLE) this.#retitle(conversationId, text)
     return { userMessage, reply: this.#start(chosen, userMessage.id) }
@@ -87,12 +93,13 @@ export class ChatService {
     return this.#start(await this.#prepare(message.conversationId), parentId)
   }
 
-  /** The user message with new text, as a new branch beside the old one, and its reply. */
-  async editMessage(messageId: string, text: string): Promise<Turn> {
+  /** The user message with new text (and the documents named, else its own), as a new branch beside the old one, and its reply. */
+  async editMessage(messageId: string, text: string, documentIds?: readonly string[]): Promise<Turn> {
     const original = this.#deps.store.messages.get(messageId)
     if (original.role !== 'user') throw new AppError('BAD_REQUEST', 'Only your own messages can be edited.')
     const chosen = await this.#prepare(original.conversationId)
-    const userMessage = this.#deps.store.messages.addUser(chosen.conversation.id, original.parentId, text)
+    const ids = documentIds ?? (original.documents ?? []).map((d) => d.id)
+    const userMessage = this.#deps.store.messages.addUser(chosen.conversation.id, original.parentId, text, this.#deps.documents.attachments(ids))
     this.#emitMessage(userMessage)
     return { userMessage, reply: this.#start(chosen, userMessage.id) }
   }
@@ -118,11 +125,8 @@ export class ChatService {
     const path = messages.switchBranch(conversation.id, messageId).map((e) => e.message)
     const writer = messages.resume(messageId)
     const reply = messages.get(messageId)
-    const before = promptMessages(conversation.systemPrompt, path.slice(0, -1))
     // An empty reply has nothing to carry on from: it is answered afresh.
-    const continueLast = reply.content !== ''
-    if (continueLast) before.push({ role: 'assistant', content: reply.content })
-    this.#launch(chosen, writer, reply, before, continueLast, reply.stats)
+    this.#launch(chosen, writer, reply, path.slice(0, -1), reply.content === '' ? null : reply.content, reply.stats)
     return reply
   }
 
@@ -167,7 +171,7 @@ export class ChatService {
     const writer = messages.startAssistant(conversation.id, parentId, chosen.modelId)
     const path = messages.branch(conversation.id).map((e) => e.message)
     const reply = messages.get(writer.messageId)
-    this.#launch(chosen, writer, reply, promptMessages(conversation.systemPrompt, path.slice(0, -1)), false, null)
+    this.#launch(chosen, writer, reply, path.slice(0, -1), null, null)
     return reply
   }
 
@@ -175,8 +179,8 @@ export class ChatService {
     { conversation, modelId, generator }: Chosen,
     writer: StreamWriter,
     reply: Message,
-    prompt: EngineRequest['messages'],
-    continueLast: boolean,
+    history: Message[],
+    continueText: string | null,
     previous: GenerationStats | null,
   ): void {
     const generation: Generation = {
@@ -187,14 +191,18 @@ export class ChatService {
       reply,
       request: {
         conversationId: conversation.id,
-        messages: prompt,
+        // Built in #run, once the documents' context is settled with the model's own token counts.
+        messages: [],
         // What the user set; the engine fills the rest from the model ([TAG_PARAM_PRECEDENCE]).
         params: mergeParams(this.#deps.settings().defaultParams, conversation.params),
         contextPolicy: conversation.contextPolicy,
-        continueLast,
+        continueLast: continueText !== null,
         speculate: this.#deps.settings().speculativeDecoding,
       },
       previous,
+      systemPrompt: conversation.systemPrompt,
+      history,
+      continueText,
       cancelled: false,
       started: false,
       failure: null,
@@ -215,7 +223,13 @@ export class ChatService {
       // A generation stopped while it waits for the engine ends at once; its turn, when it
       // comes, finds it cancelled and gives the engine nothing.
       const abandoned = new Promise<null>((resolve) => (generation.abandon = () => resolve(null)))
-      const work = generation.generator.generate(generation, (text) => this.#onToken(generation, text))
+      const work = this.#prompt(generation).then(() =>
+        generation.generator.generate(
+          generation,
+          (text) => this.#onToken(generation, text),
+          (report) => this.#deps.events.emit('prefillProgress', { conversationId: generation.conversationId, messageId: generation.reply.id, ...report }),
+        ),
+      )
       const result = await Promise.race([work, abandoned])
       if (generation.failure !== null) throw generation.failure
       outcome = {
@@ -235,6 +249,16 @@ export class ChatService {
       endUse()
     }
     this.#finish(generation, outcome, error)
+  }
+
+  /** The request's messages: the branch with its documents, settled for the turn being answered. */
+  async #prompt(generation: Generation): Promise<void> {
+    const { documents } = this.#deps
+    const { generator, modelId, systemPrompt, request } = generation
+    const path = await documents.settle(systemPrompt, generation.history, request.params.maxTokens, (texts) => generator.measure(modelId, texts))
+    const messages = documents.prompt(systemPrompt, path)
+    if (generation.continueText !== null) messages.push({ role: 'assistant', content: generation.continueText })
+    request.messages = messages
   }
 
   #onToken(generation: Generation, text: string): void {

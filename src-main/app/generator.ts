@@ -3,7 +3,8 @@
 
 import type { Conversation, RemoteModelId } from '../../src-shared/types.ts'
 import { isRemoteModelId, type RemoteProviders } from '../remote/remote-providers.ts'
-import type { EnginePort, EngineRequest, EngineResult } from './engine-port.ts'
+import type { Measure } from './documents.ts'
+import type { EnginePort, EngineRequest, EngineResult, PrefillReport } from './engine-port.ts'
 import type { ModelService } from './model-service.ts'
 
 /** A generation as its generator sees it. */
@@ -22,11 +23,19 @@ export interface Generator {
   readonly continueRefusal: string | null
   /** The model the conversation runs on, checked before anything is written. */
   resolve(conversation: Conversation): Promise<string>
-  /** Resolves when the reply ends, also when cancelled; null when stopped before the request went out. */
-  generate(run: GeneratorRun, onToken: (text: string) => void): Promise<EngineResult | null>
+  /**
+   * Resolves when the reply ends, also when cancelled; null when stopped before the request went
+   * out. The engine reports a long prefill through onPrefill; a remote provider never does.
+   */
+  generate(run: GeneratorRun, onToken: (text: string) => void, onPrefill?: (report: PrefillReport) => void): Promise<EngineResult | null>
   /** Asks the conversation's generation to stop; `generate` then resolves. */
   cancel(conversationId: string): void
+  /** Token counts of texts with the model (loaded first), and its context: what documents are sized by. */
+  measure(modelId: string, texts: string[]): Promise<Measure>
 }
+
+/** A remote model's context is not known: documents are sized against this many tokens, as estimates. */
+const REMOTE_CONTEXT = 8192
 
 export interface GeneratorDeps {
   engine: EnginePort
@@ -47,15 +56,20 @@ function localGenerator(engine: EnginePort, models: ModelService): Generator {
   return {
     continueRefusal: null,
     resolve: async (conversation) => (await models.resolve(conversation)).id,
-    generate: (run, onToken) =>
+    generate: (run, onToken, onPrefill) =>
       models.exclusive(async () => {
         if (run.cancelled) return null
         await models.ensureLoaded(run.modelId)
         if (run.cancelled) return null
         run.started = true
-        return engine.generate(run.request, onToken)
+        return engine.generate(run.request, onToken, onPrefill)
       }),
     cancel: (conversationId) => engine.cancel(conversationId),
+    measure: (modelId, texts) =>
+      models.exclusive(async () => {
+        const info = await models.ensureLoaded(modelId)
+        return { counts: await engine.countTokens(texts), contextLength: info.contextLength, estimated: false }
+      }),
   }
 }
 
@@ -75,5 +89,7 @@ function remoteGenerator(remote: RemoteProviders, modelId: RemoteModelId): Gener
       return remote.generate(modelId, run.conversationId, messages, params, onToken)
     },
     cancel: (conversationId) => remote.cancel(conversationId),
+    // No tokenizer here: about four characters a token.
+    measure: async (_modelId, texts) => ({ counts: texts.map((t) => Math.ceil(t.length / 4)), contextLength: REMOTE_CONTEXT, estimated: true }),
   }
 }

@@ -7,12 +7,17 @@ import type { ChatMessage, Message } from '../../src-shared/types.ts'
  * first. A reply that failed before its first token is left out: it holds nothing the model
  * wrote, and an empty assistant turn would only confuse the template.
  */
-export function promptMessages(systemPrompt: string, path: readonly Message[]): ChatMessage[] {
+export function promptMessages(
+  systemPrompt: string,
+  path: readonly Message[],
+  /** A message's text as the model reads it: documents.ts puts a user message's documents before it. */
+  content: (message: Message) => string = (message) => message.content,
+): ChatMessage[] {
   const messages: ChatMessage[] = []
   if (systemPrompt.trim() !== '') messages.push({ role: 'system', content: systemPrompt })
   for (const message of path) {
     if (message.role === 'assistant' && message.content === '') continue
-    messages.push({ role: message.role, content: message.content })
+    messages.push({ role: message.role, content: content(message) })
   }
   return messages
 }

@@ -2,6 +2,7 @@
 
 import { z } from 'zod'
 import type { Api, ApiMethod } from '../../src-shared/api.ts'
+import { MAX_DOCUMENT_BYTES, MAX_DOCUMENTS_PER_MESSAGE } from '../../src-shared/types.ts'
 import type {
   ApiServerPatch,
   ConversationPatch,
@@ -37,6 +38,17 @@ const messageText = z
   .min(1)
   .refine((s) => s.trim() !== '', 'must not be blank')
   .refine((s) => Buffer.byteLength(s) <= MAX_MESSAGE_BYTES, `must be at most ${MAX_MESSAGE_BYTES} bytes`)
+/** A stored document: the sha256 of its file, hex. */
+const documentId = z.string().regex(/^[0-9a-f]{64}$/, 'must be a document id as attachDocument gives them out')
+const documentIds = z.array(documentId).max(MAX_DOCUMENTS_PER_MESSAGE)
+/** Names an attachment in progress: the renderer's own id, for progress and cancel. */
+const attachId = z.string().min(1).max(100)
+const fileName = z.string().min(1).max(255).refine((s) => !s.includes('\0'), 'must be a file name')
+/** A file's bytes as base64, at most MAX_DOCUMENT_BYTES of them. */
+const fileBase64 = z
+  .string()
+  .max(Math.ceil(MAX_DOCUMENT_BYTES / 3) * 4, `must be a file of at most ${MAX_DOCUMENT_BYTES / 2 ** 20} MiB`)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
 const title = z.string().min(1).max(MAX_TITLE)
 const systemPrompt = z.string().max(MAX_SYSTEM_PROMPT)
 
@@ -106,10 +118,13 @@ export const argsSchemas: ArgsSchemas = {
   deleteConversation: z.tuple([uuid]),
   undoDeleteConversation: z.tuple([uuid]),
 
-  send: z.tuple([uuid, messageText]),
+  send: z.tuple([uuid, messageText, documentIds.optional()]),
+  attachDocument: z.tuple([attachId, fileName, fileBase64]),
+  cancelAttach: z.tuple([attachId]),
+  getDocument: z.tuple([documentId]),
   stop: z.tuple([uuid]),
   regenerate: z.tuple([uuid]),
-  editMessage: z.tuple([uuid, messageText]),
+  editMessage: z.tuple([uuid, messageText, documentIds.optional()]),
   switchBranch: z.tuple([uuid]),
   continueReply: z.tuple([uuid]),
 

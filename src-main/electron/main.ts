@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { createApp, type App } from '../app/app.ts'
 import { hostEngine } from '../app/engine-port.ts'
 import { PRIVATE_UMASK } from '../app/paths.ts'
+import { DocumentExtractor } from '../documents/extract.ts'
 import { EngineHost } from '../engine-host/engine-host.ts'
 import { utilityChild, utilitySpawner } from './engine-process.ts'
 import { registerIpc } from './ipc.ts'
@@ -72,6 +73,7 @@ async function start(): Promise<void> {
     modelsDir: process.env.HEARTH_MODELS_DIR ?? path.join(userData, 'models'),
     engine: hostEngine(new EngineHost({ spawn: utilitySpawner(path.join(here, 'engine.js')) })),
     converter: { entry: path.join(here, 'convert.js'), spawn: (entry) => utilityChild(entry, 'Hearth GGUF import') },
+    extractor: new DocumentExtractor({ entry: path.join(here, 'extract.js'), spawn: (entry) => utilityChild(entry, 'Hearth document reader') }),
     pickFolder,
     pickGgufFile,
     secrets: safeStorageBox(safeStorage),

@@ -1,6 +1,6 @@
 // The open conversation: its active branch, replies streaming into it, and every chat action.
 
-import type { BranchEntry, Conversation, ConversationView, Message } from '../../src-shared/types.ts'
+import type { BranchEntry, Conversation, ConversationView, Message, PrefillProgress } from '../../src-shared/types.ts'
 import { api } from './api.ts'
 import { SentenceReader } from './sentences.ts'
 import { ui } from './ui.svelte.ts'
@@ -10,6 +10,8 @@ class ChatState {
   view = $state.raw<ConversationView | null>(null)
   /** Text of replies streaming in the open conversation, by message id; tokens append here. */
   live = $state<Record<string, string>>({})
+  /** How far the prompt of a reply with no token yet has been prefilled, by message id. */
+  prefill = $state<Record<string, PrefillProgress>>({})
   loading = $state(false)
   /** A message to scroll to and highlight (a search hit). */
   focusMessageId = $state<string | null>(null)
@@ -51,6 +53,7 @@ class ChatState {
   constructor() {
     api.on('token', ({ conversationId, messageId, text }) => {
       if (conversationId !== this.conversation?.id) return
+      if (this.prefill[messageId]) delete this.prefill[messageId]
       this.#pending.set(messageId, (this.#pending.get(messageId) ?? '') + text)
       this.#frame ||= requestAnimationFrame(() => this.#flush())
     })
@@ -61,7 +64,14 @@ class ChatState {
       this.#replaceMessage(message)
       if (this.view?.generatingMessageId === messageId) this.view = { ...this.view, generatingMessageId: null }
       delete this.live[messageId]
+      delete this.prefill[messageId]
       void this.reload()
+    })
+    api.on('prefillProgress', (progress) => {
+      // A late report must not bring the bar back once the reply's text has begun.
+      if (progress.conversationId === this.conversation?.id && this.live[progress.messageId] === undefined && !this.#pending.has(progress.messageId)) {
+        this.prefill[progress.messageId] = progress
+      }
     })
     api.on('generationError', ({ conversationId, error }) => {
       if (conversationId === this.conversation?.id) ui.toast(error.message, { kind: 'error', ms: 10_000 })
@@ -91,6 +101,7 @@ class ChatState {
   async open(conversationId: string, focusMessageId: string | null = null): Promise<void> {
     this.loading = true
     this.live = {}
+    this.prefill = {}
     this.#pending.clear()
     try {
       let view = await api.getConversation(conversationId)
@@ -107,6 +118,7 @@ class ChatState {
   close(): void {
     this.view = null
     this.live = {}
+    this.prefill = {}
     this.#pending.clear()
   }
 
@@ -118,12 +130,15 @@ class ChatState {
     if (ticket === this.#reloads && this.conversation?.id === id) this.view = view
   }
 
-  /** Resolves false (and says why) when main refused: the composer keeps the text then. */
-  async send(text: string): Promise<boolean> {
+  /** Resolves false (and says why) when main refused: the composer keeps the text and files then. */
+  async send(text: string, documentIds: string[] = []): Promise<boolean> {
     const view = this.view
     if (!view) return false
     try {
-      const { userMessage, reply } = await api.send(view.conversation.id, text)
+      const { userMessage, reply } = await (documentIds.length > 0
+        ? api.send(view.conversation.id, text, documentIds)
+        : // No third argument at all: over the browser bridge an undefined one would arrive as null.
+          api.send(view.conversation.id, text))
       if (this.view?.conversation.id === view.conversation.id) {
         const entry = (message: Message): BranchEntry => ({ message, siblingIds: [message.id], siblingIndex: 0 })
         this.view = { ...this.view, branch: [...this.view.branch, entry(userMessage), entry(reply)], generatingMessageId: reply.id }

@@ -17,6 +17,8 @@ export class ScriptedBackend implements CompletionBackend {
   calls: Call[] = []
   tokens = ['Hel', 'lo', '!']
   failWith: unknown = null
+  /** Set: files in messages are read by it, as the app reads attachments. */
+  readDocument?: (bytes: Buffer, name: string, signal: AbortSignal) => Promise<string>
   /** Set: each reply's stats say this much was drafted and accepted. */
   speculation: GenerationStats['speculation'] = undefined
   #gate: Promise<void> | null = null

@@ -34,7 +34,27 @@ describe('parseCompletionRequest', () => {
       { role: 'system', content: 'Be brief.' },
       { role: 'user', content: 'one\ntwo' },
       { role: 'assistant', content: 'ok' },
-    ])
+    ].map((m) => ({ ...m, files: [] })))
+  })
+
+  it("takes a file part's bytes from its data URL or bare base64, in order, beside the text", () => {
+    const data = (text: string) => Buffer.from(text).toString('base64')
+    const req = parse({
+      model: 'm',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'file', file: { filename: 'a.md', file_data: `data:text/markdown;charset=utf-8;base64,${data('# A')}` } },
+            { type: 'text', text: 'Read these.' },
+            { type: 'file', file: { file_data: data('plain') } },
+          ],
+        },
+      ],
+    })
+    const [message] = req.messages
+    assert.equal(message!.content, 'Read these.')
+    assert.deepEqual(message!.files.map((f) => [f.name, f.bytes.toString()]), [['a.md', '# A'], ['file messages[0].content[2]', 'plain']])
   })
 
   it('sets only the parameters the client sent', () => {

@@ -160,6 +160,62 @@ describe('API server errors', () => {
     assert.equal(del.headers.allow, 'GET')
   })
 
+  it('reads file content parts as documents before the message text, as the app puts attachments', async () => {
+    const backend = new ScriptedBackend()
+    const read: string[] = []
+    backend.readDocument = async (bytes, name) => {
+      read.push(name)
+      return bytes.toString('utf8').toUpperCase()
+    }
+    const { port } = await start(backend)
+    const file = (filename: string, text: string) => ({ type: 'file', file: { filename, file_data: `data:text/plain;base64,${Buffer.from(text).toString('base64')}` } })
+    const res = await postJson(port, {
+      model: 'tiny',
+      messages: [{ role: 'user', content: [file('a.txt', 'first file'), { type: 'text', text: 'Compare them.' }, file('b "x".txt', 'second')] }],
+    })
+    assert.equal(res.status, 200, res.body)
+    assert.deepEqual(read, ['a.txt', 'b "x".txt'])
+    assert.equal(
+      backend.calls[0]!.messages[0]!.content,
+      `<document name="a.txt">\nFIRST FILE\n</document>\n\n<document name="b 'x'.txt">\nSECOND\n</document>\n\nCompare them.`,
+    )
+  })
+
+  it('refuses a file part that is not a base64 data URL, in a non-user message, or to a backend that reads none', async () => {
+    const backend = new ScriptedBackend()
+    backend.readDocument = async (bytes) => bytes.toString('utf8')
+    const { port } = await start(backend)
+    const ask = (message: unknown) => postJson(port, { model: 'tiny', messages: [message] })
+    const notBase64 = await ask({ role: 'user', content: [{ type: 'file', file: { filename: 'a.txt', file_data: 'data:text/plain;base64,@@@' } }] })
+    assert.equal(notBase64.status, 400)
+    assert.equal(errorOf(notBase64).param, 'messages[0].content[0].file.file_data')
+    const byId = await ask({ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc' } }] })
+    assert.equal(byId.status, 400)
+    assert.match(errorOf(byId).message, /keeps no uploaded files/)
+    const fromAssistant = await ask({ role: 'assistant', content: [{ type: 'file', file: { filename: 'a.txt', file_data: 'YQ==' } }] })
+    assert.equal(fromAssistant.status, 400)
+    assert.match(errorOf(fromAssistant).message, /Only user messages can carry files/)
+    assert.equal(backend.calls.length, 0)
+
+    await server?.close()
+    const { port: plainPort } = await start(new ScriptedBackend())
+    const refused = await postJson(plainPort, { model: 'tiny', messages: [{ role: 'user', content: [{ type: 'file', file: { filename: 'a.txt', file_data: 'YQ==' } }] }] })
+    assert.equal(refused.status, 400)
+    assert.match(errorOf(refused).message, /reads no files/)
+  })
+
+  it('answers a file that cannot be read with its document error', async () => {
+    const backend = new ScriptedBackend()
+    backend.readDocument = async (_bytes, name) => {
+      throw new AppError('DOCUMENT_INVALID', `${name} looks like a binary file, not text.`)
+    }
+    const { port } = await start(backend)
+    const res = await postJson(port, { model: 'tiny', messages: [{ role: 'user', content: [{ type: 'file', file: { filename: 'x.bin', file_data: 'AAEC' } }] }] })
+    assert.equal(res.status, 400)
+    assert.equal(errorOf(res).code, 'document_invalid')
+    assert.match(errorOf(res).message, /x\.bin looks like a binary file/)
+  })
+
   it('answers 413 for a body over the limit, declared or streamed', async () => {
     const { port, backend } = await start(undefined, { maxBodyBytes: 1000 })
     const declared = await postJson(port, { ...HELLO, messages: [{ role: 'user', content: 'x'.repeat(2000) }] })
