@@ -3,7 +3,8 @@
 // ppl (the trained fixture's perplexity at each precision the GGUF importer writes), gguf-check (the
 // bench models' GGUFs imported and run beside the ONNX they were written from), spec (speculative
 // decoding: verification cost, acceptance, speedup end to end), soak (browser mode and the API
-// server under concurrent clients while the engine is killed at random).
+// server under concurrent clients while the engine is killed at random), document (time to first
+// token chatting with a document through the whole app: first question, follow-up, restart, new chat).
 
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -25,7 +26,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CACHE = path.join(ROOT, '.cache', 'bench')
 
 const USAGE = `usage: npm run bench -- [options]
-       npm run bench -- store|turns|sampler|profile|ppl|gguf-check|spec|soak [their options]
+       npm run bench -- store|turns|sampler|profile|ppl|gguf-check|spec|soak|document [their options]
 
   --quick               a few minutes: smollm2-135m fp32, prefill 128/512, decode @128/@1024
   --models LIST         smollm2-135m,qwen2.5-0.5b (default: both; --quick: smollm2-135m)
@@ -67,6 +68,7 @@ const SUBCOMMANDS: Record<string, () => Promise<SubBench>> = {
   'gguf-check': () => subBench('gguf-check.ts', 'runGgufCheck'),
   spec: async () => (await import('./spec.ts')).runSpecBench,
   soak: async () => (await import('./soak.ts')).runSoakBench,
+  document: async () => (await import('./document.ts')).runDocumentBench,
 }
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[], flag: string): T[] {
