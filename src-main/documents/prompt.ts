@@ -7,7 +7,7 @@
 // the tokens before the newest turn never change and the conversation's KV cache (and its disk
 // snapshot) covers the document however many questions follow.
 
-import type { DocumentContext, DocumentMode, DocumentPassage } from '../../src-shared/types.ts'
+import type { DocumentMode, DocumentPassage } from '../../src-shared/types.ts'
 
 /** A document as a message shows it to the model. */
 export function documentBlock(name: string, text: string): string {
@@ -72,11 +72,6 @@ export function fitPassages<P extends { tokens: number }>(ranked: readonly P[], 
     used += passage.tokens
   }
   return chosen
-}
-
-/** The context a message with no documents and no passages needs: none. */
-export function isEmptyContext(context: DocumentContext): boolean {
-  return context.mode === null && context.passages.length === 0
 }
 
 function count(n: number): string {
