@@ -18,6 +18,7 @@ import { ModelService } from '../../../src-main/app/model-service.ts'
 import { createModelLibrary } from '../../../src-main/models/library.ts'
 import { remoteModelId } from '../../../src-main/remote/remote-providers.ts'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
+import { named, nextDone } from './app-events.ts'
 import { ScriptedEngine } from './scripted-engine.ts'
 
 let root: string
@@ -48,21 +49,6 @@ beforeEach(async () => {
 
 afterEach(() => app.close())
 
-function named<E extends keyof Events>(name: E): Events[E][] {
-  return events.filter((e) => e.name === name).map((e) => e.payload as Events[E])
-}
-
-/** Resolves with the next `done` event. */
-function nextDone(): Promise<Events['done']> {
-  return new Promise((resolve) => {
-    const off = app.events.subscribe((name, payload) => {
-      if (name !== 'done') return
-      off()
-      resolve(payload as Events['done'])
-    })
-  })
-}
-
 describe('ChatService with a scripted engine', () => {
   it('uses the only model there is, and streams tokens into the reply and out as events', async () => {
     const { id } = await app.api.createConversation()
@@ -72,12 +58,12 @@ describe('ChatService with a scripted engine', () => {
     assert.equal(path.basename(engine.loads[0]?.dir ?? ''), 'tiny')
     engine.token('Hi')
     engine.token(' you')
-    const done = nextDone()
+    const done = nextDone(app)
     engine.finish()
     const { message } = await done
     assert.equal(message.content, 'Hi you')
     assert.equal(message.status, 'complete')
-    assert.deepEqual(named('token').map((t) => t.text), ['Hi', ' you'])
+    assert.deepEqual(named(events, 'token').map((t) => t.text), ['Hi', ' you'])
     const view = await app.api.getConversation(id)
     assert.equal(view.conversation.title, 'Hello there')
     assert.deepEqual(view.branch.map((e) => e.message.content), ['Hello there\nsecond line', 'Hi you'])
@@ -90,7 +76,7 @@ describe('ChatService with a scripted engine', () => {
     await app.api.send(id, 'one')
     await assert.rejects(app.api.send(id, 'two'), (err: AppError) => err.code === 'ENGINE_BUSY')
     await engine.started()
-    const done = nextDone()
+    const done = nextDone(app)
     engine.finish()
     await done
     const view = await app.api.getConversation(id)
@@ -105,12 +91,12 @@ describe('ChatService with a scripted engine', () => {
     await engine.started()
     await app.api.stop(b.id)
     assert.equal((await app.api.getConversation(b.id)).branch.at(-1)?.message.status, 'interrupted')
-    const done = nextDone()
+    const done = nextDone(app)
     engine.finish()
     await done
     assert.equal(engine.requests.length, 1)
     assert.equal(engine.cancels, 0)
-    assert.equal(named('done').find((d) => d.messageId === queued.reply.id)?.message.status, 'interrupted')
+    assert.equal(named(events, 'done').find((d) => d.messageId === queued.reply.id)?.message.status, 'interrupted')
   })
 
   it('stop cancels the running generation in the engine and keeps the text', async () => {
@@ -130,14 +116,14 @@ describe('ChatService with a scripted engine', () => {
     await app.api.send(id, 'hi')
     await engine.started()
     engine.token('partial')
-    const done = nextDone()
+    const done = nextDone(app)
     engine.fail(new AppError('ENGINE_CRASHED', 'The engine process exited (signal SIGKILL)'))
     const { message } = await done
     assert.equal(message.status, 'error')
     assert.equal(message.content, 'partial')
     assert.match(message.error ?? '', /SIGKILL/)
-    assert.equal(named('generationError')[0]?.error.code, 'ENGINE_CRASHED')
-    assert.match(named('notice')[0]?.message ?? '', /next message restarts the engine/)
+    assert.equal(named(events, 'generationError')[0]?.error.code, 'ENGINE_CRASHED')
+    assert.match(named(events, 'notice')[0]?.message ?? '', /next message restarts the engine/)
     assert.equal((await app.api.modelStatus()).state, 'error')
 
     await app.api.send(id, 'again')
@@ -150,7 +136,7 @@ describe('ChatService with a scripted engine', () => {
     const { id } = await app.api.createConversation()
     await app.api.send(id, 'hi')
     await engine.started()
-    const done = nextDone()
+    const done = nextDone(app)
     engine.fail(new AppError('CONTEXT_OVERFLOW', 'The conversation is longer than the model’s context.'))
     const { message } = await done
     assert.equal(message.status, 'error')
@@ -189,7 +175,7 @@ describe('ChatService with a scripted engine', () => {
     assert.deepEqual(engine.requests[1]?.messages.at(-1), { role: 'assistant', content: '1 2' })
     assert.equal(engine.requests[1]?.continueLast, true)
     engine.token(' 3')
-    const done = nextDone()
+    const done = nextDone(app)
     engine.finish()
     const { message } = await done
     assert.equal(message.content, '1 2 3')
@@ -223,7 +209,7 @@ describe('ChatService with a scripted engine', () => {
     const { id } = await app.api.createConversation()
     await app.api.send(id, 'one')
     await engine.started()
-    let done = nextDone()
+    let done = nextDone(app)
     engine.finish()
     await done
     engine.crash()
@@ -231,7 +217,7 @@ describe('ChatService with a scripted engine', () => {
     await app.api.send(id, 'two')
     await engine.started()
     assert.equal(engine.loads.length, 2)
-    done = nextDone()
+    done = nextDone(app)
     engine.finish()
     assert.equal((await done).message.status, 'complete')
   })
@@ -252,10 +238,10 @@ describe('ChatService with a scripted engine', () => {
     const { id } = await app.api.createConversation()
     await app.api.send(id, 'hi')
     await engine.started()
-    const done = nextDone()
+    const done = nextDone(app)
     engine.finish('eos', [0, 1])
     assert.deepEqual((await done).stats?.droppedMessages, [0, 1])
-    assert.match(named('notice')[0]?.message ?? '', /^2 earlier messages did not fit the model's context/)
+    assert.match(named(events, 'notice')[0]?.message ?? '', /^2 earlier messages did not fit the model's context/)
   })
 
   it('refuses to load another model while a reply is written', async () => {

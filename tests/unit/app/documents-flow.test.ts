@@ -11,6 +11,7 @@ import type { Events } from '../../../src-shared/api.ts'
 import type { DocumentInfo } from '../../../src-shared/types.ts'
 import { createApp, type App } from '../../../src-main/app/app.ts'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
+import { named, nextDone } from './app-events.ts'
 import { ScriptedEngine } from './scripted-engine.ts'
 
 let root: string
@@ -52,20 +53,6 @@ beforeEach(async () => {
 
 afterEach(() => app.close())
 
-function named<E extends keyof Events>(name: E): Events[E][] {
-  return events.filter((e) => e.name === name).map((e) => e.payload as Events[E])
-}
-
-function nextDone(): Promise<Events['done']> {
-  return new Promise((resolve) => {
-    const off = app.events.subscribe((name, payload) => {
-      if (name !== 'done') return
-      off()
-      resolve(payload as Events['done'])
-    })
-  })
-}
-
 function attach(name: string, text: string, attachId = `attach-${name}`): Promise<DocumentInfo> {
   return app.api.attachDocument(attachId, name, Buffer.from(text).toString('base64'))
 }
@@ -75,7 +62,7 @@ async function ask(conversationId: string, text: string, documentIds?: string[],
   const before = engine.requests.length
   await app.api.send(conversationId, text, documentIds)
   await engine.started()
-  const done = nextDone()
+  const done = nextDone(app)
   engine.token(answer)
   engine.finish()
   await done
@@ -191,10 +178,10 @@ describe('Documents in a chat', () => {
     const { reply } = await app.api.send(id, 'Hello')
     await engine.started()
     engine.prefill({ done: 256, total: 1024, tokensPerSecond: 900 })
-    const done = nextDone()
+    const done = nextDone(app)
     engine.finish()
     await done
-    assert.deepEqual(named('prefillProgress'), [{ conversationId: id, messageId: reply.id, done: 256, total: 1024, tokensPerSecond: 900 }])
+    assert.deepEqual(named(events, 'prefillProgress'), [{ conversationId: id, messageId: reply.id, done: 256, total: 1024, tokensPerSecond: 900 }])
   })
 
   it('deletes a document with the last conversation that uses it', async () => {
