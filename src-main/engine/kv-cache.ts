@@ -5,6 +5,22 @@ import type { KvDtype } from '../../src-shared/types.ts'
 
 type KvArray = Float32Array | Uint16Array
 
+/** Positions of room a new block has beyond its capacity at least (see resize). */
+const MIN_ROOM = 256
+
+/** The positions a new block for `capacity` positions has room for: a quarter more, at least MIN_ROOM more. */
+export function roomFor(capacity: number): number {
+  return capacity + Math.max(capacity >> 2, MIN_ROOM)
+}
+
+/** What a cache's tensors look like: `tensors` of [1, kvHeads, positions, headDim] each. */
+export interface KvLayout {
+  tensors: number
+  dtype: KvDtype
+  kvHeads: number
+  headDim: number
+}
+
 /**
  * Invariant [TAG_KV_TOKENS]: `tokens[i]` is the token whose keys and values sit at position i of
  * every tensor, so `tokens.length === nPast` always. Whoever changes one changes both.
@@ -17,10 +33,24 @@ export class KvCache {
   /** 2 x layers tensors in layer order, key then value. */
   tensors: ort.Tensor[]
   readonly tokens: number[]
+  /** The allocation every tensor is a view of, in order from its start, when resize made them (else null). */
+  private block: ArrayBuffer | null = null
 
   constructor(tensors: ort.Tensor[], tokens: number[] = []) {
     this.tensors = tensors
     this.tokens = tokens
+  }
+
+  /**
+   * A cache of `tokens.length` positions whose values are still to be written (a snapshot reads
+   * them into `usedViews`), laid out at `capacity` positions in a block with room for `room`.
+   */
+  static allocate(layout: KvLayout, tokens: readonly number[], capacity: number, room = capacity): KvCache {
+    const empty = layout.dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0)
+    const cache = new KvCache(Array.from({ length: layout.tensors }, () => new ort.Tensor(layout.dtype, empty, [1, layout.kvHeads, 0, layout.headDim])))
+    cache.resize(Math.max(capacity, tokens.length), room)
+    for (const t of tokens) cache.tokens.push(t)
+    return cache
   }
 
   /** Positions the cache holds: the tokens a pass attends over before its own. */
@@ -47,6 +77,7 @@ export class KvCache {
       if (old !== present[i] && old.location === 'gpu-buffer') old.dispose()
     }
     this.tensors = present
+    this.block = null
     for (let i = 0; i < added.length; i++) this.tokens.push(added[i]!)
   }
 
@@ -111,14 +142,15 @@ export class KvCache {
 
   /**
    * A new cache holding the first `n` positions of this one (another conversation starting from
-   * the same prefix), with room for `capacity`. CPU caches only: a device cache cannot be read.
+   * the same prefix), laid out at `capacity` positions in a block with room for `room` (resize's
+   * default when not given). CPU caches only: a device cache cannot be read.
    */
-  copyPrefix(n: number, capacity = n): KvCache {
+  copyPrefix(n: number, capacity = n, room?: number): KvCache {
     if (this.onDevice) throw new Error('a device cache cannot be copied')
     const kept = Math.min(n, this.nPast)
     const copy = new KvCache(this.tensors, this.tokens.slice(0, kept))
     // resize allocates new tensors and copies the kept positions into them: `this` is untouched.
-    copy.resize(Math.max(capacity, kept))
+    copy.resize(Math.max(capacity, kept), room)
     return copy
   }
 
@@ -138,27 +170,38 @@ export class KvCache {
   dispose(): void {
     for (const t of this.tensors) if (t.location === 'gpu-buffer') t.dispose()
     this.tensors = []
+    this.block = null
     this.tokens.length = 0
   }
 
   /**
-   * New tensors of `capacity` positions holding the used ones (device tensors: none kept), all
-   * views of one allocation: one large block per growth is returned to the system when freed,
-   * where a block per tensor would be carved from the heap and fragment it over a long decode.
+   * Lays the tensors out at `capacity` positions, keeping the used ones. All tensors are views of
+   * one block (one large allocation per growth is returned to the system when freed, where a block
+   * per tensor would fragment the heap over a long decode). The block has room beyond `capacity`
+   * (`room` positions, by default a quarter more): growing into it moves each head's positions up
+   * within memory already in use, where a new block would be written from scratch. Fresh memory
+   * is slow to touch (the kernel zeroes each page on first write: 0.4 GB/s on the build machine's
+   * VM against 18 GB/s to copy within touched memory), and a cache grows every GROW_STEP tokens.
    */
-  private resize(capacity: number): void {
+  private resize(capacity: number, room = roomFor(capacity)): void {
+    if (this.block !== null && this.fitsInPlace(capacity)) {
+      this.relayout(capacity)
+      return
+    }
     const kept = Math.min(this.nPast, capacity)
-    const sizes = this.tensors.map((t) => {
+    const positions = Math.max(room, capacity)
+    const perPosition = this.tensors.map((t) => {
       const [batch, heads, , dim] = t.dims as [number, number, number, number]
-      return batch * heads * capacity * dim
+      return batch * heads * dim
     })
     const elementBytes = this.tensors[0]?.type === 'float16' ? 2 : 4
-    const block = new ArrayBuffer(sizes.reduce((a, b) => a + b, 0) * elementBytes)
+    const block = new ArrayBuffer(perPosition.reduce((a, b) => a + b, 0) * positions * elementBytes)
     let offset = 0
     this.tensors = this.tensors.map((t, i) => {
       const [batch, heads, cap, dim] = t.dims as [number, number, number, number]
-      const dst = t.type === 'float16' ? new Uint16Array(block, offset, sizes[i]) : new Float32Array(block, offset, sizes[i])
-      offset += sizes[i]! * elementBytes
+      const size = perPosition[i]! * capacity
+      const dst = t.type === 'float16' ? new Uint16Array(block, offset, size) : new Float32Array(block, offset, size)
+      offset += size * elementBytes
       if (t.location === 'gpu-buffer') {
         t.dispose()
       } else {
@@ -166,6 +209,46 @@ export class KvCache {
         for (let h = 0; h < batch * heads; h++) dst.set(src.subarray(h * cap * dim, (h * cap + kept) * dim), h * capacity * dim)
       }
       return new ort.Tensor(t.type as KvDtype, dst, [batch, heads, capacity, dim])
+    })
+    this.block = block
+  }
+
+  /** Whether `capacity` fits the block, and is not so much smaller that the block should be given back. */
+  private fitsInPlace(capacity: number): boolean {
+    const needed = (this.bytes / Math.max(1, this.capacity)) * capacity
+    const held = this.block?.byteLength ?? 0
+    return this.capacity > 0 && needed <= held && (capacity > this.capacity || needed * 2 >= held)
+  }
+
+  /**
+   * Moves each head's used positions to where a capacity of `capacity` puts them, within the
+   * block. Growing moves everything up, so the heads are moved last first (none lands on one
+   * not moved yet); shrinking moves them down, first first. copyWithin is a memmove.
+   */
+  private relayout(capacity: number): void {
+    const block = this.block as ArrayBuffer
+    const from = this.capacity
+    const kept = Math.min(this.nPast, capacity)
+    const float16 = this.tensors[0]!.type === 'float16'
+    const all = float16 ? new Uint16Array(block) : new Float32Array(block)
+    const moves: [to: number, start: number, length: number][] = []
+    let before = 0
+    let after = 0
+    for (const t of this.tensors) {
+      const [batch, heads, , dim] = t.dims as [number, number, number, number]
+      for (let h = 0; h < batch * heads; h++) moves.push([after + h * capacity * dim, before + h * from * dim, kept * dim])
+      before += batch * heads * from * dim
+      after += batch * heads * capacity * dim
+    }
+    if (capacity > from) moves.reverse()
+    for (const [to, start, length] of moves) if (to !== start && length > 0) all.copyWithin(to, start, start + length)
+    let offset = 0
+    this.tensors = this.tensors.map((t) => {
+      const [batch, heads, , dim] = t.dims as [number, number, number, number]
+      const size = batch * heads * capacity * dim
+      const data = float16 ? new Uint16Array(block, offset * 2, size) : new Float32Array(block, offset * 4, size)
+      offset += size
+      return new ort.Tensor(t.type as KvDtype, data, [batch, heads, capacity, dim])
     })
   }
 }

@@ -2,8 +2,8 @@
 // byte budget with least-recently-used eviction to disk snapshots.
 
 import type { CacheInfo } from '../model-format/protocol.ts'
-import type { KvCache } from './kv-cache.ts'
-import type { SnapshotStore } from './snapshots.ts'
+import { roomFor, type KvCache } from './kv-cache.ts'
+import type { KvRoom, SnapshotStore } from './snapshots.ts'
 
 export interface PoolEntry {
   /** The conversation id, or `anonymous:<n>` for requests that name none. */
@@ -72,9 +72,10 @@ export class KvPool {
     let entry = conversationId === undefined ? this.pickAnonymous(prompt) : this.entries.get(conversationId)
     if (!entry) {
       const key = conversationId ?? this.newAnonymousKey()
-      const restored = conversationId === undefined ? null : await this.opts.snapshots?.load(key) ?? null
+      const room = this.room(prompt.length + reserveTokens)
+      const restored = conversationId === undefined ? null : await this.opts.snapshots?.load(key, room) ?? null
       restoredFromDisk = restored !== null
-      const seeded = restored === null ? await this.seed(prompt) : null
+      const seeded = restored === null ? await this.seed(prompt, room) : null
       seededFrom = seeded?.from ?? null
       entry = { key, cache: restored ?? seeded?.cache ?? this.opts.newCache(), lastUsed: 0, busy: false }
       this.entries.set(key, entry)
@@ -155,7 +156,7 @@ export class KvPool {
    * sending a chat's prompt): a copy, so neither changes the other. Null when no cache shares
    * MIN_SEED_TOKENS.
    */
-  private async seed(prompt: readonly number[]): Promise<{ cache: KvCache; from: string } | null> {
+  private async seed(prompt: readonly number[], room: KvRoom): Promise<{ cache: KvCache; from: string } | null> {
     // [TAG_LAST_TOKEN_EVAL] The prompt's last token is always evaluated again.
     const usable = prompt.length - 1
     let best: { n: number; entry: PoolEntry | null; snapshot: string | null } = { n: MIN_SEED_TOKENS - 1, entry: null, snapshot: null }
@@ -172,13 +173,27 @@ export class KvPool {
         if (n > best.n) best = { n, entry: null, snapshot: snapshot.key }
       }
     }
-    if (best.entry !== null) return { cache: best.entry.cache.copyPrefix(best.n), from: best.entry.key }
+    if (best.entry !== null) {
+      const { capacity, room: positions } = room(best.n)
+      return { cache: best.entry.cache.copyPrefix(best.n, capacity, positions), from: best.entry.key }
+    }
     if (best.snapshot === null) return null
-    // Loaded for this conversation alone: the snapshot stays on disk for its own.
-    const loaded = await this.opts.snapshots?.load(best.snapshot)
-    if (!loaded) return null
-    loaded.truncate(best.n)
-    return { cache: loaded, from: best.snapshot }
+    // Its shared prefix, read for this conversation alone: the snapshot stays on disk for its own.
+    const loaded = await this.opts.snapshots?.load(best.snapshot, room, best.n)
+    return loaded ? { cache: loaded, from: best.snapshot } : null
+  }
+
+  /**
+   * How a cache arriving with `nPast` positions (a snapshot, a copied prefix) is laid out: at the
+   * capacity that holds them, in a block with room for the whole request (`positions`: the prompt
+   * and the reply), so the turn never moves it to a new block.
+   */
+  private room(positions: number): KvRoom {
+    const capacityOf = (n: number): number => this.opts.positionsFor?.(n) ?? n
+    return (nPast) => {
+      const capacity = capacityOf(nPast)
+      return { capacity, room: Math.max(roomFor(capacity), capacityOf(positions)) }
+    }
   }
 
   /** The anonymous slot sharing the longest prefix with `prompt`, else the least recently used one once all slots exist. */

@@ -4,15 +4,16 @@
 // of 64, then each tensor's bytes in KvCache order. The header names the model identity; a snapshot
 // whose identity, sizes or length do not match is ignored and deleted, never loaded.
 
-import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import * as ort from 'onnxruntime-node'
 import type { KvDtype } from '../../src-shared/types.ts'
 import { SNAPSHOT_EXT, snapshotFile } from '../model-format/snapshot-name.ts'
 import { KvCache } from './kv-cache.ts'
 
 const MAGIC = 'HEARTHKV'
 const VERSION = 1
+/** A header longer than this is not one: a context of millions of tokens written as JSON. */
+const MAX_HEADER_BYTES = 64 * 1024 * 1024
 
 /** What makes a cache valid for a model: any difference and the snapshot is ignored. */
 export interface ModelIdentity {
@@ -27,6 +28,9 @@ export interface ModelIdentity {
   headDim: number
   onnxruntime: string
 }
+
+/** The capacity a cache of `nPast` positions is laid out at, and the positions its block has room for. */
+export type KvRoom = (nPast: number) => { capacity: number; room: number }
 
 interface Header {
   version: number
@@ -65,16 +69,26 @@ export class SnapshotStore {
     await this.enforceBudget()
   }
 
-  /** The cache saved for `key`, or null when there is none or it does not fit this model. */
-  async load(key: string): Promise<KvCache | null> {
+  /**
+   * The cache saved for `key`, or null when there is none or it does not fit this model (then the
+   * file is deleted). `keep` reads only the first positions (a prefix another conversation shares).
+   * `layout` gives the capacity and room for the cache's length: the file is read head by head
+   * straight into the cache's tensors, which are allocated once, at their final size.
+   */
+  async load(key: string, layout: KvRoom = (n) => ({ capacity: n, room: n }), keep = Infinity): Promise<KvCache | null> {
     const file = this.fileOf(key)
-    let bytes: Buffer
+    let handle
     try {
-      bytes = await readFile(file)
+      handle = await open(file, 'r')
     } catch {
       return null
     }
-    const cache = this.parse(bytes, key)
+    let cache: KvCache | null
+    try {
+      cache = await this.read(handle, key, layout, keep)
+    } finally {
+      await handle.close()
+    }
     if (cache === null) {
       await rm(file, { force: true })
       return null
@@ -107,39 +121,32 @@ export class SnapshotStore {
     await rm(this.fileOf(key), { force: true })
   }
 
-  private parse(bytes: Buffer, key: string): KvCache | null {
-    if (bytes.length < 12 || bytes.toString('latin1', 0, 8) !== MAGIC) return null
-    const headerLength = bytes.readUInt32LE(8)
-    let header: Header
-    try {
-      header = JSON.parse(bytes.toString('utf8', 12, 12 + headerLength)) as Header
-    } catch {
-      return null
-    }
+  private async read(handle: FileHandle, key: string, layout: KvRoom, keep: number): Promise<KvCache | null> {
+    const found = await this.header(handle)
+    if (found === null) return null
+    const { header, dataStart } = found
     const id = this.identity
-    if (header.version !== VERSION || header.key !== key || JSON.stringify(header.identity) !== JSON.stringify(id)) {
-      return null
-    }
-    if (!Array.isArray(header.tokens) || !header.tokens.every((t) => Number.isInteger(t))) return null
+    if (header.key !== key || JSON.stringify(header.identity) !== JSON.stringify(id)) return null
+    if (!header.tokens.every((t) => Number.isInteger(t))) return null
     const n = header.tokens.length
     const elementBytes = id.kvDtype === 'float16' ? 2 : 4
-    const tensorBytes = id.kvHeads * n * id.headDim * elementBytes
-    let offset = align(12 + headerLength)
-    if (bytes.length !== offset + 2 * id.layers * tensorBytes) return null
-    const tensors: ort.Tensor[] = []
-    for (let i = 0; i < 2 * id.layers; i++) {
-      // Copied out so each tensor owns an aligned buffer and the file buffer can be collected.
-      const chunk = new Uint8Array(tensorBytes)
-      chunk.set(bytes.subarray(offset, offset + tensorBytes))
-      offset += tensorBytes
-      const dims = [1, id.kvHeads, n, id.headDim]
-      tensors.push(
-        id.kvDtype === 'float16'
-          ? new ort.Tensor('float16', new Uint16Array(chunk.buffer), dims)
-          : new ort.Tensor('float32', new Float32Array(chunk.buffer), dims),
-      )
+    const tensors = 2 * id.layers
+    const { size } = await handle.stat()
+    if (size !== dataStart + tensors * id.kvHeads * n * id.headDim * elementBytes) return null
+    const kept = Math.min(n, keep)
+    const { capacity, room } = layout(kept)
+    const cache = KvCache.allocate({ tensors, dtype: id.kvDtype, kvHeads: id.kvHeads, headDim: id.headDim }, header.tokens.slice(0, kept), capacity, room)
+    // The file holds each head's n positions in turn; the cache's views are its first `kept`.
+    const headBytes = n * id.headDim * elementBytes
+    let position = dataStart
+    for (let i = 0; i < tensors; i++) {
+      for (const view of cache.usedViews(i)) {
+        const { bytesRead } = await handle.read(view, 0, view.byteLength, position)
+        if (bytesRead !== view.byteLength) return null
+        position += headBytes
+      }
     }
-    return new KvCache(tensors, header.tokens)
+    return cache
   }
 
   private async readHeader(file: string): Promise<Header | null> {
@@ -150,19 +157,28 @@ export class SnapshotStore {
       return null
     }
     try {
+      return (await this.header(handle))?.header ?? null
+    } finally {
+      await handle.close()
+    }
+  }
+
+  /** The header of an open snapshot and where its tensors start, or null when it is not one of this version. */
+  private async header(handle: FileHandle): Promise<{ header: Header; dataStart: number } | null> {
+    try {
       const start = Buffer.alloc(12)
-      await handle.read(start, 0, 12, 0)
+      if ((await handle.read(start, 0, 12, 0)).bytesRead !== 12) return null
       if (start.toString('latin1', 0, 8) !== MAGIC) return null
       const length = start.readUInt32LE(8)
+      if (length > MAX_HEADER_BYTES) return null
       const bytes = Buffer.alloc(length)
       const { bytesRead } = await handle.read(bytes, 0, length, 12)
       if (bytesRead !== length) return null
       const header = JSON.parse(bytes.toString('utf8')) as Header
-      return header.version === VERSION && typeof header.key === 'string' && Array.isArray(header.tokens) ? header : null
+      const valid = header.version === VERSION && typeof header.key === 'string' && Array.isArray(header.tokens)
+      return valid ? { header, dataStart: align(12 + length) } : null
     } catch {
       return null
-    } finally {
-      await handle.close()
     }
   }
 

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import * as ort from 'onnxruntime-node'
-import { KvCache } from '../../../src-main/engine/kv-cache.ts'
+import { KvCache, roomFor } from '../../../src-main/engine/kv-cache.ts'
 
 // One layer (a key and a value tensor), two KV heads, head size 3.
 const HEADS = 2
@@ -138,6 +138,54 @@ for (const dtype of ['float32', 'float16'] as const) {
       const same = cache.tensors[0]
       cache.compact() // already compact: the tensors are left as they are
       assert.equal(cache.tensors[0], same)
+    })
+
+    it('grows and shrinks within its block by moving each head in place, and takes a new block beyond its room', () => {
+      const cache = emptyCache(dtype)
+      const buffer = (): ArrayBufferLike => (cache.tensors[0]!.data as KvArray).buffer
+      cache.write(fresh(dtype, 0, 3), range(0, 3), () => 8)
+      const block = buffer()
+      // The block has room for roomFor(8) positions: later growth stays in it.
+      assert.equal(block.byteLength, TENSORS * HEADS * DIM * roomFor(8) * (dtype === 'float16' ? 2 : 4))
+      for (const [from, n, capacity] of [[3, 6, 16], [9, 20, 40], [29, 12, 200]] as const) {
+        cache.write(fresh(dtype, from, n), range(from, n), () => capacity)
+        assert.equal(cache.capacity, capacity)
+        assert.ok(buffer() === block, `grew to ${capacity} in place`)
+        assertHolds(cache)
+        // Every tensor is the next view along the block: head 0 of tensor 1 follows tensor 0's last head.
+        assert.equal((cache.tensors[1]!.data as KvArray).byteOffset, (cache.tensors[0]!.data as KvArray).byteLength)
+      }
+      cache.reserve(roomFor(8) + 1)
+      assert.ok(buffer() !== block, 'beyond the room: a new block')
+      assertHolds(cache)
+
+      // Shrinking to at least half the block stays in it; to less, the block is given back.
+      const big = buffer()
+      cache.truncate(12)
+      cache.compact(Math.ceil(roomFor(roomFor(8) + 1) / 2))
+      assert.ok(buffer() === big, 'shrunk in place')
+      assert.equal(cache.nPast, 12)
+      assertHolds(cache)
+      cache.compact(20)
+      assert.ok(buffer() !== big, 'shrunk into a new block')
+      assert.equal(cache.capacity, 20)
+      assertHolds(cache)
+    })
+
+    it('allocates a cache to be filled (a snapshot read into it) at a capacity, with room', () => {
+      const layout = { tensors: TENSORS, dtype, kvHeads: HEADS, headDim: DIM }
+      const cache = KvCache.allocate(layout, [5, 6, 7], 8, 40)
+      assert.equal(cache.nPast, 3)
+      assert.equal(cache.capacity, 8)
+      assert.equal(cache.tensors.length, TENSORS)
+      for (const t of cache.tensors) {
+        assert.equal(t.type, dtype)
+        assert.deepEqual(t.dims, [1, HEADS, 8, DIM])
+      }
+      assert.equal((cache.tensors[0]!.data as KvArray).buffer.byteLength, TENSORS * HEADS * DIM * 40 * (dtype === 'float16' ? 2 : 4))
+      assert.equal(cache.usedViews(1).length, HEADS)
+      // A capacity below the length is raised to it.
+      assert.equal(KvCache.allocate(layout, [1, 2, 3, 4], 2).capacity, 4)
     })
 
     it('gives per-head views of exactly the used positions', () => {

@@ -250,6 +250,46 @@ describe('SnapshotStore', () => {
     assert.equal(await store2.load('k'), null)
   })
 
+  it('reads each head straight into a cache laid out as asked, the whole of it or only a prefix', async () => {
+    // Two layers of three KV heads: position p of head h of tensor t holds (t, h, p) in both dims.
+    const identity = { ...IDENTITY, layers: 2, kvHeads: 3 }
+    const layout = { tensors: 4, dtype: 'float32' as const, kvHeads: 3, headDim: 2 }
+    const mark = (t: number, h: number, p: number): number => t * 10_000 + h * 100 + p
+    const source = KvCache.allocate(layout, range(50, 7), 7)
+    source.tensors.forEach((tensor, t) => {
+      const data = tensor.data as Float32Array
+      for (let h = 0; h < 3; h++) for (let p = 0; p < 7; p++) data.fill(mark(t, h, p), (h * 7 + p) * 2, (h * 7 + p + 1) * 2)
+    })
+    const store = new SnapshotStore(path.join(dir, 'heads'), identity, 1 << 20)
+    await store.save('k', source)
+    const holds = (cache: KvCache, n: number): void => {
+      assert.equal(cache.nPast, n)
+      cache.tensors.forEach((tensor, t) => {
+        const data = tensor.data as Float32Array
+        for (let h = 0; h < 3; h++) {
+          for (let p = 0; p < n; p++) assert.equal(data[(h * cache.capacity + p) * 2 + 1], mark(t, h, p), `t${t} h${h} p${p}`)
+        }
+      })
+    }
+    const asked: number[] = []
+    const whole = await store.load('k', (n) => {
+      asked.push(n)
+      return { capacity: 16, room: 40 }
+    })
+    assert.ok(whole)
+    assert.deepEqual(asked, [7])
+    assert.deepEqual(whole.tokens, range(50, 7))
+    assert.equal(whole.capacity, 16)
+    assert.equal((whole.tensors[0]!.data as Float32Array).buffer.byteLength, 4 * 3 * 40 * 2 * 4)
+    holds(whole, 7)
+
+    const prefix = await store.load('k', (n) => ({ capacity: n, room: n }), 4)
+    assert.ok(prefix)
+    assert.deepEqual(prefix.tokens, range(50, 4))
+    assert.equal(prefix.capacity, 4)
+    holds(prefix, 4)
+  })
+
   it('deletes the least recently used snapshots beyond the disk budget', async () => {
     const sub = path.join(dir, 'budget')
     const cache = emptyCache()
