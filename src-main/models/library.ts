@@ -20,6 +20,7 @@ import { ESTIMATE_CONTEXT } from '../model-format/memory-estimate.ts'
 import { chooseVariant, inspectModelFolder } from '../model-format/model-folder.ts'
 import { listPartialDownloads, stagingPath } from './download-job.ts'
 import { DownloadQueue } from './download-queue.ts'
+import { cachedInspect } from './inspect-cache.ts'
 import { nodeIo, type DownloadIo, type FileDownload } from './file-download.ts'
 import { fitModel, systemMemory } from './hardware-fit.ts'
 import { runConversion, type ConversionSpawner } from './gguf/run-conversion.ts'
@@ -109,7 +110,7 @@ export interface ModelLibrary {
 
 export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
   const modelsDir = path.resolve(options.modelsDir)
-  const inspect = options.inspect ?? inspectModelFolder
+  const inspect = cachedInspect(options.inspect ?? inspectModelFolder)
   const io = options.io ?? nodeIo
   const hub: HubClient = createHubClient({
     endpoint: options.endpoint,
