@@ -138,15 +138,12 @@ export class SnapshotStore {
     const cache = KvCache.allocate({ tensors, dtype: id.kvDtype, kvHeads: id.kvHeads, headDim: id.headDim }, header.tokens.slice(0, kept), capacity, room)
     // The file holds each head's n positions in turn; the cache's views are its first `kept`.
     const headBytes = n * id.headDim * elementBytes
-    let position = dataStart
+    const reads: { view: Uint8Array; position: number }[] = []
     for (let i = 0; i < tensors; i++) {
-      for (const view of cache.usedViews(i)) {
-        const { bytesRead } = await handle.read(view, 0, view.byteLength, position)
-        if (bytesRead !== view.byteLength) return null
-        position += headBytes
-      }
+      cache.usedViews(i).forEach((view, h) => reads.push({ view, position: dataStart + (i * id.kvHeads + h) * headBytes }))
     }
-    return cache
+    const results = await Promise.all(reads.map(({ view, position }) => handle.read(view, 0, view.byteLength, position)))
+    return results.every((r, i) => r.bytesRead === reads[i]!.view.byteLength) ? cache : null
   }
 
   private async readHeader(file: string): Promise<Header | null> {
