@@ -63,7 +63,13 @@ export function createApi(deps: ApiDeps): CoreApi {
       return changed(store.conversations.create(init))
     },
     async getConversation(conversationId) {
-      return viewConversation(deps, conversationId)
+      const view = await viewConversation(deps, conversationId)
+      // An opened chat's KV cache is read from its snapshot while the question is typed, so the
+      // answer starts from memory. Not awaited; the engine takes it after any running request.
+      if (view.generatingMessageId === null && deps.models.runsOnLoaded(view.conversation)) {
+        deps.engine.warmCache(conversationId).catch(() => undefined)
+      }
+      return view
     },
     async updateConversation(conversationId, patch) {
       return changed(store.conversations.update(conversationId, patch))

@@ -3,7 +3,7 @@
 import type { AppError } from '../../src-shared/errors.ts'
 import type { LoadedModelInfo } from '../../src-shared/types.ts'
 import type { EngineHost } from '../engine-host/engine-host.ts'
-import type { GenerateRequest, GenerateResult, LoadOptions, PrefillReport } from '../model-format/protocol.ts'
+import type { GenerateRequest, GenerateResult, LoadOptions, PrefillReport, Warmed } from '../model-format/protocol.ts'
 
 export type { LoadOptions, PrefillReport }
 
@@ -31,6 +31,8 @@ export interface EnginePort {
    * under the API server), so the model is known to be gone; returns the unsubscribe.
    */
   onCrash(listener: (error: AppError) => void): () => void
+  /** Reads the conversation's KV cache from its snapshot ahead of its next request (the chat was opened). */
+  warmCache(conversationId: string): Promise<Warmed>
   /** Forgets the conversation's KV cache (it was deleted). */
   dropCache(conversationId: string): Promise<void>
   unload(): Promise<void>
@@ -45,6 +47,7 @@ export function hostEngine(host: EngineHost): EnginePort {
     countTokens: (texts) => host.countTokens(texts),
     cancel: (conversationId) => host.cancel(conversationId),
     onCrash: (listener) => host.onCrash(listener),
+    warmCache: (conversationId) => host.warmCache(conversationId),
     dropCache: (conversationId) => host.dropCache(conversationId),
     unload: () => host.unload(),
     close: () => host.close(),

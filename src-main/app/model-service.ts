@@ -109,6 +109,13 @@ export class ModelService {
     )
   }
 
+  /** Whether the conversation's next reply runs on the model loaded now (chosen as `resolve` chooses). */
+  runsOnLoaded(conversation: Conversation): boolean {
+    const { state, modelId } = this.#status
+    if (state !== 'loaded' || modelId === null) return false
+    return (conversation.modelId ?? this.#deps.settings().defaultModelId ?? modelId) === modelId
+  }
+
   /** Loads the model unless it is the one loaded; call inside `exclusive`. */
   async ensureLoaded(modelId: string, variant?: VariantName): Promise<LoadedModelInfo> {
     const { state, info } = this.#status

@@ -13,6 +13,7 @@ import type {
   PrefillReport,
   RequestKind,
   Requests,
+  Warmed,
 } from '../model-format/protocol.ts'
 import { forkSpawner, type EngineProcess, type Spawner } from './spawner.ts'
 
@@ -115,6 +116,12 @@ export class EngineHost {
   onCrash(listener: (error: AppError) => void): () => void {
     this.crashListeners.add(listener)
     return () => this.crashListeners.delete(listener)
+  }
+
+  /** Reads the conversation's cache ahead of its next request; without a running engine, nothing. */
+  async warmCache(conversationId: string): Promise<Warmed> {
+    if (!this.child) return { from: 'none', reason: 'no-model' }
+    return this.request('warm-cache', { conversationId })
   }
 
   async dropCache(conversationId: string): Promise<void> {

@@ -6,7 +6,7 @@ import { resolveParams } from '../../src-shared/params.ts'
 import type { ChatMessage, GenerationStats, LoadedModelInfo, StopReason } from '../../src-shared/types.ts'
 import { vocabularyFingerprint } from '../model-format/draft-pairs.ts'
 import { kvBytesPerToken } from '../model-format/memory-estimate.ts'
-import type { EngineInfo, GenerateRequest, GenerateResult, LoadOptions, PrefillReport } from '../model-format/protocol.ts'
+import type { EngineInfo, GenerateRequest, GenerateResult, LoadOptions, PrefillReport, Warmed } from '../model-format/protocol.ts'
 import { fitContext } from './context-fit.ts'
 import { decodeTokens } from './decode.ts'
 import type { KvCache } from './kv-cache.ts'
@@ -116,6 +116,11 @@ export class Engine {
     const { model } = this
     if (!model) throw new AppError('MODEL_NOT_LOADED', 'No model is loaded')
     return texts.map((text) => model.tokenizer.encode(text).length)
+  }
+
+  /** Reads a conversation's cache from its snapshot now, so its next request starts from memory. */
+  async warmCache(conversationId: string): Promise<Warmed> {
+    return (await this.pool?.warm(conversationId)) ?? { from: 'none', reason: 'no-model' }
   }
 
   async dropCache(conversationId: string): Promise<void> {

@@ -1,7 +1,7 @@
 // The KV cache pool: one cache per conversation, reused by longest common token prefix, under a
 // byte budget with least-recently-used eviction to disk snapshots.
 
-import type { CacheInfo } from '../model-format/protocol.ts'
+import type { CacheInfo, Warmed } from '../model-format/protocol.ts'
 import { roomFor, type KvCache } from './kv-cache.ts'
 import type { KvRoom, SnapshotStore } from './snapshots.ts'
 
@@ -12,6 +12,8 @@ export interface PoolEntry {
   lastUsed: number
   /** A generation is running on it: never evicted, never handed out twice. */
   busy: boolean
+  /** Its snapshot on disk holds exactly it (read from there, untouched since): evicting it writes nothing. */
+  onDisk?: boolean
 }
 
 export interface PoolOptions {
@@ -82,6 +84,7 @@ export class KvPool {
     }
     if (entry.busy) throw new Error(`the cache of ${entry.key} is in use`)
     entry.busy = true
+    entry.onDisk = false
     try {
       // The positions to keep are the tokens shared with the prompt [TAG_KV_TOKENS].
       // [TAG_LAST_TOKEN_EVAL] When the whole prompt is cached, its last token is evaluated again:
@@ -96,6 +99,31 @@ export class KvPool {
       entry.busy = false
       throw err
     }
+  }
+
+  /**
+   * Brings a conversation's cache into memory before it is asked for (the chat was opened): read
+   * from its snapshot and touched, so its first question starts without the disk read. Only when
+   * it fits the budget beside the caches held: a cache read ahead never pushes another out.
+   */
+  async warm(conversationId: string): Promise<Warmed> {
+    const held = this.entries.get(conversationId)
+    if (held) return { from: 'memory', tokens: held.cache.nPast }
+    const snapshots = this.opts.snapshots
+    const length = (await snapshots?.length(conversationId)) ?? null
+    if (snapshots == null || length === null) return { from: 'none', reason: 'no-snapshot' }
+    const room = this.room(0)
+    if (this.bytes + room(length).capacity * this.opts.bytesPerToken > this.opts.budgetBytes) return { from: 'none', reason: 'budget' }
+    const cache = await snapshots.load(conversationId, room)
+    if (cache === null) return { from: 'none', reason: 'no-snapshot' }
+    // Asked for meanwhile (a send right after opening the chat takes the snapshot itself).
+    if (this.entries.has(conversationId)) {
+      cache.dispose()
+      return { from: 'memory', tokens: this.entries.get(conversationId)!.cache.nPast }
+    }
+    cache.touch()
+    this.entries.set(conversationId, { key: conversationId, cache, lastUsed: ++this.clock, busy: false, onDisk: true })
+    return { from: 'snapshot', tokens: cache.nPast }
   }
 
   release(entry: PoolEntry): void {
@@ -139,7 +167,7 @@ export class KvPool {
   private async evict(entry: PoolEntry): Promise<void> {
     this.entries.delete(entry.key)
     // Device caches cannot be read back to write them (KvCache#truncate says why).
-    if (!entry.key.startsWith(ANONYMOUS) && entry.cache.nPast > 0 && !entry.cache.onDevice) {
+    if (!entry.key.startsWith(ANONYMOUS) && entry.cache.nPast > 0 && !entry.cache.onDevice && entry.onDisk !== true) {
       try {
         await this.opts.snapshots?.save(entry.key, entry.cache)
       } catch (err) {

@@ -26,6 +26,8 @@ async function handle(message: Exclude<HostMessage, { type: 'cancel' | 'info' }>
       )
     case 'count-tokens':
       return engine.countTokens(message.texts)
+    case 'warm-cache':
+      return engine.warmCache(message.conversationId)
     case 'drop-cache':
       await engine.dropCache(message.conversationId)
       return null

@@ -98,6 +98,13 @@ export class SnapshotStore {
     return cache
   }
 
+  /** The positions `key`'s snapshot holds when there is one for this model, else null (nothing is deleted). */
+  async length(key: string): Promise<number | null> {
+    const header = await this.readHeader(this.fileOf(key))
+    const fits = header !== null && header.key === key && JSON.stringify(header.identity) === JSON.stringify(this.identity)
+    return fits ? header.tokens.length : null
+  }
+
   /**
    * The tokens of every snapshot that fits this model, read from the headers alone: what a new
    * conversation looks through for a prefix it shares with one on disk.

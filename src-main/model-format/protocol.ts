@@ -77,6 +77,11 @@ export interface CacheInfo {
   bytes: number
 }
 
+/** What warming a conversation's cache found: in memory already, read from its snapshot, or neither (and why). */
+export type Warmed =
+  | { from: 'memory' | 'snapshot'; tokens: number }
+  | { from: 'none'; reason: 'no-snapshot' | 'budget' | 'no-model' }
+
 export interface EngineInfo {
   model: LoadedModelInfo | null
   caches: CacheInfo[]
@@ -91,6 +96,8 @@ export interface Requests {
   /** Each text's length in tokens with the loaded model's tokenizer (no special tokens added). */
   'count-tokens': { args: { texts: string[] }; result: number[] }
   'drop-cache': { args: { conversationId: string }; result: null }
+  /** Reads a conversation's cache from its snapshot ahead of its next request (the chat was opened). */
+  'warm-cache': { args: { conversationId: string }; result: Warmed }
   info: { args: Record<string, never>; result: EngineInfo }
   /** Writes every cache to its snapshot (when snapshots are on) and frees the model. */
   unload: { args: Record<string, never>; result: null }

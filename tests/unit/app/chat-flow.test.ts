@@ -71,6 +71,24 @@ describe('ChatService with a scripted engine', () => {
     assert.deepEqual(view.context, { usedTokens: 16, contextLength: 2048 })
   })
 
+  it("reads an opened chat's KV cache ahead when it runs on the loaded model, and never otherwise", async () => {
+    const { id } = await app.api.createConversation()
+    await app.api.getConversation(id)
+    assert.deepEqual(engine.warmed, [], 'no model loaded: nothing to read the cache for')
+    await app.api.send(id, 'Hello')
+    await engine.started()
+    await app.api.getConversation(id)
+    assert.deepEqual(engine.warmed, [], 'its reply is being written: the cache is in use')
+    const done = nextDone(app)
+    engine.finish()
+    await done
+    await app.api.getConversation(id)
+    assert.deepEqual(engine.warmed, [id])
+    const other = await app.api.createConversation({ modelId: 'another-model' })
+    await app.api.getConversation(other.id)
+    assert.deepEqual(engine.warmed, [id], 'another model: its cache would not be this one')
+  })
+
   it('refuses a second send in the same chat while a reply is written', async () => {
     const { id } = await app.api.createConversation()
     await app.api.send(id, 'one')

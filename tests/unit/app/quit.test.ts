@@ -10,6 +10,7 @@ import { AppError } from '../../../src-shared/errors.ts'
 import type { LoadedModelInfo } from '../../../src-shared/types.ts'
 import { createApp } from '../../../src-main/app/app.ts'
 import type { EnginePort, EngineResult } from '../../../src-main/app/engine-port.ts'
+import type { Warmed } from '../../../src-main/model-format/protocol.ts'
 import { openStore } from '../../../src-main/store/store.ts'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
 
@@ -48,6 +49,9 @@ class StuckEngine implements EnginePort {
     return () => undefined
   }
 
+  async warmCache(): Promise<Warmed> {
+    return { from: 'none', reason: 'no-model' }
+  }
   async dropCache(): Promise<void> {}
   async unload(): Promise<void> {}
 

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { AppError } from '../../../src-shared/errors.ts'
 import type { GenerationStats, LoadedModelInfo } from '../../../src-shared/types.ts'
 import type { EnginePort, EngineRequest, EngineResult, LoadOptions, PrefillReport } from '../../../src-main/app/engine-port.ts'
+import type { Warmed } from '../../../src-main/model-format/protocol.ts'
 
 /** An engine whose replies the test writes: each generate waits for the test to end it. */
 export class ScriptedEngine implements EnginePort {
@@ -104,6 +105,13 @@ export class ScriptedEngine implements EnginePort {
     const error = new AppError('ENGINE_CRASHED', 'The engine process stopped unexpectedly (signal SIGKILL).')
     for (const listener of this.#crashListeners) listener(error)
     if (this.#running) this.fail(error)
+  }
+
+  /** Conversations whose caches the app asked to read ahead. */
+  warmed: string[] = []
+  async warmCache(conversationId: string): Promise<Warmed> {
+    this.warmed.push(conversationId)
+    return { from: 'none', reason: 'no-snapshot' }
   }
 
   async dropCache(): Promise<void> {}

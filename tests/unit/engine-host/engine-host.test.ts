@@ -75,6 +75,21 @@ describe('EngineHost', () => {
     assert.ok(some! > 0)
   })
 
+  it("reads a conversation's cache ahead across the process boundary, starting no engine for it", async () => {
+    const { spawn, count } = countingSpawner()
+    const host = newHost(spawn)
+    assert.deepEqual(await host.warmCache('c'), { from: 'none', reason: 'no-model' })
+    assert.equal(count(), 0)
+    const snapshotDir = path.join(models.root, 'host-warm')
+    await host.load(tiny, { ...LOAD, snapshotDir })
+    const first = await host.generate({ conversationId: 'c', messages: CHAT, params: GREEDY }, () => {})
+    assert.deepEqual(await host.warmCache('c'), { from: 'memory', tokens: first.stats.promptTokens + GREEDY.maxTokens - 1 })
+    // Loading again persists the cache and starts from an empty pool: the read-ahead finds the snapshot.
+    await host.load(tiny, { ...LOAD, snapshotDir })
+    assert.deepEqual(await host.warmCache('c'), { from: 'snapshot', tokens: first.stats.promptTokens + GREEDY.maxTokens - 1 })
+    assert.deepEqual(await host.warmCache('other'), { from: 'none', reason: 'no-snapshot' })
+  })
+
   it('stops a generation on cancel, keeping the cache usable', async () => {
     const host = newHost()
     await host.load(tiny, LOAD)

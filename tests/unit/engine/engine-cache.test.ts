@@ -143,6 +143,19 @@ describe('Engine cache budget and snapshots', () => {
     assert.deepEqual(again.tokens, (await fresh(tiny, turn2(first))).tokens)
   })
 
+  it('reads a conversation cache ahead after a restart, and the next turn continues from it exactly', async () => {
+    const snapshotDir = path.join(models.root, 'snap-warm')
+    const before = await engineFor(tiny, { snapshotDir })
+    const first = await reply(before, CHAT, 'kept')
+    await before.unload()
+    const afterRestart = await engineFor(tiny, { snapshotDir })
+    assert.deepEqual(await afterRestart.warmCache('kept'), { from: 'snapshot', tokens: first.stats.promptTokens + first.tokens.length - 1 })
+    assert.deepEqual(afterRestart.info().caches.map((c) => c.conversationId), ['kept'])
+    const again = await reply(afterRestart, turn2(first), 'kept')
+    assert.equal(again.stats.reusedTokens, first.stats.promptTokens + first.tokens.length - 1)
+    assert.deepEqual(again.tokens, (await fresh(tiny, turn2(first))).tokens)
+  })
+
   it('ignores a snapshot made by another model in the same folder', async () => {
     const dir = await models.build('rebuilt')
     const snapshotDir = path.join(models.root, 'snap-mismatch')

@@ -215,6 +215,59 @@ describe('KvPool snapshots', () => {
   })
 })
 
+describe('KvPool#warm', () => {
+  /** A pool over a store holding conversation `a`'s 30 positions, saved and freed as at quit. */
+  async function restarted(sub: string, options: Partial<PoolOptions> = {}): Promise<{ p: KvPool; store: SnapshotStore; saves: string[] }> {
+    const store = new SnapshotStore(path.join(dir, sub), IDENTITY, 1 << 20)
+    const before = pool({ snapshots: store })
+    const { entry } = await before.acquire('a', range(1, 30), 5)
+    grow(entry.cache, range(1, 30))
+    before.release(entry)
+    await before.persistAll()
+    const saves: string[] = []
+    const save = store.save.bind(store)
+    store.save = async (key, cache) => {
+      saves.push(key)
+      await save(key, cache)
+    }
+    return { p: pool({ snapshots: store, ...options }), store, saves }
+  }
+
+  it('reads a conversation cache from its snapshot before it is asked for, and the request takes it from memory', async () => {
+    const { p } = await restarted('warm')
+    assert.deepEqual(await p.warm('a'), { from: 'snapshot', tokens: 30 })
+    assert.deepEqual(p.info().map((c) => [c.conversationId, c.tokens]), [['a', 30]])
+    assert.deepEqual(await p.warm('a'), { from: 'memory', tokens: 30 })
+    const got = await p.acquire('a', [...range(1, 30), 77], 5)
+    assert.equal(got.restoredFromDisk, false)
+    assert.equal(got.nPast, 30)
+    assertConsistent(got.entry.cache)
+  })
+
+  it('writes nothing when a cache it read is evicted untouched, and writes it once used', async () => {
+    const { p, saves } = await restarted('warm-clean')
+    await p.warm('a')
+    await p.persistAll()
+    assert.deepEqual(saves, [])
+    await p.warm('a')
+    const { entry } = await p.acquire('a', [...range(1, 30), 31], 2)
+    grow(entry.cache, [31])
+    p.release(entry)
+    await p.persistAll()
+    assert.deepEqual(saves, ['a'])
+  })
+
+  it('reads nothing without a snapshot, over the budget, or for another model, and deletes nothing', async () => {
+    const { p } = await restarted('warm-none', { budgetBytes: 20 * BYTES_PER_TOKEN })
+    assert.deepEqual(await p.warm('missing'), { from: 'none', reason: 'no-snapshot' })
+    assert.deepEqual(await p.warm('a'), { from: 'none', reason: 'budget' })
+    assert.equal(p.bytes, 0)
+    const other = pool({ snapshots: new SnapshotStore(path.join(dir, 'warm-none'), { ...IDENTITY, mtimeMs: 2 }, 1 << 20) })
+    assert.deepEqual(await other.warm('a'), { from: 'none', reason: 'no-snapshot' })
+    assert.equal((await readdir(path.join(dir, 'warm-none'))).length, 1)
+  })
+})
+
 describe('SnapshotStore', () => {
   async function saved(sub: string, identity = IDENTITY): Promise<SnapshotStore> {
     const store = new SnapshotStore(path.join(dir, sub), identity, 1 << 20)
