@@ -10,10 +10,10 @@ import { readDocument } from '../../../src-main/documents/read-document.ts'
 import { writeDocx, writePdf, writeZip } from './fixtures-documents.ts'
 
 /** Every reader process the tests start, with the messages it sent: none may outlive its read. */
-const readers: { pid: number; messages: string[] }[] = []
+const readers: { pid: number; messages: string[]; exited: Promise<void> }[] = []
 const spawn: ExtractorSpawner = (entry) => {
   const child = forkExtractor(entry)
-  const reader = { pid: child.pid!, messages: [] as string[] }
+  const reader = { pid: child.pid!, messages: [] as string[], exited: new Promise<void>((resolve) => child.onExit(() => resolve())) }
   readers.push(reader)
   return {
     ...child,
@@ -23,7 +23,8 @@ const spawn: ExtractorSpawner = (entry) => {
     }),
   }
 }
-const extractor = new DocumentExtractor({ spawn })
+// No spare process here: each read's process is the last one started (the spare is tested on its own).
+const extractor = new DocumentExtractor({ spawn, spareIdleMs: 0 })
 after(() => extractor.close())
 
 const read = (content: string | Buffer, name: string) => readDocument(Buffer.from(content), name, () => {})
@@ -224,7 +225,7 @@ describe('DocumentExtractor: the reader process', { timeout: 60_000 }, () => {
   })
 
   it('close() ends reads still running, which reject CANCELLED', async () => {
-    const own = new DocumentExtractor({ spawn })
+    const own = new DocumentExtractor({ spawn, spareIdleMs: 0 })
     const reading = own.extract(writePdf({ pages: manyPages(3000) }), 'big.pdf')
     const reader = readers.at(-1)!
     await own.close()
@@ -236,5 +237,45 @@ describe('DocumentExtractor: the reader process', { timeout: 60_000 }, () => {
   it('leaves no reader process behind once each read has answered', () => {
     assert.ok(readers.length >= 6)
     assert.deepEqual(readers.filter((r) => isRunning(r.pid)), [])
+  })
+})
+
+describe('DocumentExtractor: a process kept ready for the next file', { timeout: 60_000 }, () => {
+  it('starts one once a file is read, reads the next file with it, and ends it on close', async () => {
+    const own = new DocumentExtractor({ spawn, spareIdleMs: 60_000 })
+    const first = readers.length
+    assert.equal((await own.extract(Buffer.from('one'), 'one.txt')).text, 'one')
+    assert.equal(readers.length, first + 2, 'the reader and a spare')
+    const spare = readers.at(-1)!
+    assert.ok(isRunning(spare.pid))
+    assert.equal(spare.messages.length, 0)
+    assert.equal((await own.extract(Buffer.from('two'), 'two.txt')).text, 'two')
+    assert.ok(spare.messages.includes('done'), 'the spare read the second file')
+    assert.equal(readers.length, first + 3, 'and a new spare waits')
+    const next = readers.at(-1)!
+    await own.close()
+    await next.exited
+    assert.equal(isRunning(next.pid), false)
+    // Closed: no spare is started again.
+    assert.equal(readers.length, first + 3)
+  })
+
+  it('reads with a new process when the spare has died, and ends a spare left idle', async () => {
+    const own = new DocumentExtractor({ spawn, spareIdleMs: 60_000 })
+    await own.extract(Buffer.from('one'), 'one.txt')
+    const spare = readers.at(-1)!
+    process.kill(spare.pid, 'SIGKILL')
+    await spare.exited
+    assert.equal((await own.extract(Buffer.from('two'), 'two.txt')).text, 'two')
+    assert.deepEqual(spare.messages, [])
+    await own.close()
+
+    const idle = new DocumentExtractor({ spawn, spareIdleMs: 50 })
+    await idle.extract(Buffer.from('three'), 'three.txt')
+    const waiting = readers.at(-1)!
+    await waiting.exited
+    assert.deepEqual(waiting.messages, [], 'ended unused')
+    assert.equal((await idle.extract(Buffer.from('four'), 'four.txt')).text, 'four')
+    await idle.close()
   })
 })
