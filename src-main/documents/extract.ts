@@ -23,6 +23,8 @@ export interface ExtractorOptions {
    * five minutes; 0: none). A process takes 200-370 ms to start here, most of a small file's read.
    */
   spareIdleMs?: number
+  /** Start the spare at once, so that the first file is not kept waiting either (the app's shells; tests leave it off). */
+  readyAtStart?: boolean
 }
 
 interface ExtractOptions {
@@ -49,6 +51,7 @@ export class DocumentExtractor implements TextExtractor {
     this.#entry = options.entry ?? SOURCE_ENTRY
     this.#spawn = options.spawn ?? forkExtractor
     this.#spareIdleMs = options.spareIdleMs ?? SPARE_IDLE_MS
+    if (options.readyAtStart === true) this.#prepareSpare()
   }
 
   /**

@@ -73,7 +73,7 @@ async function start(): Promise<void> {
     modelsDir: process.env.HEARTH_MODELS_DIR ?? path.join(userData, 'models'),
     engine: hostEngine(new EngineHost({ spawn: utilitySpawner(path.join(here, 'engine.js')) })),
     converter: { entry: path.join(here, 'convert.js'), spawn: (entry) => utilityChild(entry, 'Hearth GGUF import') },
-    extractor: new DocumentExtractor({ entry: path.join(here, 'extract.js'), spawn: (entry) => utilityChild(entry, 'Hearth document reader') }),
+    extractor: new DocumentExtractor({ entry: path.join(here, 'extract.js'), spawn: (entry) => utilityChild(entry, 'Hearth document reader'), readyAtStart: true }),
     pickFolder,
     pickGgufFile,
     secrets: safeStorageBox(safeStorage),

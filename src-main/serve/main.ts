@@ -5,6 +5,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { createApp } from '../app/app.ts'
+import { DocumentExtractor } from '../documents/extract.ts'
 import { PRIVATE_UMASK, resolveDataPaths } from '../app/paths.ts'
 import { startupErrorLine } from '../app/startup-error.ts'
 import { startServer } from './server.ts'
@@ -49,6 +50,7 @@ const app = await createApp({
   shell: 'browser',
   version,
   ...paths,
+  extractor: new DocumentExtractor({ readyAtStart: true }),
   ...(values.api || apiPort !== undefined ? { apiServer: { enabled: true, port: apiPort } } : {}),
 }).catch(failStart)
 const server = await startServer({ app, rendererDir: path.join(root, 'dist/renderer'), port }).catch(async (err: unknown) => {

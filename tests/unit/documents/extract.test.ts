@@ -260,6 +260,16 @@ describe('DocumentExtractor: a process kept ready for the next file', { timeout:
     assert.equal(readers.length, first + 3)
   })
 
+  it('starts the spare at once when asked, and the first file is read by it', async () => {
+    const before = readers.length
+    const own = new DocumentExtractor({ spawn, spareIdleMs: 60_000, readyAtStart: true })
+    assert.equal(readers.length, before + 1)
+    const ready = readers.at(-1)!
+    assert.equal((await own.extract(Buffer.from('first'), 'first.txt')).text, 'first')
+    assert.ok(ready.messages.includes('done'))
+    await own.close()
+  })
+
   it('reads with a new process when the spare has died, and ends a spare left idle', async () => {
     const own = new DocumentExtractor({ spawn, spareIdleMs: 60_000 })
     await own.extract(Buffer.from('one'), 'one.txt')
