@@ -14,11 +14,14 @@ import type { Events } from '../../src-shared/api.ts'
 import { mergeParams } from '../../src-shared/params.ts'
 import type { ChatMessage, Conversation, GenerationParams, GenerationStats, LoadedModelInfo } from '../../src-shared/types.ts'
 import { createApp, type App } from '../../src-main/app/app.ts'
+import { hostEngine, type EnginePort } from '../../src-main/app/engine-port.ts'
 import { promptMessages } from '../../src-main/app/prompt.ts'
+import { DocumentExtractor } from '../../src-main/documents/extract.ts'
 import { withDocuments } from '../../src-main/documents/prompt.ts'
 import { Engine } from '../../src-main/engine/engine.ts'
+import { EngineHost } from '../../src-main/engine-host/engine-host.ts'
 import { MIN_SEED_TOKENS } from '../../src-main/engine/kv-pool.ts'
-import type { GenerateRequest } from '../../src-main/model-format/protocol.ts'
+import type { GenerateRequest, Warmed } from '../../src-main/model-format/protocol.ts'
 import { buildModel, SHAPES, type ShapeName } from '../model-builder/build-model.ts'
 import { seededRandom } from '../model-builder/random.ts'
 import { modelCost } from './models.ts'
@@ -37,6 +40,7 @@ const QUESTIONS = {
   first: 'Summarise this document in three sentences.',
   followUp: 'Which people does it name, and what did each of them do?',
   afterRestart: 'What does the last section say about the weather?',
+  afterRestartAtOnce: 'Which year does the document mention first?',
   newChat: 'List every place the document mentions, one per line.',
 }
 
@@ -74,7 +78,12 @@ interface Round {
   newChat: Step
   /** loadModel after createApp on the same data dir, before the follow-up. */
   restartLoadMs: number
+  /** From opening the first chat after the restart (getConversation) to its cache read ahead from the snapshot. */
+  readAheadMs: number
+  /** The first chat, asked once its cache was read ahead. */
   afterRestart: Step
+  /** The new chat, asked the moment it was opened: its read-ahead still running. */
+  afterRestartAtOnce: Step
 }
 
 interface Spread {
@@ -95,10 +104,18 @@ export interface DocumentReport {
   options: { tokens: number; repeat: number; replyTokens: number }
   roofline: { matmulFlopsPerSecond: number; prefillTokensPerSecond: number }
   rounds: Round[]
-  ttftMs: Record<'first' | 'engine' | 'followUp' | 'afterRestart' | 'afterRestartWithLoad' | 'newChat', Spread>
+  ttftMs: Record<'first' | 'engine' | 'followUp' | 'afterRestart' | 'afterRestartAtOnce' | 'afterRestartWithLoad' | 'newChat', Spread>
   attachMs: Spread
+  readAheadMs: Spread
   /** Medians of the rounds' paired ratios. */
-  ratios: { firstOverFollowUp: Spread; firstOverAfterRestart: Spread; firstOverAfterRestartWithLoad: Spread; firstOverNewChat: Spread; prefillSpeed: Spread }
+  ratios: {
+    firstOverFollowUp: Spread
+    firstOverAfterRestart: Spread
+    firstOverAfterRestartAtOnce: Spread
+    firstOverAfterRestartWithLoad: Spread
+    firstOverNewChat: Spread
+    prefillSpeed: Spread
+  }
   /**
    * Shares of the engine's time to first token: the app's first question over the engine alone (paired, so noisy),
    * attach over the first prefill, their sum; and, steadier, attach plus the app's time before the reply's own engine TTFT.
@@ -173,6 +190,7 @@ async function bench(config: BenchConfig): Promise<DocumentReport> {
   const opened = await openApp(config)
   const { info } = opened
   let { app } = opened
+  let warms: Promise<Warmed>[]
   say(`${config.modelId}: ${info.provider} ${info.variant}, ${info.threads} threads, context ${info.contextLength}`)
   const engine = new Engine()
   const loadEngine = (): Promise<LoadedModelInfo> => engine.load(modelDir, { providers: [info.provider], variant: info.variant, threads: info.threads })
@@ -218,11 +236,20 @@ async function bench(config: BenchConfig): Promise<DocumentReport> {
       const newChat = await ask(app, b.id, QUESTIONS.newChat, [attached.id])
 
       await app.close()
-      ;({ app } = await openApp(config))
+      ;({ app, warms } = await openApp(config))
       started = performance.now()
       await app.api.loadModel(config.modelId)
       const restartLoadMs = performance.now() - started
+      // The user opens the chat (its cache is read ahead meanwhile), then asks.
+      started = performance.now()
+      await app.api.getConversation(a.id)
+      const warmed = await warms.at(-1)
+      const readAheadMs = performance.now() - started
+      if (warmed?.from !== 'snapshot') throw new Error(`opening the chat read no cache ahead: ${JSON.stringify(warmed)}`)
       const afterRestart = await ask(app, a.id, QUESTIONS.afterRestart)
+      // The other chat is asked the moment it opens: the question waits for the read-ahead it started.
+      await app.api.getConversation(b.id)
+      const afterRestartAtOnce = await ask(app, b.id, QUESTIONS.afterRestartAtOnce)
       // The in-process engine starts afresh too, so both meet the next first question alike.
       await loadEngine()
       await warmEngine(engine)
@@ -236,13 +263,16 @@ async function bench(config: BenchConfig): Promise<DocumentReport> {
         followUp,
         newChat,
         restartLoadMs,
+        readAheadMs,
         afterRestart,
+        afterRestartAtOnce,
       }
       rounds.push(round)
       say(
         `round ${r + 1}: ${docTokens} document tokens, attach ${ms(attachMs)}; first ${ms(first.ttftMs)} (engine alone ${ms(engineStep.ttftMs)}), ` +
           `follow-up ${ms(followUp.ttftMs)}, new chat ${ms(newChat.ttftMs)} (${newChat.reusedTokens} reused), ` +
-          `after restart ${ms(afterRestart.ttftMs)} (${afterRestart.reusedTokens} reused; load ${ms(restartLoadMs)})`,
+          `after restart ${ms(afterRestart.ttftMs)} (${afterRestart.reusedTokens} reused; load ${ms(restartLoadMs)}, read ahead ${ms(readAheadMs)}), ` +
+          `asked at once ${ms(afterRestartAtOnce.ttftMs)} (${afterRestartAtOnce.reusedTokens} reused)`,
       )
     }
     const cost = modelCost(JSON.parse(await readFile(path.join(modelDir, 'config.json'), 'utf8')) as Parameters<typeof modelCost>[0], 'fp32')
@@ -260,10 +290,23 @@ async function matmulFlops(threads: number): Promise<number> {
   return Math.max(await measureMatmul(threads, 512, 2048, 2048, 5), await measureMatmul(threads, 512, 576, 1536, 5))
 }
 
-async function openApp(config: BenchConfig): Promise<{ app: App; info: LoadedModelInfo }> {
-  const app = await createApp({ shell: 'browser', version: 'bench', dataDir: config.dataDir, modelsDir: config.modelsDir })
+/** The app as `npm start` makes it, its engine's read-aheads recorded (`warms`, in order) so the bench can wait for one. */
+async function openApp(config: BenchConfig): Promise<{ app: App; info: LoadedModelInfo; warms: Promise<Warmed>[] }> {
+  const port = hostEngine(new EngineHost())
+  const warms: Promise<Warmed>[] = []
+  const engine: EnginePort = {
+    ...port,
+    warmCache: (conversationId) => {
+      const warmed = port.warmCache(conversationId)
+      warms.push(warmed)
+      return warmed
+    },
+  }
+  // As `npm start` makes it: a document reader process ready from the start.
+  const extractor = new DocumentExtractor({ readyAtStart: true })
+  const app = await createApp({ shell: 'browser', version: 'bench', dataDir: config.dataDir, modelsDir: config.modelsDir, engine, extractor })
   await app.api.setSettings({ defaultModelId: config.modelId, ...(config.threads === undefined ? {} : { threads: config.threads }) })
-  return { app, info: await app.api.loadModel(config.modelId) }
+  return { app, info: await app.api.loadModel(config.modelId), warms }
 }
 
 /** Sends as a user does and waits for the reply to end; the clock runs from the call to the first `token` event. */
@@ -385,6 +428,7 @@ function summarize(config: BenchConfig, info: LoadedModelInfo, cost: ModelCost, 
   const ratios = {
     firstOverFollowUp: of((r) => r.first.ttftMs / r.followUp.ttftMs),
     firstOverAfterRestart: of((r) => r.first.ttftMs / r.afterRestart.ttftMs),
+    firstOverAfterRestartAtOnce: of((r) => r.first.ttftMs / r.afterRestartAtOnce.ttftMs),
     firstOverAfterRestartWithLoad: of((r) => r.first.ttftMs / withLoad(r)),
     firstOverNewChat: of((r) => r.first.ttftMs / r.newChat.ttftMs),
     /** The app's first prefill tok/s over the engine alone's. */
@@ -416,15 +460,26 @@ function summarize(config: BenchConfig, info: LoadedModelInfo, cost: ModelCost, 
       engine: of((r) => r.engine.ttftMs),
       followUp: of((r) => r.followUp.ttftMs),
       afterRestart: of((r) => r.afterRestart.ttftMs),
+      afterRestartAtOnce: of((r) => r.afterRestartAtOnce.ttftMs),
       afterRestartWithLoad: of(withLoad),
       newChat: of((r) => r.newChat.ttftMs),
     },
     attachMs: of((r) => r.attachMs),
+    readAheadMs: of((r) => r.readAheadMs),
     ratios,
     overhead: { templating, attach, total, appSide },
     aims: [
       { aim: `follow-up at least ${SPEEDUP_AIM}x faster to the first token than the first question`, measured: `${ratios.firstOverFollowUp.median.toFixed(1)}x`, met: ratios.firstOverFollowUp.median >= SPEEDUP_AIM },
-      { aim: `after a restart at least ${SPEEDUP_AIM}x faster (model loaded)`, measured: `${ratios.firstOverAfterRestart.median.toFixed(1)}x`, met: ratios.firstOverAfterRestart.median >= SPEEDUP_AIM },
+      {
+        aim: `after a restart at least ${SPEEDUP_AIM}x faster (model loaded; the chat opened, its cache read ahead)`,
+        measured: `${ratios.firstOverAfterRestart.median.toFixed(1)}x`,
+        met: ratios.firstOverAfterRestart.median >= SPEEDUP_AIM,
+      },
+      {
+        aim: `after a restart at least ${SPEEDUP_AIM}x faster, asked the moment the chat opens (the read-ahead still running)`,
+        measured: `${ratios.firstOverAfterRestartAtOnce.median.toFixed(1)}x`,
+        met: ratios.firstOverAfterRestartAtOnce.median >= SPEEDUP_AIM,
+      },
       {
         aim: "the first question's prefill at the engine's speed (the app's engine process against the engine alone)",
         measured: `${ratios.prefillSpeed.median.toFixed(2)}x`,
@@ -445,6 +500,11 @@ function summarize(config: BenchConfig, info: LoadedModelInfo, cost: ModelCost, 
         'after the restart the snapshot holds the whole chat',
         (r) => r.afterRestart.reusedTokens >= r.followUp.promptTokens,
         (r) => `${r.afterRestart.reusedTokens} of ${r.afterRestart.promptTokens} reused (follow-up prompt ${r.followUp.promptTokens})`,
+      ),
+      every(
+        'asked the moment it opens, the other chat is restored whole too',
+        (r) => r.afterRestartAtOnce.reusedTokens >= r.newChat.promptTokens,
+        (r) => `${r.afterRestartAtOnce.reusedTokens} of ${r.afterRestartAtOnce.promptTokens} reused (its prompt before ${r.newChat.promptTokens})`,
       ),
       every(
         "a new chat with the document is seeded from the first chat's cache",
@@ -486,14 +546,23 @@ export function renderDocumentMarkdown(r: DocumentReport): string {
     row('first question', r.ttftMs.first, steps((round) => round.first), `attach ${r.attachMs.median.toFixed(0)} ms (${r.attachMs.min.toFixed(0)}-${r.attachMs.max.toFixed(0)})`),
     row('engine alone, same prompt', r.ttftMs.engine, steps((round) => round.engine)),
     row('follow-up', r.ttftMs.followUp, steps((round) => round.followUp), x(r.ratios.firstOverFollowUp)),
-    row('after a restart', r.ttftMs.afterRestart, steps((round) => round.afterRestart), `${x(r.ratios.firstOverAfterRestart)}; with the model's load ${r.ttftMs.afterRestartWithLoad.median.toFixed(0)} ms, ${x(r.ratios.firstOverAfterRestartWithLoad)}`),
+    row(
+      'after a restart, the chat opened first',
+      r.ttftMs.afterRestart,
+      steps((round) => round.afterRestart),
+      `${x(r.ratios.firstOverAfterRestart)}; read ahead in ${r.readAheadMs.median.toFixed(0)} ms (${r.readAheadMs.min.toFixed(0)}-${r.readAheadMs.max.toFixed(0)}) of opening; ` +
+        `with the model's load ${r.ttftMs.afterRestartWithLoad.median.toFixed(0)} ms, ${x(r.ratios.firstOverAfterRestartWithLoad)}`,
+    ),
+    row('after a restart, asked the moment it opens', r.ttftMs.afterRestartAtOnce, steps((round) => round.afterRestartAtOnce), x(r.ratios.firstOverAfterRestartAtOnce)),
     row('new chat, same document', r.ttftMs.newChat, steps((round) => round.newChat), x(r.ratios.firstOverNewChat)),
     '',
     'Medians over the rounds. "App before the engine" is the wall time less the engine\'s own time to first token (`GenerationStats.ttftMs`): the call, ' +
       'the model lookup, settling the documents, rendering, and the messages to and from the engine process. "Engine before prefill" is its time ' +
       'to first token less the prefill: tokenizing, and the cache (a snapshot read, a prefix copied). ' +
       `The ratios are the first question's TTFT over the step's, medians of the rounds' (range). The restart closes the app (its caches ` +
-      'written to snapshots) and opens it again on the same data dir; the model is loaded before the follow-up is sent, and the load is shown beside it. ' +
+      'written to snapshots) and opens it again on the same data dir; the model is loaded first, and the load is shown beside it. Opening a chat ' +
+      '(`getConversation`, as the UI does) has the engine read its cache from the snapshot ahead of the question: the first chat is asked once that ' +
+      'read is done (a user reading or typing), the new chat the moment it opens, so its question waits behind the read. ' +
       `The app's overhead, judged in the aims from one reply's own figures: attaching plus the app's time before its engine's first token, over that engine's TTFT, ${pct(r.overhead.appSide)}. ` +
       `Against the engine alone (paired by round, so the prefills' own variation is in it): the app's TTFT ${pct(r.overhead.templating)}, with attaching ${pct(r.overhead.total)}.`,
     '',
