@@ -731,3 +731,6 @@ export interface ApiServerPatch {
   apiKey?: string | null
   allowedOrigins?: string[]
 }
+
+/** What shape a reply must have (the OpenAI API's response_format, its schema unwrapped): kept to it by constrained decoding. */
+export type ResponseFormat = { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; schema: Record<string, unknown> }

@@ -1,7 +1,7 @@
 // What the OpenAI-compatible server needs from whoever runs the model: the app's services, or an
 // engine host driven directly.
 
-import type { ChatMessage, GenerationParams, GenerationStats } from '../../src-shared/types.ts'
+import type { ChatMessage, GenerationParams, GenerationStats, ResponseFormat } from '../../src-shared/types.ts'
 
 export interface ServedModel {
   id: string
@@ -21,6 +21,8 @@ export interface CompletionOptions {
    * from it first. It changes how fast the reply comes, never the reply.
    */
   prediction?: string
+  /** The reply kept to JSON, or to a JSON Schema (response_format). */
+  responseFormat?: ResponseFormat
 }
 
 export interface CompletionBackend {

@@ -140,7 +140,10 @@ async function stream(ctx: CompletionContext, request: CompletionRequest): Promi
 async function generate(ctx: CompletionContext, request: CompletionRequest, onToken: (text: string) => void): Promise<Generated> {
   const defaults = ctx.backend.defaultParams()
   const params = { ...defaults, ...request.params }
-  const options = request.prediction === null ? {} : { prediction: request.prediction }
+  const options = {
+    ...(request.prediction === null ? {} : { prediction: request.prediction }),
+    ...(request.responseFormat === null ? {} : { responseFormat: request.responseFormat }),
+  }
   const messages = await readFiles(ctx, request.messages)
   return ctx.backend.generate(request.model, messages, params, onToken, ctx.signal, options)
 }

@@ -1,7 +1,7 @@
 // The body of POST /v1/chat/completions, checked and turned into what the engine takes.
 
 import { z } from 'zod'
-import { MAX_DOCUMENT_BYTES, type ChatMessage, type GenerationParams } from '../../src-shared/types.ts'
+import { MAX_DOCUMENT_BYTES, type ChatMessage, type GenerationParams, type ResponseFormat } from '../../src-shared/types.ts'
 import { badRequest, type HttpError } from './http-error.ts'
 
 /** A file sent as a content part, to be read as a document before the message goes to the model. */
@@ -25,6 +25,8 @@ export interface CompletionRequest {
   includeUsage: boolean
   /** Predicted Outputs' text, which the engine drafts from; null when none (or empty) was sent. */
   prediction: string | null
+  /** response_format json_object or json_schema (its schema); null for text. */
+  responseFormat: ResponseFormat | null
 }
 
 /** As many stop strings, as long, as a conversation's parameters may hold (app/schemas.ts). */
@@ -74,7 +76,8 @@ const body = z.looseObject({
   logit_bias: z.record(z.string(), z.number()).nullish(),
   tools: z.array(z.unknown()).nullish(),
   functions: z.array(z.unknown()).nullish(),
-  response_format: z.looseObject({ type: z.string() }).nullish(),
+  // Its shape is checked in `responseFormat` below, to say exactly what is wrong.
+  response_format: z.looseObject({ type: z.string(), json_schema: z.unknown().optional() }).nullish(),
   // Predicted Outputs; its shape is checked in `prediction` below, to say exactly what is wrong.
   prediction: z.looseObject({ type: z.unknown(), content: z.unknown() }).nullish(),
 })
@@ -108,7 +111,32 @@ export function parseCompletionRequest(raw: string): CompletionRequest {
     stream: b.stream === true,
     includeUsage: b.stream === true && b.stream_options?.include_usage === true,
     prediction: prediction(b),
+    responseFormat: responseFormat(b),
   }
+}
+
+const jsonSchemaFormat = z.looseObject({
+  name: z.string().regex(/^[\w-]{1,64}$/, 'a name of letters, digits, _ and -, at most 64'),
+  schema: z.record(z.string(), z.unknown()).optional(),
+  strict: z.boolean().nullish(),
+})
+
+/** OpenAI's response_format: text, json_object (any JSON object), or json_schema ({name, schema, strict}). */
+function responseFormat(b: Body): ResponseFormat | null {
+  const format = b.response_format
+  if (format == null || format.type === 'text') return null
+  if (format.type === 'json_object') return { type: 'json_object' }
+  if (format.type !== 'json_schema') {
+    throw badRequest(`Invalid value for 'response_format.type': '${format.type}'; use 'text', 'json_object' or 'json_schema'.`, 'response_format.type')
+  }
+  const parsed = jsonSchemaFormat.safeParse(format.json_schema)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const where = ['response_format', 'json_schema', ...(issue?.path ?? []).map(String)].join('.')
+    throw badRequest(`Invalid value for '${where}': ${issue?.message ?? 'invalid'}.`, where)
+  }
+  // No schema: any JSON object, as OpenAI takes it.
+  return parsed.data.schema === undefined ? { type: 'json_object' } : { type: 'json_schema', schema: parsed.data.schema }
 }
 
 /** OpenAI's `prediction: { type: 'content', content: string | text parts }` as one text. */
@@ -157,9 +185,6 @@ function unsupported(b: Body): HttpError | null {
   if (b.logit_bias && Object.keys(b.logit_bias).length > 0) return badRequest('Hearth does not support logit_bias.', 'logit_bias')
   if (b.tools?.length) return badRequest('Hearth does not run tools or function calls.', 'tools')
   if (b.functions?.length) return badRequest('Hearth does not run tools or function calls.', 'functions')
-  if (b.response_format && b.response_format.type !== 'text') {
-    return badRequest(`Hearth only answers in plain text; response_format '${b.response_format.type}' is not supported.`, 'response_format.type')
-  }
   return null
 }
 

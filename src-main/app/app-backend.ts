@@ -51,6 +51,7 @@ export function appBackend(deps: AppBackendDeps): CompletionBackend {
               continueLast: false,
               speculate: deps.settings().speculativeDecoding,
               ...(options.prediction === undefined ? {} : { prediction: options.prediction }),
+              ...(options.responseFormat === undefined ? {} : { responseFormat: options.responseFormat }),
             }
             return await deps.engine.generate(request, onToken)
           } finally {

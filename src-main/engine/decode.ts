@@ -6,6 +6,7 @@ import type { GenerationParams } from '../../src-shared/types.ts'
 import type { KvCache } from './kv-cache.ts'
 import { sample, type Rng } from './sampler.ts'
 import type { ModelSession } from './session.ts'
+import type { Constraint } from './grammar/constraint.ts'
 import type { Speculator } from './speculation/speculator.ts'
 
 export interface DecodeOptions {
@@ -21,6 +22,8 @@ export interface DecodeOptions {
   cancelled: () => boolean
   /** Null: plain decoding. */
   speculator: Speculator | null
+  /** Masks each step's logits to a grammar (constrained decoding); decoding is then plain. */
+  constraint?: Constraint | null
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -33,14 +36,24 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  * positions past what was handed out are cut away.
  */
 export async function* decodeTokens(opts: DecodeOptions): AsyncGenerator<number, void, undefined> {
-  const { session, cache, params, rng, limit, cancelled, speculator } = opts
+  const { session, cache, params, rng, limit, cancelled } = opts
+  const constraint = opts.constraint ?? null
+  // A draft is verified against logits the grammar has not masked: constrained replies decode plainly.
+  const speculator = constraint === null ? opts.speculator : null
+  const choose = async (logits: Float32Array): Promise<number> => {
+    if (constraint === null) return sample(logits, params, rng, cache.tokens)
+    await constraint.mask(logits)
+    const token = sample(logits, params, rng, cache.tokens)
+    constraint.accept(token)
+    return token
+  }
   const base = cache.nPast
   let handedOut = 0
   try {
     // One turn of the event loop before each choice lets a cancel that came in during the pass be read.
     await yieldToEventLoop()
     if (cancelled()) return
-    let next = sample(opts.logits, params, rng, cache.tokens)
+    let next = await choose(opts.logits)
     for (;;) {
       handedOut++
       yield next
@@ -53,7 +66,7 @@ export async function* decodeTokens(opts: DecodeOptions): AsyncGenerator<number,
       } else {
         const started = performance.now()
         const logits = await session.forward(cache, [next], { logits: 'last' })
-        settled = [sample(logits, params, rng, cache.tokens)]
+        settled = [await choose(logits)]
         speculator?.recordPlain(performance.now() - started)
       }
       await yieldToEventLoop()

@@ -9,6 +9,7 @@ import { kvBytesPerToken } from '../model-format/memory-estimate.ts'
 import type { EngineInfo, GenerateRequest, GenerateResult, LoadOptions, PrefillReport, Warmed } from '../model-format/protocol.ts'
 import { fitContext } from './context-fit.ts'
 import { decodeTokens } from './decode.ts'
+import { Grammars } from './grammar/constraint.ts'
 import type { KvCache } from './kv-cache.ts'
 import { KvPool } from './kv-pool.ts'
 import { loadModel, type LoadedModel } from './load-model.ts'
@@ -70,6 +71,8 @@ export class Engine {
   private model: LoadedModel | null = null
   private pool: KvPool | null = null
   private draftModel: DraftModel | null = null
+  /** The loaded model's grammars for constrained decoding, set up on the first request that asks for one. */
+  private grammars: Grammars | null = null
 
   /**
    * Loads a model, replacing the current one (whose caches are persisted first), and the draft
@@ -99,6 +102,7 @@ export class Engine {
       snapshots,
     })
     this.model = model
+    this.grammars = new Grammars(model.tokenizer, model.session.vocab)
     return model.info
   }
 
@@ -134,6 +138,8 @@ export class Engine {
     this.model = null
     this.pool = null
     this.draftModel = null
+    this.grammars?.dispose()
+    this.grammars = null
     await pool?.persistAll()
     await model?.session.release()
     await draftModel?.release()
@@ -168,7 +174,16 @@ export class Engine {
     )
     const prompt = fit.tokens
     const limit = Math.min(params.maxTokens, context - prompt.length)
-    const { entry, nPast } = await pool.acquire(req.conversationId, prompt, limit)
+    // Set up before the cache is taken: a schema that cannot be compiled fails the request at once.
+    const constraint = (await this.grammars?.constraint(req.responseFormat)) ?? null
+    let acquired
+    try {
+      acquired = await pool.acquire(req.conversationId, prompt, limit)
+    } catch (err) {
+      constraint?.dispose()
+      throw err
+    }
+    const { entry, nPast } = acquired
     const cache = entry.cache
     // No room is reserved for the whole prompt ahead: a pass attends over every position it is
     // fed, masked or not, so the cache grows with the prefill (a copy per chunk, ~1% of it).
@@ -198,7 +213,7 @@ export class Engine {
       const logits = await this.prefill(cache, prompt.slice(nPast), cancelled, onPrefill)
       const prefillMs = performance.now() - prefillStarted
 
-      if (logits && req.speculate !== false && model.info.speculation.available) {
+      if (logits && constraint === null && req.speculate !== false && model.info.speculation.available) {
         this.draftModel?.reseed(seed)
         speculator = new Speculator({
           session,
@@ -210,7 +225,7 @@ export class Engine {
           cacheKey: entry.key,
         })
       }
-      const tokens = logits && limit > 0 ? decodeTokens({ session, cache, logits, params, rng, limit, cancelled, speculator }) : null
+      const tokens = logits && limit > 0 ? decodeTokens({ session, cache, logits, params, rng, limit, cancelled, speculator, constraint }) : null
       for await (const token of tokens ?? []) {
         if (generated.length === 0) {
           ttftMs = performance.now() - started
@@ -253,6 +268,7 @@ export class Engine {
       }
       return { text, tokens: generated, stats }
     } finally {
+      constraint?.dispose()
       pool.release(entry)
     }
   }

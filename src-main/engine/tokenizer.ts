@@ -37,6 +37,19 @@ export interface ChatTokenizer extends TokenBytes {
   renderChat(messages: readonly ChatMessage[], opts: RenderOptions): string
   /** renderChat then encode, without adding special tokens twice (the template writes them). */
   encodeChat(messages: readonly ChatMessage[], opts: RenderOptions): number[]
+  /** Every token as tokenizer.json writes it, by id, and how those strings map to text: what a grammar matcher needs. */
+  vocabulary(): Vocabulary
+}
+
+/**
+ * The raw vocabulary: 'byte_level' strings spell bytes in GPT-2's alphabet (SmolLM2, Qwen, Llama 3);
+ * 'byte_fallback' ones use ▁ for a space and <0xNN> for bytes (Llama 2, Phi-3); 'raw' ones are text.
+ * `prependSpace`: the decoder strips a leading space the tokenizer adds.
+ */
+export interface Vocabulary {
+  tokens: string[]
+  kind: 'byte_level' | 'byte_fallback' | 'raw'
+  prependSpace: boolean
 }
 
 /** The parsed JSON files a tokenizer is made from; config files are optional. */
@@ -150,7 +163,25 @@ export function createChatTokenizer(sources: TokenizerSources): ChatTokenizer {
     },
     renderChat,
     encodeChat: (messages, opts) => encode(renderChat(messages, opts)),
+    vocabulary(): Vocabulary {
+      const tokens: string[] = Array.from({ length: vocabSize }, () => '')
+      for (const [text, id] of tok.get_vocab(true)) tokens[id] = text
+      return { tokens, ...vocabularyKind(tokenizerJson.decoder) }
+    },
   }
+}
+
+/** How the decoder turns vocabulary strings into text, read from tokenizer.json's decoder (one or a Sequence). */
+function vocabularyKind(decoder: unknown): Pick<Vocabulary, 'kind' | 'prependSpace'> {
+  const d = (typeof decoder === 'object' && decoder !== null ? decoder : {}) as Json
+  const parts = (d.type === 'Sequence' && Array.isArray(d.decoders) ? d.decoders : [d]) as Json[]
+  const types = parts.map((p) => p?.type)
+  if (types.includes('ByteLevel')) return { kind: 'byte_level', prependSpace: false }
+  if (types.includes('ByteFallback')) {
+    const strip = parts.find((p) => p?.type === 'Strip')
+    return { kind: 'byte_fallback', prependSpace: typeof strip?.start === 'number' && strip.start > 0 }
+  }
+  return { kind: 'raw', prependSpace: false }
 }
 
 /** GPT-2's bytes_to_unicode: byte b is written as alphabet[b] in byte-level BPE vocabularies. */

@@ -9,6 +9,7 @@ import type {
   GenerationStats,
   LoadedModelInfo,
   ProviderName,
+  ResponseFormat,
   VariantName,
 } from '../../src-shared/types.ts'
 
@@ -61,6 +62,8 @@ export interface GenerateRequest {
    * taken from it first. Never changes the reply, only how fast it comes.
    */
   prediction?: string
+  /** The reply kept to a grammar: any JSON object, or JSON matching a schema (constrained decoding). Default: text. */
+  responseFormat?: ResponseFormat
 }
 
 export interface GenerateResult {

@@ -78,12 +78,23 @@ describe('parseCompletionRequest', () => {
   it('refuses what Hearth cannot do, naming where', () => {
     assert.equal(refusal({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }).param, 'messages[0].content[0].type')
     assert.equal(refusal({ ...base, tools: [{ type: 'function' }] }).param, 'tools')
-    assert.equal(refusal({ ...base, response_format: { type: 'json_object' } }).param, 'response_format.type')
+    assert.equal(refusal({ ...base, response_format: { type: 'yaml' } }).param, 'response_format.type')
+    assert.equal(refusal({ ...base, response_format: { type: 'json_schema', json_schema: { name: 'a b' } } }).param, 'response_format.json_schema.name')
+    assert.equal(refusal({ ...base, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: [1] } } }).param, 'response_format.json_schema.schema')
     assert.equal(refusal({ model: 'm', messages: [{ role: 'assistant', content: null }] }).param, 'messages[0].content')
     assert.equal(refusal({ ...base, stop: ['a', ''] }).param, 'stop[1]')
     assert.equal(refusal({ ...base, temperature: 3 }).param, 'temperature')
     assert.equal(refusal({ ...base, messages: [] }).param, 'messages')
     assert.equal(refusal([base]).param, null)
+  })
+
+  it('reads response_format: text is none, json_object, and json_schema as its schema (any JSON object without one)', () => {
+    assert.equal(parse(base).responseFormat, null)
+    assert.equal(parse({ ...base, response_format: { type: 'text' } }).responseFormat, null)
+    assert.deepEqual(parse({ ...base, response_format: { type: 'json_object' } }).responseFormat, { type: 'json_object' })
+    const schema = { type: 'object', properties: { a: { type: 'string' } } }
+    assert.deepEqual(parse({ ...base, response_format: { type: 'json_schema', json_schema: { name: 'thing', schema, strict: true } } }).responseFormat, { type: 'json_schema', schema })
+    assert.deepEqual(parse({ ...base, response_format: { type: 'json_schema', json_schema: { name: 'thing' } } }).responseFormat, { type: 'json_object' })
   })
 
   it('knows only its own roles, not names that live on every object', () => {

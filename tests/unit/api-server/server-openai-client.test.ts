@@ -86,6 +86,53 @@ describe('API server with the openai client', () => {
     assert.equal(predicted.usage?.completion_tokens, plain.usage?.completion_tokens)
   })
 
+  it('keeps replies to a json_schema response_format, streamed or not, and the client parses them', async () => {
+    const schema = {
+      type: 'object',
+      properties: { answer: { enum: ['yes', 'no', 'maybe'] }, sure: { type: 'boolean' }, level: { enum: [1, 2, 3] } },
+      required: ['answer', 'sure', 'level'],
+      additionalProperties: false,
+    }
+    const format = { type: 'json_schema' as const, json_schema: { name: 'verdict', schema, strict: true } }
+    const check = (text: string | null | undefined): Record<string, unknown> => {
+      const value = JSON.parse(text ?? '') as Record<string, unknown>
+      assert.deepEqual(Object.keys(value).sort(), ['answer', 'level', 'sure'], text ?? '')
+      assert.ok(['yes', 'no', 'maybe'].includes(value.answer as string) && typeof value.sure === 'boolean' && [1, 2, 3].includes(value.level as number), text ?? '')
+      return value
+    }
+    const whole = await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0, max_tokens: 1000, response_format: format })
+    check(whole.choices[0]?.message.content)
+    assert.equal(whole.choices[0]?.finish_reason, 'stop')
+
+    const stream = await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0, max_tokens: 1000, response_format: format, stream: true })
+    let text = ''
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ''
+    assert.equal(text, whole.choices[0]?.message.content)
+
+    for (const seed of [1, 2, 3]) {
+      const parsed = await client.chat.completions.parse({ model: 'tiny', messages: [USER], temperature: 1.2, seed, max_tokens: 1000, response_format: format })
+      assert.deepEqual(parsed.choices[0]?.message.parsed, check(parsed.choices[0]?.message.content))
+    }
+  })
+
+  it('keeps a json_object reply to JSON, and refuses a response_format it cannot keep to, naming the parameter', async () => {
+    const reply = await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0, max_tokens: 200, response_format: { type: 'json_object' } })
+    const content = reply.choices[0]?.message.content ?? ''
+    assert.match(content, /^\s*[{[]/)
+    if (reply.choices[0]?.finish_reason === 'stop') assert.equal(typeof JSON.parse(content), 'object')
+    const refusals: [unknown, string][] = [
+      [{ type: 'xml' }, 'response_format.type'],
+      [{ type: 'json_schema', json_schema: { schema: {} } }, 'response_format.json_schema.name'],
+      [{ type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { a: { $ref: '#/nowhere' } } } } }, ''],
+    ]
+    for (const [format, param] of refusals) {
+      await assert.rejects(
+        client.chat.completions.create({ model: 'tiny', messages: [USER], response_format: format as OpenAI.ResponseFormatText }),
+        (err: InstanceType<typeof OpenAI.APIError>) => err.status === 400 && (param === '' || err.param === param),
+      )
+    }
+  })
+
   it('stops at a stop string and leaves it out', async () => {
     const full = (await client.chat.completions.create({ model: 'tiny', messages: [USER], temperature: 0 })).choices[0]?.message.content ?? ''
     const stop = full.slice(4, 7)
