@@ -362,7 +362,7 @@ async function checkPrompt(app: App, conversation: Conversation, expected: ChatM
 }
 
 /** A random-weight model of the shape in its own models folder, built once (endless: a reply never ends before its limit). */
-async function benchModel(modelsDir: string, shape: ShapeName): Promise<void> {
+export async function benchModel(modelsDir: string, shape: ShapeName): Promise<void> {
   const dir = path.join(modelsDir, shape)
   const stamp = path.join(modelsDir, `${shape}.stamp.json`)
   const want = JSON.stringify({ shape, logitsToKeep: true, endless: true, builder: BUILDER_REVISION })
