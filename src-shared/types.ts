@@ -95,6 +95,35 @@ export interface ChatMessage {
   content: string
 }
 
+/** A function the model may call (OpenAI's tools[].function): its parameters a JSON Schema. */
+export interface ToolDefinition {
+  name: string
+  description?: string
+  parameters?: Record<string, unknown>
+}
+
+/** Whether the model may call tools ('auto'), must not ('none'), must call one ('required'), or must call this one. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string }
+
+/** A call the model wrote: `arguments` is the JSON text of an object. */
+export interface ToolCall {
+  id: string
+  name: string
+  arguments: string
+}
+
+/**
+ * A message as a prompt holds it: a chat's, or (from the API) an assistant's tool calls and a
+ * tool's result, which the model's chat template renders in its own format.
+ */
+export interface PromptMessage {
+  role: Role | 'tool'
+  content: string
+  toolCalls?: ToolCall[]
+  /** role 'tool': the call this is the result of. */
+  toolCallId?: string
+}
+
 export type MessageStatus = 'streaming' | 'complete' | 'interrupted' | 'error'
 
 export interface Message {

@@ -7,13 +7,15 @@
 
 import { Environment, Interpreter, Template } from '@huggingface/jinja'
 import { AppError } from '../../src-shared/errors.ts'
-import type { ChatMessage } from '../../src-shared/types.ts'
+import type { PromptMessage, ToolDefinition } from '../../src-shared/types.ts'
 
 export interface RenderOptions {
   /** Append the assistant header so the model writes the reply. */
   addGenerationPrompt: boolean
   /** The clock templates see through strftime_now; default now. */
   now?: Date
+  /** Functions the model may call, as the template's `tools` (absent: the template renders none). */
+  tools?: readonly ToolDefinition[]
 }
 
 /** Special token strings from tokenizer_config.json, as the template refers to them. */
@@ -25,7 +27,7 @@ export interface TemplateTokens {
 }
 
 export interface ChatTemplate {
-  render(messages: readonly ChatMessage[], opts: RenderOptions): string
+  render(messages: readonly PromptMessage[], opts: RenderOptions): string
 }
 
 /** tokenizer_config.json's chat_template: a string, or a list of {name, template} ('default' wins). */
@@ -46,7 +48,7 @@ export function compileChatTemplate(source: string, tokens: TemplateTokens): Cha
   } catch (err) {
     throw new AppError('MODEL_UNSUPPORTED', `The model's chat template cannot be parsed: ${errorText(err)}`)
   }
-  const renderOnce = (messages: readonly ChatMessage[], opts: RenderOptions): string => {
+  const renderOnce = (messages: readonly PromptMessage[], opts: RenderOptions): string => {
     const now = opts.now ?? new Date()
     // Template#render declares its own strftime_now and raise_exception and refuses redeclaring
     // them, so the environment is built here with the same globals.
@@ -60,7 +62,8 @@ export function compileChatTemplate(source: string, tokens: TemplateTokens): Cha
       None: null,
       range,
       ...tokens,
-      messages: messages.map(({ role, content }) => ({ role, content })),
+      messages: messages.map(templateMessage),
+      ...(opts.tools?.length ? { tools: opts.tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description ?? '', parameters: t.parameters ?? { type: 'object', properties: {} } } })) } : {}),
       add_generation_prompt: opts.addGenerationPrompt,
       strftime_now: (format: string) => strftime(now, format),
       raise_exception: (message: string) => {
@@ -125,7 +128,7 @@ function templateError(err: unknown): AppError {
   return new AppError('MODEL_UNSUPPORTED', `The model's chat template failed to render: ${errorText(err)}`)
 }
 
-function foldSystemPrompt(messages: readonly ChatMessage[]): ChatMessage[] | null {
+function foldSystemPrompt(messages: readonly PromptMessage[]): PromptMessage[] | null {
   const system = messages.filter((m) => m.role === 'system')
   const rest = messages.filter((m) => m.role !== 'system')
   const firstUser = rest.findIndex((m) => m.role === 'user')
@@ -172,4 +175,26 @@ function range(start: number, stop?: number, step = 1): number[] {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
+}
+
+/**
+ * A message as Hugging Face templates read it: an assistant's calls as `tool_calls` of
+ * {type, function: {name, arguments}} with the arguments an object (templates write them with
+ * `tojson`), a tool's result with its `tool_call_id`.
+ */
+function templateMessage(m: PromptMessage): Record<string, unknown> {
+  const out: Record<string, unknown> = { role: m.role, content: m.content }
+  if (m.toolCalls?.length) {
+    out.tool_calls = m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: parseArguments(c.arguments) } }))
+  }
+  if (m.toolCallId !== undefined) out.tool_call_id = m.toolCallId
+  return out
+}
+
+function parseArguments(json: string): unknown {
+  try {
+    return JSON.parse(json) as unknown
+  } catch {
+    return json
+  }
 }

@@ -1,7 +1,7 @@
 // Context overflow: fit a conversation into the model's context by a policy, and say what was dropped.
 
 import { AppError } from '../../src-shared/errors.ts'
-import type { ChatMessage, ContextPolicy } from '../../src-shared/types.ts'
+import type { ContextPolicy, PromptMessage } from '../../src-shared/types.ts'
 
 export interface FitResult {
   tokens: number[]
@@ -16,9 +16,9 @@ export interface FitResult {
  * messages and the last turn are always kept. Drops as few turns as fit (binary search: fewer
  * dropped turns never make the prompt shorter).
  */
-export function fitContext(
-  messages: readonly ChatMessage[],
-  encode: (messages: readonly ChatMessage[]) => number[],
+export function fitContext<M extends PromptMessage>(
+  messages: readonly M[],
+  encode: (messages: readonly M[]) => number[],
   contextLength: number,
   reserve: number,
   policy: ContextPolicy,
@@ -68,7 +68,7 @@ export function fitContext(
 }
 
 /** Groups non-system message indices into turns: a user message and what follows until the next. */
-function turnsOf(messages: readonly ChatMessage[]): number[][] {
+function turnsOf(messages: readonly PromptMessage[]): number[][] {
   const turns: number[][] = []
   messages.forEach((m, i) => {
     if (m.role === 'system') return

@@ -3,7 +3,7 @@
 import os from 'node:os'
 import { AppError } from '../../src-shared/errors.ts'
 import { resolveParams } from '../../src-shared/params.ts'
-import type { ChatMessage, GenerationStats, LoadedModelInfo, StopReason } from '../../src-shared/types.ts'
+import type { GenerationStats, LoadedModelInfo, PromptMessage, StopReason, ToolCall, ToolDefinition } from '../../src-shared/types.ts'
 import { vocabularyFingerprint } from '../model-format/draft-pairs.ts'
 import { kvBytesPerToken } from '../model-format/memory-estimate.ts'
 import type { EngineInfo, GenerateRequest, GenerateResult, LoadOptions, PrefillReport, Warmed } from '../model-format/protocol.ts'
@@ -19,6 +19,7 @@ import { DraftModel } from './speculation/draft-model.ts'
 import { Speculator } from './speculation/speculator.ts'
 import { StopMatcher } from './stops.ts'
 import { TextStream } from './text-stream.ts'
+import { forcedCall, parseToolCalls, ToolTextFilter, type ToolFormat } from './tools.ts'
 import type { ChatTokenizer } from './tokenizer.ts'
 
 const DEFAULT_SNAPSHOT_BUDGET = 2 * 2 ** 30
@@ -30,20 +31,35 @@ const PREFILL_REPORT_MS = 250
  * message, the chat rendered up to the end of that message's text (as Hugging Face's
  * continue_final_message does: the template's closing tokens after it are cut off).
  */
-function promptTokens(tokenizer: ChatTokenizer, messages: readonly ChatMessage[], continueLast: boolean): number[] {
+function promptTokens(tokenizer: ChatTokenizer, messages: readonly PromptMessage[], continueLast: boolean, tools?: readonly ToolDefinition[]): number[] {
   const last = messages[messages.length - 1]
-  if (!continueLast) return tokenizer.encodeChat(messages, { addGenerationPrompt: true })
+  const withTools = tools?.length ? { tools } : {}
+  if (!continueLast) return tokenizer.encodeChat(messages, { addGenerationPrompt: true, ...withTools })
   if (last?.role !== 'assistant') {
     throw new AppError('BAD_REQUEST', 'Only an assistant message can be continued')
   }
-  if (last.content.trim() === '') return tokenizer.encodeChat(messages.slice(0, -1), { addGenerationPrompt: true })
-  const text = tokenizer.renderChat(messages, { addGenerationPrompt: false })
+  if (last.content.trim() === '') return tokenizer.encodeChat(messages.slice(0, -1), { addGenerationPrompt: true, ...withTools })
+  const text = tokenizer.renderChat(messages, { addGenerationPrompt: false, ...withTools })
   const end = text.lastIndexOf(last.content)
   if (end < 0) throw new AppError('MODEL_UNSUPPORTED', "The model's chat template changes message text, so a reply cannot be continued")
   return tokenizer.encode(text.slice(0, end + last.content.length))
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** How a request's tools are offered: null without tools or with tool_choice 'none'; `forced` for a call the reply must be. */
+function toolCalling(
+  req: GenerateRequest,
+  format: ToolFormat | null,
+): { tools: ToolDefinition[]; format: ToolFormat; forced: { prefix: string; schema: Record<string, unknown> } | null } | null {
+  const tools = req.tools ?? []
+  const choice = req.toolChoice ?? 'auto'
+  if (tools.length === 0 || choice === 'none') return null
+  if (format === null) throw new AppError('MODEL_UNSUPPORTED', "This model's chat template does not render tools, so it cannot be offered any to call.")
+  if (req.responseFormat !== undefined && req.responseFormat.type !== 'text') throw new AppError('BAD_REQUEST', 'A reply cannot be kept to a response_format and offered tools at once.')
+  const forced = choice === 'auto' ? null : forcedCall(tools, choice, format)
+  return { tools, format, forced }
+}
 
 /**
  * Loads the draft model for `target` with the same providers and threads, and checks that it can
@@ -165,9 +181,13 @@ export class Engine {
     const context = config.contextLength
     // Room kept for the reply when fitting the prompt: the asked length, at most a quarter of the context.
     const reserve = Math.max(1, Math.min(params.maxTokens, Math.floor(context / 4)))
+    const calling = toolCalling(req, tokenizer.toolFormat)
+    // A forced call starts the reply in the prompt (Hermes' `<tool_call>`): the model writes the JSON.
+    const messages = calling?.forced?.prefix ? [...req.messages, { role: 'assistant' as const, content: calling.forced.prefix }] : req.messages
+    const continueLast = req.continueLast === true || calling?.forced?.prefix !== undefined && calling.forced.prefix !== ''
     const fit = fitContext(
-      req.messages,
-      (messages) => promptTokens(tokenizer, messages, req.continueLast ?? false),
+      messages,
+      (ms) => promptTokens(tokenizer, ms, continueLast, calling?.tools),
       context,
       reserve,
       req.contextPolicy ?? 'stop',
@@ -175,7 +195,8 @@ export class Engine {
     const prompt = fit.tokens
     const limit = Math.min(params.maxTokens, context - prompt.length)
     // Set up before the cache is taken: a schema that cannot be compiled fails the request at once.
-    const constraint = (await this.grammars?.constraint(req.responseFormat)) ?? null
+    const format = calling?.forced ? { type: 'json_schema' as const, schema: calling.forced.schema } : req.responseFormat
+    const constraint = (await this.grammars?.constraint(format)) ?? null
     let acquired
     try {
       acquired = await pool.acquire(req.conversationId, prompt, limit)
@@ -199,11 +220,14 @@ export class Engine {
     let ttftMs = 0
     let decodeStarted = 0
     let speculator: Speculator | null = null
+    // With tools, what may be a call is held back from the stream until the reply shows what it is.
+    const filter = calling && !calling.forced ? new ToolTextFilter(calling.format, onText) : null
+    const out = calling?.forced ? () => undefined : filter ? (t: string) => filter.push(t) : onText
     const emit = (piece: string): boolean => {
       const r = stops.push(piece)
       if (r.text) {
         text += r.text
-        onText(r.text)
+        out(r.text)
       }
       return r.stopped
     }
@@ -248,7 +272,18 @@ export class Engine {
       if (stopReason !== 'stop-string' && !emit(stream.flush())) {
         const rest = stops.flush()
         text += rest
-        if (rest) onText(rest)
+        if (rest) out(rest)
+      }
+      let toolCalls: ToolCall[] | undefined
+      if (calling) {
+        const parsed = calling.forced
+          ? parseToolCalls(`${calling.forced.prefix}${text}${calling.format === 'hermes' ? '\n</tool_call>' : ''}`, calling.format, calling.tools)
+          : parseToolCalls(text, calling.format, calling.tools)
+        filter?.end(parsed.content)
+        if (parsed.calls.length > 0) {
+          toolCalls = parsed.calls
+          text = parsed.content
+        }
       }
 
       const decodeMs = decodeStarted ? performance.now() - decodeStarted : 0
@@ -266,7 +301,7 @@ export class Engine {
         ...(fit.droppedMessages.length > 0 ? { droppedMessages: fit.droppedMessages } : {}),
         ...(speculator?.stats() ? { speculation: speculator.stats()! } : {}),
       }
-      return { text, tokens: generated, stats }
+      return { text, tokens: generated, stats, ...(toolCalls ? { toolCalls } : {}) }
     } finally {
       constraint?.dispose()
       pool.release(entry)

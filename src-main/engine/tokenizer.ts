@@ -13,10 +13,11 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Tokenizer } from '@huggingface/tokenizers'
 import { AppError } from '../../src-shared/errors.ts'
-import type { ChatMessage } from '../../src-shared/types.ts'
+import type { PromptMessage } from '../../src-shared/types.ts'
 import { compileChatTemplate, findEndOfTurn, pickTemplate } from './chat-template.ts'
 import type { ChatTemplate, RenderOptions } from './chat-template.ts'
 import type { TokenBytes } from './text-stream.ts'
+import { toolFormatOf, type ToolFormat } from './tools.ts'
 
 export type { RenderOptions } from './chat-template.ts'
 
@@ -34,11 +35,13 @@ export interface ChatTokenizer extends TokenBytes {
   decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string
   isSpecial(id: number): boolean
   /** The prompt text the model's chat template makes of these messages. */
-  renderChat(messages: readonly ChatMessage[], opts: RenderOptions): string
+  renderChat(messages: readonly PromptMessage[], opts: RenderOptions): string
   /** renderChat then encode, without adding special tokens twice (the template writes them). */
-  encodeChat(messages: readonly ChatMessage[], opts: RenderOptions): number[]
+  encodeChat(messages: readonly PromptMessage[], opts: RenderOptions): number[]
   /** Every token as tokenizer.json writes it, by id, and how those strings map to text: what a grammar matcher needs. */
   vocabulary(): Vocabulary
+  /** How the chat template has the model write tool calls; null when it renders no tools. */
+  readonly toolFormat: ToolFormat | null
 }
 
 /**
@@ -120,7 +123,7 @@ export function createChatTokenizer(sources: TokenizerSources): ChatTokenizer {
           pad_token: tokenText(tokenizerConfig.pad_token) ?? '',
           unk_token: tokenText(tokenizerConfig.unk_token) ?? '',
         })
-  const renderChat = (messages: readonly ChatMessage[], opts: RenderOptions): string => {
+  const renderChat = (messages: readonly PromptMessage[], opts: RenderOptions): string => {
     if (template === null) {
       throw new AppError('MODEL_UNSUPPORTED', 'The model has no chat template (tokenizer_config.json has no chat_template).')
     }
@@ -145,6 +148,7 @@ export function createChatTokenizer(sources: TokenizerSources): ChatTokenizer {
 
   return {
     vocabSize,
+    toolFormat: toolFormatOf(templateSource),
     eosIds,
     endOfTurnId,
     bosId,

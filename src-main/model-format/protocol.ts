@@ -3,13 +3,16 @@
 
 import type { ErrorData } from '../../src-shared/errors.ts'
 import type {
-  ChatMessage,
   ContextPolicy,
   GenerationParams,
   GenerationStats,
   LoadedModelInfo,
+  PromptMessage,
   ProviderName,
   ResponseFormat,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
   VariantName,
 } from '../../src-shared/types.ts'
 
@@ -45,7 +48,7 @@ export interface LoadOptions {
 export interface GenerateRequest {
   /** The conversation whose KV cache to reuse; absent: the closest cached prompt (API server). */
   conversationId?: string
-  messages: ChatMessage[]
+  messages: PromptMessage[]
   /** What was asked; the engine settles the rest from the model's defaults ([TAG_PARAM_PRECEDENCE]). */
   params: Partial<GenerationParams>
   /** What to do when the prompt does not fit the context; default 'stop'. */
@@ -64,6 +67,10 @@ export interface GenerateRequest {
   prediction?: string
   /** The reply kept to a grammar: any JSON object, or JSON matching a schema (constrained decoding). Default: text. */
   responseFormat?: ResponseFormat
+  /** Functions the model may call, rendered through its chat template; its calls come back parsed. */
+  tools?: ToolDefinition[]
+  /** Default 'auto'. 'required' or a function's name: the reply is one call, kept to its schema by constrained decoding. */
+  toolChoice?: ToolChoice
 }
 
 export interface GenerateResult {
@@ -71,6 +78,8 @@ export interface GenerateResult {
   text: string
   /** Generated token ids, eos excluded. */
   tokens: number[]
+  /** The calls the reply made (tools were given); `text` is then the reply's text before them. */
+  toolCalls?: ToolCall[]
   stats: GenerationStats
 }
 
