@@ -1,7 +1,7 @@
 // What the OpenAI-compatible server needs from whoever runs the model: the app's services, or an
 // engine host driven directly.
 
-import type { ChatMessage, GenerationParams, GenerationStats, ResponseFormat } from '../../src-shared/types.ts'
+import type { GenerationParams, GenerationStats, PromptMessage, ResponseFormat, ToolCall, ToolChoice, ToolDefinition } from '../../src-shared/types.ts'
 
 export interface ServedModel {
   id: string
@@ -10,8 +10,10 @@ export interface ServedModel {
 }
 
 export interface Generated {
+  /** The reply's text; when it made calls, its text before them. */
   text: string
   stats: GenerationStats
+  toolCalls?: ToolCall[]
 }
 
 /** What a request asks for beyond its messages and sampling. */
@@ -23,6 +25,9 @@ export interface CompletionOptions {
   prediction?: string
   /** The reply kept to JSON, or to a JSON Schema (response_format). */
   responseFormat?: ResponseFormat
+  /** Functions the model may call, and whether it must (tools, tool_choice). */
+  tools?: ToolDefinition[]
+  toolChoice?: ToolChoice
 }
 
 export interface CompletionBackend {
@@ -42,7 +47,7 @@ export interface CompletionBackend {
    */
   generate(
     model: string,
-    messages: ChatMessage[],
+    messages: PromptMessage[],
     params: Partial<GenerationParams>,
     onToken: (text: string) => void,
     signal: AbortSignal,

@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import type { ChatMessage, GenerationStats, StopReason } from '../../src-shared/types.ts'
+import type { GenerationStats, PromptMessage, StopReason, ToolCall } from '../../src-shared/types.ts'
 import { withDocuments } from '../documents/prompt.ts'
 import type { CompletionBackend, Generated } from './backend.ts'
 import { badRequest, HttpError, modelNotFound, sendJson, toHttpError } from './http-error.ts'
@@ -35,7 +35,7 @@ export interface Usage {
   completion_tokens_details: { accepted_prediction_tokens: number; rejected_prediction_tokens: number }
 }
 
-type FinishReason = 'stop' | 'length'
+type FinishReason = 'stop' | 'length' | 'tool_calls'
 
 export async function handleCompletion(ctx: CompletionContext, rawBody: string): Promise<void> {
   const request = parseCompletionRequest(rawBody)
@@ -77,7 +77,18 @@ async function complete(ctx: CompletionContext, request: CompletionRequest): Pro
       created: nowSeconds(),
       model: request.model,
       choices: [
-        { index: 0, message: { role: 'assistant', content: result.text, refusal: null }, logprobs: null, finish_reason: finishReason(result.stats.stopReason) },
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            // A reply that made calls has content only where it wrote text before them, as OpenAI's.
+            content: result.toolCalls && result.text.trim() === '' ? null : result.text,
+            refusal: null,
+            ...(result.toolCalls ? { tool_calls: result.toolCalls.map(apiToolCall) } : {}),
+          },
+          logprobs: null,
+          finish_reason: finishReason(result),
+        },
       ],
       usage: usage(result.stats),
     },
@@ -131,7 +142,9 @@ async function stream(ctx: CompletionContext, request: CompletionRequest): Promi
   }
   if (ctx.signal.aborted) return
   open()
-  send(chunk({}, finishReason(result.stats.stopReason)))
+  // The calls come whole once the reply is done (the text before them has streamed): each its own delta.
+  result.toolCalls?.forEach((call, index) => send(chunk({ tool_calls: [{ index, ...apiToolCall(call) }] }, null)))
+  send(chunk({}, finishReason(result)))
   if (request.includeUsage) send({ id, object: 'chat.completion.chunk', created, model: request.model, choices: [], usage: usage(result.stats) })
   send('[DONE]')
   res.end()
@@ -143,6 +156,7 @@ async function generate(ctx: CompletionContext, request: CompletionRequest, onTo
   const options = {
     ...(request.prediction === null ? {} : { prediction: request.prediction }),
     ...(request.responseFormat === null ? {} : { responseFormat: request.responseFormat }),
+    ...(request.tools.length === 0 ? {} : { tools: request.tools, toolChoice: request.toolChoice }),
   }
   const messages = await readFiles(ctx, request.messages)
   return ctx.backend.generate(request.model, messages, params, onToken, ctx.signal, options)
@@ -152,24 +166,34 @@ async function generate(ctx: CompletionContext, request: CompletionRequest, onTo
  * Each message's files as documents before its text, as the app puts attachments that fit
  * ([TAG_DOCUMENT_PREFIX]): a client that sends the same file again gets its prefix from the cache.
  */
-async function readFiles(ctx: CompletionContext, messages: RequestMessage[]): Promise<ChatMessage[]> {
-  const out: ChatMessage[] = []
+async function readFiles(ctx: CompletionContext, messages: RequestMessage[]): Promise<PromptMessage[]> {
+  const out: PromptMessage[] = []
   for (const [i, m] of messages.entries()) {
-    if (m.files.length === 0) {
-      out.push({ role: m.role, content: m.content })
+    const { files, ...message } = m
+    if (files.length === 0) {
+      out.push(message)
       continue
     }
     const read = ctx.backend.readDocument
     if (read === undefined) throw badRequest('This server reads no files.', `messages[${i}].content`)
     const documents: { name: string; text: string }[] = []
-    for (const file of m.files) documents.push({ name: file.name, text: await read(file.bytes, file.name, ctx.signal) })
-    out.push({ role: m.role, content: withDocuments(m.content, documents, []) })
+    for (const file of files) documents.push({ name: file.name, text: await read(file.bytes, file.name, ctx.signal) })
+    out.push({ ...message, content: withDocuments(m.content, documents, []) })
   }
   return out
 }
 
-function finishReason(reason: StopReason): FinishReason {
+function finishReason(result: Generated): FinishReason {
+  if (result.toolCalls?.length) return 'tool_calls'
+  return stopFinish(result.stats.stopReason)
+}
+
+function stopFinish(reason: StopReason): FinishReason {
   return reason === 'length' ? 'length' : 'stop'
+}
+
+function apiToolCall(call: ToolCall): object {
+  return { id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }
 }
 
 export function usage(stats: GenerationStats): Usage {

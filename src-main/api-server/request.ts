@@ -1,7 +1,7 @@
 // The body of POST /v1/chat/completions, checked and turned into what the engine takes.
 
 import { z } from 'zod'
-import { MAX_DOCUMENT_BYTES, type ChatMessage, type GenerationParams, type ResponseFormat } from '../../src-shared/types.ts'
+import { MAX_DOCUMENT_BYTES, type GenerationParams, type PromptMessage, type ResponseFormat, type ToolChoice, type ToolDefinition } from '../../src-shared/types.ts'
 import { badRequest, type HttpError } from './http-error.ts'
 
 /** A file sent as a content part, to be read as a document before the message goes to the model. */
@@ -11,7 +11,7 @@ export interface FilePart {
 }
 
 /** A message with the files its content carried, in order; `content` is its text parts joined. */
-export interface RequestMessage extends ChatMessage {
+export interface RequestMessage extends PromptMessage {
   files: FilePart[]
 }
 
@@ -27,6 +27,9 @@ export interface CompletionRequest {
   prediction: string | null
   /** response_format json_object or json_schema (its schema); null for text. */
   responseFormat: ResponseFormat | null
+  /** The functions the model may call (none: an empty list) and whether it must. */
+  tools: ToolDefinition[]
+  toolChoice: ToolChoice
 }
 
 /** As many stop strings, as long, as a conversation's parameters may hold (app/schemas.ts). */
@@ -50,6 +53,27 @@ const message = z.looseObject({
   role: z.string(),
   content: z.union([z.string(), z.array(part)]).nullish(),
   tool_calls: z.array(z.unknown()).nullish(),
+  tool_call_id: z.string().max(256).nullish(),
+})
+
+const FUNCTION_NAME = /^[\w-]{1,64}$/
+const functionName = z.string().regex(FUNCTION_NAME, 'a name of letters, digits, _ and -, at most 64')
+/** OpenAI's tools[]: functions only. */
+const tool = z.looseObject({
+  type: z.literal('function'),
+  function: z.looseObject({
+    name: functionName,
+    description: z.string().max(8192).nullish(),
+    parameters: z.record(z.string(), z.unknown()).nullish(),
+    strict: z.boolean().nullish(),
+  }),
+})
+const toolChoice = z.union([z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: functionName }) })])
+/** An assistant message's tool_calls[]: `arguments` is JSON text, as the API returned it. */
+const toolCall = z.looseObject({
+  id: z.string().max(256),
+  type: z.literal('function'),
+  function: z.looseObject({ name: functionName, arguments: z.string() }),
 })
 
 // Unknown fields are ignored, as most OpenAI-compatible servers do; fields Hearth would have
@@ -74,7 +98,9 @@ const body = z.looseObject({
   presence_penalty: z.number().min(-2).max(2).nullish(),
   logprobs: z.boolean().nullish(),
   logit_bias: z.record(z.string(), z.number()).nullish(),
-  tools: z.array(z.unknown()).nullish(),
+  tools: z.array(tool).max(128, 'at most 128 tools').nullish(),
+  tool_choice: toolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
   functions: z.array(z.unknown()).nullish(),
   // Its shape is checked in `responseFormat` below, to say exactly what is wrong.
   response_format: z.looseObject({ type: z.string(), json_schema: z.unknown().optional() }).nullish(),
@@ -112,7 +138,26 @@ export function parseCompletionRequest(raw: string): CompletionRequest {
     includeUsage: b.stream === true && b.stream_options?.include_usage === true,
     prediction: prediction(b),
     responseFormat: responseFormat(b),
+    ...tools(b),
   }
+}
+
+/** tools and tool_choice: a named function must be one of the tools. */
+function tools(b: Body): { tools: ToolDefinition[]; toolChoice: ToolChoice } {
+  const list: ToolDefinition[] = (b.tools ?? []).map(({ function: f }) => ({
+    name: f.name,
+    ...(f.description ? { description: f.description } : {}),
+    ...(f.parameters ? { parameters: f.parameters } : {}),
+  }))
+  const choice = b.tool_choice ?? 'auto'
+  if (typeof choice === 'object') {
+    if (!list.some((t) => t.name === choice.function.name)) {
+      throw badRequest(`Invalid value for 'tool_choice': the function '${choice.function.name}' is not among the tools.`, 'tool_choice.function.name')
+    }
+    return { tools: list, toolChoice: { name: choice.function.name } }
+  }
+  if (choice === 'required' && list.length === 0) throw badRequest("Invalid value for 'tool_choice': 'required' needs tools.", 'tool_choice')
+  return { tools: list, toolChoice: choice }
 }
 
 const jsonSchemaFormat = z.looseObject({
@@ -183,29 +228,47 @@ function unsupported(b: Body): HttpError | null {
   }
   if (b.logprobs) return badRequest('Hearth does not return log probabilities.', 'logprobs')
   if (b.logit_bias && Object.keys(b.logit_bias).length > 0) return badRequest('Hearth does not support logit_bias.', 'logit_bias')
-  if (b.tools?.length) return badRequest('Hearth does not run tools or function calls.', 'tools')
-  if (b.functions?.length) return badRequest('Hearth does not run tools or function calls.', 'functions')
+  if (b.functions?.length) return badRequest("The functions parameter is OpenAI's old form: send tools instead.", 'functions')
   return null
 }
 
 // A Map, not an object: a role named like an Object.prototype member ('constructor', '__proto__')
 // must be unknown, not found on the prototype.
-const ROLES = new Map<string, ChatMessage['role']>([
+const ROLES = new Map<string, PromptMessage['role']>([
   ['system', 'system'],
   ['developer', 'system'],
   ['user', 'user'],
   ['assistant', 'assistant'],
+  ['tool', 'tool'],
 ])
 
 function toChatMessage(m: Body['messages'][number], i: number): RequestMessage {
   const role = ROLES.get(m.role)
   if (role === undefined) {
-    const why = m.role === 'tool' || m.role === 'function' ? 'Hearth does not run tools' : 'the roles are system, developer, user and assistant'
+    const why = m.role === 'function' ? "'function' is OpenAI's old form: send 'tool'" : 'the roles are system, developer, user, assistant and tool'
     throw badRequest(`Invalid value for 'messages[${i}].role': '${m.role}' (${why}).`, `messages[${i}].role`)
   }
-  if (m.tool_calls?.length) throw badRequest('Hearth does not run tools or function calls.', `messages[${i}].tool_calls`)
+  const calls = (m.tool_calls ?? []).map((c, j) => {
+    const where = `messages[${i}].tool_calls[${j}]`
+    if (role !== 'assistant') throw badRequest(`Only assistant messages carry tool_calls; '${where}' is in a ${m.role} message.`, where)
+    const parsed = toolCall.safeParse(c)
+    if (!parsed.success) throw badRequest(`Invalid value for '${where}': expected {"id", "type": "function", "function": {"name", "arguments"}}.`, where)
+    return { id: parsed.data.id, name: parsed.data.function.name, arguments: parsed.data.function.arguments }
+  })
+  if (role === 'tool') {
+    if (m.tool_call_id == null) throw badRequest(`'messages[${i}].tool_call_id' is required in a tool message.`, `messages[${i}].tool_call_id`)
+    const content = typeof m.content === 'string' ? m.content : (m.content ?? []).map((p, j) => {
+      const text = textPart.safeParse(p)
+      if (!text.success) throw badRequest(`A tool's result is text; '${`messages[${i}].content[${j}]`}' is of type '${p.type}'.`, `messages[${i}].content[${j}].type`)
+      return text.data.text
+    }).join('\n')
+    return { role, content, toolCallId: m.tool_call_id, files: [] }
+  }
+  // An assistant message that made calls may have no text.
+  if (m.content == null && calls.length > 0) return { role, content: '', toolCalls: calls, files: [] }
   if (m.content == null) throw badRequest(`'messages[${i}].content' is required.`, `messages[${i}].content`)
-  if (typeof m.content === 'string') return { role, content: m.content, files: [] }
+  const withCalls = calls.length > 0 ? { toolCalls: calls } : {}
+  if (typeof m.content === 'string') return { role, content: m.content, ...withCalls, files: [] }
   const texts: string[] = []
   const files: FilePart[] = []
   m.content.forEach((p, j) => {
@@ -218,7 +281,7 @@ function toChatMessage(m: Body['messages'][number], i: number): RequestMessage {
     if (role !== 'user') throw badRequest(`Only user messages can carry files; '${where}' is in a ${m.role} message.`, where)
     files.push(fileOf(p, where))
   })
-  return { role, content: texts.join('\n'), files }
+  return { role, content: texts.join('\n'), ...withCalls, files }
 }
 
 const DATA_URL = /^data:([^,;]*)(?:;[^,;]+)*;base64,/

@@ -52,6 +52,7 @@ export function appBackend(deps: AppBackendDeps): CompletionBackend {
               speculate: deps.settings().speculativeDecoding,
               ...(options.prediction === undefined ? {} : { prediction: options.prediction }),
               ...(options.responseFormat === undefined ? {} : { responseFormat: options.responseFormat }),
+              ...(options.tools === undefined ? {} : { tools: options.tools, toolChoice: options.toolChoice ?? 'auto' }),
             }
             return await deps.engine.generate(request, onToken)
           } finally {

@@ -1,7 +1,7 @@
 // What the app needs from the engine process's host: the seam between services and engine-host.
 
 import type { AppError } from '../../src-shared/errors.ts'
-import type { ChatMessage, LoadedModelInfo } from '../../src-shared/types.ts'
+import type { LoadedModelInfo } from '../../src-shared/types.ts'
 import type { EngineHost } from '../engine-host/engine-host.ts'
 import type { GenerateRequest, GenerateResult, LoadOptions, PrefillReport, Warmed } from '../model-format/protocol.ts'
 
@@ -9,13 +9,11 @@ export type { LoadOptions, PrefillReport }
 
 /** Without a conversationId (the API server's requests) the engine reuses the closest cached prompt. */
 export interface EngineRequest extends GenerateRequest {
-  /** A chat's messages: tool calls and results come only through the API server. */
-  messages: ChatMessage[]
   /** The last message is a reply to carry on from its text, not a finished turn. */
   continueLast: boolean
 }
 
-export type EngineResult = Pick<GenerateResult, 'text' | 'stats'>
+export type EngineResult = Pick<GenerateResult, 'text' | 'stats' | 'toolCalls'>
 
 export interface EnginePort {
   load(modelDir: string, options: LoadOptions): Promise<LoadedModelInfo>

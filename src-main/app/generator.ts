@@ -1,7 +1,7 @@
 // Where a chat's replies come from: this computer's engine or a remote provider, behind one port
 // and chosen once per generation by the model's id.
 
-import type { Conversation, RemoteModelId } from '../../src-shared/types.ts'
+import type { ChatMessage, Conversation, RemoteModelId } from '../../src-shared/types.ts'
 import { isRemoteModelId, type RemoteProviders } from '../remote/remote-providers.ts'
 import type { Measure } from './documents.ts'
 import type { EnginePort, EngineRequest, EngineResult, PrefillReport } from './engine-port.ts'
@@ -11,7 +11,8 @@ import type { ModelService } from './model-service.ts'
 export interface GeneratorRun {
   readonly conversationId: string
   readonly modelId: string
-  readonly request: EngineRequest
+  /** A chat's messages: tool calls and their results come only through the API server. */
+  readonly request: EngineRequest & { messages: ChatMessage[] }
   /** Set by stop: a generation stopped while it waits is given to no model. */
   readonly cancelled: boolean
   /** Set by the generator just before the request goes out: from then on only `cancel` can stop it. */

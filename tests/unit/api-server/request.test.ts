@@ -77,7 +77,9 @@ describe('parseCompletionRequest', () => {
 
   it('refuses what Hearth cannot do, naming where', () => {
     assert.equal(refusal({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }).param, 'messages[0].content[0].type')
-    assert.equal(refusal({ ...base, tools: [{ type: 'function' }] }).param, 'tools')
+    assert.equal(refusal({ ...base, tools: [{ type: 'function' }] }).param, 'tools[0].function')
+    assert.equal(refusal({ ...base, tools: [{ type: 'function', function: { name: 'has space' } }] }).param, 'tools[0].function.name')
+    assert.equal(refusal({ ...base, functions: [{ name: 'f' }] }).param, 'functions')
     assert.equal(refusal({ ...base, response_format: { type: 'yaml' } }).param, 'response_format.type')
     assert.equal(refusal({ ...base, response_format: { type: 'json_schema', json_schema: { name: 'a b' } } }).param, 'response_format.json_schema.name')
     assert.equal(refusal({ ...base, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: [1] } } }).param, 'response_format.json_schema.schema')
@@ -97,8 +99,31 @@ describe('parseCompletionRequest', () => {
     assert.deepEqual(parse({ ...base, response_format: { type: 'json_schema', json_schema: { name: 'thing' } } }).responseFormat, { type: 'json_object' })
   })
 
+  it("reads tools, tool_choice, an assistant's tool_calls and a tool's result", () => {
+    const tools = [{ type: 'function', function: { name: 'add', description: 'Adds.', parameters: { type: 'object' } } }]
+    const parsed = parse({
+      model: 'm',
+      tools,
+      tool_choice: { type: 'function', function: { name: 'add' } },
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'add', arguments: '{"a":1}' } }] },
+        { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: '2' }] },
+      ],
+    })
+    assert.deepEqual(parsed.tools, [{ name: 'add', description: 'Adds.', parameters: { type: 'object' } }])
+    assert.deepEqual(parsed.toolChoice, { name: 'add' })
+    assert.deepEqual(parsed.messages.slice(1).map(({ files: _files, ...m }) => m), [
+      { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'add', arguments: '{"a":1}' }] },
+      { role: 'tool', content: '2', toolCallId: 'c1' },
+    ])
+    assert.equal(parse(base).toolChoice, 'auto')
+    assert.equal(refusal({ ...base, messages: [{ role: 'user', content: 'x', tool_calls: [{ id: 'c', type: 'function', function: { name: 'a', arguments: '{}' } }] }] }).param, 'messages[0].tool_calls[0]')
+    assert.equal(refusal({ ...base, messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c' }] }] }).param, 'messages[0].tool_calls[0]')
+  })
+
   it('knows only its own roles, not names that live on every object', () => {
-    for (const role of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'tool']) {
+    for (const role of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'function']) {
       assert.equal(refusal({ model: 'm', messages: [{ role, content: 'hi' }] }).param, 'messages[0].role', role)
     }
   })

@@ -130,7 +130,7 @@ describe('API server errors', () => {
     const temperature = await postJson(port, { ...HELLO, temperature: 'hot' })
     assert.equal(temperature.status, 400)
     assert.equal(errorOf(temperature).param, 'temperature')
-    const role = await postJson(port, { model: 'tiny', messages: [{ role: 'tool', content: 'x' }] })
+    const role = await postJson(port, { model: 'tiny', messages: [{ role: 'function', content: 'x' }] })
     assert.equal(errorOf(role).param, 'messages[0].role')
     const missing = await postJson(port, { model: 'tiny' })
     assert.equal(errorOf(missing).param, 'messages')

@@ -9,6 +9,7 @@ import { hostBackend } from './host-backend.ts'
 import { startApiServer, type RunningApiServer } from '../../../src-main/api-server/server.ts'
 import { EngineHost } from '../../../src-main/engine-host/engine-host.ts'
 import { GREEDY, tempModels } from '../engine/fixtures.ts'
+import { argumentsFit, TOOLS, withToolsTemplate } from '../engine/fixtures-tools.ts'
 
 let models: Awaited<ReturnType<typeof tempModels>>
 let host: EngineHost
@@ -22,8 +23,10 @@ const USER = { role: 'user' as const, content: 'Write a haiku about the sea.' }
 before(async () => {
   models = await tempModels('api')
   const tiny = await models.build('tiny')
+  // The same weights with a chat template that renders tools.
+  const tooly = await withToolsTemplate(await models.build('tooly'))
   host = new EngineHost()
-  const inner = hostBackend({ host, models: { tiny }, load: { providers: ['cpu'], threads: 1 }, defaults: GREEDY })
+  const inner = hostBackend({ host, models: { tiny, tooly }, load: { providers: ['cpu'], threads: 1 }, defaults: GREEDY })
   const backend: CompletionBackend = {
     ...inner,
     generate: async (...args) => {
@@ -44,7 +47,7 @@ after(async () => {
 describe('API server with the openai client', () => {
   it('lists the model', async () => {
     const list = await client.models.list()
-    assert.deepEqual(list.data.map((m) => [m.id, m.object, m.owned_by]), [['tiny', 'model', 'hearth']])
+    assert.deepEqual(list.data.map((m) => [m.id, m.object, m.owned_by]), [['tiny', 'model', 'hearth'], ['tooly', 'model', 'hearth']])
   })
 
   it('streams exactly the text and usage a non-streamed completion returns', async () => {
@@ -131,6 +134,58 @@ describe('API server with the openai client', () => {
         (err: InstanceType<typeof OpenAI.APIError>) => err.status === 400 && (param === '' || err.param === param),
       )
     }
+  })
+
+  const apiTools: OpenAI.ChatCompletionTool[] = TOOLS.map((t) => ({ type: 'function', function: { name: t.name, description: t.description ?? '', parameters: t.parameters ?? {} } }))
+  const callsOf = (calls: readonly { function?: { name?: string; arguments?: string } }[] | undefined): [string, string][] =>
+    (calls ?? []).map((c) => [c.function?.name ?? '', c.function?.arguments ?? ''])
+
+  it("returns the call a tool_choice 'required' forces, streamed as tool_calls deltas or not, with finish_reason tool_calls", async () => {
+    const asked = { model: 'tooly', messages: [USER], temperature: 0, max_tokens: 400, tools: apiTools, tool_choice: 'required' as const }
+    const whole = await client.chat.completions.create(asked)
+    const choice = whole.choices[0]!
+    assert.equal(choice.finish_reason, 'tool_calls')
+    assert.equal(choice.message.content, null)
+    const [call] = callsOf(choice.message.tool_calls as OpenAI.ChatCompletionMessageFunctionToolCall[])
+    assert.ok(call && argumentsFit(call[0], call[1]), JSON.stringify(choice.message))
+    assert.match(choice.message.tool_calls![0]!.id, /^call_/)
+
+    const stream = await client.chat.completions.create({ ...asked, stream: true })
+    const deltas: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall[] = []
+    let finish: string | null = null
+    for await (const chunk of stream) {
+      deltas.push(...(chunk.choices[0]?.delta.tool_calls ?? []))
+      finish = chunk.choices[0]?.finish_reason ?? finish
+    }
+    assert.equal(finish, 'tool_calls')
+    assert.deepEqual(callsOf(deltas), [call])
+    assert.deepEqual(deltas.map((d) => d.index), [0])
+
+    const named = await client.chat.completions.create({ ...asked, tool_choice: { type: 'function', function: { name: 'add' } } })
+    const [add] = callsOf(named.choices[0]?.message.tool_calls as OpenAI.ChatCompletionMessageFunctionToolCall[])
+    assert.equal(add?.[0], 'add')
+    assert.ok(argumentsFit('add', add![1]))
+  })
+
+  it("takes a history with the assistant's calls and the tools' results, and refuses tools a model cannot be offered", async () => {
+    const history: OpenAI.ChatCompletionMessageParam[] = [
+      USER,
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo","unit":"C"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: '{"temperature": 4}' },
+    ]
+    const reply = await client.chat.completions.create({ model: 'tooly', messages: history, temperature: 0, tools: apiTools, tool_choice: 'none' })
+    assert.equal(reply.choices[0]?.finish_reason, 'length')
+    assert.equal(typeof reply.choices[0]?.message.content, 'string')
+    const refused = async (body: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming>, param: string | null): Promise<void> => {
+      await assert.rejects(
+        client.chat.completions.create({ model: 'tooly', messages: [USER], ...body } as OpenAI.ChatCompletionCreateParamsNonStreaming),
+        (err: InstanceType<typeof OpenAI.APIError>) => err.status === 400 && err.param === param,
+      )
+    }
+    await refused({ tools: apiTools, tool_choice: { type: 'function', function: { name: 'missing' } } }, 'tool_choice.function.name')
+    await refused({ tool_choice: 'required' }, 'tool_choice')
+    await refused({ model: 'tiny', tools: apiTools }, null)
+    await refused({ messages: [{ role: 'tool', content: 'x' } as OpenAI.ChatCompletionMessageParam] }, 'messages[0].tool_call_id')
   })
 
   it('stops at a stop string and leaves it out', async () => {
