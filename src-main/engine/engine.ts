@@ -195,8 +195,13 @@ export class Engine {
     const prompt = fit.tokens
     const limit = Math.min(params.maxTokens, context - prompt.length)
     // Set up before the cache is taken: a schema that cannot be compiled fails the request at once.
+    // A forced call is kept to its tool's schema; under 'auto', Hermes-format calls are kept to
+    // theirs once the model opens one; otherwise the response_format, if any.
     const format = calling?.forced ? { type: 'json_schema' as const, schema: calling.forced.schema } : req.responseFormat
-    const constraint = (await this.grammars?.constraint(format)) ?? null
+    const constraint =
+      calling && !calling.forced && calling.format === 'hermes'
+        ? ((await this.grammars?.toolCalls(calling.tools)) ?? null)
+        : ((await this.grammars?.constraint(format)) ?? null)
     let acquired
     try {
       acquired = await pool.acquire(req.conversationId, prompt, limit)

@@ -4,7 +4,7 @@
 // format, so a schema used again costs nothing to set up.
 
 import { AppError } from '../../../src-shared/errors.ts'
-import type { ResponseFormat } from '../../../src-shared/types.ts'
+import type { ResponseFormat, ToolDefinition } from '../../../src-shared/types.ts'
 import type { ChatTokenizer } from '../tokenizer.ts'
 import { xgrammar } from './xgrammar.ts'
 import type * as XGrammar from '@mlc-ai/web-xgrammar'
@@ -40,7 +40,30 @@ export class Grammars {
   /** A fresh constraint for `format`; null for plain text. BAD_REQUEST for a schema XGrammar cannot compile. */
   async constraint(format: ResponseFormat | undefined): Promise<Constraint | null> {
     if (format === undefined || format.type === 'text') return null
-    const compiled = await this.#compile(format)
+    return this.#matcher(format.type === 'json_object' ? 'json' : `schema:${JSON.stringify(format.schema)}`, async (compiler) => {
+      if (format.type === 'json_object') return compiler.compileBuiltinJSONGrammar()
+      return compiler.compileJSONSchema(JSON.stringify(format.schema), true, undefined, undefined, true, MAX_WHITESPACE)
+    })
+  }
+
+  /**
+   * Free text in which every `<tool_call>` the model opens must go on as a call of one of `tools`
+   * with arguments that match its parameters, and close (Hermes' format, tool_choice auto).
+   */
+  async toolCalls(tools: readonly ToolDefinition[]): Promise<Constraint> {
+    const tags = tools.map((t) => ({
+      type: 'tag' as const,
+      begin: `<tool_call>\n{"name": ${JSON.stringify(t.name)}, "arguments": `,
+      content: { type: 'json_schema' as const, json_schema: t.parameters ?? { type: 'object' } },
+      end: '}\n</tool_call>',
+    }))
+    return this.#matcher(`tools:${JSON.stringify(tools)}`, (compiler) =>
+      compiler.compileStructuralTag({ type: 'structural_tag', format: { type: 'triggered_tags', triggers: ['<tool_call>'], tags } }),
+    )
+  }
+
+  async #matcher(key: string, compile: (compiler: XGrammar.GrammarCompiler) => Promise<XGrammar.CompiledGrammar>): Promise<Constraint> {
+    const compiled = await this.#compile(key, compile)
     const matcher = await xgrammar().GrammarMatcher.createGrammarMatcher(compiled, [...this.#tokenizer.eosIds])
     return new MatcherConstraint(matcher, this.#vocab)
   }
@@ -52,11 +75,10 @@ export class Grammars {
     this.#compiler = null
   }
 
-  #compile(format: Exclude<ResponseFormat, { type: 'text' }>): Promise<XGrammar.CompiledGrammar> {
-    const key = format.type === 'json_object' ? 'json' : `schema:${JSON.stringify(format.schema)}`
+  #compile(key: string, compile: (compiler: XGrammar.GrammarCompiler) => Promise<XGrammar.CompiledGrammar>): Promise<XGrammar.CompiledGrammar> {
     let compiled = this.#compiled.get(key)
     if (compiled === undefined) {
-      compiled = this.#compileNew(format).catch((err: unknown) => {
+      compiled = this.#compileNew(compile).catch((err: unknown) => {
         this.#compiled.delete(key)
         throw err
       })
@@ -72,11 +94,10 @@ export class Grammars {
     return compiled
   }
 
-  async #compileNew(format: Exclude<ResponseFormat, { type: 'text' }>): Promise<XGrammar.CompiledGrammar> {
+  async #compileNew(compile: (compiler: XGrammar.GrammarCompiler) => Promise<XGrammar.CompiledGrammar>): Promise<XGrammar.CompiledGrammar> {
     const compiler = await (this.#compiler ??= this.#newCompiler())
-    if (format.type === 'json_object') return compiler.compileBuiltinJSONGrammar()
     try {
-      return await compiler.compileJSONSchema(JSON.stringify(format.schema), true, undefined, undefined, true, MAX_WHITESPACE)
+      return await compile(compiler)
     } catch (err) {
       throw new AppError('BAD_REQUEST', `The JSON Schema cannot be used to constrain the reply: ${err instanceof Error ? err.message : String(err)}`)
     }

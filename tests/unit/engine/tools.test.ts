@@ -4,6 +4,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Engine } from '../../../src-main/engine/engine.ts'
+import { Grammars } from '../../../src-main/engine/grammar/constraint.ts'
 import { loadTokenizer } from '../../../src-main/engine/tokenizer.ts'
 import { parseToolCalls, toolFormatOf, ToolTextFilter } from '../../../src-main/engine/tools.ts'
 import type { GenerateRequest, GenerateResult } from '../../../src-main/model-format/protocol.ts'
@@ -96,6 +97,36 @@ describe('tool calling on a random-weight model', () => {
     assert.ok(auto.stats.promptTokens > none.stats.promptTokens + 50, `${auto.stats.promptTokens} with the tools, ${none.stats.promptTokens} without`)
     assert.equal(none.toolCalls, undefined)
     await assert.rejects(ask({ toolChoice: { name: 'missing' } }), { code: 'BAD_REQUEST' })
+  })
+
+  it("under tool_choice auto, keeps a call the model opens to one of the tools' schemas, and leaves other text free", async () => {
+    const tokenizer = await loadTokenizer(dir)
+    const grammars = new Grammars(tokenizer, tokenizer.vocabSize)
+    let seed = 11
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    for (let round = 0; round < 4; round++) {
+      const constraint = await grammars.toolCalls(TOOLS)
+      // Free text first: anything goes, the words chosen here included.
+      let text = ''
+      for (const id of tokenizer.encode(`Let me look ${round}. <tool_call>`)) {
+        constraint.accept(id)
+        text += tokenizer.decode([id])
+      }
+      // Then random logits, masked: whatever they favour, the call must come out whole and valid.
+      for (let step = 0; step < 300 && !text.includes('</tool_call>'); step++) {
+        const logits = Float32Array.from({ length: tokenizer.vocabSize }, random)
+        await constraint.mask(logits)
+        const id = logits.indexOf(Math.max(...logits))
+        constraint.accept(id)
+        text += tokenizer.decode([id], { skipSpecialTokens: false })
+      }
+      constraint.dispose()
+      const { content, calls } = parseToolCalls(text, 'hermes', TOOLS)
+      assert.equal(content, `Let me look ${round}. `)
+      assert.equal(calls.length, 1, text)
+      assert.ok(argumentsFit(calls[0]!.name, calls[0]!.arguments), text)
+    }
+    grammars.dispose()
   })
 
   it("renders a call and its result in the history the template's way", async () => {
