@@ -3,6 +3,8 @@
 
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
 import { Engine } from '../../../src-main/engine/engine.ts'
 import { Grammars } from '../../../src-main/engine/grammar/constraint.ts'
 import { loadTokenizer } from '../../../src-main/engine/tokenizer.ts'
@@ -142,6 +144,28 @@ describe('tool calling on a random-weight model', () => {
     assert.match(text, /<tool_call>\n\{"name": "get_weather", "arguments": \{"city": ?"Oslo", ?"unit": ?"C"\}\}\n<\/tool_call>/)
     assert.match(text, /<tool_response>\n\{"temperature": 4\}\n<\/tool_response>/)
     assert.match(text, /"name": ?"add"/)
+  })
+
+  it('forces a call in the Llama 3 format too: the reply is the JSON call, its parameters the arguments', async () => {
+    const llamaDir = await models.build('llama-style')
+    await writeFile(
+      path.join(llamaDir, 'chat_template.jinja'),
+      '{%- if tools %}<|im_start|>system\nRespond with a JSON for a function call: {"name": function name, "parameters": dictionary of argument name and its value}.\n' +
+        '{% for t in tools %}{{ t | tojson }}\n{% endfor %}<|im_end|>\n{% endif %}' +
+        "{% for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}",
+    )
+    const llama = new Engine()
+    await llama.load(llamaDir, { providers: ['cpu'], threads: 1 })
+    try {
+      for (const toolChoice of ['required', { name: 'get_weather' }] as const) {
+        const result = await llama.generate({ messages: ASK, params: { ...GREEDY, maxTokens: 400 }, tools: TOOLS, toolChoice }, () => {}, () => false)
+        assert.equal(result.toolCalls?.length, 1, result.text)
+        assert.ok(argumentsFit(result.toolCalls![0]!.name, result.toolCalls![0]!.arguments), result.toolCalls![0]!.arguments)
+        if (typeof toolChoice === 'object') assert.equal(result.toolCalls![0]!.name, 'get_weather')
+      }
+    } finally {
+      await llama.unload()
+    }
   })
 
   it("refuses tools for a model whose template renders none", async () => {
