@@ -9,6 +9,7 @@ import { EngineHost } from '../engine-host/engine-host.ts'
 import type { DiscoverOptions } from '../models/gguf/discover.ts'
 import type { ConversionSpawner } from '../models/gguf/run-conversion.ts'
 import { createModelLibrary } from '../models/library.ts'
+import { watchModelsFolder } from '../models/watch-folder.ts'
 import { RemoteProviders } from '../remote/remote-providers.ts'
 import { plainBox, type SecretBox } from '../remote/secret-box.ts'
 import { openStore } from '../store/store.ts'
@@ -97,6 +98,8 @@ export async function createApp(config: AppConfig): Promise<App> {
     library.on('download', (progress) => events.emit('downloadProgress', progress)),
     library.on('changed', () => events.emit('modelsChanged', {})),
   ]
+  // Model folders copied in or removed by hand show without a reload.
+  const folderWatch = await watchModelsFolder(library.modelsDir, () => events.emit('modelsChanged', {}))
   const core = createApi({
     info: {
       name: 'Hearth',
@@ -165,6 +168,7 @@ export async function createApp(config: AppConfig): Promise<App> {
       clearTimeout(grace)
       models.dispose()
       for (const off of unsubscribe) off()
+      folderWatch.close()
       await engine.close()
       await chat.stopAll()
       await snapshots.purgeAll()
