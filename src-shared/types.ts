@@ -747,6 +747,8 @@ export interface ApiServerStatus {
   error: string | null
   /** Listening on every interface, for other devices; requires the API key. */
   network: boolean
+  /** While listening on the network: its base URL at each of this machine's network addresses, for other devices. */
+  networkUrls: string[]
   /** What clients send as 'Authorization: Bearer <key>'; shown so the user can paste it into other tools. */
   apiKey: string | null
   /** Browser origins (scheme://host[:port]) whose pages may call the server. */

@@ -3,6 +3,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { chmod, readFile, rename, writeFile } from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
 import { AppError } from '../../src-shared/errors.ts'
@@ -55,6 +56,7 @@ export class ApiServerControl {
       url: this.#server?.url ?? null,
       error: this.#error,
       network: options.network,
+      networkUrls: this.#server && options.network ? networkUrls(this.#server.port) : [],
       apiKey: options.apiKey,
       allowedOrigins: [...options.allowedOrigins],
     }
@@ -149,4 +151,18 @@ export class ApiServerControl {
 function fileError(err: NodeJS.ErrnoException, verb: 'read' | 'write', file: string): AppError {
   if (err.code === 'ENOSPC') return new AppError('DISK_FULL', `The disk is full: Hearth could not write ${file}.`)
   return new AppError('INTERNAL', `Hearth could not ${verb} ${file} (${err.code ?? err.message}).`)
+}
+
+/**
+ * The server's base URL at each address other devices can reach this machine by: IPv4 and global
+ * IPv6 on every interface up, loopback and link-local left out (a link-local address needs a zone).
+ */
+export function networkUrls(port: number, interfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = os.networkInterfaces()): string[] {
+  const urls: string[] = []
+  for (const address of Object.values(interfaces).flat()) {
+    if (address === undefined || address.internal) continue
+    if (address.family === 'IPv4') urls.push(`http://${address.address}:${port}/v1`)
+    else if (!address.address.toLowerCase().startsWith('fe80:')) urls.push(`http://[${address.address}]:${port}/v1`)
+  }
+  return urls
 }

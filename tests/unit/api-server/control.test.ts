@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { AppError } from '../../../src-shared/errors.ts'
 import { DEFAULT_SETTINGS, type Settings } from '../../../src-shared/types.ts'
-import { ApiServerControl } from '../../../src-main/api-server/control.ts'
+import { ApiServerControl, networkUrls } from '../../../src-main/api-server/control.ts'
 import { request, ScriptedBackend } from './helpers.ts'
 
 let dataDir: string
@@ -31,7 +31,7 @@ const portOf = (url: string | null): number => Number(new URL(url ?? 'http://x:1
 
 describe('ApiServerControl', () => {
   it('is off by default and listens on loopback once enabled', async () => {
-    assert.deepEqual(await control.apply(), { enabled: false, url: null, error: null, network: false, apiKey: null, allowedOrigins: [] })
+    assert.deepEqual(await control.apply(), { enabled: false, url: null, error: null, network: false, networkUrls: [], apiKey: null, allowedOrigins: [] })
     settings = { ...settings, apiServerEnabled: true }
     const on = await control.apply()
     assert.match(on.url ?? '', /^http:\/\/127\.0\.0\.1:\d+\/v1$/)
@@ -61,12 +61,25 @@ describe('ApiServerControl', () => {
     assert.equal(open.network, true)
     assert.match(open.apiKey ?? '', /^hearth-/)
     const port = portOf(open.url)
+    // Where other devices reach it: this machine's addresses, each at the port it listens on.
+    assert.deepEqual(open.networkUrls, networkUrls(port))
     assert.equal((await request(port, 'GET', '/v1/models')).status, 401)
     assert.equal((await request(port, 'GET', '/v1/models', { headers: { authorization: `Bearer ${open.apiKey}` } })).status, 200)
     await assert.rejects(control.configure({ apiKey: null }), /needs an API key/)
     const file = path.join(dataDir, 'api-server.json')
     assert.equal((await stat(file)).mode & 0o777, 0o600)
     assert.equal(JSON.parse(await readFile(file, 'utf8')).apiKey, open.apiKey)
+  })
+
+  it('names the addresses other devices use: IPv4 and global IPv6, not loopback or link-local', () => {
+    const at = (address: string, family: 'IPv4' | 'IPv6', internal = false): os.NetworkInterfaceInfo =>
+      ({ address, family, internal, netmask: '', mac: '', cidr: null, ...(family === 'IPv6' ? { scopeid: 0 } : {}) }) as os.NetworkInterfaceInfo
+    const interfaces = {
+      lo: [at('127.0.0.1', 'IPv4', true), at('::1', 'IPv6', true)],
+      eth0: [at('192.168.1.20', 'IPv4'), at('fe80::1', 'IPv6'), at('2001:db8::5', 'IPv6')],
+      wlan0: [at('10.0.0.7', 'IPv4')],
+    }
+    assert.deepEqual(networkUrls(8080, interfaces), ['http://192.168.1.20:8080/v1', 'http://[2001:db8::5]:8080/v1', 'http://10.0.0.7:8080/v1'])
   })
 
   it('lets allowed origins call it after configure', async () => {
