@@ -11,6 +11,8 @@ type Pending = { resolve: (result: CallResult) => void; uploads: number[] }
  * frame comes near the server's limit (src-main/serve/uploads.ts has the protocol).
  */
 const INLINE_MAX_CHARS = 256 * 1024
+/** Tries to reconnect before the page says the link is lost (250 + 500 + 1000 ms of waiting). */
+const TRIES_BEFORE_LOST = 3
 /** The server's UPLOAD_CHUNK_BYTES. */
 const CHUNK_BYTES = 1024 * 1024
 /** The next chunk waits while this much is still unsent, so an upload is not buffered whole twice. */
@@ -44,6 +46,14 @@ export function connectWebSocketBridge(location: Location): Bridge {
   let nextUpload = 1
   let socket: WebSocket
   let retryMs = 250
+  /** Closes in a row without an open between; 0 while connected. */
+  let failures = 0
+  let state: Events['connection']['state'] = 'connected'
+  const report = (next: Events['connection']['state']): void => {
+    if (next === state) return
+    state = next
+    for (const listener of listeners.get('connection') ?? []) listener({ state })
+  }
 
   function settle(id: number, result: CallResult): void {
     const call = pending.get(id)
@@ -57,6 +67,8 @@ export function connectWebSocketBridge(location: Location): Bridge {
     socket = new WebSocket(wsUrl)
     socket.addEventListener('open', () => {
       retryMs = 250
+      failures = 0
+      report('connected')
       for (const frame of queue.splice(0)) socket.send(frame)
       for (const resume of waiting.splice(0)) resume(socket)
     })
@@ -84,6 +96,9 @@ export function connectWebSocketBridge(location: Location): Bridge {
       for (const id of [...pending.keys()]) {
         settle(id, { ok: false, error: { code: 'INTERNAL', message: 'Lost the connection to Hearth. If you opened this page by hand, use the URL that npm run serve printed: it carries the access token.' } })
       }
+      // A page opened with a stale token never connects at all: that is lost too, after the tries.
+      failures++
+      report(failures >= TRIES_BEFORE_LOST ? 'lost' : 'reconnecting')
       setTimeout(open, retryMs)
       retryMs = Math.min(retryMs * 2, 5000)
     })
