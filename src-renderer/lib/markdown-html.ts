@@ -1,6 +1,7 @@
-// Markdown to unsanitised HTML: marked for markdown, highlight.js for code. No DOM here: node tests run it.
-// Raw HTML in model output is shown as text, never parsed; images become links (no remote content).
-// markdown.ts sanitises every result before it reaches the page.
+// Markdown to unsanitised HTML: marked for markdown, highlight.js for code, KaTeX for $math$ (as
+// MathML, which the browser lays out itself: no inline styles, no fonts). No DOM here: node tests
+// run it. Raw HTML in model output is shown as text, never parsed; images become links (no remote
+// content). markdown.ts sanitises every result before it reaches the page.
 
 import hljs from 'highlight.js/lib/core'
 import bash from 'highlight.js/lib/languages/bash'
@@ -19,6 +20,7 @@ import typescript from 'highlight.js/lib/languages/typescript'
 import xml from 'highlight.js/lib/languages/xml'
 import yaml from 'highlight.js/lib/languages/yaml'
 import { Marked, type Tokens } from 'marked'
+import markedKatex from 'marked-katex-extension'
 import { boundedLex, escapeHtml } from './markdown-limits.ts'
 
 const languages = { bash, c, cpp, css, diff, go, java, javascript, json, python, rust, sql, typescript, xml, yaml }
@@ -30,6 +32,9 @@ hljs.registerAliases(['py'], { languageName: 'python' })
 hljs.registerAliases(['html', 'svg'], { languageName: 'xml' })
 hljs.registerAliases(['yml'], { languageName: 'yaml' })
 hljs.registerAliases(['rs'], { languageName: 'rust' })
+
+/** The inline colour KaTeX gives a formula it could not parse. */
+const KATEX_ERROR_STYLE = / style="color:#[0-9a-f]{6}"/gi
 
 /** Code longer than this is shown plain: highlight.js takes up to ~2 µs a character on hostile code, once per block. */
 export const MAX_HIGHLIGHT = 20_000
@@ -75,5 +80,24 @@ export const marked = new Marked({
     code(token: Tokens.Code): string {
       return codeBlock(token, true)
     },
+    // A task list's box, shown not operable: a form control has no place in a reply.
+    checkbox({ checked }: Tokens.Checkbox): string {
+      return `<span class="task-box" role="checkbox" aria-checked="${checked}" aria-disabled="true" aria-label="${checked ? 'done' : 'not done'}"></span> `
+    },
   },
+})
+// A formula KaTeX cannot parse is shown as its source (class katex-error), never thrown; KaTeX
+// colours it with an inline style, which the page's CSP refuses, so the style is taken off here.
+const katex = markedKatex({ throwOnError: false, output: 'mathml' })
+marked.use({
+  extensions: (katex.extensions ?? []).map((extension) => {
+    const render = 'renderer' in extension ? extension.renderer : undefined
+    if (!render) return extension
+    return {
+      ...extension,
+      renderer(this: ThisParameterType<typeof render>, ...args: Parameters<typeof render>) {
+        return String(render.apply(this, args)).replace(KATEX_ERROR_STYLE, '')
+      },
+    }
+  }),
 })

@@ -14,11 +14,21 @@ DOMPurify.addHook('afterSanitizeAttributes', (node) => {
 })
 
 const PURIFY = {
-  FORBID_TAGS: ['img', 'style', 'script', 'iframe', 'object', 'embed', 'form', 'input', 'svg', 'math', 'video', 'audio', 'source'],
+  // MathML stays (KaTeX's formulas); DOMPurify checks it as it checks HTML.
+  FORBID_TAGS: ['img', 'style', 'script', 'iframe', 'object', 'embed', 'form', 'input', 'svg', 'video', 'audio', 'source', 'annotation-xml'],
   // Inline styles would break the CSP (style-src 'self'); ids could clobber the app's DOM.
   FORBID_ATTR: ['style', 'id', 'name', 'srcset'],
   ALLOWED_URI_REGEXP: /^(?:https?:|mailto:)/i,
-  ADD_ATTR: ['target'],
+  ADD_ATTR: ['target', 'display'],
+  // DOMPurify holds the value of every attribute not named here to ALLOWED_URI_REGEXP, which only
+  // a link passes: a table column's alignment and MathML's layout attributes are words, not URLs.
+  ADD_URI_SAFE_ATTR: [
+    'align', 'display', 'encoding', 'mathvariant', 'stretchy', 'fence', 'separator', 'lspace', 'rspace', 'accent', 'accentunder',
+    'columnalign', 'columnspacing', 'columnlines', 'rowspacing', 'rowlines', 'linethickness', 'scriptlevel', 'displaystyle',
+    'width', 'height', 'depth', 'minsize', 'maxsize', 'movablelimits', 'largeop', 'symmetric', 'notation', 'voffset',
+  ],
+  // KaTeX's MathML: <semantics> shows its first child; <annotation> keeps the TeX, as text, unshown.
+  ADD_TAGS: ['semantics', 'annotation'],
 }
 
 const sanitize = (html: string): string => DOMPurify.sanitize(html, PURIFY)

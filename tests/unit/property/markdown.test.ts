@@ -10,12 +10,19 @@ import { BlockStream } from '../../../src-renderer/lib/markdown-blocks.ts'
 import { marked } from '../../../src-renderer/lib/markdown-html.ts'
 import { runs } from './settings.ts'
 
-/** What marked and the code-block renderer write: tables, task-list checkboxes, hljs spans, the copy button. */
+/** KaTeX's MathML: what a $formula$ becomes. */
+const MATHML = ['math', 'semantics', 'annotation', 'mrow', 'mi', 'mn', 'mo', 'ms', 'mtext', 'mspace', 'msup', 'msub', 'msubsup', 'mfrac', 'msqrt', 'mroot']
+  .concat(['munder', 'mover', 'munderover', 'mtable', 'mtr', 'mtd', 'mstyle', 'mpadded', 'mphantom', 'menclose', 'merror'])
+const MATHML_ATTRIBUTES = ['xmlns', 'display', 'encoding', 'mathvariant', 'stretchy', 'fence', 'separator', 'lspace', 'rspace', 'accent', 'accentunder']
+  .concat(['columnalign', 'columnspacing', 'columnlines', 'rowspacing', 'rowlines', 'linethickness', 'scriptlevel', 'displaystyle', 'width', 'height'])
+  .concat(['depth', 'minsize', 'maxsize', 'movablelimits', 'largeop', 'symmetric', 'notation', 'voffset'])
+
+/** What marked and the code-block renderer write: tables, task boxes, hljs spans, the copy button, formulas; never a form control. */
 const ELEMENTS = new Set(
   ['p', 'br', 'hr', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'em', 'strong', 'del', 'code', 'pre', 'blockquote', 'ul', 'ol', 'li', 'a']
-    .concat(['table', 'thead', 'tbody', 'tr', 'th', 'td', 'input', 'span', 'div', 'button']),
+    .concat(['table', 'thead', 'tbody', 'tr', 'th', 'td', 'span', 'div', 'button'], MATHML),
 )
-const ATTRIBUTES = new Set(['href', 'title', 'class', 'start', 'align', 'type', 'checked', 'disabled', 'aria-label'])
+const ATTRIBUTES = new Set(['href', 'title', 'class', 'start', 'align', 'type', 'aria-label', 'role', 'aria-checked', 'aria-disabled', ...MATHML_ATTRIBUTES])
 const TAG = /<(\/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z-]+(?:="[^"<>]*")?)*)\s*\/?>/y
 const ATTRIBUTE = /([a-zA-Z-]+)(?:="[^"<>]*")?/g
 
@@ -36,6 +43,7 @@ const fragment = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom('[', ']', '(', ')', '![', '](', '[a]', '[a]: /u "t"\n', '[b]: https://b.example\n', 'http://x.example/', 'www.example.com', 'x@y.example', '<https://a.example>') },
   { weight: 3, arbitrary: fc.constantFrom('<script>alert(1)</script>', '<pre>', '<kbd>x</kbd>', '<img/src=x onerror=alert(1)>', '<a/href="javascript:alert(1)">x</a>', '<img src=x onerror=alert(1)>', '<a href="javascript:alert(1)">x</a>', '<div>', '</div>', '<!--', '-->', '<style>', 'javascript:alert(1)', '<svg onload=alert(1)>', '<input>', '<button id=x>') },
   { weight: 3, arbitrary: fc.constantFrom('|', ' | ', '---', '|:-:|', '- [ ] ', '- [x] ', '"', "'", '&', '&amp;', '&#60;', '\\', '\\<', '=') },
+  { weight: 2, arbitrary: fc.constantFrom('$', '$$', '$x^2$', '$$\\sum_{k=1}^n k$$', '\\frac{', '$\\begin{matrix}a&b\\end{matrix}$', '$5 and $10', '$<script>$') },
   { weight: 5, arbitrary: fc.constantFrom('\n', '\n\n', '  \n', '    ', '\t', ' ', '\r\n') },
   { weight: 4, arbitrary: fc.string({ maxLength: 6 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 4 }) },
