@@ -47,6 +47,12 @@ class ConversationsState {
   async update(id: string, patch: ConversationPatch): Promise<Conversation> {
     const conversation = await api.updateConversation(id, patch)
     this.#apply(id, conversation)
+    // Archiving takes a chat out of the list: it can be put back at once, as a deleted one can.
+    if (patch.archived !== undefined) {
+      ui.toast(`${patch.archived ? 'Archived' : 'Unarchived'} “${conversation.title}”`, {
+        action: { label: 'Undo', run: () => void this.update(id, { archived: !patch.archived }).catch((err: unknown) => ui.error(err)) },
+      })
+    }
     return conversation
   }
 

@@ -14,9 +14,10 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US')
 }
 
-/** A model's size: 135M, 260K. */
+/** A model's size: 135M, 1.5B, 260K, 4.2K, 512 (one decimal below ten of a unit, none above). */
 export function formatParameters(n: number): string {
-  return n < 1e6 ? `${Math.round(n / 1e3)}K` : `${(n / 1e6).toFixed(0)}M`
+  const [value, unit] = n >= 1e9 ? [n / 1e9, 'B'] : n >= 1e6 ? [n / 1e6, 'M'] : n >= 1e3 ? [n / 1e3, 'K'] : [n, '']
+  return `${unit === '' || value >= 9.95 ? Math.round(value) : value.toFixed(1).replace(/\.0$/, '')}${unit}`
 }
 
 export function formatBytes(bytes: number): string {

@@ -34,7 +34,8 @@ class HistoryImportState {
     try {
       const result = await api.importConversations(await file.text(), file.name.slice(0, MAX_FILE_NAME) || 'the file')
       const skipped = result.skippedMessages ? `, ${result.skippedMessages} skipped` : ''
-      ui.toast(`Imported ${result.conversationIds.length} conversations (${result.messages} messages${skipped}).`)
+      const n = result.conversationIds.length
+      ui.toast(`Imported ${n} conversation${n === 1 ? '' : 's'} (${result.messages} message${result.messages === 1 ? '' : 's'}${skipped}).`)
       await conversations.refresh()
     } catch (err) {
       ui.error(err)

@@ -21,6 +21,7 @@ const REPLY = [
 
 test('renders formulas, task boxes and aligned table columns, safely', async ({ app }) => {
   await importConversations(app, hearthExport([{ title: 'Maths', messages: [{ role: 'user', content: 'Show me' }, { role: 'assistant', content: REPLY }] }]))
+  await expect(app.getByTestId('toast').filter({ hasText: 'Imported 1 conversation (2 messages).' })).toBeVisible()
   await openConversation(app, 'Maths')
   const reply = app.locator('[data-role="assistant"]')
   // Two formulas, one inline and one displayed, as MathML the browser lays out.

@@ -39,6 +39,13 @@ test('renames, pins and archives a conversation, and all of it survives a reload
   await sidebarItem(app, 'Vegetable garden').hover()
   await sidebarItem(app, 'Vegetable garden').getByRole('button', { name: 'Archive Vegetable garden' }).click()
   await expect(sidebarItem(app, 'Vegetable garden')).toHaveCount(0)
+  // Archiving can be undone at once, as deleting can.
+  const toast = app.getByTestId('toast').filter({ hasText: 'Archived “Vegetable garden”' })
+  await toast.getByRole('button', { name: 'Undo' }).click()
+  await expect(sidebarItem(app, 'Vegetable garden')).toBeVisible()
+  await sidebarItem(app, 'Vegetable garden').hover()
+  await sidebarItem(app, 'Vegetable garden').getByRole('button', { name: 'Archive Vegetable garden' }).click()
+  await expect(sidebarItem(app, 'Vegetable garden')).toHaveCount(0)
   await app.getByRole('button', { name: 'Archived' }).click()
   await expect(app.getByRole('heading', { name: 'Archived' })).toBeVisible()
   const archived = sidebarItem(app, 'Vegetable garden')
@@ -57,6 +64,7 @@ test('deletes with an undo that brings the conversation back, and without it for
       { title: 'Drop me', messages: [{ role: 'user', content: 'Bye' }] },
     ]),
   )
+  await expect(app.getByTestId('toast').filter({ hasText: 'Imported 2 conversations (2 messages).' })).toBeVisible()
   await openConversation(app, 'Keep me')
   await sidebarItem(app, 'Keep me').hover()
   await sidebarItem(app, 'Keep me').getByRole('button', { name: 'Delete Keep me' }).click()
