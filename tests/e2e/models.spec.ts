@@ -42,7 +42,18 @@ test('shows the provider in use in the chat header, why the others were not used
   await expect(details.getByTestId('fusions')).toHaveText('Fused into single kernels: rotary embedding ×4, residual add + RMSNorm ×4')
   // Every provider tried before the CPU is listed with its reason; on a GPU-less machine that is a loud fallback.
   const failed = await details.locator('li.bad').count()
-  if (failed > 0) await expect(app.getByTestId('cpu-fallback')).toContainText('was not used:')
+  if (failed > 0) {
+    // Said once, in a line; after "Got it" the chip carries it, also after a reload.
+    const notice = app.getByTestId('cpu-fallback')
+    await expect(notice).toContainText('Running on the CPU')
+    await expect(details.locator('li.bad').first()).toContainText('not used —')
+    await notice.getByRole('button', { name: 'Got it' }).click()
+    await expect(notice).toHaveCount(0)
+    await app.reload()
+    // The chat reopens with the model still loaded: the chip is back, the notice is not.
+    await expect(app.getByTestId('engine-status').getByRole('button', { name: /CPU · fp32/ })).toBeVisible()
+    await expect(app.getByTestId('cpu-fallback')).toHaveCount(0)
+  }
 
   await header.getByRole('combobox', { name: 'Model' }).selectOption('tiny-q4')
   await status.getByRole('button', { name: 'Load tiny-q4' }).click()
