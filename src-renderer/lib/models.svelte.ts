@@ -1,6 +1,6 @@
 // The model library and the engine's model: what the picker, settings and empty state show.
 
-import type { CatalogItem, DownloadProgress, ModelStatus, ModelSummary, VariantName } from '../../src-shared/types.ts'
+import type { CatalogItem, DownloadProgress, ModelStatus, ModelSummary, RemoveResult, VariantName } from '../../src-shared/types.ts'
 import { api } from './api.ts'
 
 export type ValidModel = Extract<ModelSummary, { valid: true }>
@@ -71,6 +71,13 @@ class ModelsState {
     } finally {
       this.status = await api.modelStatus()
     }
+  }
+
+  /** Deletes a model's files (a linked one only loses its link), unloading it first when it runs. */
+  async remove(modelId: string): Promise<RemoveResult> {
+    const result = await api.removeModel(modelId)
+    await this.refresh()
+    return result
   }
 
   async unload(): Promise<void> {
