@@ -22,12 +22,16 @@ function unlabelled(page: Page): Promise<string[]> {
   })
 }
 
-test('Ctrl+N starts a chat, Ctrl+K finds, Ctrl+, opens settings and Esc closes them', async ({ app }) => {
+test('Ctrl+N (and Alt+N in a browser) starts a chat, Ctrl+K finds, Ctrl+, opens settings and Esc closes them', async ({ app }) => {
   const items = app.getByTestId('conversation-item')
   const before = await items.count()
   await app.keyboard.press('Control+n')
   await expect(items).toHaveCount(before + 1)
   await expect(app.getByRole('textbox', { name: 'Message' })).toBeFocused()
+  // In a browser, whose Ctrl+N opens a window, Alt+N does it too, and the button says so.
+  await expect(app.getByRole('button', { name: 'New chat' }).first()).toHaveAttribute('aria-keyshortcuts', 'Alt+N')
+  await app.keyboard.press('Alt+n')
+  await expect(items).toHaveCount(before + 2)
 
   await app.keyboard.press('Control+k')
   await expect(app.getByRole('searchbox', { name: 'Search messages' })).toBeFocused()
