@@ -102,3 +102,41 @@ test('finds a message by full-text search and jumps to it, far up a long chat', 
   await expect(target).toBeInViewport()
   await expect(target).toHaveClass(/highlighted/)
 })
+
+test('keeps the list one tab stop: arrow keys move between chats and along a chat’s buttons', async ({ app }) => {
+  await importConversations(
+    app,
+    hearthExport(['Alpha', 'Bravo', 'Charlie'].map((title) => ({ title, messages: [{ role: 'user' as const, content: `About ${title}` }] }))),
+  )
+  const rows = app.getByTestId('conversation-item')
+  const open = (title: string) => rows.filter({ hasText: title }).getByRole('button', { name: title, exact: true })
+  await app.getByRole('searchbox', { name: 'Search messages' }).focus()
+  await app.keyboard.press('Tab')
+  // A row's title button has the list's tab stop (the open chat's, here the last imported).
+  await expect(rows.locator('button.open:focus')).toHaveCount(1)
+  const first = (await rows.locator('button.open:focus').textContent())!.trim()
+  // One Tab more leaves the list, whatever its length.
+  await app.keyboard.press('Tab')
+  await expect(rows.locator(':focus')).toHaveCount(0)
+  await app.keyboard.press('Shift+Tab')
+  await expect(open(first)).toBeFocused()
+
+  await app.keyboard.press('Home')
+  const top = (await rows.first().getByRole('button').first().textContent())!.trim()
+  await expect(open(top)).toBeFocused()
+  await app.keyboard.press('ArrowDown')
+  const second = (await rows.nth(1).getByRole('button').first().textContent())!.trim()
+  await expect(open(second)).toBeFocused()
+  await app.keyboard.press('ArrowRight')
+  await expect(app.getByRole('button', { name: `Rename ${second}` })).toBeFocused()
+  for (let i = 0; i < 5; i++) await app.keyboard.press('ArrowRight')
+  await expect(app.getByRole('button', { name: `Delete ${second}` })).toBeFocused()
+  await app.keyboard.press('Escape')
+  await expect(open(second)).toBeFocused()
+  await app.keyboard.press('End')
+  await expect(rows.last().getByRole('button').first()).toBeFocused()
+  // The tab stop stays where the arrows left it.
+  await app.getByRole('searchbox', { name: 'Search messages' }).focus()
+  await app.keyboard.press('Tab')
+  await expect(rows.last().getByRole('button').first()).toBeFocused()
+})
