@@ -265,9 +265,9 @@ export interface Events {
   /** From the application menu or its shortcuts (new chat, search, settings). */
   menuCommand: { command: MenuCommand }
   /**
-   * Browser mode's link to Hearth, from the page's side: it dropped and is being tried again, it
-   * stayed down past a few tries (Hearth stopped, or restarted with a new access token), or it is
-   * back. The desktop app's link never drops, so it never says.
+   * Browser mode's link to Hearth, from the page's side, once it has been up: it dropped and is
+   * being tried again, it stayed down past a few tries (Hearth stopped, or restarted with a new
+   * access token), or it is back. The desktop app's link never drops, so it never says.
    */
   connection: { state: 'connected' | 'reconnecting' | 'lost' }
 }

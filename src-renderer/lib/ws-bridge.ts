@@ -48,6 +48,8 @@ export function connectWebSocketBridge(location: Location): Bridge {
   let retryMs = 250
   /** Closes in a row without an open between; 0 while connected. */
   let failures = 0
+  /** A page that never connected (a stale token) fails its first calls, and App says so; no banner then. */
+  let everConnected = false
   let state: Events['connection']['state'] = 'connected'
   const report = (next: Events['connection']['state']): void => {
     if (next === state) return
@@ -68,6 +70,7 @@ export function connectWebSocketBridge(location: Location): Bridge {
     socket.addEventListener('open', () => {
       retryMs = 250
       failures = 0
+      everConnected = true
       report('connected')
       for (const frame of queue.splice(0)) socket.send(frame)
       for (const resume of waiting.splice(0)) resume(socket)
@@ -96,9 +99,8 @@ export function connectWebSocketBridge(location: Location): Bridge {
       for (const id of [...pending.keys()]) {
         settle(id, { ok: false, error: { code: 'INTERNAL', message: 'Lost the connection to Hearth. If you opened this page by hand, use the URL that npm run serve printed: it carries the access token.' } })
       }
-      // A page opened with a stale token never connects at all: that is lost too, after the tries.
       failures++
-      report(failures >= TRIES_BEFORE_LOST ? 'lost' : 'reconnecting')
+      if (everConnected) report(failures >= TRIES_BEFORE_LOST ? 'lost' : 'reconnecting')
       setTimeout(open, retryMs)
       retryMs = Math.min(retryMs * 2, 5000)
     })
