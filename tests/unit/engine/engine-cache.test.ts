@@ -132,27 +132,28 @@ describe('Engine cache budget and snapshots', () => {
     }
   })
 
-  it('reopens a conversation after a restart from its snapshot', async () => {
-    const snapshotDir = path.join(models.root, 'snap-restart')
+  /** A first turn in conversation 'kept', then a fresh engine on the same snapshot folder, as after a quit. */
+  async function restarted(sub: string): Promise<{ first: GenerateResult; afterRestart: Engine; cached: number }> {
+    const snapshotDir = path.join(models.root, sub)
     const before = await engineFor(tiny, { snapshotDir })
     const first = await reply(before, CHAT, 'kept')
     await before.unload()
-    const afterRestart = await engineFor(tiny, { snapshotDir })
+    return { first, afterRestart: await engineFor(tiny, { snapshotDir }), cached: first.stats.promptTokens + first.tokens.length - 1 }
+  }
+
+  it('reopens a conversation after a restart from its snapshot', async () => {
+    const { first, afterRestart, cached } = await restarted('snap-restart')
     const again = await reply(afterRestart, turn2(first), 'kept')
-    assert.equal(again.stats.reusedTokens, first.stats.promptTokens + first.tokens.length - 1)
+    assert.equal(again.stats.reusedTokens, cached)
     assert.deepEqual(again.tokens, (await fresh(tiny, turn2(first))).tokens)
   })
 
   it('reads a conversation cache ahead after a restart, and the next turn continues from it exactly', async () => {
-    const snapshotDir = path.join(models.root, 'snap-warm')
-    const before = await engineFor(tiny, { snapshotDir })
-    const first = await reply(before, CHAT, 'kept')
-    await before.unload()
-    const afterRestart = await engineFor(tiny, { snapshotDir })
-    assert.deepEqual(await afterRestart.warmCache('kept'), { from: 'snapshot', tokens: first.stats.promptTokens + first.tokens.length - 1 })
+    const { first, afterRestart, cached } = await restarted('snap-warm')
+    assert.deepEqual(await afterRestart.warmCache('kept'), { from: 'snapshot', tokens: cached })
     assert.deepEqual(afterRestart.info().caches.map((c) => c.conversationId), ['kept'])
     const again = await reply(afterRestart, turn2(first), 'kept')
-    assert.equal(again.stats.reusedTokens, first.stats.promptTokens + first.tokens.length - 1)
+    assert.equal(again.stats.reusedTokens, cached)
     assert.deepEqual(again.tokens, (await fresh(tiny, turn2(first))).tokens)
   })
 
