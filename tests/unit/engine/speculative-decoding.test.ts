@@ -97,9 +97,11 @@ describe('speculative decoding, greedy', () => {
       }
       const exact = await run(spec, { messages: ask(prompt), params: LONG, prediction: want.text })
       assert.ok(exact.stats.speculation!.sources.includes('prediction'))
-      // An exact prediction is the reply: most tokens come from kept drafts (how many per pass
-      // depends on the draft lengths, which follow the measured pass times).
-      assert.ok(exact.stats.speculation!.accepted >= 0.4 * want.tokens.length, JSON.stringify(exact.stats.speculation))
+      // An exact prediction is the reply: what is drafted is mostly kept (text lookup drafts beside
+      // it can miss). How much is drafted per pass follows the measured pass times, so a loaded
+      // machine drafts less: the share kept is asserted, not the share of the reply.
+      const { drafted, accepted } = exact.stats.speculation!
+      assert.ok(accepted >= 1 && accepted >= drafted / 2, JSON.stringify(exact.stats.speculation))
     }
   })
 
