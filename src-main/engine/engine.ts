@@ -184,7 +184,7 @@ export class Engine {
     const calling = toolCalling(req, tokenizer.toolFormat)
     // A forced call starts the reply in the prompt (Hermes' `<tool_call>`): the model writes the JSON.
     const messages = calling?.forced?.prefix ? [...req.messages, { role: 'assistant' as const, content: calling.forced.prefix }] : req.messages
-    const continueLast = req.continueLast === true || calling?.forced?.prefix !== undefined && calling.forced.prefix !== ''
+    const continueLast = req.continueLast === true || Boolean(calling?.forced?.prefix)
     const fit = fitContext(
       messages,
       (ms) => promptTokens(tokenizer, ms, continueLast, calling?.tools),
