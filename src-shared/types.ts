@@ -126,11 +126,33 @@ export interface PromptMessage {
 
 export type MessageStatus = 'streaming' | 'complete' | 'interrupted' | 'error'
 
+/** A message's role in the tree: a chat's, or a tool's result. */
+export type MessageRole = Role | 'tool'
+
+/**
+ * The call a tool message answers. While its status is 'streaming' it waits for the user's
+ * approval ('approval') or runs ('running'); its content then is the result the model reads.
+ */
+export interface ToolUse {
+  callId: string
+  /** The tool's name as the model called it. */
+  name: string
+  /** The MCP server that has the tool; null when none did (the model called a tool nobody has). */
+  server: string | null
+  /** The call's arguments, the JSON text the model wrote. */
+  arguments: string
+  state: 'approval' | 'running' | 'done'
+  /** How long the tool took; null while it has not run. */
+  durationMs: number | null
+  /** The result was cut to fit the model's context: its full length in characters. */
+  truncatedFrom?: number
+}
+
 export interface Message {
   id: string
   conversationId: string
   parentId: string | null
-  role: Role
+  role: MessageRole
   content: string
   status: MessageStatus
   stats: GenerationStats | null
@@ -144,6 +166,10 @@ export interface Message {
    * was first answered so the prompt's prefix stays the same for every later turn; absent: none.
    */
   documentContext?: DocumentContext | null
+  /** An assistant message's calls of tools, in order; each has a tool message answering it below. */
+  toolCalls?: ToolCall[]
+  /** A tool message's call. */
+  tool?: ToolUse
 }
 
 // ── Documents ──
@@ -241,6 +267,8 @@ export interface Conversation {
   archived: boolean
   /** The leaf of the branch the user is looking at. */
   activeLeafId: string | null
+  /** The MCP servers (by name in Settings' mcpServers) whose tools the model is offered in this chat. */
+  toolServers: string[]
 }
 
 export interface AppInfo {
@@ -469,6 +497,7 @@ export interface ConversationPatch {
   contextPolicy?: ContextPolicy
   pinned?: boolean
   archived?: boolean
+  toolServers?: string[]
 }
 
 export interface ConversationListOptions {
@@ -484,7 +513,9 @@ export interface SnippetPart {
   match: boolean
 }
 
-export interface SearchHit {
+/** A message that holds every searched word; to jump to it: switchBranch(messageId). */
+export interface MessageHit {
+  kind: 'message'
   conversationId: string
   conversationTitle: string
   messageId: string
@@ -497,6 +528,19 @@ export interface SearchHit {
    */
   rank: number | null
 }
+
+/** A conversation whose title holds every searched word; snippet is the title, marked. */
+export interface TitleHit {
+  kind: 'title'
+  conversationId: string
+  conversationTitle: string
+  // Absent, so code that reads hit.messageId needs no narrowing first.
+  messageId?: never
+  snippet: SnippetPart[]
+}
+
+/** Title hits come first (a title names the whole conversation), then message hits. */
+export type SearchHit = TitleHit | MessageHit
 
 export type ExportFormat = 'json' | 'markdown'
 
@@ -555,7 +599,32 @@ export interface Settings {
   draftModels: Record<string, string>
   /** The desktop window's last size and place; null: centred at the default size. */
   windowBounds: WindowBounds | null
+  /** MCP servers, by name, as other desktop apps write them (the value of their `mcpServers`). */
+  mcpServers: Record<string, McpServerConfig>
+  /** A tool call that runs longer is ended; the model reads that it timed out. */
+  toolTimeoutSeconds: number
+  /** Tools the user allowed always, as 'server/tool': their calls run without asking. */
+  alwaysAllowedTools: string[]
 }
+
+/** One MCP server: a program started with stdio, or a streamable HTTP endpoint. */
+export type McpServerConfig =
+  | { command: string; args?: string[]; env?: Record<string, string>; cwd?: string; disabled?: boolean }
+  | { url: string; headers?: Record<string, string>; disabled?: boolean }
+
+/** An MCP server as the app runs it. */
+export interface ToolServerStatus {
+  name: string
+  transport: 'stdio' | 'http'
+  state: 'starting' | 'ready' | 'failed' | 'disabled'
+  /** Its tools while ready; empty otherwise. */
+  tools: ToolDefinition[]
+  /** Why it failed (its last lines of stderr included); null otherwise. */
+  error: string | null
+}
+
+/** The user's answer to a tool call waiting for approval. */
+export type ToolDecision = 'once' | 'always' | 'deny'
 
 export const DEFAULT_SETTINGS: Settings = {
   theme: 'system',
@@ -574,6 +643,9 @@ export const DEFAULT_SETTINGS: Settings = {
   speculativeDecoding: true,
   draftModels: {},
   windowBounds: null,
+  mcpServers: {},
+  toolTimeoutSeconds: 60,
+  alwaysAllowedTools: [],
 }
 
 /** How an imported folder joins the library: copied in, or linked where it is. */
@@ -631,6 +703,7 @@ export interface NewConversation {
   systemPrompt?: string
   params?: Partial<GenerationParams>
   contextPolicy?: ContextPolicy
+  toolServers?: string[]
 }
 
 export interface ContextUsage {

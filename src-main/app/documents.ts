@@ -5,12 +5,12 @@ import { createHash } from 'node:crypto'
 import { AppError } from '../../src-shared/errors.ts'
 import {
   MAX_DOCUMENT_BYTES,
-  type ChatMessage,
   type DocumentContext,
   type DocumentInfo,
   type DocumentKind,
   type DocumentText,
   type Message,
+  type PromptMessage,
 } from '../../src-shared/types.ts'
 import { answerRoom, chooseMode, fitPassages, withDocuments } from '../documents/prompt.ts'
 import type { Store } from '../store/store.ts'
@@ -166,7 +166,7 @@ export class DocumentService {
   }
 
   /** The chat the model sees, each user message with what its documentContext puts before it. */
-  prompt(systemPrompt: string, path: readonly Message[]): ChatMessage[] {
+  prompt(systemPrompt: string, path: readonly Message[]): PromptMessage[] {
     return promptMessages(systemPrompt, path, (message) => this.#content(message))
   }
 

@@ -1,7 +1,7 @@
 // Where a chat's replies come from: this computer's engine or a remote provider, behind one port
 // and chosen once per generation by the model's id.
 
-import type { ChatMessage, Conversation, RemoteModelId } from '../../src-shared/types.ts'
+import type { Conversation, RemoteModelId } from '../../src-shared/types.ts'
 import { isRemoteModelId, type RemoteProviders } from '../remote/remote-providers.ts'
 import type { Measure } from './documents.ts'
 import type { EnginePort, EngineRequest, EngineResult, PrefillReport } from './engine-port.ts'
@@ -11,8 +11,8 @@ import type { ModelService } from './model-service.ts'
 export interface GeneratorRun {
   readonly conversationId: string
   readonly modelId: string
-  /** A chat's messages: tool calls and their results come only through the API server. */
-  readonly request: EngineRequest & { messages: ChatMessage[] }
+  /** A chat's messages, its tools' calls and results among them, and the tools it offers. */
+  readonly request: EngineRequest
   /** Set by stop: a generation stopped while it waits is given to no model. */
   readonly cancelled: boolean
   /** Set by the generator just before the request goes out: from then on only `cancel` can stop it. */
@@ -86,8 +86,8 @@ function remoteGenerator(remote: RemoteProviders, modelId: RemoteModelId): Gener
     async generate(run, onToken) {
       if (run.cancelled) return null
       run.started = true
-      const { messages, params } = run.request
-      return remote.generate(modelId, run.conversationId, messages, params, onToken)
+      const { messages, params, tools } = run.request
+      return remote.generate(modelId, run.conversationId, messages, params, onToken, tools)
     },
     cancel: (conversationId) => remote.cancel(conversationId),
     // No tokenizer here: about four characters a token.

@@ -1,25 +1,41 @@
 // What a generation is asked: the prompt from a branch and a first title.
 
-import type { ChatMessage, Message } from '../../src-shared/types.ts'
+import type { Message, PromptMessage } from '../../src-shared/types.ts'
 
 /**
  * The chat the model sees: the system prompt (when there is one) first, then the path root
- * first. A reply that failed before its first token is left out: it holds nothing the model
- * wrote, and an empty assistant turn would only confuse the template.
+ * first. A reply that failed before its first token (and called nothing) is left out: it holds
+ * nothing the model wrote, and an empty assistant turn would only confuse the template. A reply's
+ * tool calls go with it, and each tool message gives the model its call's result, or why there is
+ * none.
  */
 export function promptMessages(
   systemPrompt: string,
   path: readonly Message[],
   /** A message's text as the model reads it: documents.ts puts a user message's documents before it. */
   content: (message: Message) => string = (message) => message.content,
-): ChatMessage[] {
-  const messages: ChatMessage[] = []
+): PromptMessage[] {
+  const messages: PromptMessage[] = []
   if (systemPrompt.trim() !== '') messages.push({ role: 'system', content: systemPrompt })
   for (const message of path) {
-    if (message.role === 'assistant' && message.content === '') continue
-    messages.push({ role: message.role, content: content(message) })
+    const calls = message.toolCalls ?? []
+    if (message.role === 'assistant' && message.content === '' && calls.length === 0) continue
+    if (message.role === 'tool' && message.tool !== undefined) {
+      messages.push({ role: 'tool', content: toolResultText(message), toolCallId: message.tool.callId })
+    } else if (calls.length > 0) {
+      messages.push({ role: message.role, content: content(message), toolCalls: calls })
+    } else {
+      messages.push({ role: message.role, content: content(message) })
+    }
   }
   return messages
+}
+
+/** What the model reads of a tool call: its result, or what became of the call. */
+export function toolResultText(message: Message): string {
+  if (message.status === 'complete') return message.content
+  if (message.status === 'interrupted') return 'The call was cancelled before it returned a result.'
+  return `Error: ${message.error ?? 'the call failed.'}`
 }
 
 const TITLE_CHARS = 60

@@ -3,7 +3,7 @@
 
 import { z } from 'zod'
 import { AppError } from '../../src-shared/errors.ts'
-import { DEFAULT_PARAMS, type ChatMessage, type GenerationParams, type GenerationStats, type StopReason } from '../../src-shared/types.ts'
+import { DEFAULT_PARAMS, type GenerationParams, type GenerationStats, type PromptMessage, type StopReason, type ToolCall, type ToolDefinition } from '../../src-shared/types.ts'
 import { sseData } from './sse.ts'
 
 export interface Endpoint {
@@ -15,6 +15,8 @@ export interface Endpoint {
 export interface RemoteReply {
   text: string
   stats: GenerationStats
+  /** The calls the reply made, when it was offered tools and called some. */
+  toolCalls?: ToolCall[]
 }
 
 /** A remote that sends nothing for this long is taken for dead (model loads included). */
@@ -27,7 +29,21 @@ const chunkSchema = z.looseObject({
   choices: z
     .array(
       z.looseObject({
-        delta: z.looseObject({ content: z.string().nullish() }).nullish(),
+        delta: z
+          .looseObject({
+            content: z.string().nullish(),
+            // Streamed piece by piece: the first piece of a call has its id and name, later ones more arguments.
+            tool_calls: z
+              .array(
+                z.looseObject({
+                  index: z.number().int().min(0).max(127),
+                  id: z.string().nullish(),
+                  function: z.looseObject({ name: z.string().nullish(), arguments: z.string().nullish() }).nullish(),
+                }),
+              )
+              .nullish(),
+          })
+          .nullish(),
         finish_reason: z.string().nullish(),
       }),
     )
@@ -89,11 +105,13 @@ async function listAt(endpoint: Endpoint): Promise<string[]> {
 export async function streamChat(
   endpoint: Endpoint,
   model: string,
-  messages: ChatMessage[],
+  messages: PromptMessage[],
   params: Partial<GenerationParams>,
   onToken: (text: string) => void,
   signal: AbortSignal,
+  tools: readonly ToolDefinition[] = [],
 ): Promise<RemoteReply> {
+  const calls: { id: string; name: string; arguments: string }[] = []
   const started = performance.now()
   let firstAt = 0
   let lastAt = 0
@@ -108,7 +126,7 @@ export async function streamChat(
     idleTimer = setTimeout(() => idle.abort(), IDLE_TIMEOUT_MS)
   }
   try {
-    const res = await send(endpoint, 'POST', '/chat/completions', requestBody(model, messages, params), AbortSignal.any([signal, idle.signal]))
+    const res = await send(endpoint, 'POST', '/chat/completions', requestBody(model, messages, params, tools), AbortSignal.any([signal, idle.signal]))
     if (!/^text\/event-stream/i.test(res.headers.get('content-type') ?? '')) {
       throw new RemoteGarbage(`it did not answer with an event stream (${preview(await res.text())})`)
     }
@@ -122,6 +140,12 @@ export async function streamChat(
       usage = chunk.data.usage ?? usage
       const choice = chunk.data.choices?.[0]
       finish = choice?.finish_reason ?? finish
+      for (const part of choice?.delta?.tool_calls ?? []) {
+        const call = (calls[part.index] ??= { id: '', name: '', arguments: '' })
+        if (part.id) call.id = part.id
+        if (part.function?.name) call.name += part.function.name
+        call.arguments += part.function?.arguments ?? ''
+      }
       const piece = choice?.delta?.content ?? ''
       if (piece === '') continue
       lastAt = performance.now()
@@ -145,8 +169,12 @@ export async function streamChat(
   // Measured here: the wire and the remote's queue are part of the time to first token.
   const ttftMs = firstAt === 0 ? 0 : firstAt - started
   const decodeMs = lastAt - firstAt
+  const toolCalls = calls
+    .filter((c) => c !== undefined && c.name !== '')
+    .map((c, i) => ({ id: c.id || `call_${i}`, name: c.name, arguments: c.arguments.trim() === '' ? '{}' : c.arguments }))
   return {
     text,
+    ...(toolCalls.length > 0 && !signal.aborted ? { toolCalls } : {}),
     stats: {
       promptTokens,
       reusedTokens: reused,
@@ -165,10 +193,18 @@ export async function streamChat(
  * Only the parameters every OpenAI-compatible server takes: OpenAI itself refuses unknown ones.
  * What the user did not set is left to the server, which knows its model's defaults.
  */
-function requestBody(model: string, messages: ChatMessage[], params: Partial<GenerationParams>): object {
+function requestBody(model: string, messages: PromptMessage[], params: Partial<GenerationParams>, tools: readonly ToolDefinition[]): object {
   return {
     model,
-    messages,
+    messages: messages.map(wireMessage),
+    ...(tools.length === 0
+      ? {}
+      : {
+          tools: tools.map((t) => ({
+            type: 'function',
+            function: { name: t.name, ...(t.description === undefined ? {} : { description: t.description }), parameters: t.parameters ?? { type: 'object', properties: {} } },
+          })),
+        }),
     stream: true,
     stream_options: { include_usage: true },
     ...(params.temperature === undefined ? {} : { temperature: params.temperature }),
@@ -176,6 +212,17 @@ function requestBody(model: string, messages: ChatMessage[], params: Partial<Gen
     max_tokens: params.maxTokens ?? DEFAULT_PARAMS.maxTokens,
     ...(params.seed === undefined || params.seed === null ? {} : { seed: params.seed }),
     ...(params.stop === undefined || params.stop.length === 0 ? {} : { stop: params.stop.slice(0, MAX_STOPS) }),
+  }
+}
+
+/** A message in the OpenAI wire format: calls as `tool_calls`, a result with its `tool_call_id`. */
+function wireMessage(message: PromptMessage): object {
+  if (message.role === 'tool') return { role: 'tool', tool_call_id: message.toolCallId ?? '', content: message.content }
+  if (message.toolCalls === undefined || message.toolCalls.length === 0) return { role: message.role, content: message.content }
+  return {
+    role: message.role,
+    content: message.content === '' ? null : message.content,
+    tool_calls: message.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
   }
 }
 

@@ -6,7 +6,7 @@ import { chmod, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
 import { AppError } from '../../src-shared/errors.ts'
-import type { ChatMessage, GenerationParams, NewRemoteProvider, RemoteModelId, RemoteProvider } from '../../src-shared/types.ts'
+import type { GenerationParams, PromptMessage, ToolDefinition, NewRemoteProvider, RemoteModelId, RemoteProvider } from '../../src-shared/types.ts'
 import { fetchModels, normalizeBaseUrl, streamChat, type Endpoint, type RemoteReply } from './openai-client.ts'
 import type { SecretBox } from './secret-box.ts'
 
@@ -111,16 +111,17 @@ export class RemoteProviders {
   async generate(
     modelId: RemoteModelId,
     conversationId: string,
-    messages: ChatMessage[],
+    messages: PromptMessage[],
     params: Partial<GenerationParams>,
     onToken: (text: string) => void,
+    tools: readonly ToolDefinition[] = [],
   ): Promise<RemoteReply> {
     // Registered before the first await: a stop that comes at once still finds it.
     const controller = new AbortController()
     this.#running.set(conversationId, controller)
     try {
       const { provider, model } = await this.resolve(modelId)
-      return await streamChat(this.#endpoint(await this.#get(provider.id)), model, messages, params, onToken, controller.signal)
+      return await streamChat(this.#endpoint(await this.#get(provider.id)), model, messages, params, onToken, controller.signal, tools)
     } finally {
       if (this.#running.get(conversationId) === controller) this.#running.delete(conversationId)
     }

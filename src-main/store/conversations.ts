@@ -11,7 +11,8 @@ import type {
   GenerationParams,
   NewConversation,
 } from '../../src-shared/types.ts'
-import { contextPolicySchema, describeIssue, paramsPatchSchema } from './schemas.ts'
+import { z } from 'zod'
+import { contextPolicySchema, describeIssue, mcpServerNameSchema, paramsPatchSchema } from './schemas.ts'
 
 interface ConversationRow {
   id: string
@@ -25,6 +26,7 @@ interface ConversationRow {
   pinned: 0 | 1
   archived: 0 | 1
   active_leaf_id: string | null
+  tool_servers: string
 }
 
 export interface ConversationStoreOptions {
@@ -35,7 +37,7 @@ export interface ConversationStoreOptions {
 }
 
 const COLUMNS =
-  'id, title, created_at, updated_at, model_id, system_prompt, params, context_policy, pinned, archived, active_leaf_id'
+  'id, title, created_at, updated_at, model_id, system_prompt, params, context_policy, pinned, archived, active_leaf_id, tool_servers'
 export const DEFAULT_TITLE = 'New chat'
 const MAX_TITLE = 500
 
@@ -52,6 +54,7 @@ export function toConversation(row: ConversationRow): Conversation {
     pinned: row.pinned === 1,
     archived: row.archived === 1,
     activeLeafId: row.active_leaf_id,
+    toolServers: JSON.parse(row.tool_servers) as string[],
   }
 }
 
@@ -73,10 +76,10 @@ export class ConversationStore {
       WHERE deleted_at IS NULL AND archived = ? ORDER BY pinned DESC, updated_at DESC LIMIT ? OFFSET ?`)
     this.#get = db.prepare(`SELECT ${COLUMNS} FROM conversations WHERE id = ? AND deleted_at IS NULL`)
     this.#insert = db.prepare(`INSERT INTO conversations (${COLUMNS}) VALUES
-      (@id, @title, @created_at, @updated_at, @model_id, @system_prompt, @params, @context_policy, @pinned, @archived, @active_leaf_id)`)
+      (@id, @title, @created_at, @updated_at, @model_id, @system_prompt, @params, @context_policy, @pinned, @archived, @active_leaf_id, @tool_servers)`)
     this.#write = db.prepare(`UPDATE conversations SET title = @title, model_id = @model_id,
       system_prompt = @system_prompt, params = @params, context_policy = @context_policy,
-      pinned = @pinned, archived = @archived WHERE id = @id`)
+      pinned = @pinned, archived = @archived, tool_servers = @tool_servers WHERE id = @id`)
     this.#softDelete = db.prepare('UPDATE conversations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL')
     this.#restore = db.prepare('UPDATE conversations SET deleted_at = NULL WHERE id = ? AND deleted_at >= ?')
     this.#purge = db.prepare('DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?')
@@ -111,6 +114,7 @@ export class ConversationStore {
       contextPolicy: init.contextPolicy ?? defaults.contextPolicy,
       pinned: false,
       archived: false,
+      toolServers: init.toolServers ?? [],
     })
   }
 
@@ -128,6 +132,7 @@ export class ConversationStore {
       pinned: fields.pinned ? 1 : 0,
       archived: fields.archived ? 1 : 0,
       active_leaf_id: null,
+      tool_servers: JSON.stringify(checkToolServers(fields.toolServers)),
     }
     this.#insert.run(row)
     return toConversation(row)
@@ -145,6 +150,7 @@ export class ConversationStore {
       contextPolicy: patch.contextPolicy === undefined ? current.contextPolicy : checkPolicy(patch.contextPolicy),
       pinned: patch.pinned ?? current.pinned,
       archived: patch.archived ?? current.archived,
+      toolServers: patch.toolServers === undefined ? current.toolServers : checkToolServers(patch.toolServers),
     }
     this.#write.run({
       id,
@@ -158,6 +164,7 @@ export class ConversationStore {
       pinned: next.pinned ? 1 : 0,
       archived: next.archived ? 1 : 0,
       active_leaf_id: next.activeLeafId,
+      tool_servers: JSON.stringify(next.toolServers),
     })
     return next
   }
@@ -213,6 +220,12 @@ function checkParams(params: Partial<GenerationParams>): Partial<GenerationParam
   const parsed = paramsPatchSchema.safeParse(params)
   if (!parsed.success) throw new AppError('BAD_REQUEST', `Invalid generation parameters: ${describeIssue(parsed.error)}`)
   return parsed.data
+}
+
+function checkToolServers(names: readonly string[]): string[] {
+  const parsed = z.array(mcpServerNameSchema).max(64).safeParse(names)
+  if (!parsed.success) throw new AppError('BAD_REQUEST', `Invalid tool servers: ${describeIssue(parsed.error)}`)
+  return [...new Set(parsed.data)]
 }
 
 function checkPolicy(policy: ContextPolicy): ContextPolicy {

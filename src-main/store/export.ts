@@ -5,8 +5,11 @@
 import type { Conversation, DocumentInfo, DocumentText, Message } from '../../src-shared/types.ts'
 
 export const HEARTH_EXPORT_FORMAT = 'hearth-conversations'
-/** 2: messages name their documents, and the file carries them (version 1 had none). */
-export const HEARTH_EXPORT_VERSION = 2
+/**
+ * 2: messages name their documents, and the file carries them (version 1 had none). 3: replies
+ * keep their tool calls, tool messages (role 'tool') their results, conversations their tool servers.
+ */
+export const HEARTH_EXPORT_VERSION = 3
 
 /** A message as exported: its documents by id, under the names they were attached with. */
 export type ExportedMessage = Omit<Message, 'documents'> & { documents?: { id: string; name: string }[] }
@@ -81,12 +84,15 @@ function conversationMarkdown(conversation: Conversation, branch: Message[]): st
     // Named only: a document's text would bury the conversation.
     const documents = message.documents ?? []
     if (documents.length > 0) lines.push(`Attached: ${documents.map((d) => oneLine(d.name)).join(', ')}`, '')
-    lines.push(message.content, '')
+    if (message.tool !== undefined) lines.push(`Arguments: \`${oneLine(message.tool.arguments)}\``, '')
+    if (message.content !== '') lines.push(message.tool === undefined ? message.content : fenced(message.content), '')
+    for (const call of message.toolCalls ?? []) lines.push(`Called \`${oneLine(call.name)}\``, '')
   }
   return lines.join('\n')
 }
 
 function heading(message: Message): string {
+  if (message.tool !== undefined) return `Tool: ${oneLine(message.tool.name)}${message.status === 'complete' ? '' : ` (${message.status === 'error' ? `error: ${oneLine(message.error ?? 'unknown')}` : message.status})`}`
   const role = message.role === 'user' ? 'User' : message.role === 'assistant' ? 'Assistant' : 'System'
   const notes = [
     message.role === 'assistant' && message.modelId !== null ? message.modelId : null,
@@ -94,6 +100,13 @@ function heading(message: Message): string {
     message.status === 'error' ? `error: ${oneLine(message.error ?? 'unknown')}` : null,
   ].filter((n) => n !== null)
   return notes.length === 0 ? role : `${role} (${notes.join(', ')})`
+}
+
+/** A tool's output as a code block: it is data, not markdown. */
+function fenced(text: string): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length))
+  const fence = '`'.repeat(longest + 1)
+  return `${fence}\n${text}\n${fence}`
 }
 
 function oneLine(s: string): string {

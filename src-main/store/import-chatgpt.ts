@@ -83,6 +83,7 @@ export function planChatGptConversation(
       params: {},
       contextPolicy: 'drop-oldest',
       pinned: false,
+      toolServers: [],
       archived: c.is_archived === true,
     },
     messages: parentsFirst(messages, where),

@@ -11,9 +11,12 @@ import {
   documentIdSchema,
   documentKindSchema,
   generationStatsSchema,
+  mcpServerNameSchema,
   modelIdSchema,
   paramsPatchSchema,
   timeMsSchema,
+  toolCallSchema,
+  toolUseSchema,
 } from './schemas.ts'
 
 const count = z.number().int().min(0)
@@ -36,7 +39,7 @@ const documentsSchema = z.object({ documents: z.array(documentSchema).optional()
 const messageSchema = z.object({
   id: z.string().min(1),
   parentId: z.string().min(1).nullable(),
-  role: z.enum(['system', 'user', 'assistant']),
+  role: z.enum(['system', 'user', 'assistant', 'tool']),
   content: z.string(),
   status: z.enum(['streaming', 'complete', 'interrupted', 'error']),
   stats: generationStatsSchema.nullable(),
@@ -45,7 +48,9 @@ const messageSchema = z.object({
   createdAt: timeMsSchema,
   documents: z.array(z.object({ id: documentIdSchema, name: z.string() })).max(MAX_DOCUMENTS_PER_MESSAGE).optional(),
   documentContext: documentContextSchema.nullable().optional(),
-})
+  toolCalls: z.array(toolCallSchema).max(128).optional(),
+  tool: toolUseSchema.optional(),
+}).refine((m) => (m.role === 'tool') === (m.tool !== undefined), { message: 'a tool message, and only one, names the call it answers', path: ['tool'] })
 
 const conversationSchema = z.object({
   title: z.string().trim().min(1).max(500),
@@ -58,6 +63,7 @@ const conversationSchema = z.object({
   pinned: z.boolean(),
   archived: z.boolean(),
   activeLeafId: z.string().nullable(),
+  toolServers: z.array(mcpServerNameSchema).max(64).optional(),
   messages: z.array(messageSchema),
 })
 
@@ -119,6 +125,9 @@ export function planHearthConversation(
       if (!attached.has(p.documentId)) throw invalid(named, `message ${m.id} quotes document ${p.documentId}, which no message of the conversation attaches`)
     }
     if (m.documentContext != null) fields.documentContext = m.documentContext
+    if (m.toolCalls !== undefined && m.toolCalls.length > 0) fields.toolCalls = m.toolCalls
+    // A call still waiting or running when exported never returned.
+    if (m.tool !== undefined) fields.tool = m.status === 'streaming' ? { ...m.tool, state: 'done' } : m.tool
     return { key: m.id, parentKey: m.parentId, fields }
   })
   const ordered = parentsFirst(messages, named)
@@ -134,6 +143,7 @@ export function planHearthConversation(
       contextPolicy: c.contextPolicy,
       pinned: c.pinned,
       archived: c.archived,
+      toolServers: c.toolServers ?? [],
     },
     messages: ordered,
     activeKey: c.activeLeafId !== null && ordered.some((m) => m.key === c.activeLeafId) ? c.activeLeafId : null,

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import { AppError } from '../../src-shared/errors.ts'
-import type { BranchEntry, DocumentContext, GenerationStats, Message, MessageStatus, Role } from '../../src-shared/types.ts'
+import type { BranchEntry, DocumentContext, GenerationStats, Message, MessageRole, MessageStatus, ToolCall, ToolUse } from '../../src-shared/types.ts'
 import { decodeContent, encodeContent } from './content.ts'
 import type { ConversationStore } from './conversations.ts'
 import type { Attachment, DocumentStore } from './documents.ts'
@@ -13,7 +13,7 @@ interface MessageRow {
   id: string
   conversation_id: string
   parent_id: string | null
-  role: Role
+  role: MessageRole
   content: string
   content_utf16: Buffer | null
   status: MessageStatus
@@ -22,6 +22,8 @@ interface MessageRow {
   error: string | null
   created_at: number
   document_context: string | null
+  tool_calls: string | null
+  tool: string | null
 }
 
 /** The parent/child skeleton of one conversation. Root messages hang under ROOT. */
@@ -33,7 +35,8 @@ interface Tree {
 }
 
 const ROOT = ''
-const COLUMNS = 'id, conversation_id, parent_id, role, content, content_utf16, status, stats, model_id, error, created_at, document_context'
+const COLUMNS =
+  'id, conversation_id, parent_id, role, content, content_utf16, status, stats, model_id, error, created_at, document_context, tool_calls, tool'
 
 export type NewMessage = Omit<Message, 'id'>
 
@@ -52,6 +55,8 @@ export function toMessage(row: MessageRow): Message {
     createdAt: row.created_at,
   }
   if (row.document_context !== null) message.documentContext = JSON.parse(row.document_context) as DocumentContext
+  if (row.tool_calls !== null) message.toolCalls = JSON.parse(row.tool_calls) as ToolCall[]
+  if (row.tool !== null) message.tool = JSON.parse(row.tool) as ToolUse
   return message
 }
 
@@ -70,6 +75,9 @@ export class MessageStore {
   readonly #reopen: Database.Statement<[string]>
   readonly #setDocumentContext: Database.Statement<[string, string]>
   readonly #recover: Database.Statement<[]>
+  readonly #setToolCalls: Database.Statement<[string, string]>
+  readonly #setTool: Database.Statement<[string, string]>
+  readonly #finishTool: Database.Statement<[{ id: string; status: MessageStatus; content: string; content_utf16: Buffer | null; error: string | null; tool: string }]>
 
   constructor(
     db: Database.Database,
@@ -89,10 +97,14 @@ export class MessageStore {
     )
     this.#path = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE seq IN (SELECT value FROM json_each(?))`)
     this.#insert = db.prepare(`INSERT INTO messages (${COLUMNS}) VALUES (@id, @conversation_id, @parent_id,
-      @role, @content, @content_utf16, @status, @stats, @model_id, @error, @created_at, @document_context)`)
+      @role, @content, @content_utf16, @status, @stats, @model_id, @error, @created_at, @document_context, @tool_calls, @tool)`)
     this.#reopen = db.prepare(`UPDATE messages SET status = 'streaming', error = NULL WHERE id = ?`)
     this.#setDocumentContext = db.prepare('UPDATE messages SET document_context = ? WHERE id = ?')
     this.#recover = db.prepare(`UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'`)
+    this.#setToolCalls = db.prepare(`UPDATE messages SET tool_calls = ? WHERE id = ? AND role = 'assistant'`)
+    this.#setTool = db.prepare(`UPDATE messages SET tool = ? WHERE id = ? AND role = 'tool' AND status = 'streaming'`)
+    this.#finishTool = db.prepare(`UPDATE messages SET status = @status, content = @content, content_utf16 = @content_utf16,
+      error = @error, tool = @tool WHERE id = @id AND role = 'tool' AND status = 'streaming'`)
     this.#io = this.#streamIo(db)
   }
 
@@ -150,12 +162,52 @@ export class MessageStore {
     return new StreamWriter(this.#io, messageId, message.content, this.#flushIntervalMs)
   }
 
+  /** The calls an assistant message made, kept with it once its text is written. */
+  setToolCalls(messageId: string, calls: readonly ToolCall[]): Message {
+    if (this.#setToolCalls.run(JSON.stringify(calls), messageId).changes === 0) {
+      throw new AppError('NOT_FOUND', `There is no reply ${messageId}.`)
+    }
+    return this.get(messageId)
+  }
+
+  /** A tool call's message under `parentId`, status 'streaming' until `finishTool`: it becomes the active leaf. */
+  addTool(conversationId: string, parentId: string, tool: ToolUse): Message {
+    return this.#db.transaction(() => {
+      const message = this.#addTurn(conversationId, parentId, 'tool', '', 'streaming', null, tool)
+      return message
+    })()
+  }
+
+  /** The call's new state (approved, running) while it has no result. */
+  updateTool(messageId: string, tool: ToolUse): Message {
+    if (this.#setTool.run(JSON.stringify(tool), messageId).changes === 0) {
+      throw new AppError('NOT_FOUND', `There is no tool call ${messageId} waiting or running.`)
+    }
+    return this.get(messageId)
+  }
+
+  /** The call's result (complete) or why it has none (error: failed, denied, timed out, cancelled). */
+  finishTool(messageId: string, outcome: { status: 'complete' | 'error' | 'interrupted'; content: string; error: string | null; tool: ToolUse }): Message {
+    const content = encodeContent(outcome.content)
+    const changed = this.#finishTool.run({
+      id: messageId,
+      status: outcome.status,
+      content: content.text,
+      content_utf16: content.utf16,
+      error: outcome.error,
+      tool: JSON.stringify(outcome.tool),
+    }).changes
+    if (changed === 0) throw new AppError('NOT_FOUND', `There is no tool call ${messageId} waiting or running.`)
+    return this.get(messageId)
+  }
+
   /**
    * For import: a message with every field given. Keeps parent and conversation as they are; its
    * documents must be stored already, and are attached under the names they carry.
    */
   insert(message: NewMessage): Message {
-    const { documents = [], documentContext = null, ...fields } = message
+    const { documents = [], documentContext = null, toolCalls, tool, ...fields } = message
+    if ((message.role === 'tool') !== (tool !== undefined)) throw new AppError('BAD_REQUEST', 'A tool message, and only one, names the call it answers.')
     const id = randomUUID()
     const content = encodeContent(message.content)
     this.#insert.run({
@@ -171,9 +223,13 @@ export class MessageStore {
       error: message.error,
       created_at: message.createdAt,
       document_context: documentContext === null ? null : JSON.stringify(documentContext),
+      tool_calls: toolCalls === undefined ? null : JSON.stringify(toolCalls),
+      tool: tool === undefined ? null : JSON.stringify(tool),
     })
     const stored: Message = { ...fields, id }
     if (documentContext !== null) stored.documentContext = documentContext
+    if (toolCalls !== undefined) stored.toolCalls = toolCalls
+    if (tool !== undefined) stored.tool = tool
     if (documents.length === 0) return stored
     this.#documents.link(id, documents.map((d) => ({ documentId: d.id, name: d.name })))
     return this.#withDocuments([stored])[0]!
@@ -208,10 +264,11 @@ export class MessageStore {
   #addTurn(
     conversationId: string,
     parentId: string | null,
-    role: Role,
+    role: MessageRole,
     content: string,
     status: MessageStatus,
     modelId: string | null,
+    tool?: ToolUse,
   ): Message {
     this.#conversations.get(conversationId)
     if (parentId !== null) {
@@ -230,6 +287,7 @@ export class MessageStore {
       modelId,
       error: null,
       createdAt: this.#now(),
+      ...(tool === undefined ? {} : { tool }),
     })
     this.#conversations.touch(conversationId, message.id)
     return message

@@ -7,6 +7,12 @@ export interface Migration {
   /** The user_version the database has once this migration has run. */
   version: number
   up(db: Database.Database): void
+  /**
+   * It rebuilds a table others reference (SQLite changes a CHECK constraint no other way): foreign
+   * keys are off while it runs, so dropping the old table cascades nowhere, and checked before
+   * the migration commits.
+   */
+  rebuildsTables?: boolean
 }
 
 export interface MigrationOutcome {
@@ -176,10 +182,63 @@ ALTER TABLE messages ADD COLUMN document_context TEXT
   CHECK (document_context IS NULL OR json_valid(document_context));
 `
 
+// Tool calls. An assistant message keeps the calls it made (tool_calls); each call's result is a
+// message of its own, role 'tool', child of the call's message or of the previous result, whose
+// `tool` names the call (id, tool, server, arguments). Its status says how the call went: streaming
+// while it waits for the user's approval or runs, complete with the result, error when it failed,
+// was denied, timed out or was cancelled. The next reply hangs under the last result, so branches
+// and the KV cache follow the calls like any other turn. Only a rebuild widens the role CHECK: the
+// table is copied as it is (seq kept, so messages_fts still points at the right rows), then its
+// indexes and FTS triggers are made again exactly as before.
+const SCHEMA_V4 = `
+CREATE TABLE messages_v4 (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+  parent_id TEXT REFERENCES messages (id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
+  content TEXT NOT NULL,
+  content_utf16 BLOB,
+  status TEXT NOT NULL CHECK (status IN ('streaming', 'complete', 'interrupted', 'error')),
+  stats TEXT CHECK (stats IS NULL OR json_valid(stats)),
+  model_id TEXT,
+  error TEXT,
+  created_at INTEGER NOT NULL,
+  document_context TEXT CHECK (document_context IS NULL OR json_valid(document_context)),
+  tool_calls TEXT CHECK (tool_calls IS NULL OR json_valid(tool_calls)),
+  tool TEXT CHECK (tool IS NULL OR json_valid(tool)),
+  CHECK ((role = 'tool') = (tool IS NOT NULL))
+) STRICT;
+INSERT INTO messages_v4 (seq, id, conversation_id, parent_id, role, content, content_utf16, status, stats, model_id, error, created_at, document_context)
+  SELECT seq, id, conversation_id, parent_id, role, content, content_utf16, status, stats, model_id, error, created_at, document_context FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_v4 RENAME TO messages;
+CREATE INDEX messages_by_conversation ON messages (conversation_id, parent_id, seq, id);
+CREATE INDEX messages_by_parent ON messages (parent_id, seq);
+CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming';
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.status <> 'streaming' BEGIN
+  INSERT INTO messages_fts (rowid, content) VALUES (new.seq, new.content);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.status <> 'streaming' BEGIN
+  INSERT INTO messages_fts (messages_fts, rowid, content)
+    VALUES ('delete', old.seq, old.content);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages BEGIN
+  INSERT INTO messages_fts (messages_fts, rowid, content)
+    SELECT 'delete', old.seq, old.content WHERE old.status <> 'streaming';
+  INSERT INTO messages_fts (rowid, content)
+    SELECT new.seq, new.content WHERE new.status <> 'streaming';
+END;
+
+-- The MCP servers whose tools the conversation offers its model, by name (Settings' mcpServers).
+ALTER TABLE conversations ADD COLUMN tool_servers TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(tool_servers));
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, up: (db) => db.exec(SCHEMA_V1) },
   { version: 2, up: keepOnlySetParams },
   { version: 3, up: (db) => db.exec(SCHEMA_V3) },
+  { version: 4, up: (db) => db.exec(SCHEMA_V4), rebuildsTables: true },
 ]
 
 export function schemaVersion(db: Database.Database): number {
@@ -215,10 +274,21 @@ export function migrate(
     backup = backupPath(from)
     db.prepare('VACUUM INTO ?').run(backup)
   }
-  db.transaction(() => {
-    for (const m of migrations.slice(from)) m.up(db)
-    // PRAGMA takes no bound parameters; `to` is an integer we computed.
-    db.pragma(`user_version = ${to}`)
-  })()
+  const pending = migrations.slice(from)
+  // The pragma is a no-op inside a transaction, so it goes off around it.
+  const keysOff = pending.some((m) => m.rebuildsTables === true) && (db.pragma('foreign_keys', { simple: true }) as number) === 1
+  if (keysOff) db.pragma('foreign_keys = OFF')
+  try {
+    db.transaction(() => {
+      for (const m of pending) m.up(db)
+      if (keysOff && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+        throw new Error('a migration left rows whose references point nowhere')
+      }
+      // PRAGMA takes no bound parameters; `to` is an integer we computed.
+      db.pragma(`user_version = ${to}`)
+    })()
+  } finally {
+    if (keysOff) db.pragma('foreign_keys = ON')
+  }
   return { from, to, backup }
 }

@@ -1,7 +1,7 @@
 // Runtime shapes of the shared types the store reads from outside: settings, imports, patches.
 
 import { z } from 'zod'
-import type { ContextPolicy, DocumentContext, DocumentKind, GenerationParams, GenerationStats, Settings } from '../../src-shared/types.ts'
+import type { ContextPolicy, DocumentContext, DocumentKind, GenerationParams, GenerationStats, McpServerConfig, Settings, ToolCall, ToolUse } from '../../src-shared/types.ts'
 
 /** A folder name in the models directory (a remote model's id is one too): no separators, not '.' or '..'. */
 export const modelIdSchema = z
@@ -54,6 +54,42 @@ export const generationStatsSchema = z.strictObject({
     .optional(),
 }) satisfies z.ZodType<GenerationStats>
 
+const stringRecord = z.record(z.string(), z.string())
+
+/** One server of `mcpServers`: a command to start (stdio) or a URL (streamable HTTP), not both. */
+export const mcpServerSchema = z.union([
+  z.strictObject({
+    command: z.string().min(1, 'command must not be empty'),
+    args: z.array(z.string()).optional(),
+    env: stringRecord.optional(),
+    cwd: z.string().min(1).optional(),
+    disabled: z.boolean().optional(),
+    // Other apps' files carry a "type"; "stdio" is the only one that fits a command.
+    type: z.literal('stdio').optional(),
+  }).transform(({ type: _type, ...rest }) => rest),
+  z.strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'url must be an http(s) URL' }),
+    headers: stringRecord.optional(),
+    disabled: z.boolean().optional(),
+    type: z.enum(['http', 'streamable-http', 'streamableHttp']).optional(),
+  }).transform(({ type: _type, ...rest }) => rest),
+], { error: 'each server needs a "command" (with optional "args", "env", "cwd") or a "url" (with optional "headers")' }) satisfies z.ZodType<McpServerConfig, unknown>
+
+/** A server's name: what the chats and the always-allowed tools refer to it by. */
+export const mcpServerNameSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'a server name may use letters, digits, "_", "-" and "." only')
+
+export const toolCallSchema = z.strictObject({ id: z.string().min(1), name: z.string().min(1), arguments: z.string() }) satisfies z.ZodType<ToolCall>
+
+export const toolUseSchema = z.strictObject({
+  callId: z.string().min(1),
+  name: z.string().min(1),
+  server: z.string().min(1).nullable(),
+  arguments: z.string(),
+  state: z.enum(['approval', 'running', 'done']),
+  durationMs: z.number().min(0).nullable(),
+  truncatedFrom: z.number().int().min(0).optional(),
+}) satisfies z.ZodType<ToolUse>
+
 export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } = {
   theme: z.enum(['system', 'light', 'dark']),
   defaultModelId: z.string().min(1).nullable(),
@@ -81,6 +117,9 @@ export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } =
       maximized: z.boolean(),
     })
     .nullable(),
+  mcpServers: z.record(mcpServerNameSchema, mcpServerSchema),
+  toolTimeoutSeconds: z.number().int().min(1).max(3600),
+  alwaysAllowedTools: z.array(z.string().min(3)),
 }
 
 /** A document's id: the sha256 of the file's bytes, lowercase hex. */

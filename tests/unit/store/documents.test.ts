@@ -5,6 +5,7 @@ import { AppError } from '../../../src-shared/errors.ts'
 import { MAX_DOCUMENTS_PER_MESSAGE, type DocumentContext } from '../../../src-shared/types.ts'
 import { splitChunks } from '../../../src-main/store/chunks.ts'
 import { toDocumentQuery } from '../../../src-main/store/documents.ts'
+import { MIGRATIONS } from '../../../src-main/store/migrations.ts'
 import { openStore, UNSENT_DOCUMENT_MS, type Store } from '../../../src-main/store/store.ts'
 import { assertIntact, manualClock, olderDb, report, tempDir, tempStore, textDocument } from './helpers.ts'
 
@@ -220,7 +221,7 @@ describe('Migration to schema 3', () => {
 
     const store = openStore({ dataDir: dir })
     t.after(() => store.close())
-    assert.deepEqual([store.report.migratedFrom, store.report.version], [2, 3])
+    assert.deepEqual([store.report.migratedFrom, store.report.version], [2, MIGRATIONS.length])
     assert.ok(store.report.backup !== null)
     const branch = store.messages.branch('c').map((e) => e.message)
     assert.deepEqual(branch.map((m) => [m.id, m.content, m.documents, m.documentContext]), [

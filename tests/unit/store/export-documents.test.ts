@@ -6,6 +6,7 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { AppError } from '../../../src-shared/errors.ts'
 import type { DocumentContext, DocumentInfo } from '../../../src-shared/types.ts'
+import { HEARTH_EXPORT_VERSION } from '../../../src-main/store/export.ts'
 import type { Store } from '../../../src-main/store/store.ts'
 import { assertIntact, report, tempStore, textDocument } from './helpers.ts'
 
@@ -59,7 +60,7 @@ describe('Store JSON export with documents', () => {
     const store = tempStore(t)
     const { ids, a, b } = withDocuments(store)
     const file = JSON.parse(store.exportText('json', ids)) as ExportFile
-    assert.equal(file.version, 2)
+    assert.equal(file.version, HEARTH_EXPORT_VERSION)
     assert.deepEqual(file.conversations[0]?.messages[0]?.['documents'], [{ id: a.id, name: 'report (final).pdf' }, { id: b.id, name: 'b.ts' }])
     assert.equal(file.conversations[0]?.messages[1]?.['documents'], undefined)
     assert.deepEqual(file.documents, [
