@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   'DOWNLOAD_CORRUPT',
   'DOCUMENT_INVALID',
   'DOCUMENT_TOO_BIG',
+  'TOOL_FAILED',
+  'TOOL_TIMEOUT',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
