@@ -137,7 +137,7 @@ export class McpHub {
     } catch (err) {
       if (options.signal.aborted) throw new AppError('CANCELLED', 'The tool call was cancelled.')
       if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
-        throw new AppError('TOOL_TIMEOUT', `The tool "${tool}" did not answer within ${Math.round(options.timeoutMs / 1000)} seconds.`)
+        throw new AppError('TOOL_TIMEOUT', `The tool "${tool}" did not answer within ${(options.timeoutMs / 1000).toLocaleString('en', { maximumFractionDigits: 1 })} seconds.`)
       }
       // A crash closes the connection: the server's own last words say more than "Connection closed".
       const stopped = running.status.state === 'failed' ? ` ${running.status.error ?? ''}`.trimEnd() : ''
