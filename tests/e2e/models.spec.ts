@@ -36,6 +36,7 @@ test('shows the provider in use in the chat header, why the others were not used
   const details = app.getByRole('region', { name: 'Execution provider details' })
   await expect(details).toContainText('tiny-chat')
   await expect(details).toContainText('CPU: in use')
+  await details.getByText('Engine details', { exact: true }).click()
   // The engine rewrote the graph at load and verified it: steps update the cache in place.
   await expect(details.getByTestId('kv-update')).toHaveText('KV cache updated in place')
   // ... and fused runs of small kernels into one (the tiny model has 2 layers).
