@@ -36,6 +36,8 @@ import type {
   RemoveResult,
   SearchHit,
   Settings,
+  ToolDecision,
+  ToolServerStatus,
   Turn,
   VariantName,
 } from './types.ts'
@@ -53,6 +55,18 @@ export interface ServersApi {
   apiServerStatus(): Promise<ApiServerStatus>
   /** Network access, the API key and allowed origins; restarts the server when it runs. */
   configureApiServer(patch: ApiServerPatch): Promise<ApiServerStatus>
+
+  /** The MCP servers of Settings' mcpServers as they run: state, tools, why one failed. Changes come as `toolServers` events. */
+  listToolServers(): Promise<ToolServerStatus[]>
+  /** Stops the server and starts it again (after it failed, or to list its tools anew). */
+  restartToolServer(name: string): Promise<ToolServerStatus>
+  /**
+   * Answers a tool call waiting for approval (a tool message streaming with tool.state
+   * 'approval'): run it once, always for this tool, or deny it. CONFLICT when it is not waiting.
+   */
+  answerToolCall(messageId: string, decision: ToolDecision): Promise<void>
+  /** Denies a call waiting for approval, or cancels one running; the model reads what became of it. */
+  cancelToolCall(messageId: string): Promise<void>
 }
 
 /**
@@ -113,7 +127,11 @@ export interface Api extends ServersApi {
   getDocument(documentId: string): Promise<DocumentText>
 
   // ── History ──
-  /** Full-text search over every message, best first. To jump to a hit: switchBranch(hit.messageId). */
+  /**
+   * Conversations whose title holds every word, then messages that do, best first; each word
+   * matches as the start of a word, a "quoted phrase" as whole words. To jump to a message hit:
+   * switchBranch(hit.messageId).
+   */
   search(query: string, limit?: number): Promise<SearchHit[]>
   /** One conversation, or every one (null), as a file to save. */
   exportConversations(conversationId: string | null, format: ExportFormat): Promise<ExportedFile>
@@ -221,6 +239,10 @@ export const API_METHODS = [
   'removeRemoteProvider',
   'apiServerStatus',
   'configureApiServer',
+  'listToolServers',
+  'restartToolServer',
+  'answerToolCall',
+  'cancelToolCall',
 ] as const satisfies readonly ApiMethod[]
 
 // Compile-time proof that API_METHODS lists every method of Api.
@@ -262,6 +284,8 @@ export interface Events {
   documentProgress: DocumentProgress
   /** A reply's prompt was prefilled further (long prompts only: a few events a second at most). */
   prefillProgress: PrefillProgress
+  /** An MCP server started, failed, stopped or changed its tools: every server as it is now. */
+  toolServers: { servers: ToolServerStatus[] }
   /** From the application menu or its shortcuts (new chat, search, settings). */
   menuCommand: { command: MenuCommand }
   /**

@@ -63,6 +63,8 @@ const APP_ERRORS: Record<Exclude<ErrorCode, 'INTERNAL'>, [number, OpenAiErrorTyp
   DOWNLOAD_CORRUPT: [502, 'server_error', 'download_corrupt'],
   HUB_UNREACHABLE: [502, 'server_error', 'hub_unreachable'],
   REMOTE_FAILED: [502, 'server_error', 'remote_failed'],
+  TOOL_FAILED: [502, 'server_error', 'tool_failed'],
+  TOOL_TIMEOUT: [504, 'server_error', 'tool_timeout'],
   MODEL_TOO_BIG: [503, 'server_error', 'model_too_big'],
   MODEL_NOT_LOADED: [503, 'server_error', 'model_not_loaded'],
   ENGINE_BUSY: [503, 'server_error', 'engine_busy'],

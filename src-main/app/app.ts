@@ -6,6 +6,7 @@ import type { Api } from '../../src-shared/api.ts'
 import type { AppInfo } from '../../src-shared/types.ts'
 import { ApiServerControl } from '../api-server/control.ts'
 import { EngineHost } from '../engine-host/engine-host.ts'
+import { McpHub } from '../mcp/hub.ts'
 import type { DiscoverOptions } from '../models/gguf/discover.ts'
 import type { ConversionSpawner } from '../models/gguf/run-conversion.ts'
 import { createModelLibrary } from '../models/library.ts'
@@ -86,7 +87,8 @@ export async function createApp(config: AppConfig): Promise<App> {
   const remote = new RemoteProviders({ dataDir: config.dataDir, secrets: config.secrets ?? plainBox })
   const extractor = config.extractor ?? new DocumentExtractor()
   const documents = new DocumentService({ store, extractor, events })
-  const chat = new ChatService({ store, models, generatorFor: generators({ engine, models, remote }), events, settings, documents })
+  const tools = new McpHub({ client: { name: 'Hearth', version: config.version }, onChange: (servers) => events.emit('toolServers', { servers }) })
+  const chat = new ChatService({ store, models, generatorFor: generators({ engine, models, remote }), events, settings, documents, tools })
   const apiServer = new ApiServerControl({
     dataDir: config.dataDir,
     backend: appBackend({ library, models, engine, settings, extractor }),
@@ -128,6 +130,7 @@ export async function createApp(config: AppConfig): Promise<App> {
     async setSettings(patch) {
       const result = await core.setSettings(patch)
       await apiServer.apply()
+      if (patch.mcpServers !== undefined) await tools.apply(result.mcpServers)
       return result
     },
     listRemoteProviders: () => remote.list(),
@@ -136,7 +139,13 @@ export async function createApp(config: AppConfig): Promise<App> {
     removeRemoteProvider: (providerId) => remote.remove(providerId),
     apiServerStatus: () => apiServer.status(),
     configureApiServer: (patch) => apiServer.configure(patch),
+    listToolServers: async () => tools.status(),
+    restartToolServer: (name) => tools.restart(name),
+    answerToolCall: async (messageId, decision) => chat.answerToolCall(messageId, decision),
+    cancelToolCall: async (messageId) => chat.cancelToolCall(messageId),
   }
+  // Not awaited: servers start in the background and say when they are ready.
+  void tools.apply(settings().mcpServers)
   const served = await apiServer.apply()
   if (served.error !== null) {
     events.emitWhenHeard('notice', { level: 'warning', message: `The API server did not start: ${served.error}` })
@@ -171,6 +180,7 @@ export async function createApp(config: AppConfig): Promise<App> {
       folderWatch.close()
       await engine.close()
       await chat.stopAll()
+      await tools.close()
       await snapshots.purgeAll()
       await extractor.close?.()
       store.close()

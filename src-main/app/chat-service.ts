@@ -1,9 +1,12 @@
 // Generations: a reply row streamed from its generator into the store and out as events, one per
 // conversation at a time; stop, regenerate, edit, continue; an engine crash kept as an error.
+// With tools: the calls a reply makes are asked of the user, run on their MCP servers, and their
+// results fed back to the model, which replies again, all as one generation of the conversation.
 
 import { AppError, type ErrorData } from '../../src-shared/errors.ts'
 import { mergeParams } from '../../src-shared/params.ts'
-import type { Conversation, GenerationStats, Message, Settings, Turn } from '../../src-shared/types.ts'
+import type { Conversation, GenerationStats, Message, Settings, ToolCall, ToolDecision, ToolUse, Turn } from '../../src-shared/types.ts'
+import type { McpHub } from '../mcp/hub.ts'
 import { DEFAULT_TITLE } from '../store/conversations.ts'
 import type { Store } from '../store/store.ts'
 import type { StreamOutcome, StreamWriter } from '../store/stream-writer.ts'
@@ -22,7 +25,14 @@ export interface ChatServiceDeps {
   events: EventHub
   settings: () => Settings
   documents: DocumentService
+  /** Where the tools of a chat's MCP servers come from; absent: chats have no tools. */
+  tools?: Pick<McpHub, 'offered' | 'call'>
 }
+
+/** Replies to tool results in a row: the last one is offered no tools, so the turn ends in words. */
+export const MAX_TOOL_ROUNDS = 8
+/** A result longer than this many characters is measured in tokens, to cut it to a quarter of the context. */
+const MEASURE_RESULT_CHARS = 2000
 
 /** What a generation runs on, chosen before anything is written. */
 interface Chosen {
@@ -52,6 +62,16 @@ interface Generation extends GeneratorRun {
   /** Ends the wait for the generator of a generation stopped before it started. */
   abandon: () => void
   finished: Promise<void>
+  /** Replies to tool results so far in this generation. */
+  round: number
+  /** The tools offered to the model, by the name it calls them. */
+  route: Map<string, { server: string; tool: string }>
+  /** The tool message being asked about or run; null between calls. */
+  toolMessageId: string | null
+  /** Ends the wait for the user's answer (stop: 'cancel'). */
+  answer: ((decision: ToolDecision | 'cancel') => void) | null
+  /** Cancels the running call. */
+  toolAbort: AbortController | null
 }
 
 export class ChatService {
@@ -68,9 +88,31 @@ export class ChatService {
     return this.#generations.size
   }
 
-  /** The reply being generated in the conversation, if any. */
+  /** The reply being generated in the conversation, or the tool call it waits for; null when none. */
   generatingMessageId(conversationId: string): string | null {
-    return this.#generations.get(conversationId)?.writer.messageId ?? null
+    const generation = this.#generations.get(conversationId)
+    return generation === undefined ? null : (generation.toolMessageId ?? generation.writer.messageId)
+  }
+
+  /** The user's answer to a call waiting for approval: run it once, always for its tool, or not. */
+  answerToolCall(messageId: string, decision: ToolDecision): void {
+    const generation = this.#toolGeneration(messageId)
+    if (generation?.answer == null) throw new AppError('CONFLICT', 'This tool call is not waiting for an answer.')
+    generation.answer(decision)
+  }
+
+  /** Ends a call: one waiting for approval is denied, a running one is cancelled. */
+  cancelToolCall(messageId: string): void {
+    const generation = this.#toolGeneration(messageId)
+    if (generation?.answer != null) return generation.answer('deny')
+    if (generation?.toolAbort == null) throw new AppError('CONFLICT', 'This tool call is not running.')
+    generation.toolAbort.abort()
+  }
+
+  #toolGeneration(messageId: string): Generation | undefined {
+    const { conversationId } = this.#deps.store.messages.get(messageId)
+    const generation = this.#generations.get(conversationId)
+    return generation?.toolMessageId === messageId ? generation : undefined
   }
 
   async send(conversationId: string, text: string, documentIds: readonly string[] = []): Promise<Turn> {
@@ -137,6 +179,8 @@ export class ChatService {
     generation.cancelled = true
     if (generation.started) generation.generator.cancel(conversationId)
     else generation.abandon()
+    generation.answer?.('cancel')
+    generation.toolAbort?.abort()
     await generation.finished
   }
 
@@ -208,6 +252,11 @@ export class ChatService {
       failure: null,
       abandon: () => undefined,
       finished: Promise.resolve(),
+      round: 0,
+      route: new Map(),
+      toolMessageId: null,
+      answer: null,
+      toolAbort: null,
     }
     this.#generations.set(conversation.id, generation)
     this.#emitMessage(reply)
@@ -217,8 +266,30 @@ export class ChatService {
 
   async #run(generation: Generation): Promise<void> {
     const endUse = this.#deps.models.beginUse()
+    try {
+      for (;;) {
+        const { outcome, error, calls } = await this.#reply(generation)
+        const reply = this.#finish(generation, outcome, error, calls)
+        if (calls.length === 0 || reply.status !== 'complete' || generation.cancelled) break
+        const lastResult = await this.#runTools(generation, reply, calls)
+        if (generation.cancelled) break
+        this.#nextReply(generation, lastResult)
+      }
+    } catch (err) {
+      // A tool message the store refused (its chat deleted meanwhile): the generation ends here.
+      this.#deps.events.emit('notice', { level: 'error', message: `The tool calls of this reply could not be kept: ${AppError.toData(err).message}` })
+    } finally {
+      endUse()
+      this.#generations.delete(generation.conversationId)
+      this.#emitConversation(generation.conversationId)
+    }
+  }
+
+  /** One reply streamed from the generator: how it ended, and the calls it made. */
+  async #reply(generation: Generation): Promise<{ outcome: StreamOutcome; error: ErrorData | null; calls: ToolCall[] }> {
     let outcome: StreamOutcome
     let error: ErrorData | null = null
+    let calls: ToolCall[] = []
     try {
       // A generation stopped while it waits for the engine ends at once; its turn, when it
       // comes, finds it cancelled and gives the engine nothing.
@@ -236,6 +307,7 @@ export class ChatService {
         status: result === null || result.stats.stopReason === 'cancelled' ? 'interrupted' : 'complete',
         stats: continuedStats(generation.previous, result?.stats ?? null),
       }
+      calls = outcome.status === 'complete' ? (result?.toolCalls ?? []) : []
     } catch (err) {
       error = AppError.toData(err)
       if (error.code === 'CANCELLED') {
@@ -245,10 +317,107 @@ export class ChatService {
         outcome = { status: 'error', stats: generation.previous, error: error.message }
         if (error.code === 'ENGINE_CRASHED') this.#engineCrashed(error.message)
       }
-    } finally {
-      endUse()
     }
-    this.#finish(generation, outcome, error)
+    return { outcome, error, calls }
+  }
+
+  /**
+   * Each call of the reply as a tool message, asked of the user (unless always allowed), run and
+   * answered in order; a stop answers the ones left as cancelled. Returns the last tool message's id.
+   */
+  async #runTools(generation: Generation, reply: Message, calls: readonly ToolCall[]): Promise<string> {
+    const { messages } = this.#deps.store
+    let parentId = reply.id
+    for (const call of calls) {
+      const route = generation.route.get(call.name) ?? null
+      const checked = checkCall(call, route)
+      const ask = typeof checked !== 'string' && !this.#deps.settings().alwaysAllowedTools.includes(checked.key)
+      const tool: ToolUse = { callId: call.id, name: call.name, server: route?.server ?? null, arguments: call.arguments, state: ask ? 'approval' : 'running', durationMs: null }
+      const message = messages.addTool(generation.conversationId, parentId, tool)
+      parentId = message.id
+      generation.toolMessageId = message.id
+      this.#emitMessage(message)
+      try {
+        this.#emitMessage(await this.#runTool(generation, message.id, tool, checked))
+      } finally {
+        generation.toolMessageId = null
+        generation.answer = null
+        generation.toolAbort = null
+      }
+    }
+    return parentId
+  }
+
+  async #runTool(generation: Generation, messageId: string, tool: ToolUse, checked: CheckedCall | string): Promise<Message> {
+    const { messages } = this.#deps.store
+    const done: ToolUse = { ...tool, state: 'done' }
+    const fail = (error: string) => messages.finishTool(messageId, { status: 'error', content: '', error, tool: done })
+    const cancelled = () => messages.finishTool(messageId, { status: 'interrupted', content: '', error: null, tool: done })
+    if (generation.cancelled) return cancelled()
+    if (typeof checked === 'string' || this.#deps.tools === undefined) return fail(typeof checked === 'string' ? checked : 'This chat has no tools.')
+    const { route, args, key } = checked
+    if (tool.state === 'approval') {
+      const decision = await new Promise<ToolDecision | 'cancel'>((resolve) => (generation.answer = resolve))
+      generation.answer = null
+      if (decision === 'cancel') return cancelled()
+      if (decision === 'deny') return fail('You denied this call.')
+      if (decision === 'always') this.#allowAlways(key)
+      if (generation.cancelled) return cancelled()
+      this.#emitMessage(messages.updateTool(messageId, { ...tool, state: 'running' }))
+    }
+    const abort = new AbortController()
+    generation.toolAbort = abort
+    const started = performance.now()
+    const timed = (): ToolUse => ({ ...done, durationMs: Math.round(performance.now() - started) })
+    try {
+      const result = await this.#deps.tools.call(route.server, route.tool, args, {
+        timeoutMs: this.#deps.settings().toolTimeoutSeconds * 1000,
+        signal: abort.signal,
+      })
+      const { text, truncatedFrom } = await this.#fitResult(generation, result.text)
+      const used: ToolUse = truncatedFrom === null ? timed() : { ...timed(), truncatedFrom }
+      return result.isError
+        ? messages.finishTool(messageId, { status: 'error', content: text, error: text, tool: used })
+        : messages.finishTool(messageId, { status: 'complete', content: text, error: null, tool: used })
+    } catch (err) {
+      const data = AppError.toData(err)
+      if (data.code === 'CANCELLED') return messages.finishTool(messageId, { status: 'interrupted', content: '', error: null, tool: timed() })
+      return messages.finishTool(messageId, { status: 'error', content: '', error: data.message, tool: timed() })
+    }
+  }
+
+  /** The result cut to a quarter of the model's context, saying so, so the answer still has room. */
+  async #fitResult(generation: Generation, text: string): Promise<{ text: string; truncatedFrom: number | null }> {
+    if (text.length <= MEASURE_RESULT_CHARS) return { text, truncatedFrom: null }
+    const measured = await generation.generator.measure(generation.modelId, [text])
+    const tokens = measured.counts[0] ?? 0
+    const limit = Math.floor(measured.contextLength / 4)
+    if (tokens <= limit) return { text, truncatedFrom: null }
+    const keep = Math.floor((text.length * limit) / tokens * 0.95)
+    const kept = text.slice(0, keep)
+    return { text: `${kept}\n\n[The result was cut to fit the model's context: ${kept.length.toLocaleString('en')} of ${text.length.toLocaleString('en')} characters are shown.]`, truncatedFrom: text.length }
+  }
+
+  #allowAlways(key: string): void {
+    const allowed = this.#deps.settings().alwaysAllowedTools
+    if (!allowed.includes(key)) this.#deps.store.settings.update({ alwaysAllowedTools: [...allowed, key] })
+  }
+
+  /** The reply that reads the tools' results, under the last one, in the same generation. */
+  #nextReply(generation: Generation, parentId: string): void {
+    const { messages } = this.#deps.store
+    const writer = messages.startAssistant(generation.conversationId, parentId, generation.modelId)
+    const path = messages.branch(generation.conversationId).map((e) => e.message)
+    generation.writer = writer
+    generation.reply = messages.get(writer.messageId)
+    generation.history = path.slice(0, -1)
+    generation.continueText = null
+    generation.previous = null
+    generation.started = false
+    generation.failure = null
+    generation.request.continueLast = false
+    generation.round++
+    this.#emitMessage(generation.reply)
   }
 
   /** The request's messages: the branch with its documents, settled for the turn being answered. */
@@ -259,6 +428,27 @@ export class ChatService {
     const messages = documents.prompt(systemPrompt, path)
     if (generation.continueText !== null) messages.push({ role: 'assistant', content: generation.continueText })
     request.messages = messages
+    await this.#offerTools(generation)
+  }
+
+  /** The tools of the chat's servers that are ready; a server that is not is named once per turn. */
+  async #offerTools(generation: Generation): Promise<void> {
+    const { request } = generation
+    delete request.tools
+    delete request.toolChoice
+    generation.route = new Map()
+    const names = this.#deps.store.conversations.get(generation.conversationId).toolServers
+    if (names.length === 0 || this.#deps.tools === undefined) return
+    const offered = await this.#deps.tools.offered(names)
+    generation.route = offered.route
+    if (generation.round === 0 && offered.missing.length > 0) {
+      const list = offered.missing.map((m) => `"${m.server}" (${m.reason})`).join(', ')
+      this.#deps.events.emit('notice', { level: 'warning', message: `The tools of ${list} are not available in this reply.` })
+    }
+    if (offered.definitions.length === 0) return
+    request.tools = offered.definitions
+    // The last reply of a long run of calls must answer in words.
+    request.toolChoice = generation.round >= MAX_TOOL_ROUNDS ? 'none' : 'auto'
   }
 
   #onToken(generation: Generation, text: string): void {
@@ -274,18 +464,18 @@ export class ChatService {
     this.#deps.events.emit('token', { conversationId: generation.conversationId, messageId: generation.writer.messageId, text })
   }
 
-  #finish(generation: Generation, outcome: StreamOutcome, error: ErrorData | null): void {
+  #finish(generation: Generation, outcome: StreamOutcome, error: ErrorData | null, calls: readonly ToolCall[]): Message {
     const { conversationId } = generation
     const messageId = generation.writer.messageId
     let message: Message
     try {
       message = generation.writer.finish(outcome)
+      if (calls.length > 0 && message.status === 'complete') message = this.#deps.store.messages.setToolCalls(messageId, calls)
     } catch (err) {
       // Deleted while streaming, or the database refused the write: report what was generated.
       error ??= AppError.toData(err)
       message = { ...generation.reply, content: generation.writer.text, status: 'error', stats: outcome.stats ?? null, error: error.message }
     }
-    this.#generations.delete(conversationId)
     if (error !== null) this.#deps.events.emit('generationError', { conversationId, messageId, error })
     const dropped = message.stats?.droppedMessages?.length ?? 0
     if (dropped > 0) {
@@ -295,7 +485,7 @@ export class ChatService {
       })
     }
     this.#deps.events.emit('done', { conversationId, messageId, stats: message.stats, message })
-    this.#emitConversation(conversationId)
+    return message
   }
 
   #engineCrashed(message: string): void {
@@ -326,4 +516,24 @@ export class ChatService {
     }
     this.#deps.events.emit('conversationChanged', { conversationId, conversation })
   }
+}
+
+interface CheckedCall {
+  route: { server: string; tool: string }
+  args: Record<string, unknown>
+  /** How Settings' alwaysAllowedTools names the tool. */
+  key: string
+}
+
+/** A call that can run, or why it cannot: a tool nobody offered, arguments that are no JSON object. */
+function checkCall(call: ToolCall, route: { server: string; tool: string } | null): CheckedCall | string {
+  if (route === null) return `There is no tool named "${call.name}" in this chat.`
+  let args: unknown
+  try {
+    args = JSON.parse(call.arguments)
+  } catch {
+    args = undefined
+  }
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) return `The arguments are not a JSON object: ${call.arguments}`
+  return { route, args: args as Record<string, unknown>, key: `${route.server}/${route.tool}` }
 }

@@ -13,7 +13,7 @@ import type {
   VariantName,
 } from '../../src-shared/types.ts'
 import { apiKeySchema, originSchema } from '../api-server/control.ts'
-import { contextPolicySchema, modelIdSchema, settingSchemas } from '../store/schemas.ts'
+import { contextPolicySchema, mcpServerNameSchema, modelIdSchema, settingSchemas } from '../store/schemas.ts'
 
 type ArgsSchemas = { [M in ApiMethod]: z.ZodType<Parameters<Api[M]>> }
 
@@ -69,6 +69,7 @@ const newConversation = z.strictObject({
   systemPrompt: systemPrompt.optional(),
   params: paramsPatch.optional(),
   contextPolicy: contextPolicySchema.optional(),
+  toolServers: z.array(mcpServerNameSchema).max(64).optional(),
 }) satisfies z.ZodType<NewConversation>
 
 const conversationPatch = newConversation.extend({
@@ -93,6 +94,8 @@ const settingsPatch = z
       .record(modelId, modelId)
       .refine((pairs) => Object.keys(pairs).length <= 1000, 'names at most 1000 models')
       .refine((pairs) => Object.entries(pairs).every(([model, draft]) => model !== draft), 'a model cannot draft for itself'),
+    mcpServers: settingSchemas.mcpServers.refine((servers) => Object.keys(servers).length <= 64, 'names at most 64 servers'),
+    alwaysAllowedTools: z.array(z.string().min(3).max(300)).max(1000),
   })
   .partial() satisfies z.ZodType<Partial<Settings>>
 
@@ -164,4 +167,8 @@ export const argsSchemas: ArgsSchemas = {
   removeRemoteProvider: z.tuple([remoteProviderId]),
   apiServerStatus: z.tuple([]),
   configureApiServer: z.tuple([apiServerPatch]),
+  listToolServers: z.tuple([]),
+  restartToolServer: z.tuple([mcpServerNameSchema]),
+  answerToolCall: z.tuple([uuid, z.enum(['once', 'always', 'deny'])]),
+  cancelToolCall: z.tuple([uuid]),
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { AppError } from '../../../src-shared/errors.ts'
-import type { GenerationStats, LoadedModelInfo } from '../../../src-shared/types.ts'
+import type { GenerationStats, LoadedModelInfo, ToolCall } from '../../../src-shared/types.ts'
 import type { EnginePort, EngineRequest, EngineResult, LoadOptions, PrefillReport } from '../../../src-main/app/engine-port.ts'
 import type { Warmed } from '../../../src-main/model-format/protocol.ts'
 
@@ -81,6 +81,14 @@ export class ScriptedEngine implements EnginePort {
     assert.ok(running, 'no generation is running')
     this.#running = null
     running.end({ text: running.text, stats: { ...stats(stopReason, running.text.length), ...(droppedMessages ? { droppedMessages } : {}) } })
+  }
+
+  /** Ends the reply as one that calls tools: its text so far is what came before the calls. */
+  finishWithCalls(toolCalls: ToolCall[]): void {
+    const running = this.#running
+    assert.ok(running, 'no generation is running')
+    this.#running = null
+    running.end({ text: running.text, stats: stats('eos', running.text.length), toolCalls })
   }
 
   fail(error: Error): void {
