@@ -131,3 +131,54 @@ describe('remote client against broken servers', () => {
     assert.throws(() => normalizeBaseUrl('https://user:pw@host/v1'), /without a user name/)
   })
 })
+
+describe('remote client with tools', () => {
+  it('sends tools, calls and results in the OpenAI format, and puts streamed tool_calls together', async () => {
+    let body: Record<string, unknown> = {}
+    const sse = (chunk: object) => `data: ${JSON.stringify(chunk)}\n\n`
+    const delta = (d: object, finish: string | null = null) => sse({ choices: [{ index: 0, delta: d, finish_reason: finish }] })
+    const server = await fakeServer((req, res) => {
+      let raw = ''
+      req.on('data', (c: Buffer) => (raw += c.toString()))
+      req.on('end', () => {
+        body = JSON.parse(raw) as Record<string, unknown>
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' })
+        res.write(delta({ role: 'assistant', content: 'Checking.' }))
+        res.write(delta({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'add', arguments: '' } }] }))
+        res.write(delta({ tool_calls: [{ index: 0, function: { arguments: '{"a":2,' } }] }))
+        res.write(delta({ tool_calls: [{ index: 0, function: { arguments: '"b":3}' } }] }))
+        res.write(delta({ tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'lookup', arguments: '{"key":"japan"}' } }] }))
+        res.write(delta({}, 'tool_calls'))
+        res.end('data: [DONE]\n\n')
+      })
+    })
+    try {
+      const tools = [{ name: 'add', description: 'Adds.', parameters: { type: 'object', properties: { a: { type: 'number' } } } }, { name: 'lookup' }]
+      const history = [
+        { role: 'user' as const, content: 'Hi' },
+        { role: 'assistant' as const, content: '', toolCalls: [{ id: 'old', name: 'add', arguments: '{"a":1,"b":1}' }] },
+        { role: 'tool' as const, content: '2', toolCallId: 'old' },
+      ]
+      const reply = await streamChat({ baseUrl: server.url, apiKey: null }, 'm', history, PARAMS, () => undefined, new AbortController().signal, tools)
+      assert.equal(reply.text, 'Checking.')
+      assert.deepEqual(reply.toolCalls, [
+        { id: 'call_a', name: 'add', arguments: '{"a":2,"b":3}' },
+        { id: 'call_b', name: 'lookup', arguments: '{"key":"japan"}' },
+      ])
+      assert.deepEqual(body['tools'], [
+        { type: 'function', function: { name: 'add', description: 'Adds.', parameters: tools[0]!.parameters } },
+        { type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } },
+      ])
+      assert.deepEqual(body['messages'], [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'old', type: 'function', function: { name: 'add', arguments: '{"a":1,"b":1}' } }] },
+        { role: 'tool', tool_call_id: 'old', content: '2' },
+      ])
+      // Without tools the request names none.
+      await streamChat({ baseUrl: server.url, apiKey: null }, 'm', MESSAGES, PARAMS, () => undefined, new AbortController().signal)
+      assert.equal(body['tools'], undefined)
+    } finally {
+      await server.close()
+    }
+  })
+})
