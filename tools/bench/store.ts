@@ -8,7 +8,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import Database from 'better-sqlite3'
-import { toFtsPhrases } from '../../src-main/store/search.ts'
+import { parseTerms, toFtsPhrase } from '../../src-main/store/search-terms.ts'
 import { DB_FILE, openStore, type Store } from '../../src-main/store/store.ts'
 import { seededRandom } from '../model-builder/random.ts'
 
@@ -150,7 +150,7 @@ function searchWords(file: string, vocabulary: Vocabulary): { word: string; hits
     const count = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH ?')
     return [20_000, 3_000, 600, 300, 30, 3].map((rank) => {
       const word = vocabulary.words[rank - 1] ?? ''
-      return { word, hits: count.get(toFtsPhrases(word).join(' '))?.n ?? 0 }
+      return { word, hits: count.get(parseTerms(word).map(toFtsPhrase).join(' '))?.n ?? 0 }
     })
   } finally {
     db.close()
@@ -170,7 +170,7 @@ function measure(store: Store, bigConversationId: string, words: { word: string;
   for (const { word, hits } of words) {
     timings.push(
       time(`search "${word}" (top 50)`, runs, () => {
-        const found = store.search(word)
+        const found = store.search(word).filter((h) => h.kind === 'message')
         return `${found.length} shown of ${hits} matches, ${found[0]?.rank === null ? 'newest first' : 'ranked'}`
       }),
     )

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { COMMON_WORD_MESSAGES, parseSnippet, toFtsPhrases } from '../../../src-main/store/search.ts'
-import { tempStore } from './helpers.ts'
+import { COMMON_WORD_MESSAGES, parseSnippet } from '../../../src-main/store/search.ts'
+import { matchTitle, parseTerms, toFtsPhrase } from '../../../src-main/store/search-terms.ts'
+import type { SearchHit } from '../../../src-shared/types.ts'
+import { manualClock, tempStore } from './helpers.ts'
+
+const messageHits = (hits: SearchHit[]) => hits.filter((h) => h.kind === 'message')
 
 describe('Store#search', () => {
   it('finds a word in any message, best match first, with the match marked', (t) => {
@@ -11,7 +15,7 @@ describe('Store#search', () => {
     const weak = store.messages.addUser(c.id, null, 'The recipe needs flour, sugar, eggs, butter, milk and a pinch of salt.')
     const strong = store.messages.addUser(c.id, null, 'Salt, salt and more salt.')
     store.messages.addUser(c.id, null, 'Nothing to see here.')
-    const hits = store.search('salt')
+    const hits = messageHits(store.search('salt'))
     assert.deepEqual(
       hits.map((h) => h.messageId),
       [strong.id, weak.id],
@@ -23,15 +27,39 @@ describe('Store#search', () => {
     assert.equal(hits[1]?.snippet.map((p) => p.text).join(''), 'The recipe needs flour, sugar, eggs, butter, milk and a pinch of salt.')
   })
 
-  it('needs every word, and takes a trailing * as "starts with"', (t) => {
+  it('needs every word, each as the start of a word in the message', (t) => {
     const store = tempStore(t)
     const c = store.conversations.create()
     const both = store.messages.addUser(c.id, null, 'rust borrow checker')
     store.messages.addUser(c.id, null, 'rust only')
-    assert.deepEqual(store.search('rust che'), [])
+    store.messages.addUser(c.id, null, 'a trusty checker')
+    assert.deepEqual(store.search('rust che').map((h) => h.messageId), [both.id])
     assert.deepEqual(store.search('rust che*').map((h) => h.messageId), [both.id])
     assert.deepEqual(store.search('checker rust').map((h) => h.messageId), [both.id])
+    assert.deepEqual(store.search('rust checkers'), [])
     assert.deepEqual(store.search('   '), [])
+  })
+
+  it('finds a word from its first letters, and marks the whole word', (t) => {
+    const store = tempStore(t)
+    const c = store.conversations.create()
+    const m = store.messages.addUser(c.id, null, 'Here be dragons, said the map.')
+    store.messages.addUser(c.id, null, 'A snapdragon is a flower.')
+    const hits = store.search('drag')
+    assert.deepEqual(hits.map((h) => h.messageId), [m.id])
+    assert.deepEqual(hits[0]?.snippet.filter((p) => p.match).map((p) => p.text), ['dragons'])
+  })
+
+  it('takes words in double quotes as a phrase of whole words, in that order', (t) => {
+    const store = tempStore(t)
+    const c = store.conversations.create()
+    const phrase = store.messages.addUser(c.id, null, 'the borrow checker again')
+    store.messages.addUser(c.id, null, 'checker of the borrow')
+    store.messages.addUser(c.id, null, 'the borrow checkers')
+    assert.deepEqual(store.search('"borrow checker"').map((h) => h.messageId), [phrase.id])
+    assert.equal(store.search('borrow checker').length, 3)
+    // An unpaired quote is plain text: these are two prefixes.
+    assert.equal(store.search('"borrow checker').length, 3)
   })
 
   it('lists hits newest first, unranked, when a word is in too many messages to rank', async (t) => {
@@ -51,15 +79,15 @@ describe('Store#search', () => {
       contextPolicy: 'stop', pinned: false, archived: false, activeLeafId: null, messages }
     await store.importText(JSON.stringify({ format: 'hearth-conversations', version: 1, exportedAt: 0, conversations: [conversation] }))
 
-    const newest = store.search('common', { limit: 3 })
+    const newest = messageHits(store.search('common', { limit: 3 }))
     const last = COMMON_WORD_MESSAGES
     assert.deepEqual(newest.map((h) => [h.createdAt, h.rank]), [[last, null], [last - 1, null], [last - 2, null]])
-    const rare = store.search('rare*')
+    const rare = messageHits(store.search('rare*'))
     assert.equal(rare.length, Math.floor(COMMON_WORD_MESSAGES / 1000) + 1)
     assert.ok(rare.every((h) => typeof h.rank === 'number'))
-    assert.deepEqual(store.search('rare1000 common').map((h) => [h.createdAt, h.rank]), [[1_000, null]])
+    assert.deepEqual(messageHits(store.search('rare1000 common')).map((h) => [h.createdAt, h.rank]), [[1_000, null]])
     // Just under the limit: every message but the rare ones.
-    assert.equal(typeof store.search('word*', { limit: 1 })[0]?.rank, 'number')
+    assert.equal(typeof messageHits(store.search('word*', { limit: 1 }))[0]?.rank, 'number')
   })
 
   it('matches across accents and case', (t) => {
@@ -73,7 +101,12 @@ describe('Store#search', () => {
     const store = tempStore(t)
     const c = store.conversations.create()
     const m = store.messages.addUser(c.id, null, 'say "NEAR" OR not')
-    assert.deepEqual(store.search('"NEAR" OR').map((h) => h.messageId), [m.id])
+    const colon = store.messages.addUser(c.id, null, 'set col:x then (AND) -flag')
+    store.messages.addUser(c.id, null, 'near or far')
+    assert.deepEqual(store.search('"NEAR" OR not').map((h) => h.messageId), [m.id])
+    assert.deepEqual(store.search('OR(not').map((h) => h.messageId), [m.id])
+    assert.deepEqual(store.search('col:x (AND) -fl*').map((h) => h.messageId), [colon.id])
+    assert.deepEqual(store.search('NOT say').map((h) => h.messageId), [m.id])
     for (const query of ['NEAR(', 'a AND', '"', '*', '-x', 'col:x', '^', '(((', '""""', "'", '\0', 'x NOT']) {
       assert.doesNotThrow(() => store.search(query), `query ${JSON.stringify(query)}`)
     }
@@ -113,6 +146,68 @@ describe('Store#search', () => {
     store.messages.addUser(deleted.id, null, 'walrus in the bin')
     store.conversations.delete(deleted.id)
     assert.deepEqual(store.search('walrus').map((h) => h.messageId), [a.id])
+  })
+
+  it('finds a conversation by its title, first, even when no message matches', (t) => {
+    const store = tempStore(t)
+    const titled = store.conversations.create({ title: 'Dragon lore' })
+    store.messages.addUser(titled.id, null, 'Tell me a story.')
+    const other = store.conversations.create({ title: 'Stories' })
+    const message = store.messages.addUser(other.id, null, 'The dragon slept.')
+    store.conversations.create({ title: 'Snapdragons' })
+    const hits = store.search('drag')
+    assert.deepEqual(
+      hits.map((h) => [h.kind, h.conversationId, h.messageId]),
+      [
+        ['title', titled.id, undefined],
+        ['message', other.id, message.id],
+      ],
+    )
+    assert.deepEqual(hits[0]?.snippet, [
+      { text: 'Dragon', match: true },
+      { text: ' lore', match: false },
+    ])
+    assert.deepEqual(store.search('lore drag').map((h) => h.kind), ['title'])
+    assert.deepEqual(store.search('lore tell'), [])
+  })
+
+  it('lists title hits in the sidebar\'s order, and skips chats still called "New chat"', (t) => {
+    const clock = manualClock()
+    const store = tempStore(t, { now: clock.now })
+    const older = store.conversations.create({ title: 'Newton notes' })
+    clock.advance(1000)
+    const newer = store.conversations.create({ title: 'Newts' })
+    store.conversations.create()
+    const order = () => store.search('new').map((h) => h.conversationId)
+    assert.deepEqual(order(), [newer.id, older.id])
+    clock.advance(1000)
+    store.messages.addUser(older.id, null, 'bump')
+    assert.deepEqual(order(), [older.id, newer.id])
+    store.conversations.update(newer.id, { pinned: true })
+    assert.deepEqual(order(), [newer.id, older.id])
+  })
+
+  it('finds archived conversations by title but not deleted ones', (t) => {
+    const store = tempStore(t)
+    const archived = store.conversations.create({ title: 'Walrus facts' })
+    store.conversations.update(archived.id, { archived: true })
+    const deleted = store.conversations.create({ title: 'Walrus jokes' })
+    store.conversations.delete(deleted.id)
+    assert.deepEqual(store.search('walrus').map((h) => [h.kind, h.conversationId]), [['title', archived.id]])
+  })
+
+  it('pages through title hits and message hits as one list', (t) => {
+    const store = tempStore(t)
+    const a = store.conversations.create({ title: 'Heron one' })
+    const b = store.conversations.create({ title: 'Heron two' })
+    const c = store.conversations.create({ title: 'Birds' })
+    for (let i = 0; i < 3; i++) store.messages.addUser(c.id, null, `heron ${i}`)
+    const all = store.search('heron')
+    assert.deepEqual(all.map((h) => h.kind), ['title', 'title', 'message', 'message', 'message'])
+    assert.deepEqual(new Set(all.slice(0, 2).map((h) => h.conversationId)), new Set([a.id, b.id]))
+    for (const [offset, limit] of [[0, 1], [1, 2], [2, 2], [4, 5], [5, 1]] as const) {
+      assert.deepEqual(store.search('heron', { offset, limit }), all.slice(offset, offset + limit), `offset ${offset}, limit ${limit}`)
+    }
   })
 
   it('pages through hits with limit and offset', (t) => {
@@ -158,10 +253,34 @@ describe('messages_fts', () => {
   })
 })
 
-describe('toFtsPhrases', () => {
-  it('quotes every word, doubles quotes inside, and keeps a trailing * outside the quotes', () => {
-    assert.deepEqual(toFtsPhrases(' a  "b" c* * '), ['"a"', '"""b"""', '"c"*', '"*"'])
-    assert.deepEqual(toFtsPhrases('\t\n\0'), [])
+describe('parseTerms', () => {
+  it('makes each word a prefix, a quoted stretch an exact phrase, and drops what is not a word', () => {
+    const phrases = (input: string) => parseTerms(input).map(toFtsPhrase)
+    assert.deepEqual(phrases(' Drag  "Borrow  checker" c* * '), ['"drag"*', '"borrow checker"', '"c"*'])
+    assert.deepEqual(phrases("don't col:x \"a"), ['"don t"*', '"col x"*', '"a"*'])
+    assert.deepEqual(phrases('Café NEAR(x) a\0b'), ['"cafe"*', '"near x"*', '"a b"*'])
+    assert.deepEqual(phrases('\t\n\0 "" ( - * :'), [])
+  })
+})
+
+describe('matchTitle', () => {
+  it('marks every word that a term matches, and needs every term', () => {
+    const terms = parseTerms('drag é')
+    assert.deepEqual(matchTitle('Dragons of Éire, dragged', terms), [
+      { text: 'Dragons', match: true },
+      { text: ' of ', match: false },
+      { text: 'Éire', match: true },
+      { text: ', ', match: false },
+      { text: 'dragged', match: true },
+    ])
+    assert.equal(matchTitle('Dragons only', terms), null)
+    assert.equal(matchTitle('Snapdragon épée', terms), null)
+  })
+
+  it('matches a quoted phrase as whole words in order', () => {
+    assert.equal(matchTitle('Borrow checker notes', parseTerms('"borrow checker"'))?.filter((p) => p.match).length, 2)
+    assert.equal(matchTitle('Checker borrow notes', parseTerms('"borrow checker"')), null)
+    assert.equal(matchTitle('Borrow checkers', parseTerms('"borrow checker"')), null)
   })
 })
 
