@@ -7,7 +7,7 @@ export function formatMs(ms: number): string {
 }
 
 export function formatRate(perSecond: number): string {
-  return perSecond >= 100 ? Math.round(perSecond).toString() : perSecond.toFixed(1)
+  return perSecond >= 100 ? formatCount(Math.round(perSecond)) : perSecond.toFixed(1)
 }
 
 export function formatCount(n: number): string {

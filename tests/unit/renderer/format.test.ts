@@ -2,7 +2,7 @@
 
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { formatParameters } from '../../../src-renderer/lib/format.ts'
+import { formatParameters, formatRate } from '../../../src-renderer/lib/format.ts'
 
 describe('formatParameters', () => {
   it('gives each model size its unit, with a decimal only below ten of it', () => {
@@ -20,5 +20,16 @@ describe('formatParameters', () => {
       [9_990, '10K'],
     ]
     assert.deepEqual(cases.map(([n]) => formatParameters(n)), cases.map(([, s]) => s))
+  })
+})
+
+describe('formatRate', () => {
+  it('groups the thousands of a fast rate and keeps a decimal for a slow one', () => {
+    const cases: [number, string][] = [
+      [1193.4, '1,193'],
+      [100, '100'],
+      [18.44, '18.4'],
+    ]
+    assert.deepEqual(cases.map(([n]) => formatRate(n)), cases.map(([, s]) => s))
   })
 })
