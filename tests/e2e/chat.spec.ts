@@ -51,7 +51,7 @@ test('sends with Enter, streams the reply with a cursor, and shows its stats and
 
   const stats = reply.getByTestId('message-stats')
   await expect(stats).toContainText('tok/s')
-  await expect(stats).toContainText('reused')
+  await expect(stats).toContainText('cached')
   await expect(stats).toContainText('CPU')
   await stats.getByRole('button', { name: /Generation stats/ }).click()
   await expect(stats).toContainText('Time to first token')
@@ -85,6 +85,7 @@ test('stops a long reply with Esc: the engine stops and the text shown is the te
   await expect(reply).toContainText('Stopped before the end.')
   await expect(app.getByRole('button', { name: 'Send message' })).toBeVisible()
   const stopped = (await reply.locator('.md').textContent()) ?? ''
+  await expect(reply.getByTestId('message-stats')).not.toContainText('cut at the token limit')
   await reply.getByTestId('message-stats').getByRole('button', { name: /Generation stats/ }).click()
   await expect(reply.getByTestId('message-stats')).toContainText('Stopped bystopped')
 
