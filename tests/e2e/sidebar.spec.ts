@@ -103,6 +103,41 @@ test('finds a message by full-text search and jumps to it, far up a long chat', 
   await expect(target).toHaveClass(/highlighted/)
 })
 
+test('finds messages by the start of a word and conversations by title, and opens either', async ({ app }) => {
+  await importConversations(
+    app,
+    hearthExport([
+      { title: 'Dragon lore', messages: [{ role: 'user', content: 'Tell me a story.' }] },
+      { title: 'Insects', messages: [{ role: 'user', content: 'Is a dragonfly fast?' }, { role: 'assistant', content: 'Very.' }] },
+      { title: 'Cooking', messages: [{ role: 'user', content: 'How long do I braise the brisket?' }] },
+    ]),
+  )
+  await openConversation(app, 'Cooking')
+  const search = app.getByRole('searchbox', { name: 'Search messages' })
+  const hits = app.getByTestId('search-hit')
+
+  await search.fill('drag')
+  await expect(hits).toHaveCount(2)
+  await expect(hits.first()).toHaveAttribute('data-kind', 'title')
+  await expect(hits.first().locator('mark')).toHaveText('Dragon')
+  await expect(hits.nth(1)).toHaveAttribute('data-kind', 'message')
+  await expect(hits.nth(1)).toContainText('Insects')
+  await expect(hits.nth(1).locator('mark')).toHaveText('dragonfly')
+  await hits.first().click()
+  await expect(app.getByRole('heading', { level: 1, name: 'Dragon lore' })).toBeVisible()
+  await expect(app.getByRole('textbox', { name: 'Message' })).toBeFocused()
+
+  await search.fill('bris how')
+  await expect(hits).toHaveCount(1)
+  await expect(hits.locator('mark')).toHaveText(['How', 'brisket'])
+  await hits.click()
+  await expect(app.getByRole('heading', { level: 1, name: 'Cooking' })).toBeVisible()
+  await expect(app.getByTestId('message').filter({ hasText: 'braise the brisket' })).toHaveClass(/highlighted/)
+
+  await search.fill('lore NEAR(" -story')
+  await expect(app.getByRole('status').filter({ hasText: 'Nothing matches' })).toBeVisible()
+})
+
 test('keeps the list one tab stop: arrow keys move between chats and along a chat’s buttons', async ({ app }) => {
   await importConversations(
     app,
