@@ -139,9 +139,8 @@ export class McpHub {
       if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
         throw new AppError('TOOL_TIMEOUT', `The tool "${tool}" did not answer within ${(options.timeoutMs / 1000).toLocaleString('en', { maximumFractionDigits: 1 })} seconds.`)
       }
-      // A crash closes the connection: the server's own last words say more than "Connection closed".
-      const stopped = running.status.state === 'failed' ? ` ${running.status.error ?? ''}`.trimEnd() : ''
-      throw new AppError('TOOL_FAILED', `The tool "${tool}" of "${server}" failed: ${(err as Error).message}${stopped === '' ? '' : `.${stopped}`}`)
+      // A crash shows as "Connection closed"; the server's state then carries its last words.
+      throw new AppError('TOOL_FAILED', `The tool "${tool}" of "${server}" failed: ${(err as Error).message}`)
     }
   }
 
@@ -270,6 +269,7 @@ function describeFailure(err: unknown, running: Running): string {
   let reason: string
   if (code === 'ENOENT' && 'command' in config) reason = `the command "${config.command}" was not found`
   else if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) reason = 'it did not answer in time'
+  else if (err instanceof McpError && err.code === ErrorCode.ConnectionClosed) reason = 'it stopped before it was ready'
   else reason = err instanceof Error ? err.message : String(err)
   const stderr = running.stderr.trim()
   return stderr === '' ? reason : `${reason}. It said: ${stderr.split('\n').slice(-5).join('\n')}`

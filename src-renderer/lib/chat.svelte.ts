@@ -77,7 +77,9 @@ class ChatState {
       if (conversationId === this.conversation?.id) ui.toast(error.message, { kind: 'error', ms: 10_000 })
     })
     api.on('messageChanged', ({ conversationId, message }) => {
-      if (conversationId === this.conversation?.id) this.#replaceMessage(message)
+      if (conversationId !== this.conversation?.id) return
+      // A message new to this branch (a tool call, the reply to its result) comes with the branch.
+      if (!this.#replaceMessage(message)) void this.reload()
     })
     api.on('conversationChanged', ({ conversationId, conversation }) => this.adopt(conversationId, conversation))
   }
@@ -200,13 +202,15 @@ class ChatState {
     this.#pending.clear()
   }
 
-  #replaceMessage(message: Message): void {
+  /** False when the branch shown does not hold the message. */
+  #replaceMessage(message: Message): boolean {
     const view = this.view
     const i = view?.branch.findIndex((e) => e.message.id === message.id) ?? -1
-    if (!view || i === -1) return
+    if (!view || i === -1) return false
     const branch = view.branch.slice()
     branch[i] = { ...branch[i]!, message }
     this.view = { ...view, branch }
+    return true
   }
 
   #speak(text: string, final: boolean): void {

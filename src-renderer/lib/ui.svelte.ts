@@ -14,6 +14,8 @@ const TOAST_MS = 6000
 class UiState {
   info = $state<AppInfo | null>(null)
   settingsOpen = $state(false)
+  /** The Settings section to show when it opens next; the dialog clears it. */
+  settingsTab = $state<string | null>(null)
   conversationPanelOpen = $state(false)
   /** Bumped to ask the search box to take focus (Ctrl/Cmd+K). */
   searchFocusRequest = $state(0)
