@@ -519,7 +519,7 @@ export interface MessageHit {
   conversationId: string
   conversationTitle: string
   messageId: string
-  role: Role
+  role: MessageRole
   createdAt: number
   snippet: SnippetPart[]
   /**

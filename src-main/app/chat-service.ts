@@ -129,7 +129,7 @@ export class ChatService {
   async regenerate(messageId: string): Promise<Message> {
     const message = this.#deps.store.messages.get(messageId)
     const parentId = message.role === 'user' ? message.id : message.parentId
-    if (message.role === 'system' || parentId === null) {
+    if (message.role === 'system' || message.role === 'tool' || parentId === null) {
       throw new AppError('BAD_REQUEST', 'Only a reply to a message, or a message itself, can be answered again.')
     }
     return this.#start(await this.#prepare(message.conversationId), parentId)

@@ -1,7 +1,7 @@
 // Search over every message (FTS5) and conversation title: ranked hits with highlighted snippets.
 
 import type Database from 'better-sqlite3'
-import type { MessageHit, Role, SearchHit, SnippetPart, TitleHit } from '../../src-shared/types.ts'
+import type { MessageHit, MessageRole, SearchHit, SnippetPart, TitleHit } from '../../src-shared/types.ts'
 import { DEFAULT_TITLE } from './conversations.ts'
 import { matchTitle, parseTerms, toFtsPhrase, type Term } from './search-terms.ts'
 
@@ -23,7 +23,7 @@ interface HitRow {
   snippet: string
   id: string
   conversation_id: string
-  role: Role
+  role: MessageRole
   created_at: number
   title: string
 }
