@@ -3,7 +3,7 @@
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { ErrorCode, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import { AppError } from '../../src-shared/errors.ts'
@@ -265,9 +265,11 @@ function resultText(result: Awaited<ReturnType<Client['callTool']>>): string {
 
 function describeFailure(err: unknown, running: Running): string {
   const { config } = running
-  const code = (err as { code?: string }).code
+  const code = (err as { code?: unknown }).code
   let reason: string
   if (code === 'ENOENT' && 'command' in config) reason = `the command "${config.command}" was not found`
+  else if (err instanceof StreamableHTTPError && (code === 401 || code === 403)) reason = `the server refused the request (HTTP ${code}): check its "headers"`
+  else if (err instanceof StreamableHTTPError && typeof code === 'number' && code > 0) reason = `the server answered HTTP ${code}`
   else if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) reason = 'it did not answer in time'
   else if (err instanceof McpError && err.code === ErrorCode.ConnectionClosed) reason = 'it stopped before it was ready'
   else reason = err instanceof Error ? err.message : String(err)

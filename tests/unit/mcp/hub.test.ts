@@ -2,11 +2,15 @@
 // cancel, crash, a server that never starts, and config changes.
 
 import assert from 'node:assert/strict'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { describe, it, type TestContext } from 'node:test'
 import { AppError } from '../../../src-shared/errors.ts'
 import type { McpServerConfig, ToolServerStatus } from '../../../src-shared/types.ts'
 import { McpHub } from '../../../src-main/mcp/hub.ts'
 import { testServer } from '../../mcp/servers.ts'
+import { testMcpServer } from '../../mcp/test-tools.ts'
 
 function hub(t: TestContext): { hub: McpHub; changes: ToolServerStatus[][] } {
   const changes: ToolServerStatus[][] = []
@@ -34,6 +38,17 @@ describe('McpHub', () => {
     assert.deepEqual(await call(h, 'calc', 'lookup', { key: 'atlantis' }), { text: 'No capital known for "atlantis".', isError: true })
     assert.deepEqual(changes.at(-1)?.map((s) => [s.name, s.state, s.transport]), [['calc', 'ready', 'stdio']])
     assert.equal(changes[0]?.[0]?.state, 'starting')
+  })
+
+  it('talks to a streamable HTTP server with the headers given, and says when they are refused', async (t) => {
+    const url = await httpServer(t, 'secret')
+    const { hub: h } = hub(t)
+    await h.apply({ web: { url, headers: { Authorization: 'Bearer secret' } }, refused: { url, headers: { Authorization: 'Bearer wrong' } } })
+    const offered = await h.offered(['web', 'refused'])
+    assert.ok(offered.route.has('lookup'))
+    assert.deepEqual(await call(h, 'web', 'lookup', { key: 'france' }), { text: 'Paris', isError: false })
+    assert.deepEqual(h.status().map((s) => [s.name, s.transport, s.state]), [['web', 'http', 'ready'], ['refused', 'http', 'failed']])
+    assert.match(offered.missing[0]?.reason ?? '', /refused the request \(HTTP 401\)/)
   })
 
   it('ends a call past its timeout, and one that is cancelled, and the server keeps working', async (t) => {
@@ -90,6 +105,30 @@ describe('McpHub', () => {
     await assert.rejects(call(h, 'calc', 'add', { a: 1, b: 2 }), code('TOOL_FAILED', /no longer in Settings/))
   })
 })
+
+/** The test server's tools over streamable HTTP (stateless: a server per request), requiring a bearer token. */
+async function httpServer(t: TestContext, token: string): Promise<string> {
+  const server = http.createServer((req, res) => {
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      res.writeHead(401).end()
+      return
+    }
+    let raw = ''
+    req.on('data', (c: Buffer) => (raw += c.toString()))
+    req.on('end', () => {
+      const mcp = testMcpServer()
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined })
+      res.on('close', () => void transport.close().then(() => mcp.close()))
+      void mcp.connect(transport).then(() => transport.handleRequest(req, res, raw === '' ? undefined : JSON.parse(raw)))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`
+}
 
 async function waitFor(h: McpHub, done: (s: ToolServerStatus[]) => boolean): Promise<ToolServerStatus[]> {
   // The crash's close arrives on the transport a moment after the call fails.
