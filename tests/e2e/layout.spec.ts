@@ -52,6 +52,7 @@ for (const { width, panel } of [{ width: 800, panel: false }, { width: 1280, pan
     await expect(title).toBeVisible()
     const header = app.locator('header').filter({ has: title })
     const controls = [toggle(app), header.getByRole('combobox', { name: 'Model', exact: true }), engine.getByRole('button').last(), header.getByRole('meter', { name: 'Context used' }), header.getByRole('button', { name: 'Conversation settings' })]
+    for (const control of controls) await expect(control).toBeVisible()
     const titleBox = await box(title)
     expect(titleBox.width, 'the title keeps room to be read').toBeGreaterThanOrEqual(100)
     // Too long for the room it has: cut with an ellipsis, not wrapped or hidden.

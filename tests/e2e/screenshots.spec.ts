@@ -53,6 +53,11 @@ test('the start screen, a chat, search and settings', async ({ app }) => {
   await app.getByRole('button', { name: 'Conversation settings' }).click()
   await expect(app.getByTestId('conversation-panel')).toBeVisible()
   await shoot(app, 'chat-panel')
+  // The narrowest window the layout is made for: the sidebar hidden, the panel over the chat.
+  await app.setViewportSize({ width: 800, height: 700 })
+  await expect(app.getByRole('navigation', { name: 'Conversations' })).toBeHidden()
+  await shoot(app, 'chat-panel-800')
+  await app.setViewportSize({ width: 1280, height: 800 })
   await app.getByRole('button', { name: 'Close conversation settings' }).click()
 
   await app.getByRole('searchbox', { name: 'Search messages' }).fill('emoji')
