@@ -21,6 +21,7 @@ import type {
   GenerationStats,
   GgufCandidate,
   HistoryImportProgress,
+  HubModel,
   ImportMode,
   ImportProgress,
   ImportResult,
@@ -185,6 +186,13 @@ export interface Api extends ServersApi {
   removeModel(modelId: string, variant?: VariantName): Promise<RemoveResult>
   /** The curated models that can be downloaded, with their fit on this machine. */
   catalog(): Promise<CatalogItem[]>
+  /**
+   * Discover: the Hub's text-generation repositories matching `query` that Hearth can run (an ONNX
+   * export with config and tokenizer), most downloaded first. HUB_UNREACHABLE offline.
+   */
+  searchHub(query: string): Promise<HubModel[]>
+  /** One Hub repository's variants with their sizes and fit on this machine; MODEL_UNSUPPORTED when it cannot run. */
+  describeHubModel(repo: string): Promise<CatalogItem>
   /** Queues a download from the Hub (a catalog repo or any repo id); progress comes as events. */
   startDownload(repo: string, variant: VariantName): Promise<DownloadProgress>
   cancelDownload(jobId: string): Promise<void>
@@ -230,6 +238,8 @@ export const API_METHODS = [
   'findGgufModels',
   'removeModel',
   'catalog',
+  'searchHub',
+  'describeHubModel',
   'startDownload',
   'cancelDownload',
   'listDownloads',

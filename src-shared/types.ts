@@ -762,6 +762,20 @@ export interface ModelStatus {
 }
 
 /** A catalog model with how it would fit this machine and whether it is installed. */
+/** A repository the Hub's search found that Hearth can run: an ONNX export with its config and tokenizer. */
+export interface HubModel {
+  /** 'owner/name'. */
+  repo: string
+  downloads: number
+  likes: number
+  /** ISO time of its last commit; null when the Hub does not say. */
+  lastModified: string | null
+  /** It asks for its license to be accepted on the Hub first (a token is then needed to download it). */
+  gated: boolean
+  /** The ONNX variants its files offer, smallest kinds first. */
+  variants: VariantName[]
+}
+
 export interface CatalogItem {
   entry: CatalogEntry
   fit: FitReport

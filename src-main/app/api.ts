@@ -197,6 +197,13 @@ export function createApi(deps: ApiDeps): CoreApi {
         }
       })
     },
+    searchHub: (query) => library.searchHub(query),
+    async describeHubModel(repo) {
+      const entry = await library.describeHubRepo(repo)
+      const id = modelIdForRepo(repo)
+      const installed = (await library.list()).some((m) => m.valid && m.id === id)
+      return { entry, fit: fitCatalogEntry(entry, Math.min(entry.contextLength, ESTIMATE_CONTEXT), systemMemory()), installedModelId: installed ? id : null }
+    },
     startDownload: (repo, variant) => library.download({ repo, variant }),
     async cancelDownload(jobId) {
       await library.cancelDownload(jobId)

@@ -49,6 +49,11 @@ const fileBase64 = z
   .string()
   .max(Math.ceil(MAX_DOCUMENT_BYTES / 3) * 4, `must be a file of at most ${MAX_DOCUMENT_BYTES / 2 ** 20} MiB`)
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+/** A Hub repository id: owner/name. */
+const hubRepo = z
+  .string()
+  .max(200)
+  .regex(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'must be a Hub repository id like owner/name')
 const title = z.string().min(1).max(MAX_TITLE)
 const systemPrompt = z.string().max(MAX_SYSTEM_PROMPT)
 
@@ -151,13 +156,9 @@ export const argsSchemas: ArgsSchemas = {
   findGgufModels: z.tuple([]),
   removeModel: z.tuple([modelId, variant.optional()]),
   catalog: z.tuple([]),
-  startDownload: z.tuple([
-    z
-      .string()
-      .max(200)
-      .regex(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'must be a Hub repository id like owner/name'),
-    variant,
-  ]),
+  searchHub: z.tuple([z.string().trim().min(1, 'must not be blank').max(200)]),
+  describeHubModel: z.tuple([hubRepo]),
+  startDownload: z.tuple([hubRepo, variant]),
   cancelDownload: z.tuple([uuid]),
   listDownloads: z.tuple([]),
 

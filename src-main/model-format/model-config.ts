@@ -28,7 +28,7 @@ export interface ModelConfig {
   generationDefaults: SamplingDefaults
 }
 
-type Json = Record<string, unknown>
+export type Json = Record<string, unknown>
 
 /**
  * The longest context a config may declare: 2^24 tokens. Position ids become float32 angles in
@@ -41,8 +41,11 @@ const CONTEXT_KEYS = ['max_position_embeddings', 'n_positions', 'max_sequence_le
 
 /** Reads and validates config.json and the optional generation_config.json; throws MODEL_INVALID. */
 export async function readModelConfig(dir: string): Promise<ModelConfig> {
-  const config = await readJsonObject(dir, 'config.json', true)
-  const generation = await readJsonObject(dir, 'generation_config.json', false)
+  return parseModelConfig(await readJsonObject(dir, 'config.json', true), await readJsonObject(dir, 'generation_config.json', false))
+}
+
+/** Validates config.json's object and generation_config.json's (null: none); throws MODEL_INVALID. */
+export function parseModelConfig(config: Json, generation: Json | null): ModelConfig {
   // Multimodal configs nest the language model's fields under text_config.
   const text: Json = isObject(config.text_config) ? { ...config, ...config.text_config } : config
 

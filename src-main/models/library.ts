@@ -5,8 +5,10 @@ import { lstat, mkdir, readdir, rename, rm, stat, symlink, unlink } from 'node:f
 import path from 'node:path'
 import { AppError } from '../../src-shared/errors.ts'
 import type {
+  CatalogEntry,
   DownloadProgress,
   FitReport,
+  HubModel,
   ImportMode,
   MemoryBudget,
   ModelSummary,
@@ -26,6 +28,7 @@ import { fitModel, systemMemory } from './hardware-fit.ts'
 import { runConversion, type ConversionSpawner } from './gguf/run-conversion.ts'
 import type { WeightPrecision } from './gguf/weight-source.ts'
 import { createHubClient, type HubClient } from './hub.ts'
+import { describeHubRepo, searchHub } from './hub-search.ts'
 import { copyModelFolder, diskUsage, planCopy, variantFiles } from './model-files.ts'
 import { listRemoteVariants } from './repo-files.ts'
 
@@ -95,6 +98,10 @@ export interface ModelLibrary {
   remove(id: string, variant?: VariantName): Promise<RemoveResult>
   /** The variants a Hub repository offers, with sizes, before downloading. */
   remoteVariants(repo: string, revision?: string): Promise<ModelVariant[]>
+  /** The Hub's text-generation repositories with a runnable ONNX export, matching `query`. */
+  searchHub(query: string): Promise<HubModel[]>
+  /** One Hub repository as a catalog entry, to size and fit its variants; MODEL_UNSUPPORTED when it cannot run. */
+  describeHubRepo(repo: string): Promise<CatalogEntry>
   download(options: DownloadOptions): Promise<DownloadProgress>
   cancelDownload(jobId: string, options?: { keepPartial?: boolean }): Promise<DownloadProgress>
   downloads(): DownloadProgress[]
@@ -242,6 +249,9 @@ export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
       emitChanged(id)
       return { bytesFreed, removedModel: true }
     },
+
+    searchHub: (query) => searchHub(hub, query),
+    describeHubRepo: (repo) => describeHubRepo(hub, repo),
 
     async remoteVariants(repo, revision = 'main') {
       const commit = await hub.resolveCommit(repo, revision)

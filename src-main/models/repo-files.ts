@@ -7,13 +7,13 @@ import { onnxVariant } from '../model-format/model-folder.ts'
 import type { HubFile } from './hub.ts'
 
 /** A weight file at the top or under onnx/, named as model-folder.ts reads it. */
-function variantOfPath(filePath: string): VariantName | null {
+export function variantOfPath(filePath: string): VariantName | null {
   const dir = path.posix.dirname(filePath)
   return dir === '.' || dir === 'onnx' ? onnxVariant(path.posix.basename(filePath)) : null
 }
 
 /** Needed by every variant; special_tokens_map.json only when the repository has one. */
-const REQUIRED_METADATA = ['config.json', 'tokenizer.json', 'tokenizer_config.json']
+export const REQUIRED_METADATA = ['config.json', 'tokenizer.json', 'tokenizer_config.json']
 const OPTIONAL_METADATA = ['generation_config.json', 'special_tokens_map.json', 'chat_template.jinja']
 
 export interface RemoteVariant extends ModelVariant {

@@ -35,8 +35,11 @@ const LFS_THRESHOLD = 10_000
 
 export async function startFakeHub(
   modelDir: string,
-  /** cdn: the origin LFS files redirect to (another fake hub's), instead of this server's /cdn. */
-  options: { repo?: string; pageSize?: number; cdn?: string } = {},
+  /**
+   * cdn: the origin LFS files redirect to (another fake hub's), instead of this server's /cdn.
+   * others: more repositories the model search lists (by id and file names), beside this one.
+   */
+  options: { repo?: string; pageSize?: number; cdn?: string; others?: { id: string; files: string[] }[] } = {},
 ): Promise<FakeHub> {
   const repo = options.repo ?? 'test-org/tiny-model'
   const commit = createHash('sha1').update(repo).digest('hex')
@@ -70,6 +73,19 @@ export async function startFakeHub(
     const parts = url.pathname.split('/').slice(1).map(decodeURIComponent)
     const repoMatches = `${parts[0] ?? ''}/${parts[1] ?? ''}` === repo
 
+    if (parts[0] === 'api' && parts[1] === 'models' && parts.length === 2) {
+      // The model search: every repository whose id holds the query, as the Hub's list with full=true.
+      requests.push({ ...requestOf(req, url), url: url.pathname + url.search })
+      const query = (url.searchParams.get('search') ?? '').toLowerCase()
+      const listed = [{ id: repo, files: [...files.keys()] }, ...(options.others ?? [])]
+      return json(
+        res,
+        200,
+        listed
+          .filter((r) => r.id.toLowerCase().includes(query))
+          .map((r, i) => ({ id: r.id, downloads: 1000 - i, likes: 7, lastModified: '2026-11-01T00:00:00.000Z', siblings: r.files.map((rfilename) => ({ rfilename })) })),
+      )
+    }
     if (parts[0] === 'api' && parts[1] === 'models') {
       const apiRepo = `${parts[2]}/${parts[3]}`
       if (apiRepo !== repo) return json(res, 404, { error: 'Repository not found' })
