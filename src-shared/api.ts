@@ -37,6 +37,8 @@ import type {
   RemoveResult,
   SearchHit,
   Settings,
+  StartedConversation,
+  TokenCount,
   ToolDecision,
   ToolServerStatus,
   Turn,
@@ -86,6 +88,11 @@ export interface Api extends ServersApi {
   /** Pinned first, then most recently updated; `archived: true` lists the archive. */
   listConversations(options?: ConversationListOptions): Promise<Conversation[]>
   createConversation(init?: NewConversation): Promise<Conversation>
+  /**
+   * Creates a conversation and sends its first message as one step (a new chat is stored only
+   * then): when the send is refused, nothing is stored and the error says why.
+   */
+  startConversation(init: NewConversation, text: string, documentIds?: string[]): Promise<StartedConversation>
   /** The conversation with its active branch (root first) and what each branch switcher needs. */
   getConversation(conversationId: string): Promise<ConversationView>
   /** Rename, pin, archive, model, system prompt, params, context policy: whatever the patch names. */
@@ -97,6 +104,13 @@ export interface Api extends ServersApi {
   // ── Chat ──
   /** Appends the user's message, with the documents named (attachDocument's ids), to the active branch and starts the reply. */
   send(conversationId: string, text: string, documentIds?: string[]): Promise<Turn>
+  /**
+   * A message being written, with its documents, in tokens, and the context it would leave in the
+   * conversation (or, for a chat not created yet, one created with `target`'s settings). The
+   * model's own tokenizer when it is loaded and idle, else an estimate: a count never loads a
+   * model nor waits for a reply being written.
+   */
+  countTokens(target: string | NewConversation, text: string, documentIds: string[]): Promise<TokenCount>
   /** Stops the conversation's generation in the engine; the reply keeps its text, status 'interrupted'. No-op when none runs. */
   stop(conversationId: string): Promise<void>
   /**
@@ -207,11 +221,13 @@ export const API_METHODS = [
   'appInfo',
   'listConversations',
   'createConversation',
+  'startConversation',
   'getConversation',
   'updateConversation',
   'deleteConversation',
   'undoDeleteConversation',
   'send',
+  'countTokens',
   'attachDocument',
   'cancelAttach',
   'getDocument',

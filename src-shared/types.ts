@@ -736,6 +736,20 @@ export interface Turn {
   reply: Message
 }
 
+/** What startConversation stores: the conversation, created with its first message. */
+export interface StartedConversation extends Turn {
+  conversation: Conversation
+}
+
+/** A message being written, with its documents, as the model would take it. */
+export interface TokenCount {
+  tokens: number
+  /** The context left once the message is in the conversation; null when the context is not known (no model, a remote one). */
+  contextLeft: number | null
+  /** About four characters a token, not the model's tokenizer: a remote model, or a local one not loaded or busy. */
+  estimated: boolean
+}
+
 export interface DeleteResult {
   /** Epoch ms until which undoDeleteConversation brings it back. */
   undoUntil: number

@@ -20,6 +20,7 @@ import type { EnginePort } from './engine-port.ts'
 import type { ModelImports } from './model-imports.ts'
 import type { ModelService } from './model-service.ts'
 import type { SnapshotPurge } from './snapshot-purge.ts'
+import { TokenCounter } from './token-count.ts'
 
 export interface ApiDeps {
   info: AppInfo
@@ -50,6 +51,7 @@ export function createApi(deps: ApiDeps): CoreApi {
     events.emit('conversationChanged', { conversationId: conversation.id, conversation })
     return conversation
   }
+  const counter = new TokenCounter({ store, models, engine: deps.engine, documents: deps.documents, settings: () => store.settings.all() })
 
   const api: CoreApi = {
     async appInfo() {
@@ -61,6 +63,17 @@ export function createApi(deps: ApiDeps): CoreApi {
     },
     async createConversation(init) {
       return changed(store.conversations.create(init))
+    },
+    async startConversation(init, text, documentIds) {
+      const { id } = store.conversations.create(init)
+      try {
+        const turn = await chat.send(id, text, documentIds)
+        return { ...turn, conversation: changed(store.conversations.get(id)) }
+      } catch (err) {
+        // Refused before the reply started (no model, a document gone): it was never shown.
+        store.conversations.discard(id)
+        throw err
+      }
     },
     async getConversation(conversationId) {
       const view = await viewConversation(deps, conversationId)
@@ -93,6 +106,7 @@ export function createApi(deps: ApiDeps): CoreApi {
     },
 
     send: (conversationId, text, documentIds) => chat.send(conversationId, text, documentIds),
+    countTokens: (target, text, documentIds) => counter.count(target, text, documentIds),
     attachDocument: (attachId, name, dataBase64) => deps.documents.attach(attachId, name, dataBase64),
     async cancelAttach(attachId) {
       deps.documents.cancel(attachId)

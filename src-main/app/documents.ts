@@ -22,7 +22,7 @@ const CANCEL_MEMORY_MS = 60_000
 /** Ranked passages looked at per question; those that fit the budget go in. */
 const CANDIDATE_PASSAGES = 12
 /** Per message in a chat template: role markers and separators, beyond the text's own tokens. */
-const TEMPLATE_TOKENS_PER_MESSAGE = 8
+export const TEMPLATE_TOKENS_PER_MESSAGE = 8
 
 /** Token counts with the model a turn runs on, and its context. */
 export interface Measure {

@@ -38,6 +38,8 @@ export class ModelService {
   #loadedDraft: string | null = null
   /** Tail of the chain every engine operation waits on. */
   #lock: Promise<unknown> = Promise.resolve()
+  /** Engine operations running or waiting for the lock. */
+  #queued = 0
   readonly #offCrash: () => void
 
   constructor(deps: ModelServiceDeps) {
@@ -56,9 +58,18 @@ export class ModelService {
 
   /** Runs `fn` when no other engine operation is running; operations run in call order. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.#queued++
     const run = this.#lock.then(fn, fn)
     this.#lock = run.catch(() => undefined)
+    // Beside the chain, not in it: callers see `run` settle when it would without the count.
+    const settled = (): void => void this.#queued--
+    run.then(settled, settled)
     return run
+  }
+
+  /** Whether an engine operation runs or waits: one asked now would wait for it (a whole reply, a load). */
+  get busy(): boolean {
+    return this.#queued > 0
   }
 
   /** Marks a generation as use the idle timer must not cut; call the result when it ends. */
@@ -87,7 +98,7 @@ export class ModelService {
    * The model a conversation runs on: its own, else the default, else the loaded one, else the
    * only valid model there is. Throws when none can be chosen or the chosen one cannot run.
    */
-  async resolve(conversation: Conversation): Promise<Extract<ModelSummary, { valid: true }>> {
+  async resolve(conversation: Pick<Conversation, 'modelId'>): Promise<Extract<ModelSummary, { valid: true }>> {
     const chosen = conversation.modelId ?? this.#deps.settings().defaultModelId ?? this.#status.modelId
     if (chosen !== null) {
       const summary = await this.#deps.library.get(chosen).catch((err: unknown) => {

@@ -121,12 +121,19 @@ export const argsSchemas: ArgsSchemas = {
 
   listConversations: z.tuple([listOptions.optional()]),
   createConversation: z.tuple([newConversation.optional()]),
+  startConversation: z.tuple([newConversation, messageText, documentIds.optional()]),
   getConversation: z.tuple([uuid]),
   updateConversation: z.tuple([uuid, conversationPatch]),
   deleteConversation: z.tuple([uuid]),
   undoDeleteConversation: z.tuple([uuid]),
 
   send: z.tuple([uuid, messageText, documentIds.optional()]),
+  countTokens: z.tuple([
+    z.union([uuid, newConversation]),
+    // Blank while the user types: the documents alone may be counted.
+    z.string().refine((s) => Buffer.byteLength(s) <= MAX_MESSAGE_BYTES, `must be at most ${MAX_MESSAGE_BYTES} bytes`),
+    documentIds,
+  ]),
   attachDocument: z.tuple([attachId, fileName, fileBase64]),
   cancelAttach: z.tuple([attachId]),
   getDocument: z.tuple([documentId]),

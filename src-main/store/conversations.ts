@@ -67,6 +67,7 @@ export class ConversationStore {
   readonly #softDelete: Database.Statement<[number, string]>
   readonly #restore: Database.Statement<[string, number]>
   readonly #purge: Database.Statement<[number]>
+  readonly #discard: Database.Statement<[string]>
   readonly #touch: Database.Statement<[number, string | null, string]>
   readonly #setLeaf: Database.Statement<[string, string]>
 
@@ -83,6 +84,7 @@ export class ConversationStore {
     this.#softDelete = db.prepare('UPDATE conversations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL')
     this.#restore = db.prepare('UPDATE conversations SET deleted_at = NULL WHERE id = ? AND deleted_at >= ?')
     this.#purge = db.prepare('DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?')
+    this.#discard = db.prepare('DELETE FROM conversations WHERE id = ?')
     this.#touch = db.prepare(
       'UPDATE conversations SET updated_at = ?, active_leaf_id = coalesce(?, active_leaf_id) WHERE id = ?',
     )
@@ -186,6 +188,11 @@ export class ConversationStore {
       throw new AppError('NOT_FOUND', 'This conversation can no longer be restored: the time to undo its deletion has passed.')
     }
     return this.get(id)
+  }
+
+  /** Removes the conversation for good at once, with its messages: one that was never shown (its first send failed). */
+  discard(id: string): void {
+    this.#discard.run(id)
   }
 
   /** Removes deleted conversations whose undo window has passed, with their messages. */

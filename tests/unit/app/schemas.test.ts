@@ -65,6 +65,18 @@ describe('argsSchemas', () => {
     await rejects('removeModel', ['a/b'])
   })
 
+  it('takes a count of the message being written in a conversation or in a chat not created yet', async () => {
+    await accepts('countTokens', [ID, '', []])
+    await accepts('countTokens', [{ modelId: 'tiny-model', systemPrompt: 'Be brief.', toolServers: ['calc'] }, 'Hello', ['a'.repeat(64)]])
+    await accepts('startConversation', [{ modelId: 'tiny-model', params: { temperature: 0 } }, 'Hello'])
+    await rejects('countTokens', [ID, 'Hello'])
+    await rejects('countTokens', ['../etc', 'Hello', []])
+    await rejects('countTokens', [{ activeLeafId: ID }, 'Hello', []])
+    await rejects('countTokens', [ID, 'x'.repeat(MAX_MESSAGE_BYTES + 1), []])
+    await rejects('startConversation', [{}, '  '])
+    await rejects('startConversation', [{ modelId: '../outside' }, 'Hello'])
+  })
+
   it('rejects missing, extra and wrongly typed arguments', async () => {
     await rejects('send', [ID])
     await rejects('send', [ID, 'hi', 'extra'])
