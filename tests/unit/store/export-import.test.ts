@@ -5,6 +5,7 @@ import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { AppError } from '../../../src-shared/errors.ts'
 import type { GenerationStats } from '../../../src-shared/types.ts'
+import { HEARTH_EXPORT_VERSION } from '../../../src-main/store/export.ts'
 import type { Store } from '../../../src-main/store/store.ts'
 import { chatGptExport } from './fixtures/chatgpt-export.ts'
 import { tempDir, tempStore } from './helpers.ts'
@@ -181,7 +182,7 @@ describe('Store import of a bad file', () => {
   const cases: [string, string, RegExp][] = [
     ['text that is not JSON', '{"conversations": [', /not valid JSON/],
     ['JSON of another kind', '{"hello": "world"}', /neither a Hearth export nor ChatGPT/],
-    ['a Hearth export from the future', hearth([], 3), /format version 3/],
+    ['a Hearth export from the future', hearth([], HEARTH_EXPORT_VERSION + 1), new RegExp(`format version ${HEARTH_EXPORT_VERSION + 1}, and this Hearth reads up to ${HEARTH_EXPORT_VERSION}`)],
     ['a message with an unknown role', hearth([conversation([message('a', null)]), conversation([message('b', null, { role: 'robot' })])]), /conversation 2.*role/],
     ['a reply to a missing message', hearth([conversation([message('a', 'ghost')])]), /a replies to ghost, which is not in the file/],
     ['a Hearth message tree with a loop', hearth([conversation([message('a', 'b'), message('b', 'a')])]), /its own ancestor/],
