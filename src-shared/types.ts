@@ -798,7 +798,7 @@ export interface CatalogItem {
 }
 
 /** Commands of the application menu and its shortcuts, carried out by the renderer. */
-export type MenuCommand = 'new-chat' | 'search' | 'settings'
+export type MenuCommand = 'new-chat' | 'search' | 'settings' | 'toggle-sidebar'
 
 // ── Remote providers and the API server ──
 

@@ -40,6 +40,8 @@ export function menuTemplate(platform: NodeJS.Platform, run: (command: MenuComma
     {
       label: 'View',
       submenu: [
+        { label: 'Toggle Sidebar', accelerator: 'CmdOrCtrl+B', click: () => run('toggle-sidebar') },
+        { type: 'separator' },
         { role: 'reload' },
         { role: 'toggleDevTools' },
         { type: 'separator' },
