@@ -42,8 +42,11 @@ for (const { width, panel } of [{ width: 800, panel: false }, { width: 1280, pan
     await app.reload()
     const engine = app.getByTestId('engine-status')
     if (panel) {
-      await engine.getByRole('button', { name: 'Load model' }).click()
-      await expect(engine.getByRole('button', { name: 'Unload' })).toBeVisible()
+      // Loaded already where an earlier test in this worker replied.
+      const [load, unload] = [engine.getByRole('button', { name: 'Load model' }), engine.getByRole('button', { name: 'Unload' })]
+      await expect(load.or(unload)).toBeVisible()
+      if (await load.isVisible()) await load.click()
+      await expect(unload).toBeVisible()
       await app.getByRole('button', { name: 'Conversation settings' }).click()
       const { x } = await box(app.getByTestId('conversation-panel'))
       expect(x + 1, 'the panel sits beside the chat').toBeGreaterThanOrEqual((await box(chatColumn(app))).x + (await box(chatColumn(app))).width)
@@ -63,8 +66,6 @@ for (const { width, panel } of [{ width: 800, panel: false }, { width: 1280, pan
       expect(Math.abs(y + h / 2 - middle), `${control} sits on the title's row`).toBeLessThanOrEqual(4)
       expect(x + w, `${control} is inside the window`).toBeLessThanOrEqual(width)
     }
-    // The worker's server is shared: the next test finds the model as the others left it.
-    if (panel) await engine.getByRole('button', { name: 'Unload' }).click()
   })
 }
 
@@ -148,7 +149,7 @@ test('below 900 px starts with the sidebar hidden and opens it over the chat, no
 
   await toggle(app).click()
   await expect(sidebar(app)).toBeVisible()
-  await expect(sidebar(app).getByRole('button', { name: 'New chat' })).toBeFocused()
+  await expect(sidebar(app).getByRole('button', { name: 'New chat' }).first()).toBeFocused()
   expect((await box(chatColumn(app))).width, 'the overlay leaves the chat its width').toBe(chat.width)
   await app.keyboard.press('Escape')
   await expect(sidebar(app)).toBeHidden()
