@@ -32,6 +32,7 @@ import type {
   ModelSummary,
   NewConversation,
   NewRemoteProvider,
+  PartialDownload,
   PrefillProgress,
   RemoteProvider,
   RemoveResult,
@@ -210,6 +211,15 @@ export interface Api extends ServersApi {
   /** Queues a download from the Hub (a catalog repo or any repo id); progress comes as events. */
   startDownload(repo: string, variant: VariantName): Promise<DownloadProgress>
   cancelDownload(jobId: string): Promise<void>
+  /**
+   * Stops a download keeping what it fetched: it is then listed by listPartialDownloads, and
+   * startDownload of the same repo and variant resumes it.
+   */
+  pauseDownload(jobId: string): Promise<void>
+  /** Downloads stopped before they finished (paused, failed, or cut by a quit), with how far each got. */
+  listPartialDownloads(): Promise<PartialDownload[]>
+  /** Deletes what a stopped download fetched. */
+  discardPartialDownload(modelId: string, variant: VariantName): Promise<void>
   /** Downloads of this session, queued, running and finished. */
   listDownloads(): Promise<DownloadProgress[]>
 }
@@ -258,6 +268,9 @@ export const API_METHODS = [
   'describeHubModel',
   'startDownload',
   'cancelDownload',
+  'pauseDownload',
+  'listPartialDownloads',
+  'discardPartialDownload',
   'listDownloads',
   'listRemoteProviders',
   'addRemoteProvider',

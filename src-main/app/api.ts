@@ -219,6 +219,18 @@ export function createApi(deps: ApiDeps): CoreApi {
       return { entry, fit: fitCatalogEntry(entry, Math.min(entry.contextLength, ESTIMATE_CONTEXT), systemMemory()), installedModelId: installed ? id : null }
     },
     startDownload: (repo, variant) => library.download({ repo, variant }),
+    async pauseDownload(jobId) {
+      await library.cancelDownload(jobId, { keepPartial: true })
+      // From now on it is a partial download, listed as such until resumed or discarded.
+      library.dismissDownload(jobId)
+    },
+    async listPartialDownloads() {
+      const active = new Set(library.downloads().filter((d) => d.state === 'queued' || d.state === 'downloading' || d.state === 'verifying').map((d) => `${d.modelId}/${d.variant}`))
+      return (await library.partialDownloads()).filter((p) => !active.has(`${p.modelId}/${p.variant}`))
+    },
+    async discardPartialDownload(modelId, variant) {
+      await library.discardPartial(modelId, variant)
+    },
     async cancelDownload(jobId) {
       await library.cancelDownload(jobId)
     },

@@ -167,6 +167,9 @@ export const argsSchemas: ArgsSchemas = {
   describeHubModel: z.tuple([hubRepo]),
   startDownload: z.tuple([hubRepo, variant]),
   cancelDownload: z.tuple([uuid]),
+  pauseDownload: z.tuple([uuid]),
+  listPartialDownloads: z.tuple([]),
+  discardPartialDownload: z.tuple([modelId, variant]),
   listDownloads: z.tuple([]),
 
   listRemoteProviders: z.tuple([]),

@@ -1,6 +1,6 @@
 // The model library and the engine's model: what the picker, settings and empty state show.
 
-import type { CatalogItem, DownloadProgress, ModelStatus, ModelSummary, RemoveResult, VariantName } from '../../src-shared/types.ts'
+import type { CatalogItem, DownloadProgress, ModelStatus, ModelSummary, PartialDownload, RemoveResult, VariantName } from '../../src-shared/types.ts'
 import { api } from './api.ts'
 
 export type ValidModel = Extract<ModelSummary, { valid: true }>
@@ -10,6 +10,8 @@ class ModelsState {
   status = $state<ModelStatus>({ state: 'unloaded', modelId: null, info: null, error: null })
   catalog = $state<CatalogItem[]>([])
   downloads = $state<DownloadProgress[]>([])
+  /** Downloads stopped before they finished (paused, failed, cut by a quit): each can resume. */
+  partials = $state<PartialDownload[]>([])
   /** false until the first listing arrives, so the empty state does not flash. */
   loaded = $state(false)
   /** Per model id, the installed models that can draft for it (main's draftCandidates), smallest first. */
@@ -40,6 +42,8 @@ class ModelsState {
       const i = this.downloads.findIndex((d) => d.jobId === progress.jobId)
       if (i === -1) this.downloads = [...this.downloads, progress]
       else this.downloads[i] = progress
+      // A job that starts takes its partial's place; one that stops may leave one.
+      if (i === -1 || progress.state === 'failed' || progress.state === 'cancelled') void this.refreshPartials()
     })
   }
 
@@ -62,6 +66,27 @@ class ModelsState {
     const [catalog, downloads] = await Promise.all([api.catalog(), api.listDownloads()])
     this.catalog = catalog
     this.downloads = downloads
+  }
+
+  async refreshPartials(): Promise<void> {
+    this.partials = await api.listPartialDownloads()
+  }
+
+  /** Stops a download keeping its files: it is listed as a partial, to resume. */
+  async pause(jobId: string): Promise<void> {
+    await api.pauseDownload(jobId)
+    this.downloads = this.downloads.filter((d) => d.jobId !== jobId)
+    await this.refreshPartials()
+  }
+
+  async resume(partial: PartialDownload): Promise<void> {
+    this.partials = this.partials.filter((p) => p !== partial)
+    await api.startDownload(partial.repo, partial.variant)
+  }
+
+  async discard(partial: PartialDownload): Promise<void> {
+    await api.discardPartialDownload(partial.modelId, partial.variant)
+    await this.refreshPartials()
   }
 
   async load(modelId: string, variant?: VariantName): Promise<void> {
