@@ -8,6 +8,8 @@ export const HEARTH_EXPORT_FORMAT = 'hearth-conversations'
 /**
  * 2: messages name their documents, and the file carries them (version 1 had none). 3: replies
  * keep their tool calls, tool messages (role 'tool') their results, conversations their tool servers.
+ * Since then a reply the user rewrote says `edited: true`: optional, so version 3 readers still
+ * read the file (dropping the mark).
  */
 export const HEARTH_EXPORT_VERSION = 3
 
@@ -96,6 +98,7 @@ function heading(message: Message): string {
   const role = message.role === 'user' ? 'User' : message.role === 'assistant' ? 'Assistant' : 'System'
   const notes = [
     message.role === 'assistant' && message.modelId !== null ? message.modelId : null,
+    message.edited === true ? 'edited by the user' : null,
     message.status === 'interrupted' ? 'interrupted' : null,
     message.status === 'error' ? `error: ${oneLine(message.error ?? 'unknown')}` : null,
   ].filter((n) => n !== null)

@@ -50,6 +50,7 @@ const messageSchema = z.object({
   documentContext: documentContextSchema.nullable().optional(),
   toolCalls: z.array(toolCallSchema).max(128).optional(),
   tool: toolUseSchema.optional(),
+  edited: z.literal(true).optional(),
 }).refine((m) => (m.role === 'tool') === (m.tool !== undefined), { message: 'a tool message, and only one, names the call it answers', path: ['tool'] })
 
 const conversationSchema = z.object({
@@ -128,6 +129,7 @@ export function planHearthConversation(
     if (m.toolCalls !== undefined && m.toolCalls.length > 0) fields.toolCalls = m.toolCalls
     // A call still waiting or running when exported never returned.
     if (m.tool !== undefined) fields.tool = m.status === 'streaming' ? { ...m.tool, state: 'done' } : m.tool
+    if (m.edited === true && m.role === 'assistant') fields.edited = true
     return { key: m.id, parentKey: m.parentId, fields }
   })
   const ordered = parentsFirst(messages, named)

@@ -24,6 +24,7 @@ interface MessageRow {
   document_context: string | null
   tool_calls: string | null
   tool: string | null
+  edited: 0 | 1
 }
 
 /** The parent/child skeleton of one conversation. Root messages hang under ROOT. */
@@ -36,7 +37,7 @@ interface Tree {
 
 const ROOT = ''
 const COLUMNS =
-  'id, conversation_id, parent_id, role, content, content_utf16, status, stats, model_id, error, created_at, document_context, tool_calls, tool'
+  'id, conversation_id, parent_id, role, content, content_utf16, status, stats, model_id, error, created_at, document_context, tool_calls, tool, edited'
 
 export type NewMessage = Omit<Message, 'id'>
 
@@ -57,6 +58,7 @@ export function toMessage(row: MessageRow): Message {
   if (row.document_context !== null) message.documentContext = JSON.parse(row.document_context) as DocumentContext
   if (row.tool_calls !== null) message.toolCalls = JSON.parse(row.tool_calls) as ToolCall[]
   if (row.tool !== null) message.tool = JSON.parse(row.tool) as ToolUse
+  if (row.edited === 1) message.edited = true
   return message
 }
 
@@ -97,7 +99,7 @@ export class MessageStore {
     )
     this.#path = db.prepare(`SELECT ${COLUMNS} FROM messages WHERE seq IN (SELECT value FROM json_each(?))`)
     this.#insert = db.prepare(`INSERT INTO messages (${COLUMNS}) VALUES (@id, @conversation_id, @parent_id,
-      @role, @content, @content_utf16, @status, @stats, @model_id, @error, @created_at, @document_context, @tool_calls, @tool)`)
+      @role, @content, @content_utf16, @status, @stats, @model_id, @error, @created_at, @document_context, @tool_calls, @tool, @edited)`)
     this.#reopen = db.prepare(`UPDATE messages SET status = 'streaming', error = NULL WHERE id = ?`)
     this.#setDocumentContext = db.prepare('UPDATE messages SET document_context = ? WHERE id = ?')
     this.#recover = db.prepare(`UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'`)
@@ -162,6 +164,33 @@ export class MessageStore {
     return new StreamWriter(this.#io, messageId, message.content, this.#flushIntervalMs)
   }
 
+  /**
+   * The user's text for a reply, as a new branch beside it (the model's reply stays): marked
+   * edited, under the same model, with no stats nor calls. It becomes the active leaf.
+   */
+  addEditedReply(messageId: string, content: string): Message {
+    return this.#db.transaction(() => {
+      const original = this.get(messageId)
+      this.#conversations.get(original.conversationId)
+      if (original.role !== 'assistant') throw new AppError('BAD_REQUEST', 'Only a reply can be rewritten: edit your own message to send it again.')
+      if (original.status === 'streaming') throw new AppError('CONFLICT', 'This reply is still being written.')
+      const message = this.insert({
+        conversationId: original.conversationId,
+        parentId: original.parentId,
+        role: 'assistant',
+        content,
+        status: 'complete',
+        stats: null,
+        modelId: original.modelId,
+        error: null,
+        createdAt: this.#now(),
+        edited: true,
+      })
+      this.#conversations.touch(original.conversationId, message.id)
+      return message
+    })()
+  }
+
   /** The calls an assistant message made, kept with it once its text is written. */
   setToolCalls(messageId: string, calls: readonly ToolCall[]): Message {
     if (this.#setToolCalls.run(JSON.stringify(calls), messageId).changes === 0) {
@@ -206,7 +235,7 @@ export class MessageStore {
    * documents must be stored already, and are attached under the names they carry.
    */
   insert(message: NewMessage): Message {
-    const { documents = [], documentContext = null, toolCalls, tool, ...fields } = message
+    const { documents = [], documentContext = null, toolCalls, tool, edited, ...fields } = message
     if ((message.role === 'tool') !== (tool !== undefined)) throw new AppError('BAD_REQUEST', 'A tool message, and only one, names the call it answers.')
     const id = randomUUID()
     const content = encodeContent(message.content)
@@ -225,11 +254,13 @@ export class MessageStore {
       document_context: documentContext === null ? null : JSON.stringify(documentContext),
       tool_calls: toolCalls === undefined ? null : JSON.stringify(toolCalls),
       tool: tool === undefined ? null : JSON.stringify(tool),
+      edited: edited === true ? 1 : 0,
     })
     const stored: Message = { ...fields, id }
     if (documentContext !== null) stored.documentContext = documentContext
     if (toolCalls !== undefined) stored.toolCalls = toolCalls
     if (tool !== undefined) stored.tool = tool
+    if (edited === true) stored.edited = true
     if (documents.length === 0) return stored
     this.#documents.link(id, documents.map((d) => ({ documentId: d.id, name: d.name })))
     return this.#withDocuments([stored])[0]!

@@ -234,11 +234,19 @@ END;
 ALTER TABLE conversations ADD COLUMN tool_servers TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(tool_servers));
 `
 
+// A reply the user rewrote: a branch beside the model's reply, its text the user's, its model the
+// one it replaces (stats null: nothing generated it). A column rather than a guess from null
+// stats, which imported replies have too.
+const SCHEMA_V5 = `
+ALTER TABLE messages ADD COLUMN edited INTEGER NOT NULL DEFAULT 0 CHECK (edited IN (0, 1));
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, up: (db) => db.exec(SCHEMA_V1) },
   { version: 2, up: keepOnlySetParams },
   { version: 3, up: (db) => db.exec(SCHEMA_V3) },
   { version: 4, up: (db) => db.exec(SCHEMA_V4), rebuildsTables: true },
+  { version: 5, up: (db) => db.exec(SCHEMA_V5) },
 ]
 
 export function schemaVersion(db: Database.Database): number {

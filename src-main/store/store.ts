@@ -11,6 +11,7 @@ import { FULL_CHECK_MAX_BYTES, openDb, type OpenDbReport } from './db.ts'
 import { DocumentStore } from './documents.ts'
 import { hearthJsonChunks, markdownChunks } from './export.ts'
 import { importHistory } from './import.ts'
+import { MessageRemoval } from './message-removal.ts'
 import { MessageStore } from './messages.ts'
 import { MIGRATIONS, type Migration } from './migrations.ts'
 import { SearchIndex } from './search.ts'
@@ -44,6 +45,8 @@ export class Store {
   readonly report: StoreOpenReport
   readonly conversations: ConversationStore
   readonly messages: MessageStore
+  /** Deleting a message's subtree, and undoing it. */
+  readonly removal: MessageRemoval
   readonly documents: DocumentStore
   readonly settings: SettingsStore
   readonly #db: Database.Database
@@ -70,6 +73,7 @@ export class Store {
       now: this.#now,
       flushIntervalMs: options.flushIntervalMs ?? FLUSH_INTERVAL_MS,
     })
+    this.removal = new MessageRemoval(db, this.conversations, this.messages, { now: this.#now })
     this.#index = new SearchIndex(db)
     const interrupted = this.messages.recoverStreaming()
     this.conversations.purgeAllDeleted()
