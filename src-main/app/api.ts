@@ -14,6 +14,7 @@ import type { ModelLibrary } from '../models/library.ts'
 import { modelIdForRepo } from '../models/download-job.ts'
 import type { Store } from '../store/store.ts'
 import type { ChatService } from './chat-service.ts'
+import { MessageEdits } from './message-edits.ts'
 import type { DocumentService } from './documents.ts'
 import type { EventHub } from './events.ts'
 import type { EnginePort } from './engine-port.ts'
@@ -52,6 +53,8 @@ export function createApi(deps: ApiDeps): CoreApi {
     return conversation
   }
   const counter = new TokenCounter({ store, models, engine: deps.engine, documents: deps.documents, settings: () => store.settings.all() })
+
+  const edits = new MessageEdits({ store, chat, events })
 
   const api: CoreApi = {
     async appInfo() {
@@ -126,6 +129,15 @@ export function createApi(deps: ApiDeps): CoreApi {
 
     async search(query, limit) {
       return store.search(query, limit === undefined ? {} : { limit })
+    },
+    async editReply(messageId, text) {
+      return edits.editReply(messageId, text)
+    },
+    async deleteMessage(messageId) {
+      return edits.delete(messageId)
+    },
+    async undoDeleteMessage(messageId) {
+      return viewConversation(deps, edits.undoDelete(messageId))
     },
     async exportConversations(conversationId, format) {
       const conversation = conversationId === null ? null : store.conversations.get(conversationId)

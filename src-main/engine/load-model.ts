@@ -31,7 +31,8 @@ export interface LoadedModel {
 export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const summary = await inspectModelFolder(modelDir)
   if (!summary.valid) throw new AppError('MODEL_INVALID', `${summary.dir}: ${summary.reason}`)
-  const config = await readModelConfig(summary.dir)
+  // Capped here, so everything after it (session buffers, the memory check, generate's fitting) sees one context.
+  const config = capContext(await readModelConfig(summary.dir), opts.contextLength)
   const threads = opts.threads ?? defaultThreads()
   const spinning = opts.spinning ?? false
   // Judged against available memory, not hardware-fit's 'wont-fit' ceiling, which counts RAM other
@@ -90,6 +91,13 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
     await session.release()
     throw err
   }
+}
+
+/** The config with its context cut to `cap` when that is shorter; a cap under 1 is refused, not run. */
+export function capContext(config: ModelConfig, cap: number | undefined): ModelConfig {
+  if (cap === undefined || cap >= config.contextLength) return config
+  if (!Number.isInteger(cap) || cap < 1) throw new AppError('BAD_REQUEST', `A context length of ${cap} tokens cannot be run`)
+  return { ...config, contextLength: cap }
 }
 
 /** Whether drafted tokens can be checked in one pass and the cache cut back after a rejected one. */

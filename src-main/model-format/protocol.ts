@@ -24,6 +24,12 @@ export interface LoadOptions {
   /** Intra-op threads; default: defaultThreads(). */
   threads?: number
   /**
+   * The longest context the model runs with, tokens: prompts are fitted to it, buffers and the
+   * memory check stop at it, and LoadedModelInfo states it. Default (or above the model's own):
+   * config.json's.
+   */
+  contextLength?: number
+  /**
    * Whether idle intra-op threads busy-wait instead of sleeping; default false: no faster on a
    * quiet machine, 1.4-3.2x slower when other programs want the cores (PERFORMANCE.md).
    */

@@ -243,3 +243,31 @@ describe('Engine#load with bad input', () => {
     await assert.rejects(run(new Engine(), CHAT), { code: 'MODEL_NOT_LOADED' })
   })
 })
+
+describe('Engine#load with a context length', () => {
+  it('runs the model with the shorter context asked for, and states it', async () => {
+    const engine = await engineFor(tiny, { contextLength: 48 })
+    assert.equal(engine.info().model?.contextLength, 48)
+    // The same prompt that fits the model's own 2048 tokens is refused at 48.
+    await assert.rejects(run(engine, CHAT), { code: 'CONTEXT_OVERFLOW', message: /beyond the model's context of 48/ })
+    const short = await run(engine, [{ role: 'user', content: 'Hi' }], { ...GREEDY, maxTokens: 4 })
+    assert.equal(short.stats.generatedTokens, 4)
+  })
+
+  it('fits the prompt to the shorter context by the conversation policy', async () => {
+    const engine = await engineFor(tiny, { contextLength: 48 })
+    const long: ChatMessage[] = [
+      { role: 'user', content: 'An old question that takes up a good part of the context window.' },
+      { role: 'assistant', content: 'An old answer just as long as the question before it was.' },
+      { role: 'user', content: 'Hi' },
+    ]
+    const result = await engine.generate({ messages: long, params: { ...GREEDY, maxTokens: 4 }, contextPolicy: 'drop-oldest' }, () => {}, () => false)
+    assert.ok(result.stats.promptTokens <= 48 - 4, `${result.stats.promptTokens} prompt tokens`)
+    assert.deepEqual(result.stats.droppedMessages, [0, 1])
+  })
+
+  it("keeps the model's own context when asked for a longer one", async () => {
+    const engine = await engineFor(tiny, { contextLength: 1_000_000 })
+    assert.equal(engine.info().model?.contextLength, 2048)
+  })
+})
