@@ -607,6 +607,26 @@ export interface Settings {
   toolTimeoutSeconds: number
   /** Tools the user allowed always, as 'server/tool': their calls run without asking. */
   alwaysAllowedTools: string[]
+  /** Saved starting points for new chats ("assistants"), in the user's order. */
+  presets: Preset[]
+}
+
+/**
+ * A saved starting point for a chat: its system prompt, parameters and, where set, model, context
+ * policy and tool servers. A new chat started from it copies them; later edits of the preset do
+ * not reach chats already started.
+ */
+export interface Preset {
+  /** A UUID. */
+  id: string
+  name: string
+  systemPrompt: string
+  params: Partial<GenerationParams>
+  /** null: the default model. */
+  modelId: string | null
+  /** null: the default policy. */
+  contextPolicy: ContextPolicy | null
+  toolServers: string[]
 }
 
 /** One MCP server: a program started with stdio, or a streamable HTTP endpoint. */
@@ -648,6 +668,7 @@ export const DEFAULT_SETTINGS: Settings = {
   mcpServers: {},
   toolTimeoutSeconds: 60,
   alwaysAllowedTools: [],
+  presets: [],
 }
 
 /** How an imported folder joins the library: copied in, or linked where it is. */

@@ -1,7 +1,7 @@
 // Runtime shapes of the shared types the store reads from outside: settings, imports, patches.
 
 import { z } from 'zod'
-import type { ContextPolicy, DocumentContext, DocumentKind, GenerationParams, GenerationStats, McpServerConfig, Settings, ToolCall, ToolUse } from '../../src-shared/types.ts'
+import type { ContextPolicy, DocumentContext, DocumentKind, GenerationParams, GenerationStats, McpServerConfig, Preset, Settings, ToolCall, ToolUse } from '../../src-shared/types.ts'
 
 /** A folder name in the models directory (a remote model's id is one too): no separators, not '.' or '..'. */
 export const modelIdSchema = z
@@ -90,6 +90,16 @@ export const toolUseSchema = z.strictObject({
   truncatedFrom: z.number().int().min(0).optional(),
 }) satisfies z.ZodType<ToolUse>
 
+export const presetSchema = z.strictObject({
+  id: z.guid(),
+  name: z.string().trim().min(1, 'a preset needs a name').max(100),
+  systemPrompt: z.string().max(100_000),
+  params: paramsPatchSchema,
+  modelId: modelIdSchema.nullable(),
+  contextPolicy: contextPolicySchema.nullable(),
+  toolServers: z.array(mcpServerNameSchema).max(64),
+}) satisfies z.ZodType<Preset>
+
 export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } = {
   theme: z.enum(['system', 'light', 'dark']),
   defaultModelId: z.string().min(1).nullable(),
@@ -120,6 +130,10 @@ export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } =
   mcpServers: z.record(mcpServerNameSchema, mcpServerSchema),
   toolTimeoutSeconds: z.number().int().min(1).max(3600),
   alwaysAllowedTools: z.array(z.string().min(3)),
+  presets: z
+    .array(presetSchema)
+    .max(500)
+    .refine((presets) => new Set(presets.map((p) => p.id)).size === presets.length, 'two presets have the same id'),
 }
 
 /** A document's id: the sha256 of the file's bytes, lowercase hex. */
