@@ -9,6 +9,7 @@ import type {
   Conversation,
   ConversationListOptions,
   ConversationPatch,
+  ConversationPreview,
   ConversationView,
   DeleteResult,
   DocumentInfo,
@@ -94,6 +95,8 @@ export interface Api extends ServersApi {
    * then): when the send is refused, nothing is stored and the error says why.
    */
   startConversation(init: NewConversation, text: string, documentIds?: string[]): Promise<StartedConversation>
+  /** A new chat before its first message, as startConversation would create it with `init`: the settings' defaults filled in. */
+  previewConversation(init: NewConversation): Promise<ConversationPreview>
   /** The conversation with its active branch (root first) and what each branch switcher needs. */
   getConversation(conversationId: string): Promise<ConversationView>
   /** Rename, pin, archive, model, system prompt, params, context policy: whatever the patch names. */
@@ -128,6 +131,20 @@ export interface Api extends ServersApi {
   switchBranch(messageId: string): Promise<ConversationView>
   /** Carries on an interrupted (or stopped) reply from its last text; returns the same message, streaming again. */
   continueReply(messageId: string): Promise<Message>
+  /**
+   * The user's text for a reply, stored as a new branch beside it (the model's reply stays) and
+   * marked `edited`; it becomes the active branch and the next turn's prompt reads it. No reply is
+   * generated. ENGINE_BUSY while the conversation generates.
+   */
+  editReply(messageId: string, text: string): Promise<Message>
+  /**
+   * Deletes the message and everything below it on every branch (a reply's tool results too); an
+   * active branch through it moves to the newest leaf under its parent. undoDeleteMessage brings it
+   * all back until undoUntil. ENGINE_BUSY while the conversation generates.
+   */
+  deleteMessage(messageId: string): Promise<DeleteResult>
+  /** The deleted message back with everything below it, the branch that was active shown again. */
+  undoDeleteMessage(messageId: string): Promise<ConversationView>
 
   // ── Documents ──
   /**
@@ -246,6 +263,7 @@ export const API_METHODS = [
   'listConversations',
   'createConversation',
   'startConversation',
+  'previewConversation',
   'getConversation',
   'updateConversation',
   'deleteConversation',
@@ -260,6 +278,9 @@ export const API_METHODS = [
   'editMessage',
   'switchBranch',
   'continueReply',
+  'editReply',
+  'deleteMessage',
+  'undoDeleteMessage',
   'search',
   'exportConversations',
   'importConversations',

@@ -599,6 +599,8 @@ export interface Settings {
   speculativeDecoding: boolean
   /** Per model id, the smaller model with the same vocabulary that drafts for it. */
   draftModels: Record<string, string>
+  /** Per model id, how it is loaded where the user chose (Settings → Models); the rest is automatic. */
+  modelLoadSettings: Record<string, ModelLoadSettings>
   /** The desktop window's last size and place; null: centred at the default size. */
   windowBounds: WindowBounds | null
   /** MCP servers, by name, as other desktop apps write them (the value of their `mcpServers`). */
@@ -664,6 +666,7 @@ export const DEFAULT_SETTINGS: Settings = {
   idleUnloadMinutes: 15,
   speculativeDecoding: true,
   draftModels: {},
+  modelLoadSettings: {},
   windowBounds: null,
   mcpServers: {},
   toolTimeoutSeconds: 60,
@@ -711,6 +714,18 @@ export interface RemoveResult {
 
 export type ProviderPreference = 'auto' | ProviderName
 
+/** One model's load settings; an absent field is automatic. They apply from its next load. */
+export interface ModelLoadSettings {
+  /** Tokens the model runs with; one past the model's own context runs at the model's. */
+  contextLength?: number
+  /** Weight file; absent, or one the folder no longer has: the best for the provider. */
+  variant?: VariantName
+  /** Tried first, then the CPU; absent: Settings → Engine's preference. */
+  provider?: ProviderName
+  /** Engine CPU threads; absent: Settings → Engine's. */
+  threads?: number
+}
+
 export interface WindowBounds {
   x: number
   y: number
@@ -757,6 +772,12 @@ export interface ConversationView {
 export interface Turn {
   userMessage: Message
   reply: Message
+}
+
+/** A conversation as createConversation would make it, not stored (its id is ''), and what its blank parameters come to. */
+export interface ConversationPreview {
+  conversation: Conversation
+  inheritedParams: GenerationParams
 }
 
 /** What startConversation stores: the conversation, created with its first message. */

@@ -15,6 +15,7 @@ import { modelIdForRepo } from '../models/download-job.ts'
 import type { Store } from '../store/store.ts'
 import type { ChatService } from './chat-service.ts'
 import { MessageEdits } from './message-edits.ts'
+import { MessageEdits } from './message-edits.ts'
 import type { DocumentService } from './documents.ts'
 import type { EventHub } from './events.ts'
 import type { EnginePort } from './engine-port.ts'
@@ -56,6 +57,8 @@ export function createApi(deps: ApiDeps): CoreApi {
 
   const edits = new MessageEdits({ store, chat, events })
 
+  const edits = new MessageEdits({ store, chat, events })
+
   const api: CoreApi = {
     async appInfo() {
       return deps.info
@@ -77,6 +80,10 @@ export function createApi(deps: ApiDeps): CoreApi {
         store.conversations.discard(id)
         throw err
       }
+    },
+    async previewConversation(init) {
+      const conversation: Conversation = { ...store.conversations.draft(init), id: '', activeLeafId: null }
+      return { conversation, inheritedParams: await inheritedParams(deps, conversation) }
     },
     async getConversation(conversationId) {
       const view = await viewConversation(deps, conversationId)
@@ -126,6 +133,15 @@ export function createApi(deps: ApiDeps): CoreApi {
       return viewConversation(deps, conversationId)
     },
     continueReply: (messageId) => chat.continueReply(messageId),
+    async editReply(messageId, text) {
+      return edits.editReply(messageId, text)
+    },
+    async deleteMessage(messageId) {
+      return edits.delete(messageId)
+    },
+    async undoDeleteMessage(messageId) {
+      return viewConversation(deps, edits.undoDelete(messageId))
+    },
 
     async search(query, limit) {
       return store.search(query, limit === undefined ? {} : { limit })

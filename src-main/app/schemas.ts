@@ -122,6 +122,7 @@ export const argsSchemas: ArgsSchemas = {
   listConversations: z.tuple([listOptions.optional()]),
   createConversation: z.tuple([newConversation.optional()]),
   startConversation: z.tuple([newConversation, messageText, documentIds.optional()]),
+  previewConversation: z.tuple([newConversation]),
   getConversation: z.tuple([uuid]),
   updateConversation: z.tuple([uuid, conversationPatch]),
   deleteConversation: z.tuple([uuid]),
@@ -142,6 +143,9 @@ export const argsSchemas: ArgsSchemas = {
   editMessage: z.tuple([uuid, messageText, documentIds.optional()]),
   switchBranch: z.tuple([uuid]),
   continueReply: z.tuple([uuid]),
+  editReply: z.tuple([uuid, messageText]),
+  deleteMessage: z.tuple([uuid]),
+  undoDeleteMessage: z.tuple([uuid]),
 
   editReply: z.tuple([uuid, messageText]),
   deleteMessage: z.tuple([uuid]),

@@ -104,9 +104,14 @@ export class ConversationStore {
   }
 
   create(init: NewConversation = {}): Conversation {
+    return this.insert(this.draft(init))
+  }
+
+  /** What `create` stores for `init`, the settings' defaults filled in, not stored: a new chat before its first message. */
+  draft(init: NewConversation = {}): Omit<Conversation, 'id' | 'activeLeafId'> {
     const defaults = this.#options.defaults()
     const now = this.#options.now()
-    return this.insert({
+    return {
       title: init.title ?? DEFAULT_TITLE,
       createdAt: now,
       updatedAt: now,
@@ -117,7 +122,7 @@ export class ConversationStore {
       pinned: false,
       archived: false,
       toolServers: init.toolServers ?? [],
-    })
+    }
   }
 
   /** A conversation with every field given (import uses it directly), under a new id. */

@@ -1,7 +1,7 @@
 // Runtime shapes of the shared types the store reads from outside: settings, imports, patches.
 
 import { z } from 'zod'
-import type { ContextPolicy, DocumentContext, DocumentKind, GenerationParams, GenerationStats, McpServerConfig, Preset, Settings, ToolCall, ToolUse } from '../../src-shared/types.ts'
+import type { ContextPolicy, DocumentContext, DocumentKind, GenerationParams, GenerationStats, McpServerConfig, ModelLoadSettings, Preset, Settings, ToolCall, ToolUse } from '../../src-shared/types.ts'
 
 /** A folder name in the models directory (a remote model's id is one too): no separators, not '.' or '..'. */
 export const modelIdSchema = z
@@ -100,6 +100,21 @@ export const presetSchema = z.strictObject({
   toolServers: z.array(mcpServerNameSchema).max(64),
 }) satisfies z.ZodType<Preset>
 
+/** The shortest context a model may be set to run with: a chat needs room for a prompt and a reply. */
+export const MIN_CONTEXT_LENGTH = 256
+
+/**
+ * One model's load settings. The model's own context length bounds `contextLength` too, but only
+ * the library knows it: ModelService applies the setting at most at that length.
+ */
+export const modelLoadSettingsSchema = z.strictObject({
+  // model-config.ts's MAX_CONTEXT_LENGTH: no model Hearth runs states more.
+  contextLength: z.number().int().min(MIN_CONTEXT_LENGTH, `a context under ${MIN_CONTEXT_LENGTH} tokens leaves no room for a chat`).max(2 ** 24).optional(),
+  variant: z.enum(['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4']).optional(),
+  provider: z.enum(['cuda', 'dml', 'coreml', 'webgpu', 'cpu']).optional(),
+  threads: z.number().int().min(1).max(1024).optional(),
+}) satisfies z.ZodType<ModelLoadSettings>
+
 export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } = {
   theme: z.enum(['system', 'light', 'dark']),
   defaultModelId: z.string().min(1).nullable(),
@@ -118,6 +133,7 @@ export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } =
   speculativeDecoding: z.boolean(),
   // Model id → its draft model's id; the Api's schema narrows both to folder names.
   draftModels: z.record(z.string().min(1), z.string().min(1)),
+  modelLoadSettings: z.record(z.string().min(1), modelLoadSettingsSchema),
   windowBounds: z
     .strictObject({
       x: z.number().int(),

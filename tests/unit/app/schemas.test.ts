@@ -69,6 +69,8 @@ describe('argsSchemas', () => {
     await accepts('countTokens', [ID, '', []])
     await accepts('countTokens', [{ modelId: 'tiny-model', systemPrompt: 'Be brief.', toolServers: ['calc'] }, 'Hello', ['a'.repeat(64)]])
     await accepts('startConversation', [{ modelId: 'tiny-model', params: { temperature: 0 } }, 'Hello'])
+    await accepts('previewConversation', [{ modelId: null }])
+    await rejects('previewConversation', [{ pinned: true }])
     await rejects('countTokens', [ID, 'Hello'])
     await rejects('countTokens', ['../etc', 'Hello', []])
     await rejects('countTokens', [{ activeLeafId: ID }, 'Hello', []])

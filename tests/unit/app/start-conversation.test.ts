@@ -38,6 +38,22 @@ beforeEach(async () => {
 
 afterEach(() => app.close())
 
+describe('Api#previewConversation', () => {
+  it("fills a new chat's blanks from the settings, as creating it would, and stores nothing", async () => {
+    await app.api.setSettings({ defaultSystemPrompt: 'Be kind.', defaultContextPolicy: 'truncate-middle', defaultParams: { temperature: 0.3 } })
+    const { conversation, inheritedParams } = await app.api.previewConversation({ params: { maxTokens: 7 } })
+    assert.deepEqual(
+      [conversation.id, conversation.title, conversation.systemPrompt, conversation.contextPolicy, conversation.params],
+      ['', 'New chat', 'Be kind.', 'truncate-middle', { maxTokens: 7 }],
+    )
+    assert.equal(inheritedParams.temperature, 0.3)
+    assert.equal(inheritedParams.maxTokens, 7)
+    assert.deepEqual(await app.api.listConversations(), [])
+    const created = await app.api.createConversation({ params: { maxTokens: 7 } })
+    assert.equal(created.systemPrompt, conversation.systemPrompt)
+  })
+})
+
 describe('Api#startConversation', () => {
   it('stores the chat with the settings chosen before its first message, and starts the reply', async () => {
     const started = await app.api.startConversation(
