@@ -149,20 +149,6 @@ export interface Api extends ServersApi {
   // ── Documents ──
   /**
    * Reads a file's text (off the main thread) and stores it, once per content: the same bytes give
-  /**
-   * The user's text for a reply, stored as a new branch beside it (the model's reply stays) and
-   * marked `edited`; it becomes the active branch and the next turn's prompt reads it. No reply is
-   * generated. ENGINE_BUSY while the conversation generates.
-   */
-  editReply(messageId: string, text: string): Promise<Message>
-  /**
-   * Deletes the message and everything below it on every branch (a reply's tool results too); an
-   * active branch through it moves to the newest leaf under its parent. undoDeleteMessage brings it
-   * all back until undoUntil. ENGINE_BUSY while the conversation generates.
-   */
-  deleteMessage(messageId: string): Promise<DeleteResult>
-  /** The deleted message back with everything below it, the branch that was active shown again. */
-  undoDeleteMessage(messageId: string): Promise<ConversationView>
    * the same document. Progress comes as `documentProgress` events under attachId; cancelAttach
    * ends it (CANCELLED) leaving nothing. DOCUMENT_TOO_BIG over MAX_DOCUMENT_BYTES; DOCUMENT_INVALID
    * for what has no text to read (a binary file, a corrupt or encrypted PDF, a PDF without a text
@@ -286,9 +272,6 @@ export const API_METHODS = [
   'importConversations',
   'getSettings',
   'setSettings',
-  'editReply',
-  'deleteMessage',
-  'undoDeleteMessage',
   'listModels',
   'modelStatus',
   'loadModel',

@@ -15,7 +15,6 @@ import { modelIdForRepo } from '../models/download-job.ts'
 import type { Store } from '../store/store.ts'
 import type { ChatService } from './chat-service.ts'
 import { MessageEdits } from './message-edits.ts'
-import { MessageEdits } from './message-edits.ts'
 import type { DocumentService } from './documents.ts'
 import type { EventHub } from './events.ts'
 import type { EnginePort } from './engine-port.ts'
@@ -57,7 +56,6 @@ export function createApi(deps: ApiDeps): CoreApi {
 
   const edits = new MessageEdits({ store, chat, events })
 
-  const edits = new MessageEdits({ store, chat, events })
 
   const api: CoreApi = {
     async appInfo() {
@@ -145,15 +143,6 @@ export function createApi(deps: ApiDeps): CoreApi {
 
     async search(query, limit) {
       return store.search(query, limit === undefined ? {} : { limit })
-    },
-    async editReply(messageId, text) {
-      return edits.editReply(messageId, text)
-    },
-    async deleteMessage(messageId) {
-      return edits.delete(messageId)
-    },
-    async undoDeleteMessage(messageId) {
-      return viewConversation(deps, edits.undoDelete(messageId))
     },
     async exportConversations(conversationId, format) {
       const conversation = conversationId === null ? null : store.conversations.get(conversationId)

@@ -147,9 +147,6 @@ export const argsSchemas: ArgsSchemas = {
   deleteMessage: z.tuple([uuid]),
   undoDeleteMessage: z.tuple([uuid]),
 
-  editReply: z.tuple([uuid, messageText]),
-  deleteMessage: z.tuple([uuid]),
-  undoDeleteMessage: z.tuple([uuid]),
   search: z.tuple([z.string().min(1).max(500), z.number().int().min(1).max(500).optional()]),
   exportConversations: z.tuple([uuid.nullable(), z.enum(['json', 'markdown'])]),
   importConversations: z.tuple([z.string().min(1).max(MAX_IMPORT_CHARS), z.string().min(1).max(255).optional()]),
