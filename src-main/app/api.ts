@@ -56,7 +56,6 @@ export function createApi(deps: ApiDeps): CoreApi {
 
   const edits = new MessageEdits({ store, chat, events })
 
-
   const api: CoreApi = {
     async appInfo() {
       return deps.info
