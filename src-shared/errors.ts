@@ -32,25 +32,34 @@ export type ErrorCode = (typeof ERROR_CODES)[number]
 
 const errorCodes: ReadonlySet<string> = new Set(ERROR_CODES)
 
+/** A CONTEXT_OVERFLOW's figures: the prompt as it would have been, and the context it did not fit. */
+export interface ContextOverflow {
+  promptTokens: number
+  contextLength: number
+}
+
 export interface ErrorData {
   code: ErrorCode
   message: string
+  overflow?: ContextOverflow
 }
 
 export class AppError extends Error {
   readonly code: ErrorCode
-  constructor(code: ErrorCode, message: string) {
+  readonly overflow: ContextOverflow | undefined
+  constructor(code: ErrorCode, message: string, overflow?: ContextOverflow) {
     super(message)
     this.name = 'AppError'
     this.code = code
+    this.overflow = overflow
   }
 
   toData(): ErrorData {
-    return { code: this.code, message: this.message }
+    return this.overflow === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, overflow: this.overflow }
   }
 
   static fromData(data: ErrorData): AppError {
-    return new AppError(data.code, data.message)
+    return new AppError(data.code, data.message, data.overflow)
   }
 
   /**
@@ -59,7 +68,7 @@ export class AppError extends Error {
    */
   static toData(err: unknown): ErrorData {
     if (err instanceof AppError) return err.toData()
-    if (isErrorData(err)) return { code: err.code, message: err.message }
+    if (isErrorData(err)) return AppError.fromData(err).toData()
     const code = (err as { code?: unknown } | null)?.code
     const message = err instanceof Error ? err.message : String(err)
     return { code: code === 'ENOSPC' || code === 'SQLITE_FULL' ? 'DISK_FULL' : 'INTERNAL', message }

@@ -26,11 +26,13 @@ export function fitContext<M extends PromptMessage>(
   const limit = contextLength - reserve
   const tokens = encode(messages)
   if (tokens.length <= limit) return { tokens, droppedMessages: [] }
+  const figures = { promptTokens: tokens.length, contextLength }
   const overflow = `The conversation is ${tokens.length} tokens and the reply needs room for ${reserve} more, beyond the model's context of ${contextLength} tokens.`
   if (policy === 'stop') {
     throw new AppError(
       'CONTEXT_OVERFLOW',
       `${overflow} Start a new conversation, shorten this one, or let Hearth drop old turns.`,
+      figures,
     )
   }
 
@@ -54,6 +56,7 @@ export function fitContext<M extends PromptMessage>(
     throw new AppError(
       'CONTEXT_OVERFLOW',
       `${overflow} Even with every earlier turn dropped, the latest message does not fit: shorten it or lower the reply length.`,
+      figures,
     )
   }
   // Smallest k in [1, droppable.length] that fits; k = droppable.length is known to fit.

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { access } from 'node:fs/promises'
 import path from 'node:path'
+import type { AppError } from '../../../src-shared/errors.ts'
 import { EngineHost } from '../../../src-main/engine-host/engine-host.ts'
 import { forkSpawner, type Spawner } from '../../../src-main/engine-host/spawner.ts'
 import { snapshotFile } from '../../../src-main/model-format/snapshot-name.ts'
@@ -138,7 +139,12 @@ describe('EngineHost', () => {
     await assert.rejects(host.generate({ messages: CHAT, params: GREEDY }, () => {}), { code: 'MODEL_NOT_LOADED' })
     const long = [{ role: 'user' as const, content: 'word '.repeat(3000) }]
     await host.load(tiny, LOAD)
-    await assert.rejects(host.generate({ messages: long, params: GREEDY }, () => {}), { code: 'CONTEXT_OVERFLOW' })
+    // The prompt's size crosses from the engine's process with the error, for the context meter.
+    await assert.rejects(host.generate({ messages: long, params: GREEDY }, () => {}), (err: AppError) => {
+      assert.equal(err.code, 'CONTEXT_OVERFLOW')
+      assert.ok(err.overflow !== undefined && err.overflow.promptTokens > err.overflow.contextLength, JSON.stringify(err.overflow))
+      return true
+    })
     const ok = await host.generate({ messages: CHAT, params: GREEDY }, () => {})
     assert.equal(ok.stats.stopReason, 'length')
     assert.equal(host.pid, pid)

@@ -32,6 +32,7 @@ describe('fitContext', () => {
     assert.throws(() => fitContext(CHAT, encode, 80, 20, 'stop'), {
       code: 'CONTEXT_OVERFLOW',
       message: /72 tokens and the reply needs room for 20 more, beyond the model's context of 80/,
+      overflow: { promptTokens: 72, contextLength: 80 },
     })
   })
 
@@ -53,6 +54,7 @@ describe('fitContext', () => {
     assert.throws(() => fitContext(CHAT, encode, 20, 10, 'drop-oldest'), {
       code: 'CONTEXT_OVERFLOW',
       message: /Even with every earlier turn dropped/,
+      overflow: { promptTokens: 72, contextLength: 20 },
     })
   })
 })
