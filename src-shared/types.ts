@@ -58,14 +58,21 @@ export interface GenerationStats {
   reusedTokens: number
   prefillMs: number
   prefillTokensPerSecond: number
-  /** From the request to the first generated token. */
+  /** From the engine taking the request to the first generated token. */
   ttftMs: number
+  /**
+   * From the request (Send) to the engine taking it: the wait behind other chats' replies and for
+   * the model to load. The time to first token the user saw is queueMs + ttftMs. Absent in older rows.
+   */
+  queueMs?: number
   decodeTokensPerSecond: number
   generatedTokens: number
   stopReason: StopReason
   provider: ProviderName | 'remote'
   /** Indices (in the request's message list) of turns dropped to fit the context. */
   droppedMessages?: number[]
+  /** The same turns as the ids of their messages in the conversation; absent in older rows. */
+  droppedMessageIds?: string[]
   /** Speculative decoding's work on this reply; absent when nothing was drafted. */
   speculation?: SpeculationStats
 }
@@ -745,10 +752,27 @@ export interface NewConversation {
 }
 
 export interface ContextUsage {
-  /** Prompt plus reply tokens of the active branch's last finished reply. */
+  /**
+   * Prompt plus reply tokens of the active branch's last reply with stats; for a reply whose
+   * prompt did not fit (CONTEXT_OVERFLOW), that prompt's size, beyond contextLength.
+   */
   usedTokens: number
   /** The context of the conversation's model; null when the model is unknown. */
   contextLength: number | null
+}
+
+/**
+ * Where a reply being generated stands: waiting its turn for the engine (which runs one reply at
+ * a time), its model loading, its prompt being read, its tokens being written.
+ */
+export type ReplyPhase = 'queued' | 'loading' | 'prefilling' | 'generating'
+
+export interface ReplyState {
+  conversationId: string
+  messageId: string
+  state: ReplyPhase
+  /** Queued behind another chat's reply: that chat's title. */
+  waitingFor?: string
 }
 
 /** A conversation as the chat view shows it: its settings and the active branch, root first. */
@@ -757,6 +781,8 @@ export interface ConversationView {
   branch: BranchEntry[]
   /** The reply being generated in this conversation right now; null when none is. */
   generatingMessageId: string | null
+  /** Where that reply stands; null when none is generated. */
+  replyState: ReplyState | null
   /** null until a reply on the active branch has stats. */
   context: ContextUsage | null
   /** Whether an interrupted reply can be carried on (Continue): not with a remote provider's model. */

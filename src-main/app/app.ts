@@ -57,6 +57,8 @@ export interface AppConfig {
   apiServer?: { enabled: boolean; port?: number | undefined }
   /** Tests shorten the flush interval and the undo window, and set the clock. */
   store?: { flushIntervalMs?: number; undoWindowMs?: number; now?: () => number }
+  /** Milliseconds on a monotonic clock, for how long replies wait for the engine; tests set it. Default performance.now. */
+  clock?: () => number
   /** How long close() lets replies stop before it ends the engine; tests shorten it. Default 5 s. */
   stopGraceMs?: number
 }
@@ -88,7 +90,7 @@ export async function createApp(config: AppConfig): Promise<App> {
   const extractor = config.extractor ?? new DocumentExtractor()
   const documents = new DocumentService({ store, extractor, events })
   const tools = new McpHub({ client: { name: 'Hearth', version: config.version }, onChange: (servers) => events.emit('toolServers', { servers }) })
-  const chat = new ChatService({ store, models, generatorFor: generators({ engine, models, remote }), events, settings, documents, tools })
+  const chat = new ChatService({ store, models, generatorFor: generators({ engine, models, remote }), events, settings, documents, tools, now: config.clock })
   const apiServer = new ApiServerControl({
     dataDir: config.dataDir,
     backend: appBackend({ library, models, engine, settings, extractor }),

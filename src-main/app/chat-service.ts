@@ -5,7 +5,7 @@
 
 import { AppError, type ErrorData } from '../../src-shared/errors.ts'
 import { mergeParams } from '../../src-shared/params.ts'
-import type { Conversation, GenerationStats, Message, Settings, ToolCall, ToolDecision, ToolUse, Turn } from '../../src-shared/types.ts'
+import type { Conversation, GenerationStats, Message, ReplyPhase, ReplyState, Settings, ToolCall, ToolDecision, ToolUse, Turn } from '../../src-shared/types.ts'
 import type { McpHub } from '../mcp/hub.ts'
 import { DEFAULT_TITLE } from '../store/conversations.ts'
 import type { Store } from '../store/store.ts'
@@ -14,7 +14,7 @@ import type { DocumentService } from './documents.ts'
 import type { EventHub } from './events.ts'
 import type { Generator, GeneratorFor, GeneratorRun } from './generator.ts'
 import type { ModelService } from './model-service.ts'
-import { titleFrom } from './prompt.ts'
+import { promptMessageIds, titleFrom } from './prompt.ts'
 import { continuedStats } from './reply-stats.ts'
 
 export interface ChatServiceDeps {
@@ -27,6 +27,8 @@ export interface ChatServiceDeps {
   documents: DocumentService
   /** Where the tools of a chat's MCP servers come from; absent: chats have no tools. */
   tools?: Pick<McpHub, 'offered' | 'call'>
+  /** Milliseconds on a monotonic clock, for the time a reply waits; tests set it. Default performance.now. */
+  now?: () => number
 }
 
 /** Replies to tool results in a row: the last one is offered no tools, so the turn ends in words. */
@@ -62,6 +64,14 @@ interface Generation extends GeneratorRun {
   /** Ends the wait for the generator of a generation stopped before it started. */
   abandon: () => void
   finished: Promise<void>
+  /** Where the reply stands: queued from the start when its generator queues, else null until it reports. */
+  phase: ReplyPhase | null
+  /** When the reply was asked for, on the `now` clock. */
+  requestedAt: number
+  /** From the request until the engine took it; null until it did. */
+  queueMs: number | null
+  /** The message id of each of the request's messages; null for the system prompt and a continued reply's text. */
+  promptIds: (string | null)[]
   /** Replies to tool results so far in this generation. */
   round: number
   /** The tools offered to the model, by the name it calls them. */
@@ -78,6 +88,8 @@ export class ChatService {
   readonly #deps: ChatServiceDeps
   /** At most one per conversation, queued or running. */
   readonly #generations = new Map<string, Generation>()
+  /** The generation whose reply the engine runs (or loads the model for); queued ones wait for it. */
+  #engineHolder: Generation | null = null
 
   constructor(deps: ChatServiceDeps) {
     this.#deps = deps
@@ -92,6 +104,12 @@ export class ChatService {
   generatingMessageId(conversationId: string): string | null {
     const generation = this.#generations.get(conversationId)
     return generation === undefined ? null : (generation.toolMessageId ?? generation.writer.messageId)
+  }
+
+  /** Where the conversation's reply stands; null when none is generated or its generator has not reported yet. */
+  replyState(conversationId: string): ReplyState | null {
+    const generation = this.#generations.get(conversationId)
+    return generation === undefined ? null : this.#stateOf(generation)
   }
 
   /** The user's answer to a call waiting for approval: run it once, always for its tool, or not. */
@@ -252,6 +270,10 @@ export class ChatService {
       failure: null,
       abandon: () => undefined,
       finished: Promise.resolve(),
+      phase: generator.queues ? 'queued' : null,
+      requestedAt: this.#now(),
+      queueMs: null,
+      promptIds: [],
       round: 0,
       route: new Map(),
       toolMessageId: null,
@@ -261,6 +283,7 @@ export class ChatService {
     this.#generations.set(conversation.id, generation)
     this.#emitMessage(reply)
     this.#emitConversation(conversation.id)
+    this.#emitState(generation)
     generation.finished = this.#run(generation)
   }
 
@@ -294,18 +317,20 @@ export class ChatService {
       // A generation stopped while it waits for the engine ends at once; its turn, when it
       // comes, finds it cancelled and gives the engine nothing.
       const abandoned = new Promise<null>((resolve) => (generation.abandon = () => resolve(null)))
-      const work = this.#prompt(generation).then(() =>
-        generation.generator.generate(
-          generation,
-          (text) => this.#onToken(generation, text),
-          (report) => this.#deps.events.emit('prefillProgress', { conversationId: generation.conversationId, messageId: generation.reply.id, ...report }),
-        ),
-      )
+      const work = this.#prompt(generation)
+        .then(() =>
+          generation.generator.generate(generation, {
+            onToken: (text) => this.#onToken(generation, text),
+            onPrefill: (report) => this.#deps.events.emit('prefillProgress', { conversationId: generation.conversationId, messageId: generation.reply.id, ...report }),
+            onPhase: (phase) => this.#setPhase(generation, phase),
+          }),
+        )
+        .finally(() => this.#releaseEngine(generation))
       const result = await Promise.race([work, abandoned])
       if (generation.failure !== null) throw generation.failure
       outcome = {
         status: result === null || result.stats.stopReason === 'cancelled' ? 'interrupted' : 'complete',
-        stats: continuedStats(generation.previous, result?.stats ?? null),
+        stats: continuedStats(generation.previous, result === null ? null : this.#ownStats(generation, result.stats)),
       }
       calls = outcome.status === 'complete' ? (result?.toolCalls ?? []) : []
     } catch (err) {
@@ -314,7 +339,7 @@ export class ChatService {
         outcome = { status: 'interrupted', stats: generation.previous }
         error = null
       } else {
-        outcome = { status: 'error', stats: generation.previous, error: error.message }
+        outcome = { status: 'error', stats: this.#overflowStats(generation, error) ?? generation.previous, error: error.message }
         if (error.code === 'ENGINE_CRASHED') this.#engineCrashed(error.message)
       }
     }
@@ -415,9 +440,13 @@ export class ChatService {
     generation.previous = null
     generation.started = false
     generation.failure = null
+    generation.phase = generation.generator.queues ? 'queued' : null
+    generation.requestedAt = this.#now()
+    generation.queueMs = null
     generation.request.continueLast = false
     generation.round++
     this.#emitMessage(generation.reply)
+    this.#emitState(generation)
   }
 
   /** The request's messages: the branch with its documents, settled for the turn being answered. */
@@ -426,7 +455,11 @@ export class ChatService {
     const { generator, modelId, systemPrompt, request } = generation
     const path = await documents.settle(systemPrompt, generation.history, request.params.maxTokens, (texts) => generator.measure(modelId, texts))
     const messages = documents.prompt(systemPrompt, path)
-    if (generation.continueText !== null) messages.push({ role: 'assistant', content: generation.continueText })
+    generation.promptIds = promptMessageIds(systemPrompt, path)
+    if (generation.continueText !== null) {
+      messages.push({ role: 'assistant', content: generation.continueText })
+      generation.promptIds.push(null)
+    }
     request.messages = messages
     await this.#offerTools(generation)
   }
@@ -451,6 +484,83 @@ export class ChatService {
     request.toolChoice = generation.round >= MAX_TOOL_ROUNDS ? 'none' : 'auto'
   }
 
+  /**
+   * A generator's report. The first of a local reply's phases past 'queued' means the engine is
+   * its: every reply queued behind it is told whose it waits for.
+   */
+  #setPhase(generation: Generation, phase: ReplyPhase): void {
+    if (generation.phase === phase) return
+    // Only a reply that waited for the engine takes it: a remote one is sent at once.
+    const takesEngine = generation.phase === 'queued' && phase !== 'generating'
+    generation.phase = phase
+    if (phase === 'prefilling') generation.queueMs ??= this.#now() - generation.requestedAt
+    if (takesEngine) {
+      this.#engineHolder = generation
+      this.#emitQueued()
+    }
+    this.#emitState(generation)
+  }
+
+  /** The engine is free of this generation's reply: whatever was queued behind it waits for what comes next. */
+  #releaseEngine(generation: Generation): void {
+    if (this.#engineHolder !== generation) return
+    this.#engineHolder = null
+    this.#emitQueued()
+  }
+
+  #emitQueued(): void {
+    for (const queued of this.#generations.values()) if (queued.phase === 'queued') this.#emitState(queued)
+  }
+
+  #emitState(generation: Generation): void {
+    const state = this.#stateOf(generation)
+    if (state !== null) this.#deps.events.emit('replyState', state)
+  }
+
+  #stateOf(generation: Generation): ReplyState | null {
+    const { conversationId, phase } = generation
+    if (phase === null) return null
+    const state: ReplyState = { conversationId, messageId: generation.writer.messageId, state: phase }
+    const holder = this.#engineHolder
+    if (phase !== 'queued' || holder === null || holder === generation) return state
+    const title = this.#titleOf(holder.conversationId)
+    return title === null ? state : { ...state, waitingFor: title }
+  }
+
+  /** The engine's stats of the reply, with the wait before it and its dropped turns by message id. */
+  #ownStats(generation: Generation, stats: GenerationStats): GenerationStats {
+    const dropped = (stats.droppedMessages ?? []).flatMap((i) => generation.promptIds[i] ?? [])
+    return {
+      ...stats,
+      ...(generation.queueMs === null ? {} : { queueMs: generation.queueMs }),
+      ...(dropped.length > 0 ? { droppedMessageIds: dropped } : {}),
+    }
+  }
+
+  /**
+   * A prompt that did not fit the context keeps its size as the reply's stats, so the context
+   * meter shows it rather than the last reply that fit; nothing else was measured.
+   */
+  #overflowStats(generation: Generation, error: ErrorData): GenerationStats | null {
+    if (error.code !== 'CONTEXT_OVERFLOW' || error.overflow === undefined) return null
+    return {
+      promptTokens: error.overflow.promptTokens,
+      reusedTokens: 0,
+      prefillMs: 0,
+      prefillTokensPerSecond: 0,
+      ttftMs: 0,
+      ...(generation.queueMs === null ? {} : { queueMs: generation.queueMs }),
+      decodeTokensPerSecond: 0,
+      generatedTokens: 0,
+      stopReason: 'error',
+      provider: this.#deps.models.status().info?.provider ?? 'cpu',
+    }
+  }
+
+  #now(): number {
+    return (this.#deps.now ?? performance.now.bind(performance))()
+  }
+
   #onToken(generation: Generation, text: string): void {
     if (generation.failure !== null) return
     try {
@@ -462,6 +572,7 @@ export class ChatService {
       return
     }
     this.#deps.events.emit('token', { conversationId: generation.conversationId, messageId: generation.writer.messageId, text })
+    this.#setPhase(generation, 'generating')
   }
 
   #finish(generation: Generation, outcome: StreamOutcome, error: ErrorData | null, calls: readonly ToolCall[]): Message {
@@ -494,6 +605,15 @@ export class ChatService {
       level: 'error',
       message: `${message} The reply keeps the text it had; the next message restarts the engine.`,
     })
+  }
+
+  #titleOf(conversationId: string): string | null {
+    try {
+      return this.#deps.store.conversations.get(conversationId).title
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'NOT_FOUND') return null
+      throw err
+    }
   }
 
   #retitle(conversationId: string, text: string): void {

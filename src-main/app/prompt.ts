@@ -17,9 +17,8 @@ export function promptMessages(
 ): PromptMessage[] {
   const messages: PromptMessage[] = []
   if (systemPrompt.trim() !== '') messages.push({ role: 'system', content: systemPrompt })
-  for (const message of path) {
+  for (const message of path.filter(inPrompt)) {
     const calls = message.toolCalls ?? []
-    if (message.role === 'assistant' && message.content === '' && calls.length === 0) continue
     if (message.role === 'tool' && message.tool !== undefined) {
       messages.push({ role: 'tool', content: toolResultText(message), toolCallId: message.tool.callId })
     } else if (calls.length > 0) {
@@ -29,6 +28,16 @@ export function promptMessages(
     }
   }
   return messages
+}
+
+/** The message id behind each of promptMessages' messages: null for the system prompt. */
+export function promptMessageIds(systemPrompt: string, path: readonly Message[]): (string | null)[] {
+  return [...(systemPrompt.trim() !== '' ? [null] : []), ...path.filter(inPrompt).map((m) => m.id)]
+}
+
+/** An empty reply that calls nothing (stopped before its first token) says nothing to the model. */
+function inPrompt(message: Message): boolean {
+  return !(message.role === 'assistant' && message.content === '' && (message.toolCalls ?? []).length === 0)
 }
 
 /** What the model reads of a tool call: its result, or what became of the call. */

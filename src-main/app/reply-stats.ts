@@ -3,7 +3,7 @@
 import type { GenerationStats, SpeculationStats } from '../../src-shared/types.ts'
 
 /**
- * Two runs of one reply as one: the prompt, prefill and time to first token of the run that
+ * Two runs of one reply as one: the prompt, prefill, wait and time to first token of the run that
  * wrote the first token; every token generated; decode speed over both runs' decode time; the
  * last run's stop reason, provider and dropped turns; both runs' drafted tokens. Either run may
  * have no stats (stopped before the engine began): then the other's stand.
@@ -14,10 +14,11 @@ export function continuedStats(before: GenerationStats | null, after: Generation
   const first = before.generatedTokens > 0 ? before : after
   const decodeMs = decodeTime(before) + decodeTime(after)
   const speculation = continuedSpeculation(before.speculation, after.speculation)
-  const { speculation: _last, ...rest } = after
+  const { speculation: _last, queueMs: _waited, ...rest } = after
   return {
     ...rest,
     ...(speculation === undefined ? {} : { speculation }),
+    ...(first.queueMs === undefined ? {} : { queueMs: first.queueMs }),
     promptTokens: first.promptTokens,
     reusedTokens: first.reusedTokens,
     prefillMs: first.prefillMs,

@@ -39,11 +39,13 @@ export const generationStatsSchema = z.strictObject({
   prefillMs: z.number(),
   prefillTokensPerSecond: z.number(),
   ttftMs: z.number(),
+  queueMs: z.number().optional(),
   decodeTokensPerSecond: z.number(),
   generatedTokens: z.number(),
   stopReason: z.enum(['eos', 'stop-string', 'length', 'cancelled', 'error']),
   provider: providerSchema,
   droppedMessages: z.array(z.number().int()).optional(),
+  droppedMessageIds: z.array(z.string()).optional(),
   speculation: z
     .strictObject({
       drafted: z.number().int().min(0),

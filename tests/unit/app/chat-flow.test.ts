@@ -26,6 +26,8 @@ let engine: ScriptedEngine
 let app: App
 let dataDir: string
 let events: { name: keyof Events; payload: unknown }[]
+/** The app's monotonic clock, in ms: moved by the tests that time a wait. */
+let clock: number
 
 before(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'hearth-chat-flow-'))
@@ -42,7 +44,8 @@ after(async () => {
 beforeEach(async () => {
   engine = new ScriptedEngine()
   dataDir = await mkdtemp(path.join(root, 'data-'))
-  app = await createApp({ shell: 'browser', version: '0.0.0', dataDir, modelsDir: path.join(root, 'models'), engine })
+  clock = 0
+  app = await createApp({ shell: 'browser', version: '0.0.0', dataDir, modelsDir: path.join(root, 'models'), engine, clock: () => clock })
   events = []
   app.events.subscribe((name, payload) => events.push({ name, payload }))
 })
@@ -117,6 +120,58 @@ describe('ChatService with a scripted engine', () => {
     assert.equal(named(events, 'done').find((d) => d.messageId === queued.reply.id)?.message.status, 'interrupted')
   })
 
+  it('tells a reply queued behind another chat whose reply it waits for, and times the wait apart from the first token', async () => {
+    const a = await app.api.createConversation()
+    const b = await app.api.createConversation()
+    const first = await app.api.send(a.id, 'Write a poem')
+    await engine.started()
+    clock = 1_000
+    const second = await app.api.send(b.id, 'And a limerick')
+    assert.deepEqual((await app.api.getConversation(b.id)).replyState, {
+      conversationId: b.id,
+      messageId: second.reply.id,
+      state: 'queued',
+      waitingFor: 'Write a poem',
+    })
+    engine.token('Roses')
+    clock = 41_000
+    const firstDone = nextDone(app)
+    engine.finish()
+    await firstDone
+    await engine.started()
+    assert.equal(engine.requests.length, 2)
+    clock = 41_500
+    engine.token('There')
+    const done = nextDone(app)
+    engine.finish()
+    const { stats } = await done
+    assert.equal(stats?.queueMs, 40_000, 'from its send to the engine taking it')
+    assert.equal(stats?.ttftMs, 1, "the engine's own time to first token is kept")
+    const states = (messageId: string) => named(events, 'replyState').filter((e) => e.messageId === messageId).map((e) => (e.waitingFor ? `${e.state}: ${e.waitingFor}` : e.state))
+    assert.deepEqual(states(first.reply.id), ['queued', 'loading', 'prefilling', 'generating'])
+    // Freed for a moment between the two replies, the engine is waited for as nobody's.
+    assert.deepEqual(states(second.reply.id), ['queued: Write a poem', 'queued', 'prefilling', 'generating'])
+    const view = await app.api.getConversation(a.id)
+    assert.equal(view.replyState, null)
+    assert.equal(view.branch.at(-1)?.message.stats?.queueMs, 0, 'the first chat took the engine at once')
+  })
+
+  it('tells every reply still queued whose reply it waits for as the queue moves', async () => {
+    const [a, b, c] = [await app.api.createConversation(), await app.api.createConversation(), await app.api.createConversation()]
+    await app.api.send(a.id, 'Alpha')
+    await engine.started()
+    await app.api.send(b.id, 'Bravo')
+    const third = await app.api.send(c.id, 'Charlie')
+    assert.equal((await app.api.getConversation(c.id)).replyState?.waitingFor, 'Alpha')
+    engine.finish()
+    await engine.started()
+    assert.equal((await app.api.getConversation(c.id)).replyState?.waitingFor, 'Bravo')
+    assert.equal(named(events, 'replyState').filter((e) => e.messageId === third.reply.id).at(-1)?.waitingFor, 'Bravo')
+    engine.finish()
+    await engine.started()
+    engine.finish()
+  })
+
   it('stop cancels the running generation in the engine and keeps the text', async () => {
     const { id } = await app.api.createConversation()
     await app.api.send(id, 'tell me a story')
@@ -159,6 +214,26 @@ describe('ChatService with a scripted engine', () => {
     const { message } = await done
     assert.equal(message.status, 'error')
     assert.equal(message.error, 'The conversation is longer than the model’s context.')
+  })
+
+  it("keeps an overflowing prompt's size, so the context shows the prompt that did not fit and not the last reply that did", async () => {
+    engine.contextLength = 256
+    const { id } = await app.api.createConversation()
+    await app.api.send(id, 'hi')
+    await engine.started()
+    let done = nextDone(app)
+    engine.finish()
+    await done
+    assert.deepEqual((await app.api.getConversation(id)).context, { usedTokens: 10, contextLength: 256 })
+    await app.api.send(id, 'a long question')
+    await engine.started()
+    done = nextDone(app)
+    engine.fail(new AppError('CONTEXT_OVERFLOW', 'The conversation is 531 tokens …', { promptTokens: 531, contextLength: 256 }))
+    const { message } = await done
+    assert.equal(message.status, 'error')
+    assert.equal(message.stats?.stopReason, 'error')
+    assert.equal(message.stats?.generatedTokens, 0)
+    assert.deepEqual((await app.api.getConversation(id)).context, { usedTokens: 531, contextLength: 256 })
   })
 
   it('asks the engine for the system prompt first and the merged parameters', async () => {
@@ -260,6 +335,33 @@ describe('ChatService with a scripted engine', () => {
     engine.finish('eos', [0, 1])
     assert.deepEqual((await done).stats?.droppedMessages, [0, 1])
     assert.match(named(events, 'notice')[0]?.message ?? '', /^2 earlier messages did not fit the model's context/)
+  })
+
+  it("names the dropped turns by their messages' ids, past the system prompt and replies that said nothing", async () => {
+    const { id } = await app.api.createConversation({ systemPrompt: 'Be terse.' })
+    const turns = []
+    for (const text of ['one', 'two', 'three']) {
+      const turn = await app.api.send(id, text)
+      await engine.started()
+      engine.token(`re ${text}`)
+      const done = nextDone(app)
+      engine.finish()
+      await done
+      turns.push(turn)
+    }
+    // A reply stopped before its first token is not in the prompt: the indices skip it.
+    const stopped = await app.api.regenerate(turns[2]!.reply.id)
+    await engine.started()
+    await app.api.stop(id)
+    const last = await app.api.regenerate(stopped.id)
+    await engine.started()
+    // The request: system, one, re one, two, re two, three.
+    assert.equal(engine.requests.at(-1)?.messages.length, 6)
+    const done = nextDone(app)
+    engine.finish('eos', [1, 2, 3, 4])
+    const { stats } = await done
+    assert.equal(last.parentId, turns[2]!.userMessage.id)
+    assert.deepEqual(stats?.droppedMessageIds, [turns[0]!.userMessage.id, turns[0]!.reply.id, turns[1]!.userMessage.id, turns[1]!.reply.id])
   })
 
   it('refuses to load another model while a reply is written', async () => {

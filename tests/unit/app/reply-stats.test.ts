@@ -36,6 +36,12 @@ describe('continuedStats', () => {
     assert.equal(stats?.decodeTokensPerSecond, 15)
   })
 
+  it('keeps the wait for the engine of the run that wrote the first token, and none when that run had none', () => {
+    assert.equal(continuedStats(run({ queueMs: 40_000 }), run({ queueMs: 3 }))?.queueMs, 40_000)
+    assert.equal(continuedStats(run({ generatedTokens: 0, queueMs: 40_000 }), run({ queueMs: 3 }))?.queueMs, 3)
+    assert.equal(continuedStats(run({}), run({ queueMs: 3 }))?.queueMs, undefined, 'an older first run never measured it')
+  })
+
   it('takes the prompt figures of the second run when the first wrote no token', () => {
     const stats = continuedStats(run({ generatedTokens: 0, decodeTokensPerSecond: 0, ttftMs: 0 }), run({ ttftMs: 7, promptTokens: 90, stopReason: 'length' }))
     assert.equal(stats?.ttftMs, 7)
