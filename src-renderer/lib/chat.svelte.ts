@@ -1,6 +1,6 @@
 // The open conversation: its active branch, replies streaming into it, and every chat action.
 
-import type { BranchEntry, Conversation, ConversationView, Message, PrefillProgress } from '../../src-shared/types.ts'
+import type { BranchEntry, Conversation, ConversationView, Message, PrefillProgress, ReplyState } from '../../src-shared/types.ts'
 import { api } from './api.ts'
 import { SentenceReader } from './sentences.ts'
 import { ui } from './ui.svelte.ts'
@@ -12,6 +12,12 @@ class ChatState {
   live = $state<Record<string, string>>({})
   /** How far the prompt of a reply with no token yet has been prefilled, by message id. */
   prefill = $state<Record<string, PrefillProgress>>({})
+  /**
+   * Where each reply being generated stands (waiting for the engine, writing), by message id, in
+   * every chat: a chat's first reply is queued before its view comes, and a chat opened again
+   * still says what its reply waits for.
+   */
+  replyStates = $state<Record<string, ReplyState>>({})
   loading = $state(false)
   /** A message to scroll to and highlight (a search hit). */
   focusMessageId = $state<string | null>(null)
@@ -46,6 +52,15 @@ class ChatState {
     return dropped
   }
 
+  /**
+   * Messages of the branch the latest reply's prompt left out to fit the context: the model no
+   * longer sees them. Rows from before ids were kept mark none.
+   */
+  get outOfContext(): ReadonlySet<string> {
+    const latest = this.branch.findLast((e) => e.message.role === 'assistant' && e.message.stats !== null)
+    return new Set(latest?.message.stats?.droppedMessageIds ?? [])
+  }
+
   textOf(message: Message): string {
     return this.live[message.id] ?? message.content
   }
@@ -58,6 +73,7 @@ class ChatState {
       this.#frame ||= requestAnimationFrame(() => this.#flush())
     })
     api.on('done', ({ conversationId, messageId, message }) => {
+      delete this.replyStates[messageId]
       if (conversationId !== this.conversation?.id) return
       this.#flush()
       this.#speak(message.content, true)
@@ -72,6 +88,9 @@ class ChatState {
       if (progress.conversationId === this.conversation?.id && this.live[progress.messageId] === undefined && !this.#pending.has(progress.messageId)) {
         this.prefill[progress.messageId] = progress
       }
+    })
+    api.on('replyState', (state) => {
+      this.replyStates[state.messageId] = state
     })
     api.on('generationError', ({ conversationId, error }) => {
       if (conversationId === this.conversation?.id) ui.toast(error.message, { kind: 'error', ms: 10_000 })
@@ -111,6 +130,7 @@ class ChatState {
         view = await api.switchBranch(focusMessageId)
       }
       this.view = view
+      if (view.replyState) this.replyStates[view.replyState.messageId] = view.replyState
       this.focusMessageId = focusMessageId
     } finally {
       this.loading = false

@@ -1,0 +1,36 @@
+// Two chats and one engine: the second chat's reply says whose reply it waits for, and its stats
+// keep the wait apart from the engine's time to first token.
+
+import { expect, test } from './fixtures.ts'
+import { messages, newChat, openConversation, replyDone, send, setMaxTokens } from './ui.ts'
+
+test('a reply waiting for another chat says which, then streams once that chat stops, its wait stated apart', async ({ app }) => {
+  await newChat(app)
+  await setMaxTokens(app, 30_000)
+  await send(app, 'Write a very long story')
+  await expect(messages(app).last().locator('.md')).toHaveText(/\S/)
+
+  await newChat(app)
+  await send(app, 'And a short poem')
+  const waiting = messages(app).last()
+  await expect(waiting.getByTestId('reply-waiting')).toHaveText('Waiting for “Write a very long story” to finish…')
+  await expect(waiting).toHaveAttribute('data-status', 'streaming')
+  await expect(waiting.locator('.md')).toHaveText('')
+
+  // Its sidebar entry says it is generating.
+  await app.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: /^Write a very long story/ }).click()
+  await expect(app.getByRole('heading', { level: 1, name: 'Write a very long story' })).toBeVisible()
+  await app.keyboard.press('Escape')
+  await expect(messages(app).last()).toHaveAttribute('data-status', 'interrupted')
+  await expect(messages(app).last().getByTestId('reply-waiting')).toHaveCount(0)
+
+  await openConversation(app, 'And a short poem')
+  await replyDone(app)
+  const reply = messages(app).last()
+  await expect(reply).toHaveAttribute('data-status', 'complete')
+  await expect(reply.getByTestId('reply-waiting')).toHaveCount(0)
+  const stats = reply.getByTestId('message-stats')
+  await stats.getByRole('button', { name: /Generation stats/ }).click()
+  await expect(stats.getByTestId('waited-detail')).toHaveText(/^\d[\d.,]* (ms|s)$/)
+  await expect(stats).toContainText(/Time to first token.* in the engine · .* from sending/)
+})
