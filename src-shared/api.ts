@@ -196,8 +196,11 @@ export interface Api extends ServersApi {
    * the same vocabulary and logits width, fewer parameters. Choosing one is Settings.draftModels.
    */
   draftCandidates(modelId: string): Promise<Extract<ModelSummary, { valid: true }>[]>
-  /** Will it fit this machine: per variant, at `context` tokens (default: the model's context). */
-  modelFit(modelId: string, context?: number): Promise<FitReport>
+  /**
+   * Will it fit this machine: per variant, at `context` tokens (default: the model's context, at
+   * most ESTIMATE_CONTEXT); `variant` is the one `chosen` judges (default: the best).
+   */
+  modelFit(modelId: string, context?: number, variant?: VariantName): Promise<FitReport>
   /** The desktop app's folder dialog; null when cancelled. Browser mode has none: the user types a path. */
   pickModelFolder(): Promise<string | null>
   /** The desktop app's file dialog for a GGUF file (any file: Ollama's blobs have no extension); null when cancelled. */

@@ -19,7 +19,7 @@ import type { DocumentService } from './documents.ts'
 import type { EventHub } from './events.ts'
 import type { EnginePort } from './engine-port.ts'
 import type { ModelImports } from './model-imports.ts'
-import type { ModelService } from './model-service.ts'
+import { contextLengthOf, type ModelService } from './model-service.ts'
 import type { SnapshotPurge } from './snapshot-purge.ts'
 import { TokenCounter } from './token-count.ts'
 
@@ -187,7 +187,7 @@ export function createApi(deps: ApiDeps): CoreApi {
       if (!target.valid) throw new AppError('MODEL_INVALID', `The model "${modelId}" cannot be run: ${target.reason}`)
       return draftCandidates(target, await library.list())
     },
-    modelFit: (modelId, context) => library.fit(modelId, { context }),
+    modelFit: (modelId, context, variant) => library.fit(modelId, { context, variant }),
     async pickModelFolder() {
       if (deps.pickFolder === undefined) {
         throw new AppError('BAD_REQUEST', "Browser mode has no folder dialog: type the model folder's full path instead.")
@@ -212,7 +212,10 @@ export function createApi(deps: ApiDeps): CoreApi {
       const inUse = status.modelId === modelId || (status.modelId !== null && drafts[status.modelId] === modelId)
       if (inUse && status.state !== 'unloaded') await api.unloadModel()
       const result = await library.remove(modelId, variant)
-      if (result.removedModel) forgetDraftPairs(store, modelId)
+      if (result.removedModel) {
+        forgetDraftPairs(store, modelId)
+        forgetLoadSettings(store, modelId)
+      }
       return result
     },
     async catalog() {
@@ -264,6 +267,12 @@ function forgetDraftPairs(store: Store, modelId: string): void {
   if (Object.keys(kept).length !== Object.keys(drafts).length) store.settings.set('draftModels', kept)
 }
 
+/** A removed model's load settings go with it: one installed again under its id starts automatic. */
+function forgetLoadSettings(store: Store, modelId: string): void {
+  const { [modelId]: forgotten, ...kept } = store.settings.get('modelLoadSettings')
+  if (forgotten !== undefined) store.settings.set('modelLoadSettings', kept)
+}
+
 async function viewConversation(deps: ApiDeps, conversationId: string): Promise<ConversationView> {
   const conversation = deps.store.conversations.get(conversationId)
   const branch = deps.store.messages.branch(conversationId)
@@ -290,14 +299,14 @@ async function inheritedParams(deps: ApiDeps, conversation: Conversation): Promi
   return resolveParams(asked, model?.generationDefaults ?? {})
 }
 
-/** The context of the model the conversation uses: the engine's figure when loaded, else the config's. */
+/** The context of the model the conversation uses: the engine's figure when loaded, else its load settings' or config's. */
 async function contextLength(deps: ApiDeps, conversation: Conversation): Promise<number | null> {
   const status = deps.models.status()
   const modelId = conversation.modelId ?? status.modelId
   if (modelId === null) return null
   if (status.info?.modelId === modelId) return status.info.contextLength
   const summary = await deps.library.get(modelId).catch(() => null)
-  return summary?.valid ? summary.contextLength : null
+  return summary?.valid ? contextLengthOf(summary, deps.store.settings.all()) : null
 }
 
 function exportFile(conversation: Conversation | null, format: ExportFormat, text: string): ExportedFile {

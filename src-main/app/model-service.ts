@@ -5,6 +5,7 @@ import { AppError } from '../../src-shared/errors.ts'
 import type {
   Conversation,
   LoadedModelInfo,
+  ModelLoadSettings,
   ModelStatus,
   ModelSummary,
   ProviderName,
@@ -127,7 +128,7 @@ export class ModelService {
     return (conversation.modelId ?? this.#deps.settings().defaultModelId ?? modelId) === modelId
   }
 
-  /** Loads the model unless it is the one loaded; call inside `exclusive`. */
+  /** Loads the model unless it is the one loaded; call inside `exclusive`. A `variant` given wins over the model's load settings. */
   async ensureLoaded(modelId: string, variant?: VariantName): Promise<LoadedModelInfo> {
     const { state, info } = this.#status
     if (state === 'loaded' && info !== null && this.#status.modelId === modelId && (variant === undefined || info.variant === variant)) {
@@ -162,15 +163,18 @@ export class ModelService {
     if (!summary.valid) throw new AppError('MODEL_INVALID', `The model "${modelId}" cannot be run: ${summary.reason}`)
     const settings = this.#deps.settings()
     const draftId = settings.draftModels[modelId] ?? null
+    const own = applicableLoadSettings(summary, settings.modelLoadSettings[modelId])
+    const chosen = variant ?? own.variant
     this.#setStatus({ state: 'loading', modelId, info: null, error: null })
     try {
       const draft = await this.#draftDir(draftId)
       const loaded = await this.#deps.engine.load(summary.dir, {
-        providers: providerOrder(settings.providerPreference),
-        threads: settings.threads ?? defaultThreads(),
+        providers: providerOrder(own.provider ?? settings.providerPreference),
+        threads: own.threads ?? settings.threads ?? defaultThreads(),
         snapshotDir: this.#deps.snapshotDir,
         snapshotBudgetBytes: this.#deps.snapshotBudgetBytes,
-        ...(variant === undefined ? {} : { variant }),
+        ...(chosen === undefined ? {} : { variant: chosen }),
+        ...(own.contextLength === undefined ? {} : { contextLength: own.contextLength }),
         ...(settings.kvCacheBudgetBytes === null ? {} : { kvBudgetBytes: settings.kvCacheBudgetBytes }),
         ...('dir' in draft ? { draftModelDir: draft.dir } : {}),
       })
@@ -210,6 +214,25 @@ export class ModelService {
     this.#status = status
     this.#deps.events.emit('modelStatus', structuredClone(status))
   }
+}
+
+/**
+ * A model's load settings as they can apply to its folder now: the context at most the model's
+ * own (the store cannot know it), a variant only while the folder has it (one removed since is
+ * chosen automatically again).
+ */
+export function applicableLoadSettings(summary: Extract<ModelSummary, { valid: true }>, wanted: ModelLoadSettings | undefined): ModelLoadSettings {
+  const { contextLength, variant, ...rest } = wanted ?? {}
+  return {
+    ...rest,
+    ...(contextLength === undefined ? {} : { contextLength: Math.min(contextLength, summary.contextLength) }),
+    ...(variant !== undefined && summary.variants.some((v) => v.name === variant) ? { variant } : {}),
+  }
+}
+
+/** The context a model runs with under its load settings: what the chat measures against before it is loaded. */
+export function contextLengthOf(summary: Extract<ModelSummary, { valid: true }>, settings: Settings): number {
+  return applicableLoadSettings(summary, settings.modelLoadSettings[summary.id]).contextLength ?? summary.contextLength
 }
 
 /** 'auto': the platform's order; a named provider first, then the CPU, which always exists. */

@@ -13,7 +13,7 @@ import type {
   VariantName,
 } from '../../src-shared/types.ts'
 import { apiKeySchema, originSchema } from '../api-server/control.ts'
-import { contextPolicySchema, mcpServerNameSchema, modelIdSchema, settingSchemas } from '../store/schemas.ts'
+import { contextPolicySchema, mcpServerNameSchema, modelIdSchema, modelLoadSettingsSchema, settingSchemas } from '../store/schemas.ts'
 
 type ArgsSchemas = { [M in ApiMethod]: z.ZodType<Parameters<Api[M]>> }
 
@@ -99,6 +99,9 @@ const settingsPatch = z
       .record(modelId, modelId)
       .refine((pairs) => Object.keys(pairs).length <= 1000, 'names at most 1000 models')
       .refine((pairs) => Object.entries(pairs).every(([model, draft]) => model !== draft), 'a model cannot draft for itself'),
+    modelLoadSettings: z
+      .record(modelId, modelLoadSettingsSchema)
+      .refine((models) => Object.keys(models).length <= 1000, 'names at most 1000 models'),
     mcpServers: settingSchemas.mcpServers.refine((servers) => Object.keys(servers).length <= 64, 'names at most 64 servers'),
     alwaysAllowedTools: z.array(z.string().min(3).max(300)).max(1000),
   })
@@ -159,7 +162,7 @@ export const argsSchemas: ArgsSchemas = {
   loadModel: z.tuple([modelId, variant.optional()]),
   unloadModel: z.tuple([]),
   draftCandidates: z.tuple([modelId]),
-  modelFit: z.tuple([modelId, z.number().int().min(1).max(10_000_000).optional()]),
+  modelFit: z.tuple([modelId, z.number().int().min(1).max(10_000_000).optional(), variant.optional()]),
   pickModelFolder: z.tuple([]),
   pickGgufFile: z.tuple([]),
   importModel: z.tuple([localPath, z.enum(['copy', 'link']), z.string().min(1).max(255).optional()]),

@@ -8,7 +8,7 @@ import { isRemoteModelId } from '../remote/remote-providers.ts'
 import type { Store } from '../store/store.ts'
 import { TEMPLATE_TOKENS_PER_MESSAGE, type DocumentService } from './documents.ts'
 import type { EnginePort } from './engine-port.ts'
-import type { ModelService } from './model-service.ts'
+import { contextLengthOf, type ModelService } from './model-service.ts'
 
 export interface TokenCounterDeps {
   store: Store
@@ -56,7 +56,7 @@ export class TokenCounter {
     if (model === null) return estimated(null)
     const status = models.status()
     const loaded = status.state === 'loaded' && status.modelId === model.id && status.info !== null
-    if (!loaded || models.busy) return estimated(loaded ? status.info!.contextLength : model.contextLength)
+    if (!loaded || models.busy) return estimated(loaded ? status.info!.contextLength : contextLengthOf(model, defaults))
 
     // Nothing holds the engine: this count goes first, and a reply asked for meanwhile waits only for it.
     const exact = await models.exclusive(async () => {
@@ -70,7 +70,7 @@ export class TokenCounter {
       const used = this.#lastUsage(path) ?? counts.slice(1 + unknown.length).reduce((sum, n) => sum + n + TEMPLATE_TOKENS_PER_MESSAGE, 0)
       return { tokens, contextLeft: left(now.info.contextLength, used, tokens), estimated: false }
     })
-    return exact ?? estimated(model.contextLength)
+    return exact ?? estimated(contextLengthOf(model, defaults))
   }
 
   /** The context the branch takes before the new message: its last reply's, else its prompt's, counted by `measure`. */

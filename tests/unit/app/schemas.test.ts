@@ -120,6 +120,16 @@ describe('argsSchemas', () => {
     await rejects('draftCandidates', ['a/b'])
   })
 
+  it('takes load settings per model folder and a fit judged for one variant', async () => {
+    await accepts('setSettings', [{ modelLoadSettings: { 'SmolLM2-135M-Instruct': { contextLength: 4096, variant: 'q4', provider: 'cpu', threads: 4 } } }])
+    await accepts('setSettings', [{ modelLoadSettings: { 'SmolLM2-135M-Instruct': {} } }])
+    await rejects('setSettings', [{ modelLoadSettings: { '../x': { threads: 2 } } }])
+    assert.match(await rejects('setSettings', [{ modelLoadSettings: { m: { contextLength: 100 } } }]), /modelLoadSettings\.m\.contextLength: a context under 256 tokens/)
+    await rejects('setSettings', [{ modelLoadSettings: { m: { provider: 'auto' } } }])
+    await accepts('modelFit', ['SmolLM2-135M-Instruct', 2048, 'q4'])
+    await rejects('modelFit', ['SmolLM2-135M-Instruct', 2048, 'q3'])
+  })
+
   it('rejects repository ids that are not owner/name', async () => {
     await rejects('startDownload', ['https://evil.example/x', 'q4'])
     await rejects('startDownload', ['owner/name/extra', 'q4'])

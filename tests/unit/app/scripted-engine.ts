@@ -34,7 +34,7 @@ export class ScriptedEngine implements EnginePort {
       variant: options.variant ?? 'fp32',
       provider: 'cpu',
       providerAttempts: [{ provider: 'cpu', ok: true }],
-      contextLength: this.contextLength,
+      contextLength: options.contextLength ?? this.contextLength,
       kvDtype: 'float32',
       multiTokenPass: true,
       threads: options.threads ?? 1,
