@@ -177,6 +177,8 @@ export interface Message {
   toolCalls?: ToolCall[]
   /** A tool message's call. */
   tool?: ToolUse
+  /** A reply whose text the user wrote over the model's (editReply); absent: as generated. */
+  edited?: true
 }
 
 // ── Documents ──
@@ -184,8 +186,6 @@ export interface Message {
 /** The largest file that can be attached. */
 export const MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
 /** The most files one message carries. */
-  /** A reply whose text the user wrote over the model's (editReply); absent: as generated. */
-  edited?: true
 export const MAX_DOCUMENTS_PER_MESSAGE = 10
 
 /** What a document's text was extracted from. */
