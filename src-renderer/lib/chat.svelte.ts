@@ -181,8 +181,34 @@ class ChatState {
     return this.#act(() => api.regenerate(messageId))
   }
 
+  /** Your message edited is sent again; a reply edited is kept as your text, and nothing is generated. */
   edit(messageId: string, text: string): Promise<void> {
-    return this.#act(() => api.editMessage(messageId, text))
+    const role = this.branch.find((e) => e.message.id === messageId)?.message.role
+    return this.#act(() => (role === 'assistant' ? api.editReply(messageId, text) : api.editMessage(messageId, text)))
+  }
+
+  /** Deletes the message with everything below it, and offers an undo for as long as main keeps it. */
+  async remove(messageId: string): Promise<void> {
+    const id = this.conversation?.id
+    try {
+      const { undoUntil } = await api.deleteMessage(messageId)
+      await this.reload()
+      ui.toast('Message deleted', {
+        ms: Math.max(1000, undoUntil - Date.now()),
+        action: { label: 'Undo', run: () => void this.#undoRemove(id, messageId) },
+      })
+    } catch (err) {
+      ui.error(err)
+    }
+  }
+
+  async #undoRemove(conversationId: string | undefined, messageId: string): Promise<void> {
+    try {
+      const view = await api.undoDeleteMessage(messageId)
+      if (this.conversation?.id === conversationId) this.view = view
+    } catch (err) {
+      ui.error(err)
+    }
   }
 
   continueReply(messageId: string): Promise<void> {
