@@ -100,6 +100,11 @@ class AttachmentsState {
     this.#release.get(attachId)?.()
   }
 
+  /** Drops every chip of the conversation (a new chat left unsent), cancelling the reads. */
+  clear(conversationId: string): void {
+    for (const item of this.list(conversationId)) this.remove(conversationId, item.attachId)
+  }
+
   /** After the message went with these documents: they are on it now, so their chips go. */
   removeSent(conversationId: string, documentIds: readonly string[]): void {
     const rest = this.list(conversationId).filter((a) => !(a.info && documentIds.includes(a.info.id)))

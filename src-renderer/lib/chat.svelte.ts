@@ -1,7 +1,9 @@
 // The open conversation: its active branch, replies streaming into it, and every chat action.
 
 import type { BranchEntry, Conversation, ConversationView, Message, PrefillProgress, ReplyState } from '../../src-shared/types.ts'
+import type { ConversationPatch, GenerationParams, NewConversation, StartedConversation } from '../../src-shared/types.ts'
 import { api } from './api.ts'
+import { DRAFT_ID, draftInit, isDraft, patchDraft } from './draft.ts'
 import { SentenceReader } from './sentences.ts'
 import { ui } from './ui.svelte.ts'
 
@@ -21,6 +23,12 @@ class ChatState {
   loading = $state(false)
   /** A message to scroll to and highlight (a search hit). */
   focusMessageId = $state<string | null>(null)
+  /** A new chat not stored yet (draft.ts); for a moment, the chat its first message created, until its view comes. */
+  draft = $state.raw<Conversation | null>(null)
+  /** What the draft's blank parameters come to, as main settles them. */
+  #draftInherited = $state.raw<GenerationParams | null>(null)
+  /** Only the newest preview of the draft may land. */
+  #previews = 0
   /** Speaks the streaming reply in the live region. */
   #reader = new SentenceReader()
   /** Only the newest reload may land: an older one finishing late would show stale state. */
@@ -30,7 +38,17 @@ class ChatState {
   #frame = 0
 
   get conversation(): Conversation | null {
-    return this.view?.conversation ?? null
+    return this.view?.conversation ?? this.draft
+  }
+
+  get isDraft(): boolean {
+    return this.view === null && isDraft(this.draft)
+  }
+
+  /** What each parameter left blank comes to, as main settles it (for a draft too). */
+  get inheritedParams(): GenerationParams | null {
+    if (this.view) return this.view.inheritedParams
+    return this.draft ? this.#draftInherited : null
   }
 
   get branch(): BranchEntry[] {
@@ -131,6 +149,7 @@ class ChatState {
       }
       this.view = view
       if (view.replyState) this.replyStates[view.replyState.messageId] = view.replyState
+      this.draft = null
       this.focusMessageId = focusMessageId
     } finally {
       this.loading = false
@@ -139,6 +158,7 @@ class ChatState {
 
   close(): void {
     this.view = null
+    this.draft = null
     this.live = {}
     this.prefill = {}
     this.#pending.clear()
@@ -152,8 +172,38 @@ class ChatState {
     if (ticket === this.#reloads && this.conversation?.id === id) this.view = view
   }
 
+  /** Opens a new chat, stored only with its first message; `init` sets it up as createConversation would. */
+  async startDraft(init: NewConversation = {}): Promise<void> {
+    const ticket = ++this.#previews
+    const preview = await api.previewConversation(init)
+    if (ticket !== this.#previews) return
+    this.close()
+    this.draft = { ...preview.conversation, id: DRAFT_ID }
+    this.#draftInherited = preview.inheritedParams
+  }
+
+  /** The draft's model, system prompt, parameters or tools, changed: its first message creates it with them. */
+  patchDraft(patch: ConversationPatch): Conversation {
+    if (!this.isDraft || !this.draft) throw new Error('No new chat is open.')
+    this.draft = patchDraft(this.draft, patch)
+    // What blank parameters come to depends on the model and the parameters set.
+    if (patch.modelId !== undefined || patch.params !== undefined) void this.#previewDraft(this.draft)
+    return this.draft
+  }
+
+  async #previewDraft(draft: Conversation): Promise<void> {
+    const ticket = ++this.#previews
+    try {
+      const { inheritedParams } = await api.previewConversation(draftInit(draft))
+      if (ticket === this.#previews && this.isDraft) this.#draftInherited = inheritedParams
+    } catch (err) {
+      ui.error(err)
+    }
+  }
+
   /** Resolves false (and says why) when main refused: the composer keeps the text and files then. */
   async send(text: string, documentIds: string[] = []): Promise<boolean> {
+    if (this.isDraft && this.draft) return this.#start(this.draft, text, documentIds)
     const view = this.view
     if (!view) return false
     try {
@@ -170,6 +220,29 @@ class ChatState {
       ui.error(err)
       return false
     }
+  }
+
+  /** The draft's first message creates it; refused, nothing is stored and the draft stays as it was. */
+  async #start(draft: Conversation, text: string, documentIds: string[]): Promise<boolean> {
+    let started: StartedConversation
+    try {
+      // No third argument at all: over the browser bridge an undefined one would arrive as null.
+      started = await (documentIds.length > 0 ? api.startConversation(draftInit(draft), text, documentIds) : api.startConversation(draftInit(draft), text))
+    } catch (err) {
+      ui.error(err)
+      return false
+    }
+    // Left meanwhile: the new chat is in the sidebar.
+    if (this.draft !== draft) return true
+    // Its events are this chat's from now on; its view (the message, the reply streaming) follows.
+    this.draft = started.conversation
+    try {
+      await this.reload()
+    } catch (err) {
+      ui.error(err)
+    }
+    if (this.view) this.draft = null
+    return true
   }
 
   async stop(): Promise<void> {

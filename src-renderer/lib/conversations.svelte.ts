@@ -1,9 +1,10 @@
 // The sidebar's conversations: the list (or the archive), grouping, and every change to one.
 
-import type { Conversation, ConversationPatch, NewConversation } from '../../src-shared/types.ts'
+import type { Conversation, ConversationPatch } from '../../src-shared/types.ts'
 import { api } from './api.ts'
 import { chat } from './chat.svelte.ts'
 import { groupConversations, type ConversationGroup } from './date-groups.ts'
+import { DRAFT_ID } from './draft.ts'
 import { ui } from './ui.svelte.ts'
 
 class ConversationsState {
@@ -37,14 +38,9 @@ class ConversationsState {
     await this.refresh()
   }
 
-  async create(init: NewConversation = {}): Promise<Conversation> {
-    const conversation = await api.createConversation(init)
-    if (this.showArchived) await this.setShowArchived(false)
-    this.#apply(conversation.id, conversation)
-    return conversation
-  }
-
   async update(id: string, patch: ConversationPatch): Promise<Conversation> {
+    // A new chat not stored yet keeps its settings for its first message.
+    if (id === DRAFT_ID) return chat.patchDraft(patch)
     const conversation = await api.updateConversation(id, patch)
     this.#apply(id, conversation)
     // Archiving takes a chat out of the list: it can be put back at once, as a deleted one can.

@@ -25,13 +25,21 @@ function unlabelled(page: Page): Promise<string[]> {
 test('Ctrl+N (and Alt+N in a browser) starts a chat, Ctrl+K finds, Ctrl+, opens settings and Esc closes them', async ({ app }) => {
   const items = app.getByTestId('conversation-item')
   const before = await items.count()
+  const draft = app.getByRole('heading', { level: 1, name: 'New chat' })
+  const composer = app.getByRole('textbox', { name: 'Message' })
   await app.keyboard.press('Control+n')
-  await expect(items).toHaveCount(before + 1)
-  await expect(app.getByRole('textbox', { name: 'Message' })).toBeFocused()
+  await expect(draft).toBeVisible()
+  await expect(composer).toBeFocused()
   // In a browser, whose Ctrl+N opens a window, Alt+N does it too, and the button says so.
   await expect(app.getByRole('button', { name: 'New chat' }).first()).toHaveAttribute('aria-keyshortcuts', 'Alt+N')
+  // A new chat is stored with its first message: the one left unsent is gone after a reload.
+  await app.reload()
+  await expect(app.getByRole('main')).toHaveAttribute('aria-busy', 'false')
+  await expect(draft).toHaveCount(0)
   await app.keyboard.press('Alt+n')
-  await expect(items).toHaveCount(before + 2)
+  await expect(draft).toBeVisible()
+  await expect(composer).toBeFocused()
+  await expect(items).toHaveCount(before)
 
   await app.keyboard.press('Control+k')
   await expect(app.getByRole('searchbox', { name: 'Search messages' })).toBeFocused()
