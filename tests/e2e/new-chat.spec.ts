@@ -1,5 +1,5 @@
-// A new chat is a draft until its first message: nothing is listed before, and the settings chosen
-// in it go with that message.
+// A new chat is a draft until its first message: nothing is listed before, the settings chosen in
+// it go with that message, and the composer counts the message's tokens as it is typed.
 
 import { expect, test } from './fixtures.ts'
 import { messages, newChat, replyDone, send, setMaxTokens, sidebarItem } from './ui.ts'
@@ -41,4 +41,22 @@ test('lists a new chat only once its first message is sent, created with the set
   await sidebarItem(app, 'Which way to the harbour?').getByRole('button', { name: 'Which way to the harbour?', exact: true }).click()
   await expect(app.getByRole('heading', { level: 1, name: 'Which way to the harbour?' })).toBeVisible()
   await expect(items).toHaveCount(before + 1)
+})
+
+test("counts the message's tokens as it is typed, against the context left", async ({ app }) => {
+  await newChat(app)
+  const composer = app.getByRole('textbox', { name: 'Message' })
+  const count = app.getByTestId('token-count')
+  await expect(count).toHaveCount(0)
+
+  await composer.fill('Hello')
+  await expect(count).toHaveText(/^(≈ )?\d+ tokens? · [\d,]+ left$/)
+  const short = (await count.textContent()) ?? ''
+  await composer.fill('Hello there, tell me everything you know about the lighthouses of the northern coast and their keepers.')
+  await expect(count).not.toHaveText(short)
+  const long = Number(/(\d[\d,]*) tokens/.exec((await count.textContent()) ?? '')?.[1]?.replace(/,/g, ''))
+  expect(long).toBeGreaterThan(Number(/(\d+) token/.exec(short)?.[1]))
+
+  await composer.fill('')
+  await expect(count).toHaveCount(0)
 })
