@@ -200,7 +200,7 @@ export interface Api extends ServersApi {
    * Will it fit this machine: per variant, at `context` tokens (default: the model's context, at
    * most ESTIMATE_CONTEXT); `variant` is the one `chosen` judges (default: the best).
    */
-  modelFit(modelId: string, context?: number, variant?: VariantName): Promise<FitReport>
+  modelFit(modelId: string, options?: { context?: number; variant?: VariantName }): Promise<FitReport>
   /** The desktop app's folder dialog; null when cancelled. Browser mode has none: the user types a path. */
   pickModelFolder(): Promise<string | null>
   /** The desktop app's file dialog for a GGUF file (any file: Ollama's blobs have no extension); null when cancelled. */

@@ -187,7 +187,7 @@ export function createApi(deps: ApiDeps): CoreApi {
       if (!target.valid) throw new AppError('MODEL_INVALID', `The model "${modelId}" cannot be run: ${target.reason}`)
       return draftCandidates(target, await library.list())
     },
-    modelFit: (modelId, context, variant) => library.fit(modelId, { context, variant }),
+    modelFit: (modelId, options = {}) => library.fit(modelId, options),
     async pickModelFolder() {
       if (deps.pickFolder === undefined) {
         throw new AppError('BAD_REQUEST', "Browser mode has no folder dialog: type the model folder's full path instead.")

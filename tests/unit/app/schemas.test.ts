@@ -126,8 +126,10 @@ describe('argsSchemas', () => {
     await rejects('setSettings', [{ modelLoadSettings: { '../x': { threads: 2 } } }])
     assert.match(await rejects('setSettings', [{ modelLoadSettings: { m: { contextLength: 100 } } }]), /modelLoadSettings\.m\.contextLength: a context under 256 tokens/)
     await rejects('setSettings', [{ modelLoadSettings: { m: { provider: 'auto' } } }])
-    await accepts('modelFit', ['SmolLM2-135M-Instruct', 2048, 'q4'])
-    await rejects('modelFit', ['SmolLM2-135M-Instruct', 2048, 'q3'])
+    await accepts('modelFit', ['SmolLM2-135M-Instruct', { context: 2048, variant: 'q4' }])
+    await accepts('modelFit', ['SmolLM2-135M-Instruct', { variant: 'q4' }])
+    await rejects('modelFit', ['SmolLM2-135M-Instruct', { context: 2048, variant: 'q3' }])
+    await rejects('modelFit', ['SmolLM2-135M-Instruct', { memory: 1 }])
   })
 
   it('rejects repository ids that are not owner/name', async () => {

@@ -1,0 +1,52 @@
+// A model's load settings in Settings → Models: the fit estimate follows the fields, a load uses
+// them, and a change for the loaded model waits for the next load (or Reload now).
+
+import { expect, test } from './fixtures.ts'
+import { closeSettings, newChat, openSettings } from './ui.ts'
+
+test.use({ models: { 'tiny-q4': { shape: 'tiny', q4: true, contextLength: 4096, seed: 8 } } })
+
+test('loads a model with the context and variant set for it, the fit estimate following each change', async ({ app }) => {
+  await openSettings(app, 'Models')
+  const dialog = app.getByRole('dialog', { name: 'Settings' })
+  const card = dialog.getByTestId('library-model').filter({ hasText: 'tiny-q4' })
+  await card.getByText('Load settings').click()
+  const fit = card.getByTestId('load-fit')
+  // Automatic: the best variant for this machine at the model's whole context.
+  await expect(fit).toContainText('at 4,096 tokens needs about')
+
+  await card.getByLabel('Variant for tiny-q4').selectOption('q4')
+  await expect(fit).toContainText('q4 at 4,096 tokens')
+  const q4Whole = await fit.innerText()
+  await card.getByLabel('Context length for tiny-q4').fill('1024')
+  await expect(fit).toContainText('q4 at 1,024 tokens')
+  // A quarter of the context is a quarter of the KV cache: the estimate is not the one before.
+  expect(await fit.innerText()).not.toEqual(q4Whole)
+  await card.getByLabel('Context length for tiny-q4').press('Tab')
+
+  await card.getByRole('button', { name: 'Load', exact: true }).click()
+  await expect(card).toContainText('Loaded · q4 · CPU', { timeout: 30_000 })
+  await expect(card.getByRole('status')).toHaveCount(0)
+  await closeSettings(app)
+
+  await newChat(app)
+  const chip = app.getByTestId('engine-status').getByRole('button', { name: /CPU · q4/ })
+  await chip.click()
+  await expect(app.getByRole('region', { name: 'Execution provider details' })).toContainText('tiny-q4 · q4 · 1,024 tokens of context')
+  await chip.click()
+
+  // Changed while loaded: said to wait for the next load, which Reload now starts.
+  await openSettings(app, 'Models')
+  await card.getByText('Load settings').click()
+  await expect(card.getByLabel('Context length for tiny-q4')).toHaveValue('1024')
+  await card.getByLabel('Context length for tiny-q4').fill('2048')
+  await card.getByLabel('Context length for tiny-q4').press('Tab')
+  const stale = card.getByRole('status')
+  await expect(stale).toContainText('Loaded with other settings: these apply from the next load.')
+  await stale.getByRole('button', { name: 'Reload now' }).click()
+  await expect(stale).toHaveCount(0, { timeout: 30_000 })
+  await expect(card).toContainText('Loaded · q4 · CPU')
+  await closeSettings(app)
+  await app.getByTestId('engine-status').getByRole('button', { name: /CPU · q4/ }).click()
+  await expect(app.getByRole('region', { name: 'Execution provider details' })).toContainText('tiny-q4 · q4 · 2,048 tokens of context')
+})
