@@ -66,7 +66,7 @@ export class ConversationStore {
   readonly #write: Database.Statement<[ConversationRow]>
   readonly #softDelete: Database.Statement<[number, string]>
   readonly #restore: Database.Statement<[string, number]>
-  readonly #purge: Database.Statement<[number]>
+  readonly #purgeUpTo: (cutoff: number) => number
   readonly #discard: Database.Statement<[string]>
   readonly #touch: Database.Statement<[number, string | null, string]>
   readonly #setLeaf: Database.Statement<[string, string]>
@@ -83,7 +83,16 @@ export class ConversationStore {
       pinned = @pinned, archived = @archived, tool_servers = @tool_servers WHERE id = @id`)
     this.#softDelete = db.prepare('UPDATE conversations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL')
     this.#restore = db.prepare('UPDATE conversations SET deleted_at = NULL WHERE id = ? AND deleted_at >= ?')
-    this.#purge = db.prepare('DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?')
+    // Messages go first, newest first, so that each is a leaf when deleted: left to the foreign
+    // keys, a long chain cascades one trigger level per message, past SQLite's limit of 1000.
+    const purgedMessages = db.prepare<[number], { id: string }>(`SELECT m.id FROM messages AS m
+      JOIN conversations AS c ON c.id = m.conversation_id WHERE c.deleted_at IS NOT NULL AND c.deleted_at <= ? ORDER BY m.seq DESC`)
+    const deleteMessage = db.prepare<[string]>('DELETE FROM messages WHERE id = ?')
+    const purge = db.prepare<[number]>('DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?')
+    this.#purgeUpTo = db.transaction((cutoff: number) => {
+      for (const { id } of purgedMessages.all(cutoff)) deleteMessage.run(id)
+      return purge.run(cutoff).changes
+    })
     this.#discard = db.prepare('DELETE FROM conversations WHERE id = ?')
     this.#touch = db.prepare(
       'UPDATE conversations SET updated_at = ?, active_leaf_id = coalesce(?, active_leaf_id) WHERE id = ?',
@@ -202,12 +211,12 @@ export class ConversationStore {
 
   /** Removes deleted conversations whose undo window has passed, with their messages. */
   purgeExpired(): number {
-    return this.#purge.run(this.#options.now() - this.#options.undoWindowMs - 1).changes
+    return this.#purgeUpTo(this.#options.now() - this.#options.undoWindowMs - 1)
   }
 
   /** Removes every deleted conversation: at start-up no undo is on offer any more. */
   purgeAllDeleted(): number {
-    return this.#purge.run(Number.MAX_SAFE_INTEGER).changes
+    return this.#purgeUpTo(Number.MAX_SAFE_INTEGER)
   }
 
   /** Marks new activity (moves it up the list) and, when given, a new active leaf. */

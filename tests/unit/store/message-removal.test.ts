@@ -155,6 +155,26 @@ describe('MessageRemoval#restore', () => {
     assertIntact(store.file)
   })
 
+  it('purges a removed chain deeper than SQLite\'s 1000 trigger levels, and a deleted conversation as deep', (t) => {
+    const clock = manualClock()
+    const store = tempStore(t, { now: clock.now, undoWindowMs: UNDO_MS })
+    const chain = (conversationId: string): string[] => {
+      const ids: string[] = []
+      for (let i = 0; i < 1100; i++) ids.push(store.messages.addUser(conversationId, ids.at(-1) ?? null, `m${i}`).id)
+      return ids
+    }
+    const kept = store.conversations.create()
+    const ids = chain(kept.id)
+    const gone = store.conversations.create()
+    chain(gone.id)
+    store.removal.remove(ids[1]!)
+    store.conversations.delete(gone.id)
+    clock.advance(UNDO_MS + 1)
+    assert.equal(store.conversations.purgeExpired(), 2)
+    assert.deepEqual(contents(store, kept.id), ['m0'])
+    assertIntact(store.file)
+  })
+
   it('refuses when the message it answered was removed meanwhile, until that one is restored', (t) => {
     const store = tempStore(t)
     const { c, q1, a1, q2 } = twoBranches(store)
