@@ -1,7 +1,17 @@
 // The open conversation: its active branch, replies streaming into it, and every chat action.
 
-import type { BranchEntry, Conversation, ConversationView, Message, PrefillProgress, ReplyState } from '../../src-shared/types.ts'
-import type { ConversationPatch, GenerationParams, NewConversation, StartedConversation } from '../../src-shared/types.ts'
+import type {
+  BranchEntry,
+  Conversation,
+  ConversationPatch,
+  ConversationView,
+  GenerationParams,
+  Message,
+  NewConversation,
+  PrefillProgress,
+  ReplyState,
+  StartedConversation,
+} from '../../src-shared/types.ts'
 import { api } from './api.ts'
 import { DRAFT_ID, draftInit, isDraft, patchDraft } from './draft.ts'
 import { SentenceReader } from './sentences.ts'
