@@ -571,6 +571,8 @@ export interface ImportResult {
   messages: number
   /** Source messages left out (tool calls, hidden system turns, non-text parts only). */
   skippedMessages: number
+  /** Presets the file brought that were not here yet. */
+  presets: number
 }
 
 export type Theme = 'system' | 'light' | 'dark'

@@ -2,7 +2,7 @@
 // readable Markdown (the active branch). Produced in chunks so that a large history never
 // becomes one string.
 
-import type { Conversation, DocumentInfo, DocumentText, Message } from '../../src-shared/types.ts'
+import type { Conversation, DocumentInfo, DocumentText, Message, Preset } from '../../src-shared/types.ts'
 
 export const HEARTH_EXPORT_FORMAT = 'hearth-conversations'
 /**
@@ -25,14 +25,16 @@ interface ExportedConversation extends Conversation {
 export type ExportedDocument = DocumentInfo & { text: string }
 
 /**
- * The JSON file, `{ format, version, exportedAt, conversations, documents }`: ids and parent ids
- * as stored, and after the conversations every document their messages attach.
+ * The JSON file, `{ format, version, exportedAt, conversations, documents, presets }`: ids and
+ * parent ids as stored, after the conversations every document their messages attach, and the
+ * presets (a whole history's export carries them; one conversation's, none).
  */
 export function* hearthJsonChunks(
   conversations: Iterable<Conversation>,
   messagesOf: (conversationId: string) => Message[],
   documentOf: (documentId: string) => DocumentText,
   exportedAt: number,
+  presets: readonly Preset[] = [],
 ): Generator<string> {
   // JSON.stringify writes lone surrogates as \uXXXX escapes, so the text survives exactly.
   yield `{"format":"${HEARTH_EXPORT_FORMAT}","version":${HEARTH_EXPORT_VERSION},"exportedAt":${exportedAt},"conversations":[`
@@ -52,7 +54,7 @@ export function* hearthJsonChunks(
     yield (first ? '\n' : ',\n') + JSON.stringify(exported)
     first = false
   }
-  yield '\n]}\n'
+  yield `\n],"presets":${JSON.stringify(presets)}}\n`
 }
 
 /** The message with its documents as references, each added to `documentIds`. */

@@ -1,7 +1,7 @@
 // Reads Hearth's own JSON export back into an import plan.
 
 import { z } from 'zod'
-import { MAX_DOCUMENTS_PER_MESSAGE, type DocumentInfo, type DocumentText } from '../../src-shared/types.ts'
+import { MAX_DOCUMENTS_PER_MESSAGE, type DocumentInfo, type DocumentText, type Preset } from '../../src-shared/types.ts'
 import { HEARTH_EXPORT_FORMAT, HEARTH_EXPORT_VERSION } from './export.ts'
 import { invalid, parentsFirst, type PlannedConversation, type PlannedMessage } from './import-plan.ts'
 import {
@@ -14,6 +14,7 @@ import {
   mcpServerNameSchema,
   modelIdSchema,
   paramsPatchSchema,
+  settingSchemas,
   timeMsSchema,
   toolCallSchema,
   toolUseSchema,
@@ -35,6 +36,8 @@ const documentSchema = z.object({
 })
 
 const documentsSchema = z.object({ documents: z.array(documentSchema).optional() })
+
+const presetsSchema = settingSchemas.presets
 
 const messageSchema = z.object({
   id: z.string().min(1),
@@ -91,6 +94,13 @@ export function planHearthDocuments(raw: unknown, fileName: string): Map<string,
     documents.set(info.id, { info, text })
   }
   return documents
+}
+
+/** The file's presets, from its outer object's `presets`; a file before version 3, or one conversation's export, has none. */
+export function planHearthPresets(raw: unknown, fileName: string): Preset[] {
+  const parsed = presetsSchema.safeParse(raw ?? [])
+  if (!parsed.success) throw invalid(fileName, `presets: ${describeIssue(parsed.error)}`)
+  return parsed.data
 }
 
 /**

@@ -1,7 +1,7 @@
 // What an importer hands to the writer: conversations as trees keyed by the source's ids.
 
 import { AppError } from '../../src-shared/errors.ts'
-import type { Conversation, DocumentText, Message } from '../../src-shared/types.ts'
+import type { Conversation, DocumentText, Message, Preset } from '../../src-shared/types.ts'
 
 export interface PlannedMessage {
   /** The message's id in the source file. */
@@ -24,6 +24,8 @@ export interface ImportPlan {
   skippedMessages: number
   /** The documents the planned messages attach, by id, with the file's info and text. */
   documents: ReadonlyMap<string, DocumentText>
+  /** Presets the file carries (a Hearth export of a whole history); those whose id is already here are kept as they are here. */
+  presets: Preset[]
 }
 
 export function invalid(where: string, problem: string): AppError {

@@ -13,6 +13,7 @@ import type { ConversationStore } from './conversations.ts'
 import type { DocumentStore } from './documents.ts'
 import { invalid, type ImportPlan } from './import-plan.ts'
 import type { MessageStore } from './messages.ts'
+import type { SettingsStore } from './settings.ts'
 import type { TimeSlicer } from './time-slice.ts'
 
 const STAGED = Number.MAX_SAFE_INTEGER
@@ -21,6 +22,7 @@ export interface ImportStores {
   conversations: ConversationStore
   messages: MessageStore
   documents: DocumentStore
+  settings: SettingsStore
 }
 
 /**
@@ -31,7 +33,7 @@ export interface ImportStores {
  */
 export async function writeImport(
   db: Database.Database,
-  { conversations, messages, documents }: ImportStores,
+  { conversations, messages, documents, settings }: ImportStores,
   format: ImportFormat,
   plan: ImportPlan,
   slicer: TimeSlicer,
@@ -41,6 +43,7 @@ export async function writeImport(
   const total = plan.conversations.reduce((n, c) => n + c.messages.length, 0)
   const conversationIds: string[] = []
   const messageIds: string[] = []
+  let presetsAdded = 0
   // Where the writing is: conversation `next` of the plan, its row (null until written) and message `m`.
   let next = 0
   let row: string | null = null
@@ -87,15 +90,22 @@ export async function writeImport(
       onProgress(messageIds.length, total)
       await slicer.turn()
     }
-    db.prepare('UPDATE conversations SET deleted_at = NULL WHERE deleted_at = ? AND id IN (SELECT value FROM json_each(?))').run(
-      STAGED,
-      JSON.stringify(conversationIds),
-    )
+    db.transaction(() => {
+      db.prepare('UPDATE conversations SET deleted_at = NULL WHERE deleted_at = ? AND id IN (SELECT value FROM json_each(?))').run(
+        STAGED,
+        JSON.stringify(conversationIds),
+      )
+      // With the conversations, never before: a failed import adds no presets either.
+      const mine = settings.get('presets')
+      const added = plan.presets.filter((p) => !mine.some((m) => m.id === p.id))
+      if (added.length > 0) settings.set('presets', [...mine, ...added])
+      presetsAdded = added.length
+    })()
   } catch (err) {
     if (db.open) await dropStaged(db, conversationIds, messageIds, slicer)
     throw err
   }
-  return { format, conversationIds, messages: messageIds.length, skippedMessages: plan.skippedMessages }
+  return { format, conversationIds, messages: messageIds.length, skippedMessages: plan.skippedMessages, presets: presetsAdded }
 }
 
 /** Deletes what a failed import wrote, newest first (children before parents: no cascades), in slices. */

@@ -4,6 +4,7 @@
 import type { HistoryImportProgress } from '../../src-shared/types.ts'
 import { api } from './api.ts'
 import { conversations } from './conversations.svelte.ts'
+import { settings } from './settings.svelte.ts'
 import { ui } from './ui.svelte.ts'
 
 /** The Api's limit on a file name. */
@@ -35,8 +36,10 @@ class HistoryImportState {
       const result = await api.importConversations(await file.text(), file.name.slice(0, MAX_FILE_NAME) || 'the file')
       const skipped = result.skippedMessages ? `, ${result.skippedMessages} skipped` : ''
       const n = result.conversationIds.length
-      ui.toast(`Imported ${n} conversation${n === 1 ? '' : 's'} (${result.messages} message${result.messages === 1 ? '' : 's'}${skipped}).`)
+      const presets = result.presets > 0 ? ` and ${result.presets} preset${result.presets === 1 ? '' : 's'}` : ''
+      ui.toast(`Imported ${n} conversation${n === 1 ? '' : 's'} (${result.messages} message${result.messages === 1 ? '' : 's'}${skipped})${presets}.`)
       await conversations.refresh()
+      if (result.presets > 0) await settings.load()
     } catch (err) {
       ui.error(err)
     } finally {
