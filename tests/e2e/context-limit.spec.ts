@@ -3,7 +3,7 @@
 
 import { hearthExport, SAMPLE_STATS } from './conversation-file.ts'
 import { expect, test } from './fixtures.ts'
-import { importConversations, messages, openConversation, replyDone, send, setMaxTokens } from './ui.ts'
+import { importConversations, messages, openConversation, pickModel, replyDone, send, setMaxTokens } from './ui.ts'
 
 test.use({ models: { 'tiny-chat': { shape: 'tiny', contextLength: 256, endless: true, seed: 7 } } })
 
@@ -18,7 +18,7 @@ test('marks the turns left out of the context, and shows an overflowing prompt a
   await openConversation(app, 'Long talk')
   await expect(messages(app).getByTestId('out-of-context')).toHaveCount(0)
 
-  await app.getByRole('combobox', { name: 'Model' }).selectOption('tiny-chat')
+  await pickModel(app, 'tiny-chat')
   await setMaxTokens(app, 16)
   await send(app, 'And the bridge?')
   await replyDone(app)

@@ -1,11 +1,11 @@
 // The engine chip's details behave like any popover: Esc or a press elsewhere closes them.
 
 import { expect, test } from './fixtures.ts'
-import { newChat } from './ui.ts'
+import { newChat, pickModel } from './ui.ts'
 
 test('the engine details close on Esc, focus back on the chip, and on a press outside them', async ({ app }) => {
   await newChat(app)
-  await app.getByRole('region', { name: 'Chat' }).getByRole('combobox', { name: 'Model' }).selectOption('tiny-chat')
+  await pickModel(app, 'tiny-chat')
   const status = app.getByTestId('engine-status')
   await status.getByRole('button', { name: 'Load model' }).or(status.getByRole('button', { name: 'Load tiny-chat' })).click()
   const chip = status.getByRole('button', { name: /CPU · fp32/ })

@@ -7,7 +7,7 @@ import path from 'node:path'
 import type { Page } from '@playwright/test'
 import { STORIES_GGUF, storiesMissing } from '../../tools/stories-fixture.ts'
 import { expect, startHearth, stopHearth, test } from './fixtures.ts'
-import { closeSettings, messages, newChat, openSettings, replyDone, send, setMaxTokens } from './ui.ts'
+import { closeSettings, messages, newChat, openSettings, pickModel, replyDone, send, setMaxTokens } from './ui.ts'
 
 const missing = storiesMissing()
 
@@ -50,7 +50,7 @@ test('imports stories260K.gguf by its path, shows what the conversion did, and c
   await closeSettings(app)
 
   await newChat(app)
-  await app.getByRole('region', { name: 'Chat' }).getByRole('combobox', { name: 'Model' }).selectOption('stories260K')
+  await pickModel(app, 'stories260K')
   await setTemperatureZero(app)
   await setMaxTokens(app, 40)
   await send(app, 'Once upon a time')

@@ -3,7 +3,7 @@
 import type { Locator, Page } from '@playwright/test'
 import { hearthExport } from './conversation-file.ts'
 import { expect, test } from './fixtures.ts'
-import { importConversations, openConversation } from './ui.ts'
+import { importConversations, openConversation, pickModel } from './ui.ts'
 
 const LONG_TITLE = 'Planning the autumn walking trip through the Picos de Europa with the whole family'
 const WORDS = ['Internationalization', 'Responsibilities', 'Characteristics', 'Approximately', 'Unfortunately', 'Nevertheless']
@@ -26,7 +26,7 @@ async function openWideChat(page: Page): Promise<void> {
     await importConversations(page, hearthExport([{ title: LONG_TITLE, messages: [{ role: 'user', content: 'Compare these' }, { role: 'assistant', content: TABLE }] }]))
     await openConversation(page, LONG_TITLE)
     // A model of its own, so the header carries the engine's controls too.
-    await page.locator('#header-model').selectOption({ index: 1 })
+    await pickModel(page, 'tiny-chat')
   }
   await openConversation(page, LONG_TITLE)
 }

@@ -2,7 +2,7 @@
 
 import { hearthExport, SAMPLE_STATS } from './conversation-file.ts'
 import { expect, test } from './fixtures.ts'
-import { closeSettings, importConversations, newChat, openConversation, openSettings } from './ui.ts'
+import { closeSettings, importConversations, newChat, openConversation, openSettings, pickModel } from './ui.ts'
 
 test.use({ models: { 'tiny-chat': { shape: 'tiny', contextLength: 4096, seed: 7 }, 'tiny-q4': { shape: 'tiny', q4: true, seed: 8 }, 'no-weights': 'invalid' } })
 
@@ -26,8 +26,7 @@ test('lists usable models with their variants and unusable ones with the reason;
 
 test('shows the provider in use in the chat header, why the others were not used, and switches the model', async ({ app }) => {
   await newChat(app)
-  const header = app.getByRole('region', { name: 'Chat' })
-  await header.getByRole('combobox', { name: 'Model' }).selectOption('tiny-chat')
+  await pickModel(app, 'tiny-chat')
   const status = app.getByTestId('engine-status')
   await status.getByRole('button', { name: 'Load model' }).or(status.getByRole('button', { name: 'Load tiny-chat' })).click()
   const chip = status.getByRole('button', { name: /CPU · fp32/ })
@@ -56,7 +55,7 @@ test('shows the provider in use in the chat header, why the others were not used
     await expect(app.getByTestId('cpu-fallback')).toHaveCount(0)
   }
 
-  await header.getByRole('combobox', { name: 'Model' }).selectOption('tiny-q4')
+  await pickModel(app, 'tiny-q4')
   await status.getByRole('button', { name: 'Load tiny-q4' }).click()
   await expect(status.getByRole('button', { name: /CPU · q4/ })).toBeVisible({ timeout: 30_000 })
 })

@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { buildModel, type BuildOptions } from '../../tools/model-builder/build-model.ts'
 import { CHAT_MODEL, expect, startHearth, stopHearth, test, type HearthServer } from './fixtures.ts'
-import { closeSettings, messages, newChat, openSettings, replyDone, send } from './ui.ts'
+import { closeSettings, messages, modelPicker, newChat, openSettings, replyDone, send } from './ui.ts'
 
 test.use({ models: {} })
 test.describe.configure({ mode: 'serial' })
@@ -52,7 +52,8 @@ test('adds another Hearth as a remote server and chats with its model, then repo
   await closeSettings(app)
 
   await newChat(app)
-  await expect(app.locator('#header-model')).toHaveValue(/^remote:/)
+  // The only model there is: the server's, named with the server.
+  await expect(modelPicker(app).button).toHaveText(/^tiny-chat · 127\.0\.0\.1/)
   await expect(app.getByText('your messages are sent there')).toBeVisible()
   await send(app, 'Hello from the other Hearth')
   await replyDone(app)

@@ -4,7 +4,7 @@
 import { hearthExport, SAMPLE_STATS } from './conversation-file.ts'
 import { expect, test } from './fixtures.ts'
 import type { Page } from '@playwright/test'
-import { closeSettings, importConversations, messages, newChat, openConversation, openSettings, replyDone, send, setMaxTokens } from './ui.ts'
+import { closeSettings, importConversations, messages, newChat, openConversation, openSettings, pickModel, replyDone, send, setMaxTokens } from './ui.ts'
 
 // One vocabulary (one seed): the one-layer model is smaller, so it can draft for the other.
 // 'stranger' has a vocabulary of its own.
@@ -88,7 +88,7 @@ test('loads the draft model with the model, says so in the model info, and a rep
   await libraryItem(app, 'tiny-chat').getByRole('combobox', { name: 'Draft model for tiny-chat' }).selectOption('tiny-draft')
   await closeSettings(app)
   await newChat(app)
-  await app.getByRole('region', { name: 'Chat' }).getByRole('combobox', { name: 'Model' }).selectOption('tiny-chat')
+  await pickModel(app, 'tiny-chat')
   const status = app.getByTestId('engine-status')
   await status.getByRole('button', { name: 'Load model' }).or(status.getByRole('button', { name: 'Load tiny-chat' })).click()
   const chip = status.getByRole('button', { name: /CPU · fp32/ })

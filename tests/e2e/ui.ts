@@ -60,6 +60,25 @@ export async function setMaxTokens(page: Page, maxTokens: number): Promise<void>
   await panel.getByRole('button', { name: 'Close conversation settings' }).click()
 }
 
+/** The open chat's model picker: the header's button, and the list it opens. */
+export function modelPicker(page: Page) {
+  const header = page.getByRole('region', { name: 'Chat' })
+  return {
+    button: header.getByRole('combobox', { name: 'Model', exact: true }),
+    search: page.getByRole('combobox', { name: 'Search models' }),
+    list: page.getByRole('listbox', { name: 'Model' }),
+  }
+}
+
+/** Chooses the open chat's model in the header's picker, searching for it by name as a person would. */
+export async function pickModel(page: Page, name: string): Promise<void> {
+  const picker = modelPicker(page)
+  await picker.button.click()
+  await picker.search.fill(name)
+  await picker.list.getByRole('option', { name, exact: true }).click()
+  await expect(picker.list).toBeHidden()
+}
+
 export async function send(page: Page, text: string): Promise<void> {
   const composer = page.getByRole('textbox', { name: 'Message' })
   await composer.fill(text)
