@@ -44,7 +44,8 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
   const opened = await openWithFallback(opts.providers ?? defaultProviders(), summary.dir, async (provider) => {
     const variant = chooseVariant(summary.variants, provider, opts.variant)
     const onnxStat = await stat(path.join(summary.dir, variant.file))
-    checkMemory(config, variant, { provider, chunk: opts.prefillChunk, onnxFileBytes: onnxStat.size }, memoryLimit)
+    const declaredKvDtype = opts.kvDtype ?? config.declaredKvDtype
+    checkMemory({ ...config, declaredKvDtype }, variant, { provider, chunk: opts.prefillChunk, onnxFileBytes: onnxStat.size }, memoryLimit)
     const session = await openSession(path.join(summary.dir, variant.file), {
       provider,
       threads,
@@ -53,6 +54,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
       kvHeads: config.kvHeads,
       headDim: config.headDim,
       vocab: config.vocabSize,
+      ...(opts.kvDtype ? { kvDtype: opts.kvDtype } : {}),
     })
     return { session, variant, onnxStat }
   })

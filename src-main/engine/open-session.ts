@@ -41,6 +41,7 @@ export async function openSession(file: string, opts: SessionOptions): Promise<M
 
   let session = await ort.InferenceSession.create(file, options)
   const sig = await signatureOrRelease(session, opts)
+  if (opts.kvDtype && opts.kvDtype !== sig.kvDtype) notes.push(`cache kept in ${sig.kvDtype} as exported: ${opts.kvDtype} needs an in-place update`)
   if (opts.provider === 'webgpu') {
     // present.* stay on the device: fed back as past without a trip through the CPU, replaced
     // ones disposed by KvCache#advance. Only they: reading a 'gpu-buffer' output back (getData)
@@ -87,7 +88,7 @@ async function tryInPlace(
 ): Promise<ModelSession | Outcome> {
   let result: RewrittenModel
   try {
-    result = rewriteModel(exported.bytes, kind, { lastLogits: true, foldRepeatKv: fold, fuse, externalDataDir: exported.dir })
+    result = rewriteModel(exported.bytes, kind, { lastLogits: true, foldRepeatKv: fold, fuse, externalDataDir: exported.dir, ...(opts.kvDtype ? { kvDtype: opts.kvDtype } : {}) })
   } catch (err) {
     // A file the rewrite cannot parse is left to onnxruntime, whose error says what is wrong.
     notes.push(`${kind}: ${err instanceof RewriteUnsupported ? err.message : `not rewritten (${firstLine(err)})`}`)

@@ -4,7 +4,7 @@
 
 import * as ort from 'onnxruntime-node'
 import { AppError } from '../../src-shared/errors.ts'
-import type { KvUpdate, ProviderName } from '../../src-shared/types.ts'
+import type { KvDtype, KvUpdate, ProviderName } from '../../src-shared/types.ts'
 import { KvCache } from './kv-cache.ts'
 import { NAMES, type IntType, type Signature } from './signature.ts'
 
@@ -29,6 +29,11 @@ export interface SessionOptions {
    * that rewrite, else the export as it is (benchmarks compare them). 'copy': the export as it is.
    */
   kvUpdate?: 'auto' | KvUpdate
+  /**
+   * The element type to keep the cache in; absent: the export's. Only a graph rewritten in place
+   * can change it (graph/cache-dtype.ts); the export as it is keeps its own, and says so.
+   */
+  kvDtype?: KvDtype
   /** Whether 'split' may fold an export's repeat_kv away (default true; benchmarks compare). */
   foldRepeatKv?: boolean
   /**

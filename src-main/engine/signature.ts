@@ -37,7 +37,7 @@ export const PAST = kvPattern(KV_PREFIX.past)
 /** The export's cache out, past and new: present.{layer}.key|value (or present_key_values.*). */
 export const PRESENT = kvPattern(PRESENT_PREFIXES)
 /** A rewritten graph's cache out: fresh.{layer}.key|value, the new tokens' only. */
-const FRESH = kvPattern(KV_PREFIX.fresh)
+export const FRESH = kvPattern(KV_PREFIX.fresh)
 /** A cache output: the export's present.*, or a rewritten graph's fresh.*. */
 const KV_OUTPUT = kvPattern(`${PRESENT_PREFIXES}|${KV_PREFIX.fresh}`)
 

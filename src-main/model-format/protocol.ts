@@ -6,6 +6,7 @@ import type {
   ContextPolicy,
   GenerationParams,
   GenerationStats,
+  KvDtype,
   LoadedModelInfo,
   PromptMessage,
   ProviderName,
@@ -29,6 +30,11 @@ export interface LoadOptions {
    * config.json's.
    */
   contextLength?: number
+  /**
+   * The element type the KV cache is kept in; default: the export's. float16 halves a float32
+   * export's cache. Needs the in-place update; without it the export's type stays, in kvUpdateNotes.
+   */
+  kvDtype?: KvDtype
   /**
    * Whether idle intra-op threads busy-wait instead of sleeping; default false: no faster on a
    * quiet machine, 1.4-3.2x slower when other programs want the cores (PERFORMANCE.md).

@@ -1,11 +1,14 @@
 // Rewrites a decoder model at load: the in-place KV update (in-place.ts), then last-position
-// logits (logits-to-keep.ts), then the fusions (fuse-rotary.ts, fuse-skip-norm.ts), in that order.
+// logits (logits-to-keep.ts), then the fusions (fuse-rotary.ts, fuse-skip-norm.ts), then the
+// cache's element type where one is asked for (cache-dtype.ts), in that order.
 //
 // A pass may leave a node ahead of a producer it now reads (an export places each Constant just
 // before its reader, and a pass may add a reader earlier): the node list is put back in
 // dependency order after every pass, so each pass starts from a valid graph.
 
+import type { KvDtype } from '../../../src-shared/types.ts'
 import { PAST } from '../signature.ts'
+import { castCache } from './cache-dtype.ts'
 import { fuseRotary } from './fuse-rotary.ts'
 import { fuseSkipNorm } from './fuse-skip-norm.ts'
 import { ConstantReader, onnx, removeDeadNodes, RewriteUnsupported, sortNodes, type IGraphProto } from './graph-edit.ts'
@@ -35,6 +38,8 @@ export interface RewriteOptions {
   fuse?: boolean
   /** The folder of the model's external data: the rotary fusion reads cos/sin tables kept there. */
   externalDataDir?: string
+  /** Keep the cache in this element type, whatever the export computes in; absent: the export's. */
+  kvDtype?: KvDtype
 }
 
 export interface RewrittenModel {
@@ -70,6 +75,7 @@ export function rewriteModel(model: Uint8Array, kind: InPlaceUpdate, opts: Rewri
   const { freshNames, folded } = rewriteGraph(graph, kind, opts.foldRepeatKv ?? true, constants)
   const logitsNote = opts.lastLogits ? keepLastLogits(graph) : null
   const { fused, fuseNote } = constants ? fuse(graph, constants, opset) : { fused: { rotary: 0, skipNorm: 0 }, fuseNote: null }
+  if (opts.kvDtype) castCache(graph, opts.kvDtype)
   return { bytes: file.encode({ contribOps: fused.rotary + fused.skipNorm > 0 }), freshNames, logitsNote, folded, fused, fuseNote }
 }
 

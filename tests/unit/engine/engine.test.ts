@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Engine } from '../../../src-main/engine/engine.ts'
+import { openSession } from '../../../src-main/engine/open-session.ts'
 import { ESTIMATE_CONTEXT, estimateMemory } from '../../../src-main/model-format/memory-estimate.ts'
 import { readModelConfig } from '../../../src-main/model-format/model-config.ts'
 import { chooseVariant, inspectModelFolder } from '../../../src-main/model-format/model-folder.ts'
@@ -269,5 +270,64 @@ describe('Engine#load with a context length', () => {
   it("keeps the model's own context when asked for a longer one", async () => {
     const engine = await engineFor(tiny, { contextLength: 1_000_000 })
     assert.equal(engine.info().model?.contextLength, 2048)
+  })
+})
+
+describe('Engine#load with a KV cache type', () => {
+  it('keeps a float32 export\'s cache in float16: half the bytes, the same greedy reply', async () => {
+    const wide = await engineFor(tiny)
+    const half = await engineFor(tiny, { kvDtype: 'float16' })
+    assert.equal(wide.info().model?.kvDtype, 'float32')
+    assert.equal(half.info().model?.kvDtype, 'float16')
+    assert.equal(half.info().model?.kvUpdate, 'split')
+    const [a, b] = [await run(wide, CHAT, GREEDY, 'c'), await run(half, CHAT, GREEDY, 'c')]
+    assert.deepEqual(b.tokens, a.tokens)
+    assert.equal(half.info().kvBytes * 2, wide.info().kvBytes)
+    // The next turn reads the float16 cache back: it is reused, and the reply still matches.
+    const next = [...CHAT, { role: 'assistant' as const, content: a.text }, { role: 'user' as const, content: 'Again.' }]
+    const [c, d] = [await run(wide, next, GREEDY, 'c'), await run(half, next, GREEDY, 'c')]
+    assert.ok(d.stats.reusedTokens > 0)
+    assert.deepEqual(d.tokens, c.tokens)
+  })
+
+  it("keeps a float16 export's cache in float32 when asked", async () => {
+    const dir = await models.build('kv16', { kv: 'float16' })
+    const engine = await engineFor(dir, { kvDtype: 'float32' })
+    assert.equal(engine.info().model?.kvDtype, 'float32')
+    assert.equal((await run(engine, CHAT)).stats.generatedTokens, GREEDY.maxTokens)
+  })
+
+  it('keeps the cache in float16 under either in-place rewrite, the logits as with float32 but for rounding', async () => {
+    for (const kvUpdate of ['split', 'append'] as const) {
+      const open = (kvDtype?: 'float16') =>
+        openSession(path.join(tiny, 'onnx', 'model.onnx'), { provider: 'cpu', threads: 1, contextLength: 64, kvHeads: 2, headDim: 16, vocab: 512, kvUpdate, ...(kvDtype ? { kvDtype } : {}) })
+      const [wide, half] = [await open(), await open('float16')]
+      try {
+        assert.deepEqual([half.kvUpdate, half.sig.kvDtype], [kvUpdate, 'float16'])
+        const [a, b] = [wide.emptyCache(), half.emptyCache()]
+        await wide.forward(a, [1, 2, 3], { logits: 'last' })
+        await half.forward(b, [1, 2, 3], { logits: 'last' })
+        // The step after the prompt reads the cache each kept.
+        const x = (await wide.forward(a, [4], { logits: 'last' })).slice()
+        const y = await half.forward(b, [4], { logits: 'last' })
+        const diff = Math.max(...x.map((v, i) => Math.abs(v - y[i]!)))
+        assert.ok(diff > 0 && diff < 1e-2, `${kvUpdate}: logits differ by ${diff}`)
+      } finally {
+        await wide.release()
+        await half.release()
+      }
+    }
+  })
+
+  it("keeps the export's type, and says why, where the graph is not updated in place", async () => {
+    const session = await openSession(path.join(tiny, 'onnx', 'model.onnx'), {
+      provider: 'cpu', threads: 1, contextLength: 64, kvHeads: 2, headDim: 16, vocab: 512, kvUpdate: 'copy', kvDtype: 'float16',
+    })
+    try {
+      assert.equal(session.sig.kvDtype, 'float32')
+      assert.ok(session.kvUpdateNotes.includes('cache kept in float32 as exported: float16 needs an in-place update'), session.kvUpdateNotes.join('; '))
+    } finally {
+      await session.release()
+    }
   })
 })
