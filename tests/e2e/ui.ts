@@ -3,7 +3,7 @@
 import type { Page } from '@playwright/test'
 import { expect } from './fixtures.ts'
 
-export async function openSettings(page: Page, tab?: 'General' | 'Chat defaults' | 'Models' | 'Engine' | 'Tools'): Promise<void> {
+export async function openSettings(page: Page, tab?: 'General' | 'Chat defaults' | 'Presets' | 'Models' | 'Engine' | 'Tools'): Promise<void> {
   const dialog = page.getByRole('dialog', { name: 'Settings' })
   if (!(await dialog.isVisible())) await page.getByRole('button', { name: 'Settings', exact: true }).click()
   await expect(dialog).toBeVisible()
