@@ -26,6 +26,7 @@ import type {
   ImportMode,
   ImportProgress,
   ImportResult,
+  KvDtype,
   LoadedModelInfo,
   MenuCommand,
   Message,
@@ -198,9 +199,10 @@ export interface Api extends ServersApi {
   draftCandidates(modelId: string): Promise<Extract<ModelSummary, { valid: true }>[]>
   /**
    * Will it fit this machine: per variant, at `context` tokens (default: the model's context, at
-   * most ESTIMATE_CONTEXT); `variant` is the one `chosen` judges (default: the best).
+   * most ESTIMATE_CONTEXT); `variant` is the one `chosen` judges (default: the best); the KV cache
+   * in `kvDtype` (default: each variant's own).
    */
-  modelFit(modelId: string, options?: { context?: number; variant?: VariantName }): Promise<FitReport>
+  modelFit(modelId: string, options?: { context?: number; variant?: VariantName; kvDtype?: KvDtype }): Promise<FitReport>
   /** The desktop app's folder dialog; null when cancelled. Browser mode has none: the user types a path. */
   pickModelFolder(): Promise<string | null>
   /** The desktop app's file dialog for a GGUF file (any file: Ollama's blobs have no extension); null when cancelled. */

@@ -733,6 +733,8 @@ export interface ModelLoadSettings {
   provider?: ProviderName
   /** Engine CPU threads; absent: Settings → Engine's. */
   threads?: number
+  /** The KV cache's element type; absent: the variant's own (float16 halves a float32 variant's cache). */
+  kvDtype?: KvDtype
 }
 
 export interface WindowBounds {

@@ -175,6 +175,7 @@ export class ModelService {
         snapshotBudgetBytes: this.#deps.snapshotBudgetBytes,
         ...(chosen === undefined ? {} : { variant: chosen }),
         ...(own.contextLength === undefined ? {} : { contextLength: own.contextLength }),
+        ...(own.kvDtype === undefined ? {} : { kvDtype: own.kvDtype }),
         ...(settings.kvCacheBudgetBytes === null ? {} : { kvBudgetBytes: settings.kvCacheBudgetBytes }),
         ...('dir' in draft ? { draftModelDir: draft.dir } : {}),
       })

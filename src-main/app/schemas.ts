@@ -162,7 +162,10 @@ export const argsSchemas: ArgsSchemas = {
   loadModel: z.tuple([modelId, variant.optional()]),
   unloadModel: z.tuple([]),
   draftCandidates: z.tuple([modelId]),
-  modelFit: z.tuple([modelId, z.strictObject({ context: z.number().int().min(1).max(10_000_000).optional(), variant: variant.optional() }).optional()]),
+  modelFit: z.tuple([
+    modelId,
+    z.strictObject({ context: z.number().int().min(1).max(10_000_000).optional(), variant: variant.optional(), kvDtype: z.enum(['float32', 'float16']).optional() }).optional(),
+  ]),
   pickModelFolder: z.tuple([]),
   pickGgufFile: z.tuple([]),
   importModel: z.tuple([localPath, z.enum(['copy', 'link']), z.string().min(1).max(255).optional()]),

@@ -10,6 +10,7 @@ import type {
   FitReport,
   HubModel,
   ImportMode,
+  KvDtype,
   MemoryBudget,
   ModelSummary,
   ModelVariant,
@@ -69,6 +70,8 @@ export interface FitOptions {
   /** Defaults to the model's context, capped at 4096. */
   context?: number | undefined
   variant?: VariantName | undefined
+  /** The KV cache's element type; defaults to each variant's own. */
+  kvDtype?: KvDtype | undefined
   /** Defaults to this machine's RAM with no GPU. */
   memory?: MemoryBudget | undefined
 }
@@ -288,7 +291,7 @@ export function createModelLibrary(options: ModelLibraryOptions): ModelLibrary {
         summary.variants.map(async (v) => ({ ...v, onnxFileBytes: await fileSize(path.join(summary.dir, v.file)) })),
       )
       return fitModel({
-        shape: summary,
+        shape: fitOptions.kvDtype ? { ...summary, declaredKvDtype: fitOptions.kvDtype } : summary,
         variants,
         context: fitOptions.context ?? Math.min(summary.contextLength, ESTIMATE_CONTEXT),
         budget: fitOptions.memory ?? systemMemory(),

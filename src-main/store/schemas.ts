@@ -115,6 +115,7 @@ export const modelLoadSettingsSchema = z.strictObject({
   variant: z.enum(['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4']).optional(),
   provider: z.enum(['cuda', 'dml', 'coreml', 'webgpu', 'cpu']).optional(),
   threads: z.number().int().min(1).max(1024).optional(),
+  kvDtype: z.enum(['float32', 'float16']).optional(),
 }) satisfies z.ZodType<ModelLoadSettings>
 
 export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } = {

@@ -1,12 +1,13 @@
 // A model's load settings in Settings → Models: the fit estimate follows the fields, a load uses
-// them, and a change for the loaded model waits for the next load (or Reload now).
+// them (context, variant, KV cache type), and a change for the loaded model waits for the next
+// load (or Reload now).
 
 import { expect, test } from './fixtures.ts'
 import { closeSettings, newChat, openSettings } from './ui.ts'
 
 test.use({ models: { 'tiny-q4': { shape: 'tiny', q4: true, contextLength: 4096, seed: 8 } } })
 
-test('loads a model with the context and variant set for it, the fit estimate following each change', async ({ app }) => {
+test('loads a model with the context, variant and cache type set for it, the fit estimate following each change', async ({ app }) => {
   await openSettings(app, 'Models')
   const dialog = app.getByRole('dialog', { name: 'Settings' })
   const card = dialog.getByTestId('library-model').filter({ hasText: 'tiny-q4' })
@@ -21,8 +22,12 @@ test('loads a model with the context and variant set for it, the fit estimate fo
   await card.getByLabel('Context length for tiny-q4').fill('1024')
   await expect(fit).toContainText('q4 at 1,024 tokens')
   // A quarter of the context is a quarter of the KV cache: the estimate is not the one before.
-  expect(await fit.innerText()).not.toEqual(q4Whole)
+  const q4Quarter = await fit.innerText()
+  expect(q4Quarter).not.toEqual(q4Whole)
   await card.getByLabel('Context length for tiny-q4').press('Tab')
+  await card.getByLabel('KV cache type for tiny-q4').selectOption('float16')
+  await expect(fit).not.toHaveText(q4Quarter)
+  await expect(fit).toContainText('q4 at 1,024 tokens')
 
   await card.getByRole('button', { name: 'Load', exact: true }).click()
   await expect(card).toContainText('Loaded · q4 · CPU', { timeout: 30_000 })
@@ -32,7 +37,10 @@ test('loads a model with the context and variant set for it, the fit estimate fo
   await newChat(app)
   const chip = app.getByTestId('engine-status').getByRole('button', { name: /CPU · q4/ })
   await chip.click()
-  await expect(app.getByRole('region', { name: 'Execution provider details' })).toContainText('tiny-q4 · q4 · 1,024 tokens of context')
+  const details = app.getByRole('region', { name: 'Execution provider details' })
+  await expect(details).toContainText('tiny-q4 · q4 · 1,024 tokens of context')
+  await details.getByText('Engine details', { exact: true }).click()
+  await expect(details).toContainText('KV cache in float16')
   await chip.click()
 
   // Changed while loaded: said to wait for the next load, which Reload now starts.

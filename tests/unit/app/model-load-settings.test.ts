@@ -34,16 +34,16 @@ afterEach(() => app.close())
 const isBadRequest = (err: unknown): boolean => (err as { code?: string }).code === 'BAD_REQUEST'
 
 describe('Model load settings', () => {
-  it("loads a model with its own context, variant, provider and threads, and others as Settings → Engine says", async () => {
-    await app.api.setSettings({ threads: 3, modelLoadSettings: { 'two-variants': { contextLength: 1024, variant: 'q4', provider: 'cpu', threads: 2 } } })
+  it("loads a model with its own context, variant, provider, threads and cache type, and others as Settings → Engine says", async () => {
+    await app.api.setSettings({ threads: 3, modelLoadSettings: { 'two-variants': { contextLength: 1024, variant: 'q4', provider: 'cpu', threads: 2, kvDtype: 'float16' } } })
     const info = await app.api.loadModel('two-variants')
     const own = engine.loads[0]?.options
-    assert.deepEqual([own?.contextLength, own?.variant, own?.providers, own?.threads], [1024, 'q4', ['cpu'], 2])
-    assert.deepEqual([info.contextLength, info.variant], [1024, 'q4'])
+    assert.deepEqual([own?.contextLength, own?.variant, own?.providers, own?.threads, own?.kvDtype], [1024, 'q4', ['cpu'], 2, 'float16'])
+    assert.deepEqual([info.contextLength, info.variant, info.kvDtype], [1024, 'q4', 'float16'])
 
     await app.api.loadModel('plain')
     const plain = engine.loads[1]?.options
-    assert.deepEqual([plain?.contextLength, plain?.variant, plain?.threads], [undefined, undefined, 3])
+    assert.deepEqual([plain?.contextLength, plain?.variant, plain?.threads, plain?.kvDtype], [undefined, undefined, 3, undefined])
   })
 
   it("runs at the model's own context when set longer, and chooses the variant again when the folder lacks it", async () => {
@@ -87,7 +87,8 @@ describe('Model load settings', () => {
       { plain: { threads: 0 } },
       { plain: { provider: 'remote' } },
       { plain: { variant: 'q3' } },
-      { plain: { kvDtype: 'float16' } },
+      { plain: { kvDtype: 'bfloat16' } },
+      { plain: { kvType: 'float16' } },
     ]
     for (const modelLoadSettings of refused) {
       await assert.rejects(app.api.setSettings({ modelLoadSettings } as never), isBadRequest, JSON.stringify(modelLoadSettings))
@@ -101,6 +102,12 @@ describe('Model load settings', () => {
     await app.api.setSettings({ modelLoadSettings: { plain: { threads: 2 }, doomed: { contextLength: 512 } } })
     await app.api.removeModel('doomed')
     assert.deepEqual((await app.api.getSettings()).modelLoadSettings, { plain: { threads: 2 } })
+  })
+
+  it('judges the fit with the cache in the type asked for', async () => {
+    const [own, half] = [await app.api.modelFit('plain', { context: 2048 }), await app.api.modelFit('plain', { context: 2048, kvDtype: 'float16' })]
+    assert.deepEqual([own.chosen.variant, half.chosen.variant], ['fp32', 'fp32'])
+    assert.equal(half.chosen.kvBytes * 2, own.chosen.kvBytes)
   })
 
   it('uses the machine’s threads when neither the model nor Settings → Engine names any', async () => {

@@ -35,7 +35,7 @@ export class ScriptedEngine implements EnginePort {
       provider: 'cpu',
       providerAttempts: [{ provider: 'cpu', ok: true }],
       contextLength: options.contextLength ?? this.contextLength,
-      kvDtype: 'float32',
+      kvDtype: options.kvDtype ?? 'float32',
       multiTokenPass: true,
       threads: options.threads ?? 1,
       kvUpdate: 'split',

@@ -62,11 +62,12 @@ describe('SettingsStore', () => {
 
   it('keeps per-model load settings, refusing a context too short for a chat or fields it does not know', (t) => {
     const store = tempStore(t)
-    const wanted = { m: { contextLength: 256, variant: 'q4' as const, provider: 'cpu' as const, threads: 2 }, other: {} }
+    const wanted = { m: { contextLength: 256, variant: 'q4' as const, provider: 'cpu' as const, threads: 2, kvDtype: 'float16' as const }, other: {} }
     store.settings.set('modelLoadSettings', wanted)
     assert.deepEqual(store.settings.get('modelLoadSettings'), wanted)
     assert.throws(() => store.settings.set('modelLoadSettings', { m: { contextLength: 255 } }), /modelLoadSettings.*m\.contextLength: a context under 256 tokens/)
-    assert.throws(() => store.settings.set('modelLoadSettings', { m: { kvDtype: 'float16' } } as never), isBadRequest)
+    assert.throws(() => store.settings.set('modelLoadSettings', { m: { kvDtype: 'bfloat16' } } as never), isBadRequest)
+    assert.throws(() => store.settings.set('modelLoadSettings', { m: { dtype: 'float16' } } as never), isBadRequest)
     assert.deepEqual(store.settings.get('modelLoadSettings'), wanted)
   })
 
