@@ -39,13 +39,30 @@ export async function newChat(page: Page): Promise<void> {
 
 const THEMES = ['light', 'dark'] as const
 
-/** Saves the page as test-results/screenshots/<name>-light.png and -dark.png (the theme follows the system). */
+/** The published set's window widths (npm run screenshots): the narrowest the layout is made for, a laptop, a desktop. */
+const WIDTHS = [800, 1280, 1600] as const
+
+/**
+ * Saves the page as test-results/screenshots/<name>-light.png and -dark.png (the theme follows the
+ * system). With HEARTH_SCREENSHOTS set to a folder (npm run screenshots), saves the published set
+ * there instead: <name>-<width>-<theme>.png at each of WIDTHS, then puts the window back.
+ */
 export async function shoot(page: Page, name: string): Promise<void> {
-  for (const theme of THEMES) {
-    await page.emulateMedia({ colorScheme: theme })
-    await expect(page.locator('html')).toHaveAttribute('data-theme', theme)
-    await page.screenshot({ path: `test-results/screenshots/${name}-${theme}.png` })
+  const published = process.env.HEARTH_SCREENSHOTS
+  const viewport = page.viewportSize()
+  for (const width of published ? WIDTHS : [null]) {
+    if (width !== null) {
+      await page.setViewportSize({ width, height: 800 })
+      // Laid out at the new width before the picture: a frame, not a wait.
+      await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))))
+    }
+    for (const theme of THEMES) {
+      await page.emulateMedia({ colorScheme: theme })
+      await expect(page.locator('html')).toHaveAttribute('data-theme', theme)
+      await page.screenshot({ path: published ? `${published}/${name}-${width}-${theme}.png` : `test-results/screenshots/${name}-${theme}.png` })
+    }
   }
+  if (published && viewport) await page.setViewportSize(viewport)
 }
 
 
