@@ -50,7 +50,9 @@ test('shows the provider in use in the chat header, why the others were not used
     await notice.getByRole('button', { name: 'Got it' }).click()
     await expect(notice).toHaveCount(0)
     await app.reload()
-    // The chat reopens with the model still loaded: the chip is back, the notice is not.
+    // The model is still loaded: a new chat on it shows the chip again, and not the notice.
+    await newChat(app)
+    await pickModel(app, 'tiny-chat')
     await expect(app.getByTestId('engine-status').getByRole('button', { name: /CPU · fp32/ })).toBeVisible()
     await expect(app.getByTestId('cpu-fallback')).toHaveCount(0)
   }

@@ -1,7 +1,7 @@
 // Settings and per-conversation parameters as a person changes them, and all of it after a reload.
 
 import { expect, test } from './fixtures.ts'
-import { closeSettings, newChat, openSettings } from './ui.ts'
+import { closeSettings, newChat, openSettings, replyDone } from './ui.ts'
 
 test('changes appearance, defaults and engine settings, and finds them all after a reload', async ({ app }) => {
   await app.keyboard.press('Control+,')
@@ -74,6 +74,10 @@ test('changes appearance, defaults and engine settings, and finds them all after
   await panel.getByRole('textbox', { name: 'System prompt' }).press('Tab')
   await panel.getByRole('combobox', { name: /outgrows the context/ }).selectOption('stop')
   await expect(panel.getByRole('combobox', { name: /outgrows the context/ })).toHaveValue('stop')
+  // A new chat is stored with its first message, set up as it was before it.
+  await composer.press('Shift+Enter')
+  await expect(app.getByRole('heading', { level: 1, name: 'one' })).toBeVisible()
+  await replyDone(app)
 
   await app.reload()
   await app.getByRole('button', { name: 'Conversation settings' }).click()
