@@ -18,6 +18,8 @@ import type {
   DownloadProgress,
   ExportedFile,
   ExportFormat,
+  Folder,
+  FolderPatch,
   FitReport,
   GenerationStats,
   GgufCandidate,
@@ -107,6 +109,15 @@ export interface Api extends ServersApi {
   deleteConversation(conversationId: string): Promise<DeleteResult>
   undoDeleteConversation(conversationId: string): Promise<Conversation>
 
+  // ── Folders ──
+  /** In the user's order. A conversation joins one with updateConversation({ folderId }). */
+  listFolders(): Promise<Folder[]>
+  /** Last in the order, expanded, with no default preset. */
+  createFolder(name: string): Promise<Folder>
+  updateFolder(folderId: string, patch: FolderPatch): Promise<Folder>
+  /** Its conversations stay, unfiled. */
+  deleteFolder(folderId: string): Promise<void>
+
   // ── Chat ──
   /** Appends the user's message, with the documents named (attachDocument's ids), to the active branch and starts the reply. */
   send(conversationId: string, text: string, documentIds?: string[]): Promise<Turn>
@@ -165,9 +176,9 @@ export interface Api extends ServersApi {
   /**
    * Conversations whose title holds every word, then messages that do, best first; each word
    * matches as the start of a word, a "quoted phrase" as whole words. To jump to a message hit:
-   * switchBranch(hit.messageId).
+   * switchBranch(hit.messageId). `folderId` keeps only the conversations in that folder.
    */
-  search(query: string, limit?: number): Promise<SearchHit[]>
+  search(query: string, limit?: number, folderId?: string): Promise<SearchHit[]>
   /** One conversation, or every one (null), as a file to save. */
   exportConversations(conversationId: string | null, format: ExportFormat): Promise<ExportedFile>
   /**
@@ -260,6 +271,10 @@ export const API_METHODS = [
   'updateConversation',
   'deleteConversation',
   'undoDeleteConversation',
+  'listFolders',
+  'createFolder',
+  'updateFolder',
+  'deleteFolder',
   'send',
   'countTokens',
   'attachDocument',
@@ -337,6 +352,8 @@ export interface Events {
   messageChanged: { conversationId: string; message: Message }
   /** A conversation was created, changed or moved in the list; null when it was deleted. */
   conversationChanged: { conversationId: string; conversation: Conversation | null }
+  /** A folder was created, changed, moved or deleted: every folder as it is now. */
+  foldersChanged: { folders: Folder[] }
   /** The engine's model changed state. */
   modelStatus: ModelStatus
   /** The models directory changed (imported, downloaded, removed): list the models again. */

@@ -278,6 +278,30 @@ export interface Conversation {
   activeLeafId: string | null
   /** The MCP servers (by name in Settings' mcpServers) whose tools the model is offered in this chat. */
   toolServers: string[]
+  /** The folder it is filed in; null: none. */
+  folderId: string | null
+}
+
+/** A sidebar folder of conversations, in the user's order. */
+export interface Folder {
+  /** A UUID. */
+  id: string
+  name: string
+  /** Its place among the folders, from 0. */
+  position: number
+  /** Its conversations hidden in the sidebar. */
+  collapsed: boolean
+  /** The preset (Settings' presets) a new chat in it starts from; null: none. A preset since deleted is ignored. */
+  defaultPresetId: string | null
+  createdAt: number
+}
+
+/** The fields of a folder a caller may change; `position` moves it there, the others shifting. */
+export interface FolderPatch {
+  name?: string
+  collapsed?: boolean
+  defaultPresetId?: string | null
+  position?: number
 }
 
 export interface AppInfo {
@@ -507,6 +531,7 @@ export interface ConversationPatch {
   pinned?: boolean
   archived?: boolean
   toolServers?: string[]
+  folderId?: string | null
 }
 
 export interface ConversationListOptions {
@@ -753,6 +778,7 @@ export interface NewConversation {
   params?: Partial<GenerationParams>
   contextPolicy?: ContextPolicy
   toolServers?: string[]
+  folderId?: string | null
 }
 
 export interface ContextUsage {

@@ -52,6 +52,7 @@ export function createApi(deps: ApiDeps): CoreApi {
     events.emit('conversationChanged', { conversationId: conversation.id, conversation })
     return conversation
   }
+  const foldersChanged = () => events.emit('foldersChanged', { folders: store.folders.list() })
   const counter = new TokenCounter({ store, models, engine: deps.engine, documents: deps.documents, settings: () => store.settings.all() })
 
   const edits = new MessageEdits({ store, chat, events })
@@ -112,6 +113,25 @@ export function createApi(deps: ApiDeps): CoreApi {
       return changed(conversation)
     },
 
+    async listFolders() {
+      return store.folders.list()
+    },
+    async createFolder(name) {
+      const folder = store.folders.create(name)
+      foldersChanged()
+      return folder
+    },
+    async updateFolder(folderId, patch) {
+      const folder = store.folders.update(folderId, patch)
+      foldersChanged()
+      return folder
+    },
+    async deleteFolder(folderId) {
+      const unfiled = store.folders.delete(folderId)
+      foldersChanged()
+      for (const id of unfiled) changed(store.conversations.get(id))
+    },
+
     send: (conversationId, text, documentIds) => chat.send(conversationId, text, documentIds),
     countTokens: (target, text, documentIds) => counter.count(target, text, documentIds),
     attachDocument: (attachId, name, dataBase64) => deps.documents.attach(attachId, name, dataBase64),
@@ -140,8 +160,8 @@ export function createApi(deps: ApiDeps): CoreApi {
       return viewConversation(deps, edits.undoDelete(messageId))
     },
 
-    async search(query, limit) {
-      return store.search(query, limit === undefined ? {} : { limit })
+    async search(query, limit, folderId) {
+      return store.search(query, { ...(limit === undefined ? {} : { limit }), ...(folderId === undefined ? {} : { folderId }) })
     },
     async exportConversations(conversationId, format) {
       const conversation = conversationId === null ? null : store.conversations.get(conversationId)

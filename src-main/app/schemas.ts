@@ -6,6 +6,7 @@ import { MAX_DOCUMENT_BYTES, MAX_DOCUMENTS_PER_MESSAGE } from '../../src-shared/
 import type {
   ApiServerPatch,
   ConversationPatch,
+  FolderPatch,
   GenerationParams,
   NewConversation,
   NewRemoteProvider,
@@ -75,12 +76,21 @@ const newConversation = z.strictObject({
   params: paramsPatch.optional(),
   contextPolicy: contextPolicySchema.optional(),
   toolServers: z.array(mcpServerNameSchema).max(64).optional(),
+  folderId: uuid.nullable().optional(),
 }) satisfies z.ZodType<NewConversation>
 
 const conversationPatch = newConversation.extend({
   pinned: z.boolean().optional(),
   archived: z.boolean().optional(),
 }) satisfies z.ZodType<ConversationPatch>
+
+const folderName = z.string().trim().min(1, 'must not be blank').max(200)
+const folderPatch = z.strictObject({
+  name: folderName.optional(),
+  collapsed: z.boolean().optional(),
+  defaultPresetId: uuid.nullable().optional(),
+  position: z.number().int().min(0).max(10_000).optional(),
+}) satisfies z.ZodType<FolderPatch>
 
 const listOptions = z.strictObject({
   archived: z.boolean().optional(),
@@ -130,6 +140,10 @@ export const argsSchemas: ArgsSchemas = {
   updateConversation: z.tuple([uuid, conversationPatch]),
   deleteConversation: z.tuple([uuid]),
   undoDeleteConversation: z.tuple([uuid]),
+  listFolders: z.tuple([]),
+  createFolder: z.tuple([folderName]),
+  updateFolder: z.tuple([uuid, folderPatch]),
+  deleteFolder: z.tuple([uuid]),
 
   send: z.tuple([uuid, messageText, documentIds.optional()]),
   countTokens: z.tuple([
@@ -150,7 +164,7 @@ export const argsSchemas: ArgsSchemas = {
   deleteMessage: z.tuple([uuid]),
   undoDeleteMessage: z.tuple([uuid]),
 
-  search: z.tuple([z.string().min(1).max(500), z.number().int().min(1).max(500).optional()]),
+  search: z.tuple([z.string().min(1).max(500), z.number().int().min(1).max(500).optional(), uuid.optional()]),
   exportConversations: z.tuple([uuid.nullable(), z.enum(['json', 'markdown'])]),
   importConversations: z.tuple([z.string().min(1).max(MAX_IMPORT_CHARS), z.string().min(1).max(255).optional()]),
 

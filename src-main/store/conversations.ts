@@ -27,6 +27,7 @@ interface ConversationRow {
   archived: 0 | 1
   active_leaf_id: string | null
   tool_servers: string
+  folder_id: string | null
 }
 
 export interface ConversationStoreOptions {
@@ -37,7 +38,7 @@ export interface ConversationStoreOptions {
 }
 
 const COLUMNS =
-  'id, title, created_at, updated_at, model_id, system_prompt, params, context_policy, pinned, archived, active_leaf_id, tool_servers'
+  'id, title, created_at, updated_at, model_id, system_prompt, params, context_policy, pinned, archived, active_leaf_id, tool_servers, folder_id'
 export const DEFAULT_TITLE = 'New chat'
 const MAX_TITLE = 500
 
@@ -55,6 +56,7 @@ export function toConversation(row: ConversationRow): Conversation {
     archived: row.archived === 1,
     activeLeafId: row.active_leaf_id,
     toolServers: JSON.parse(row.tool_servers) as string[],
+    folderId: row.folder_id,
   }
 }
 
@@ -70,6 +72,7 @@ export class ConversationStore {
   readonly #discard: Database.Statement<[string]>
   readonly #touch: Database.Statement<[number, string | null, string]>
   readonly #setLeaf: Database.Statement<[string, string]>
+  readonly #folderExists: Database.Statement<[string], { id: string }>
 
   constructor(db: Database.Database, options: ConversationStoreOptions) {
     this.#options = options
@@ -77,10 +80,10 @@ export class ConversationStore {
       WHERE deleted_at IS NULL AND archived = ? ORDER BY pinned DESC, updated_at DESC LIMIT ? OFFSET ?`)
     this.#get = db.prepare(`SELECT ${COLUMNS} FROM conversations WHERE id = ? AND deleted_at IS NULL`)
     this.#insert = db.prepare(`INSERT INTO conversations (${COLUMNS}) VALUES
-      (@id, @title, @created_at, @updated_at, @model_id, @system_prompt, @params, @context_policy, @pinned, @archived, @active_leaf_id, @tool_servers)`)
+      (@id, @title, @created_at, @updated_at, @model_id, @system_prompt, @params, @context_policy, @pinned, @archived, @active_leaf_id, @tool_servers, @folder_id)`)
     this.#write = db.prepare(`UPDATE conversations SET title = @title, model_id = @model_id,
       system_prompt = @system_prompt, params = @params, context_policy = @context_policy,
-      pinned = @pinned, archived = @archived, tool_servers = @tool_servers WHERE id = @id`)
+      pinned = @pinned, archived = @archived, tool_servers = @tool_servers, folder_id = @folder_id WHERE id = @id`)
     this.#softDelete = db.prepare('UPDATE conversations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL')
     this.#restore = db.prepare('UPDATE conversations SET deleted_at = NULL WHERE id = ? AND deleted_at >= ?')
     // Messages go first, newest first, so that each is a leaf when deleted: left to the foreign
@@ -98,6 +101,7 @@ export class ConversationStore {
       'UPDATE conversations SET updated_at = ?, active_leaf_id = coalesce(?, active_leaf_id) WHERE id = ?',
     )
     this.#setLeaf = db.prepare('UPDATE conversations SET active_leaf_id = ? WHERE id = ?')
+    this.#folderExists = db.prepare('SELECT id FROM folders WHERE id = ?')
   }
 
   /** Pinned first, then most recently updated; deleted ones never appear. */
@@ -131,6 +135,7 @@ export class ConversationStore {
       pinned: false,
       archived: false,
       toolServers: init.toolServers ?? [],
+      folderId: init.folderId ?? null,
     }
   }
 
@@ -149,6 +154,7 @@ export class ConversationStore {
       archived: fields.archived ? 1 : 0,
       active_leaf_id: null,
       tool_servers: JSON.stringify(checkToolServers(fields.toolServers)),
+      folder_id: this.#checkFolder(fields.folderId),
     }
     this.#insert.run(row)
     return toConversation(row)
@@ -167,6 +173,7 @@ export class ConversationStore {
       pinned: patch.pinned ?? current.pinned,
       archived: patch.archived ?? current.archived,
       toolServers: patch.toolServers === undefined ? current.toolServers : checkToolServers(patch.toolServers),
+      folderId: patch.folderId === undefined ? current.folderId : this.#checkFolder(patch.folderId),
     }
     this.#write.run({
       id,
@@ -181,6 +188,7 @@ export class ConversationStore {
       archived: next.archived ? 1 : 0,
       active_leaf_id: next.activeLeafId,
       tool_servers: JSON.stringify(next.toolServers),
+      folder_id: next.folderId,
     })
     return next
   }
@@ -227,6 +235,13 @@ export class ConversationStore {
   /** Which branch the user looks at; not activity, so the list order stays. */
   setActiveLeaf(id: string, leafId: string): void {
     this.#setLeaf.run(leafId, id)
+  }
+
+  #checkFolder(folderId: string | null): string | null {
+    if (folderId !== null && this.#folderExists.get(folderId) === undefined) {
+      throw new AppError('NOT_FOUND', `There is no folder ${folderId}.`)
+    }
+    return folderId
   }
 }
 

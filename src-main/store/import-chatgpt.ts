@@ -85,6 +85,7 @@ export function planChatGptConversation(
       pinned: false,
       toolServers: [],
       archived: c.is_archived === true,
+      folderId: null,
     },
     messages: parentsFirst(messages, where),
     activeKey: nearestKept(current),

@@ -156,6 +156,8 @@ export function planHearthConversation(
       pinned: c.pinned,
       archived: c.archived,
       toolServers: c.toolServers ?? [],
+      // Folders are not exported: an imported chat comes in unfiled.
+      folderId: null,
     },
     messages: ordered,
     activeKey: c.activeLeafId !== null && ordered.some((m) => m.key === c.activeLeafId) ? c.activeLeafId : null,

@@ -241,12 +241,29 @@ const SCHEMA_V5 = `
 ALTER TABLE messages ADD COLUMN edited INTEGER NOT NULL DEFAULT 0 CHECK (edited IN (0, 1));
 `
 
+// Folders group conversations in the sidebar, in the user's order (position); a folder's default
+// preset (an id in Settings' presets, no key: settings are not a table) starts its new chats. A
+// conversation is in one folder or none; deleting the folder leaves its conversations unfiled.
+const SCHEMA_V6 = `
+CREATE TABLE folders (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  collapsed INTEGER NOT NULL DEFAULT 0 CHECK (collapsed IN (0, 1)),
+  default_preset_id TEXT,
+  created_at INTEGER NOT NULL
+) STRICT;
+ALTER TABLE conversations ADD COLUMN folder_id TEXT REFERENCES folders (id) ON DELETE SET NULL;
+CREATE INDEX conversations_by_folder ON conversations (folder_id) WHERE folder_id IS NOT NULL;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, up: (db) => db.exec(SCHEMA_V1) },
   { version: 2, up: keepOnlySetParams },
   { version: 3, up: (db) => db.exec(SCHEMA_V3) },
   { version: 4, up: (db) => db.exec(SCHEMA_V4), rebuildsTables: true },
   { version: 5, up: (db) => db.exec(SCHEMA_V5) },
+  { version: 6, up: (db) => db.exec(SCHEMA_V6) },
 ]
 
 export function schemaVersion(db: Database.Database): number {

@@ -43,13 +43,20 @@ function splitOnce(s: string, sep: string): [string, string] {
   return at === -1 ? [s, ''] : [s.slice(0, at), s.slice(at + sep.length)]
 }
 
-type HitsStatement = Database.Statement<{ query: string; limit: number; offset: number }, HitRow>
+export interface SearchOptions {
+  limit?: number
+  offset?: number
+  /** Only conversations in this folder. */
+  folderId?: string | null
+}
+
+type HitsStatement = Database.Statement<{ query: string; limit: number; offset: number; folder: string | null }, HitRow>
 
 export class SearchIndex {
   readonly #ranked: HitsStatement
   readonly #newest: HitsStatement
   readonly #probe: Database.Statement<[string, number], { n: number }>
-  readonly #titles: Database.Statement<[], { id: string; title: string }>
+  readonly #titles: Database.Statement<[], { id: string; title: string; folder_id: string | null }>
 
   constructor(db: Database.Database) {
     // FTS5 itself orders by rank or rowid (no sort in SQL), so the joins and snippet() run
@@ -60,24 +67,27 @@ export class SearchIndex {
         FROM messages_fts AS f
         JOIN messages AS m ON m.seq = f.rowid
         JOIN conversations AS c ON c.id = m.conversation_id
-        WHERE messages_fts MATCH @query AND c.deleted_at IS NULL
+        WHERE messages_fts MATCH @query AND c.deleted_at IS NULL AND (@folder IS NULL OR c.folder_id = @folder)
         ORDER BY ${order} LIMIT @limit OFFSET @offset`) as HitsStatement
     this.#ranked = hits('f.rank', 'f.rank')
     this.#newest = hits('NULL', 'f.rowid DESC')
     this.#probe = db.prepare('SELECT count(*) AS n FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)')
-    this.#titles = db.prepare('SELECT id, title FROM conversations WHERE deleted_at IS NULL ORDER BY pinned DESC, updated_at DESC, id')
+    this.#titles = db.prepare('SELECT id, title, folder_id FROM conversations WHERE deleted_at IS NULL ORDER BY pinned DESC, updated_at DESC, id')
   }
 
-  /** Title hits first, then message hits; offset and limit count both as one list. */
-  search(input: string, options: { limit?: number; offset?: number } = {}): SearchHit[] {
+  /**
+   * Title hits first, then message hits; offset and limit count both as one list. `folderId`
+   * keeps only the conversations in that folder.
+   */
+  search(input: string, options: SearchOptions = {}): SearchHit[] {
     const terms = parseTerms(input)
     if (terms.length === 0) return []
-    const { limit = 50, offset = 0 } = options
-    const titles = this.#titleHits(terms)
+    const { limit = 50, offset = 0, folderId = null } = options
+    const titles = this.#titleHits(terms, folderId)
     const shown = titles.slice(offset, offset + limit)
     const rest = limit - shown.length
     if (rest === 0) return shown
-    return [...shown, ...this.#messageHits(terms, rest, Math.max(0, offset - titles.length))]
+    return [...shown, ...this.#messageHits(terms, rest, Math.max(0, offset - titles.length), folderId)]
   }
 
   /**
@@ -85,20 +95,21 @@ export class SearchIndex {
    * one is read and matched: about 10 ms for the store bench's 10,000 conversations. A title
    * left as created names no conversation, so "new" does not list every untitled chat.
    */
-  #titleHits(terms: Term[]): TitleHit[] {
+  #titleHits(terms: Term[], folderId: string | null): TitleHit[] {
     const hits: TitleHit[] = []
-    for (const { id, title } of this.#titles.all()) {
+    for (const { id, title, folder_id } of this.#titles.all()) {
+      if (folderId !== null && folder_id !== folderId) continue
       const snippet = title === DEFAULT_TITLE ? null : matchTitle(title, terms)
       if (snippet) hits.push({ kind: 'title', conversationId: id, conversationTitle: title, snippet })
     }
     return hits
   }
 
-  #messageHits(terms: Term[], limit: number, offset: number): MessageHit[] {
+  #messageHits(terms: Term[], limit: number, offset: number, folder: string | null): MessageHit[] {
     const phrases = terms.map(toFtsPhrase)
     const common = phrases.some((p) => (this.#probe.get(p, COMMON_WORD_MESSAGES + 1)?.n ?? 0) > COMMON_WORD_MESSAGES)
     const statement = common ? this.#newest : this.#ranked
-    return statement.all({ query: phrases.join(' '), limit, offset }).map((row) => ({
+    return statement.all({ query: phrases.join(' '), limit, offset, folder }).map((row) => ({
       kind: 'message',
       conversationId: row.conversation_id,
       conversationTitle: row.title,

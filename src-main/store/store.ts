@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3'
 import { AppError } from '../../src-shared/errors.ts'
 import type { Conversation, ExportFormat, HistoryImportProgress, ImportResult, Message, SearchHit } from '../../src-shared/types.ts'
 import { ConversationStore } from './conversations.ts'
+import { FolderStore } from './folders.ts'
 import { FULL_CHECK_MAX_BYTES, openDb, type OpenDbReport } from './db.ts'
 import { DocumentStore } from './documents.ts'
 import { hearthJsonChunks, markdownChunks } from './export.ts'
@@ -14,7 +15,7 @@ import { importHistory } from './import.ts'
 import { MessageRemoval } from './message-removal.ts'
 import { MessageStore } from './messages.ts'
 import { MIGRATIONS, type Migration } from './migrations.ts'
-import { SearchIndex } from './search.ts'
+import { SearchIndex, type SearchOptions } from './search.ts'
 import { SettingsStore } from './settings.ts'
 import { FLUSH_INTERVAL_MS } from './stream-writer.ts'
 
@@ -44,6 +45,7 @@ export class Store {
   readonly file: string
   readonly report: StoreOpenReport
   readonly conversations: ConversationStore
+  readonly folders: FolderStore
   readonly messages: MessageStore
   /** Deleting a message's subtree, and undoing it. */
   readonly removal: MessageRemoval
@@ -68,6 +70,7 @@ export class Store {
         contextPolicy: this.settings.get('defaultContextPolicy'),
       }),
     })
+    this.folders = new FolderStore(db, { now: this.#now })
     this.documents = new DocumentStore(db, { now: this.#now })
     this.messages = new MessageStore(db, this.conversations, this.documents, {
       now: this.#now,
@@ -82,7 +85,7 @@ export class Store {
   }
 
   /** Best first; see search.ts for how the words are matched and ranked. */
-  search(query: string, options?: { limit?: number; offset?: number }): SearchHit[] {
+  search(query: string, options?: SearchOptions): SearchHit[] {
     return this.#index.search(query, options)
   }
 

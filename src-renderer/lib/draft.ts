@@ -18,6 +18,6 @@ export function patchDraft(draft: Conversation, patch: ConversationPatch): Conve
 
 /** What the draft's first message creates it with. */
 export function draftInit(draft: Conversation): NewConversation {
-  const { modelId, systemPrompt, params, contextPolicy, toolServers } = draft
-  return { modelId, systemPrompt, params, contextPolicy, toolServers }
+  const { modelId, systemPrompt, params, contextPolicy, toolServers, folderId } = draft
+  return { modelId, systemPrompt, params, contextPolicy, toolServers, folderId }
 }

@@ -9,7 +9,7 @@ function conversation(id: string, updatedAt: Date, pinned = false): Conversation
   return {
     id, title: id, createdAt: updatedAt.getTime(), updatedAt: updatedAt.getTime(), modelId: null, systemPrompt: '',
     params: {}, contextPolicy: 'drop-oldest', pinned, archived: false, activeLeafId: null,
-    toolServers: [],
+    toolServers: [], folderId: null,
   }
 }
 

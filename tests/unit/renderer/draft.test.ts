@@ -18,6 +18,7 @@ const draft: Conversation = {
   archived: false,
   activeLeafId: null,
   toolServers: [],
+  folderId: null,
 }
 
 describe('patchDraft', () => {
@@ -31,12 +32,13 @@ describe('patchDraft', () => {
 
 describe('draftInit', () => {
   it('creates the chat with the settings chosen in the draft, and nothing of its own bookkeeping', () => {
-    assert.deepEqual(draftInit(patchDraft(draft, { systemPrompt: 'Answer in French.' })), {
+    assert.deepEqual(draftInit(patchDraft(draft, { systemPrompt: 'Answer in French.', folderId: 'f1' })), {
       modelId: 'tiny',
       systemPrompt: 'Answer in French.',
       params: { temperature: 0.2 },
       contextPolicy: 'drop-oldest',
       toolServers: [],
+      folderId: 'f1',
     })
   })
 })
