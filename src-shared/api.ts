@@ -199,6 +199,13 @@ export interface Api extends ServersApi {
   // ── Models ──
   /** Every folder in the models directory: valid ones with their facts, invalid ones with the reason. */
   listModels(): Promise<ModelSummary[]>
+  /** When each model last wrote a reply in a chat, by model id; models never used are absent. */
+  modelsLastUsed(): Promise<Record<string, number>>
+  /**
+   * Opens the model's folder in the system's file manager (the desktop app only; browser mode,
+   * which may be used from another device, has none: MODEL_UNSUPPORTED, and AppInfo.modelsDir says where).
+   */
+  openModelFolder(modelId: string): Promise<void>
   modelStatus(): Promise<ModelStatus>
   /** Loads a model into the engine (unloading the current one); variant: else the provider's best. */
   loadModel(modelId: string, variant?: VariantName): Promise<LoadedModelInfo>
@@ -294,6 +301,8 @@ export const API_METHODS = [
   'getSettings',
   'setSettings',
   'listModels',
+  'modelsLastUsed',
+  'openModelFolder',
   'modelStatus',
   'loadModel',
   'unloadModel',

@@ -39,6 +39,8 @@ export interface ApiDeps {
   snapshots: SnapshotPurge
   /** The desktop app's folder dialog; absent in browser mode. */
   pickFolder?: (() => Promise<string | null>) | undefined
+  /** The desktop app's file manager, showing a folder; absent in browser mode. */
+  openPath?: ((dir: string) => Promise<void>) | undefined
   /** The desktop app's file dialog for a GGUF; absent in browser mode. */
   pickGgufFile?: (() => Promise<string | null>) | undefined
 }
@@ -187,6 +189,13 @@ export function createApi(deps: ApiDeps): CoreApi {
     },
 
     listModels: () => library.list(),
+    async modelsLastUsed() {
+      return store.messages.lastReplyByModel()
+    },
+    async openModelFolder(modelId) {
+      if (deps.openPath === undefined) throw new AppError('MODEL_UNSUPPORTED', 'Browser mode cannot open folders on this computer: the models folder is named in Settings → Models.')
+      await deps.openPath((await library.get(modelId)).dir)
+    },
     async modelStatus() {
       return models.status()
     },

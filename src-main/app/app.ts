@@ -47,6 +47,8 @@ export interface AppConfig {
   extractor?: TextExtractor & { close?(): Promise<void> }
   /** The desktop app's folder dialog; browser mode has none. */
   pickFolder?: () => Promise<string | null>
+  /** The desktop app's file manager, showing a folder; browser mode has none. */
+  openPath?: (dir: string) => Promise<void>
   /** The desktop app's GGUF file dialog; browser mode has none. */
   pickGgufFile?: () => Promise<string | null>
   /** Where LM Studio's, Jan's and Ollama's folders are looked for; default the user's home and OLLAMA_MODELS, tests a fake home. */
@@ -125,6 +127,7 @@ export async function createApp(config: AppConfig): Promise<App> {
     events,
     snapshots,
     pickFolder: config.pickFolder,
+    openPath: config.openPath,
     pickGgufFile: config.pickGgufFile,
   })
   const api: Api = {

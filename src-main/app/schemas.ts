@@ -172,6 +172,8 @@ export const argsSchemas: ArgsSchemas = {
   setSettings: z.tuple([settingsPatch]),
 
   listModels: z.tuple([]),
+  modelsLastUsed: z.tuple([]),
+  openModelFolder: z.tuple([modelId]),
   modelStatus: z.tuple([]),
   loadModel: z.tuple([modelId, variant.optional()]),
   unloadModel: z.tuple([]),

@@ -3,6 +3,7 @@
 import { app, BrowserWindow, dialog, Menu, net, protocol, safeStorage, screen, session, shell } from 'electron'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { AppError } from '../../src-shared/errors.ts'
 import { createApp, type App } from '../app/app.ts'
 import { hostEngine } from '../app/engine-port.ts'
 import { PRIVATE_UMASK } from '../app/paths.ts'
@@ -76,6 +77,10 @@ async function start(): Promise<void> {
     extractor: new DocumentExtractor({ entry: path.join(here, 'extract.js'), spawn: (entry) => utilityChild(entry, 'Hearth document reader'), readyAtStart: true }),
     pickFolder,
     pickGgufFile,
+    openPath: async (dir) => {
+      const failed = await shell.openPath(dir)
+      if (failed !== '') throw new AppError('NOT_FOUND', `The folder ${dir} could not be opened: ${failed}`)
+    },
     secrets: safeStorageBox(safeStorage),
   })
   registerIpc(services, () => mainWindow)

@@ -287,6 +287,14 @@ export class MessageStore {
     return this.#entries(tree, leaf)
   }
 
+  /** When each model last wrote a reply, by model id (ms since 1970); models that never did are absent. */
+  lastReplyByModel(): Record<string, number> {
+    const rows = this.#db
+      .prepare<[], { model_id: string; at: number }>(`SELECT model_id, max(created_at) AS at FROM messages WHERE role = 'assistant' AND model_id IS NOT NULL GROUP BY model_id`)
+      .all()
+    return Object.fromEntries(rows.map((r) => [r.model_id, r.at]))
+  }
+
   /** At start-up: replies left 'streaming' by a crash become 'interrupted', text kept. */
   recoverStreaming(): number {
     return this.#recover.run().changes
