@@ -310,6 +310,7 @@ async function viewConversation(deps: ApiDeps, conversationId: string): Promise<
     conversation,
     branch,
     generatingMessageId: deps.chat.generatingMessageId(conversationId),
+    replyState: deps.chat.replyState(conversationId),
     canContinue: deps.chat.canContinue(conversation),
     context: last ? { usedTokens: last.promptTokens + last.generatedTokens, contextLength: await contextLength(deps, conversation) } : null,
     inheritedParams: await inheritedParams(deps, conversation),
@@ -319,7 +320,6 @@ async function viewConversation(deps: ApiDeps, conversationId: string): Promise<
 /**
  * The parameters the conversation's next reply uses, as the engine settles them. A remote model's
  * own defaults are its server's and unknown here: those fields show DEFAULT_PARAMS.
-    replyState: deps.chat.replyState(conversationId),
  */
 async function inheritedParams(deps: ApiDeps, conversation: Conversation): Promise<GenerationParams> {
   // No model chosen (or a remote one): nothing to take from a generation_config.json.
