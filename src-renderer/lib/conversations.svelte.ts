@@ -16,8 +16,14 @@ class ConversationsState {
   /** Conversations with a reply streaming now, for the sidebar's activity dot. */
   streaming = $state<Record<string, boolean>>({})
 
+  /** By date: the archive whole, the main list's chats in no folder (a folder lists its own). */
   get groups(): ConversationGroup[] {
-    return groupConversations(this.list, this.now)
+    return groupConversations(this.showArchived ? this.list : this.list.filter((c) => c.folderId === null), this.now)
+  }
+
+  /** The main list's chats in the folder, in its order. */
+  inFolder(folderId: string): Conversation[] {
+    return this.list.filter((c) => c.folderId === folderId)
   }
 
   constructor() {
