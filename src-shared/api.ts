@@ -374,15 +374,15 @@ export interface Events {
   historyImportProgress: HistoryImportProgress
   /** A file being attached was read further. */
   documentProgress: DocumentProgress
-  /** A reply's prompt was prefilled further (long prompts only: a few events a second at most). */
-  prefillProgress: PrefillProgress
-  /** An MCP server started, failed, stopped or changed its tools: every server as it is now. */
   /**
    * A reply moved on: queued behind another chat's reply (waitingFor names it, and changes as the
    * queue moves), its model loading, its prompt being read, its first token written. Local models
    * only go through every state; the reply's `done` ends them.
    */
   replyState: ReplyState
+  /** A reply's prompt was prefilled further (long prompts only: a few events a second at most). */
+  prefillProgress: PrefillProgress
+  /** An MCP server started, failed, stopped or changed its tools: every server as it is now. */
   toolServers: { servers: ToolServerStatus[] }
   /** From the application menu or its shortcuts (new chat, search, settings). */
   menuCommand: { command: MenuCommand }
