@@ -23,8 +23,13 @@ export interface PackedApp {
   required: ReadonlyArray<{ name: string; path: string | null; why?: string }>
   /** Every built file (dist/, less source maps) that must be in app.asar. */
   builtFiles: readonly string[]
-  /** Paths of packages only development needs (package-lock's `dev: true`), none of which may be packed. */
-  devOnly: readonly string[]
+  /**
+   * Packages only development needs (package-lock's `dev: true`), by path and version, none of which
+   * may be packed. The packager lays the production tree out afresh: where a production package's
+   * own copy of a dependency (cross-spawn's which@2) is hoisted to a path the development tree uses
+   * for another version (which@5), the packed copy's version tells the two apart.
+   */
+  devOnly: ReadonlyArray<{ path: string; version: string }>
   /** The ABI better-sqlite3 must be built for, or why that was not done. */
   sqliteAbi: { electronVersion: string; abi: number } | { skipped: string }
   budgetBytes: number
@@ -91,7 +96,7 @@ export function checkPackedApp(app: PackedApp): CheckResult[] {
   report('nothing from src-*, tests/, tools/ or source maps', stray.length === 0,
     stray.length ? `unexpected: ${stray.slice(0, 5).join(', ')}` : `top level: ${[...new Set(entries.map((it) => it.split('/')[0]))].join(', ')}`)
 
-  const devPacked = app.devOnly.filter((it) => entrySet.has(it))
+  const devPacked = app.devOnly.filter((it) => entrySet.has(it.path) && packedVersion(archive, it.path) === it.version).map((it) => `${it.path}@${it.version}`)
   report('no development-only packages', devPacked.length === 0,
     devPacked.length ? `packed: ${devPacked.slice(0, 5).join(', ')}` : `none of ${app.devOnly.length} packed`)
 
@@ -175,4 +180,14 @@ export function formatResults(label: string, results: readonly CheckResult[]): s
   const count = (status: CheckResult['status']): number => results.filter((it) => it.status === status).length
   lines.push(`${label}: ${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped`)
   return lines.join('\n')
+}
+
+/** The version a packed package states; the dev version when it states none (a bare folder is taken for the dev package). */
+function packedVersion(archive: string, packagePath: string): string | null {
+  try {
+    const manifest = JSON.parse(extractFile(archive, `${packagePath}/package.json`).toString('utf8')) as { version?: unknown }
+    return typeof manifest.version === 'string' ? manifest.version : null
+  } catch {
+    return null
+  }
 }

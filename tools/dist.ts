@@ -65,7 +65,7 @@ function listFiles(dir: string): string[] {
 
 /** What the packed app must hold, read from this tree's build output and package.json. */
 function expectations(resources: string, platform: OrtPlatform, arch: OrtArch, sqliteAbi: PackedApp['sqliteAbi']): PackedApp {
-  const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> }
+  const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; version?: string }> }
   const engineBuilt = existsSync(path.join(root, 'src-main/engine/main.ts'))
   return {
     resourcesDir: resources,
@@ -80,7 +80,9 @@ function expectations(resources: string, platform: OrtPlatform, arch: OrtArch, s
         : { name: 'app.asar holds the built engine', path: null, why: 'src-main/engine/main.ts does not exist yet, so the build has no engine entry' },
     ],
     builtFiles: [...listFiles(path.join(root, 'dist/main')), ...listFiles(path.join(root, 'dist/renderer'))].filter((it) => !it.endsWith('.map')),
-    devOnly: Object.entries(lock.packages).filter(([key, info]) => key !== '' && info.dev === true).map(([key]) => key),
+    devOnly: Object.entries(lock.packages)
+      .filter(([key, info]) => key !== '' && info.dev === true)
+      .map(([key, info]) => ({ path: key, version: info.version ?? '' })),
     sqliteAbi,
     budgetBytes: BUDGET_BYTES,
   }

@@ -47,7 +47,7 @@ function expect(resourcesDir: string, overrides: Partial<PackedApp> = {}): Packe
     arch: 'x64',
     required: [{ name: 'main', path: 'dist/main/main.js' }, { name: 'engine', path: null, why: 'no engine yet' }],
     builtFiles: ['dist/main/main.js', 'dist/main/preload.cjs', 'dist/renderer/index.html'],
-    devOnly: ['node_modules/vite'],
+    devOnly: [{ path: 'node_modules/vite', version: '7.0.0' }, { path: 'node_modules/which', version: '5.0.0' }],
     sqliteAbi: { electronVersion: '45.5.0', abi: 150 },
     budgetBytes: 2 ** 20,
     ...overrides,
@@ -82,9 +82,18 @@ describe('checkPackedApp', () => {
   })
 
   it('fails on a missing built file and on a development-only package', async () => {
-    const files = { ...GOOD, 'node_modules/vite/package.json': '{}' }
+    const files = { ...GOOD, 'node_modules/vite/package.json': '{"version":"7.0.0"}' }
     const results = checkPackedApp(expect(await pack(files), { builtFiles: [...expect('').builtFiles, 'dist/renderer/assets/a.js'] }))
     assert.deepEqual(failed(results), ['app.asar holds every built file', 'no development-only packages'])
+  })
+
+  it("passes a production package's own version laid out where the development tree has another", async () => {
+    // cross-spawn's which@2, hoisted by the packager to where the dev tools' which@5 lies in node_modules.
+    const results = checkPackedApp(expect(await pack({ ...GOOD, 'node_modules/which/package.json': '{"version":"2.0.2"}' })))
+    assert.deepEqual(failed(results), [])
+    const dev = checkPackedApp(expect(await pack({ ...GOOD, 'node_modules/which/package.json': '{"version":"5.0.0"}' })))
+    assert.deepEqual(failed(dev), ['no development-only packages'])
+    assert.match(find(dev, 'no development-only packages')?.detail ?? '', /node_modules\/which@5\.0\.0/)
   })
 
   it("fails when better-sqlite3 was built for another ABI, and skips the check when told why", async () => {
