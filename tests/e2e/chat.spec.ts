@@ -102,7 +102,10 @@ test('continues an interrupted reply from where it stopped', async ({ app }) => 
   await setMaxTokens(app, 30_000)
   await send(app, 'Count to a thousand')
   await expect(messages(app).last().locator('.md')).toHaveText(/\S{10}/)
-  await app.getByRole('button', { name: 'Stop generating' }).click()
+  // Dispatched, not clicked: the tiny model streams thousands of characters a second into one
+  // paragraph, and a click that first waits for the button to be "stable" between such frames can
+  // land seconds later, after the reply has reached its max tokens.
+  await app.getByRole('button', { name: 'Stop generating' }).dispatchEvent('click')
   const reply = messages(app).last()
   await expect(reply).toHaveAttribute('data-status', 'interrupted')
   const stopped = (await reply.locator('.md').textContent()) ?? ''
@@ -112,7 +115,7 @@ test('continues an interrupted reply from where it stopped', async ({ app }) => 
   await expect(app.getByRole('button', { name: 'Stop generating' })).toBeVisible()
 
   await expect.poll(async () => ((await reply.locator('.md').textContent()) ?? '').length).toBeGreaterThan(stopped.length + 10)
-  await app.getByRole('button', { name: 'Stop generating' }).click()
+  await app.getByRole('button', { name: 'Stop generating' }).dispatchEvent('click')
   await expect(reply).toHaveAttribute('data-status', 'interrupted')
   // The source, not the rendered text: more text can turn earlier marks into markdown (~~, *).
   const continued = await copySource(reply)

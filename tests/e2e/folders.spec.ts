@@ -4,8 +4,11 @@
 
 import type { Page } from '@playwright/test'
 import { hearthExport } from './conversation-file.ts'
-import { expect, test } from './fixtures.ts'
+import { CHAT_MODEL, expect, test } from './fixtures.ts'
 import { closeSettings, importConversations, openSettings, replyDone, send, sidebarItem } from './ui.ts'
+
+// A Hearth of its own: the unfiled list is asserted whole, and other specs leave chats in a shared one.
+test.use({ models: { 'folder-chat': CHAT_MODEL['tiny-chat']! } })
 
 const folder = (page: Page, name: string) => page.getByRole('region', { name, exact: true })
 const folderToggle = (page: Page, name: string) => folder(page, name).getByTestId('folder-row').locator('button.open')

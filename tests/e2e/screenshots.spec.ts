@@ -1,8 +1,11 @@
 // Screenshots of the main views in light and dark, saved to test-results/screenshots/ to look at.
 
 import { hearthExport, SAMPLE_STATS } from './conversation-file.ts'
-import { expect, test } from './fixtures.ts'
+import { CHAT_MODEL, expect, test } from './fixtures.ts'
 import { closeSettings, importConversations, newChat, openConversation, openSettings, replyDone, send, setMaxTokens, shoot } from './ui.ts'
+
+// A Hearth of its own: it sets a default model, which specs sharing a worker would inherit.
+test.use({ models: { 'tiny-demo': CHAT_MODEL['tiny-chat']! } })
 
 const REPLY = `Here is a small function that reverses a string, with a test:
 
