@@ -19,7 +19,7 @@ export interface McpHubOptions {
   client: { name: string; version: string }
   /** Every change of any server's state or tools. */
   onChange(servers: ToolServerStatus[]): void
-  /** A stdio server's environment besides its own `env`; default the SDK's safe subset of ours. */
+  /** How long a server may take to start and list its tools; default 30 s. */
   connectTimeoutMs?: number
 }
 
