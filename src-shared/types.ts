@@ -598,6 +598,8 @@ export interface ImportResult {
   skippedMessages: number
   /** Presets the file brought that were not here yet. */
   presets: number
+  /** Folders the file brought that were not here yet. */
+  folders: number
 }
 
 export type Theme = 'system' | 'light' | 'dark'

@@ -171,6 +171,7 @@ export function createApi(deps: ApiDeps): CoreApi {
     },
     async importConversations(text, fileName) {
       const result = await store.importText(text, fileName ?? 'the imported file', (progress) => events.emit('historyImportProgress', progress))
+      if (result.folders > 0) foldersChanged()
       for (const conversationId of result.conversationIds) {
         events.emit('conversationChanged', { conversationId, conversation: store.conversations.get(conversationId) })
       }

@@ -2,16 +2,17 @@
 // readable Markdown (the active branch). Produced in chunks so that a large history never
 // becomes one string.
 
-import type { Conversation, DocumentInfo, DocumentText, Message, Preset } from '../../src-shared/types.ts'
+import type { Conversation, DocumentInfo, DocumentText, Folder, Message, Preset } from '../../src-shared/types.ts'
 
 export const HEARTH_EXPORT_FORMAT = 'hearth-conversations'
 /**
  * 2: messages name their documents, and the file carries them (version 1 had none). 3: replies
  * keep their tool calls, tool messages (role 'tool') their results, conversations their tool servers.
  * Since then a reply the user rewrote says `edited: true`: optional, so version 3 readers still
- * read the file (dropping the mark).
+ * read the file (dropping the mark). 4: a whole history's file carries its folders (name, order,
+ * collapsed, default preset), and each conversation its `folderId`.
  */
-export const HEARTH_EXPORT_VERSION = 3
+export const HEARTH_EXPORT_VERSION = 4
 
 /** A message as exported: its documents by id, under the names they were attached with. */
 export type ExportedMessage = Omit<Message, 'documents'> & { documents?: { id: string; name: string }[] }
@@ -24,17 +25,24 @@ interface ExportedConversation extends Conversation {
 /** A document once per file however many messages attach it: its info (stored name) and text. */
 export type ExportedDocument = DocumentInfo & { text: string }
 
+/** What a whole history's export carries besides its conversations; one conversation's carries none of it. */
+export interface ExportedSettings {
+  presets: readonly Preset[]
+  /** In their order; each conversation names its own by `folderId`. */
+  folders: readonly Folder[]
+}
+
 /**
- * The JSON file, `{ format, version, exportedAt, conversations, documents, presets }`: ids and
- * parent ids as stored, after the conversations every document their messages attach, and the
- * presets (a whole history's export carries them; one conversation's, none).
+ * The JSON file, `{ format, version, exportedAt, conversations, documents, presets, folders }`: ids
+ * and parent ids as stored, after the conversations every document their messages attach, then
+ * the presets and folders.
  */
 export function* hearthJsonChunks(
   conversations: Iterable<Conversation>,
   messagesOf: (conversationId: string) => Message[],
   documentOf: (documentId: string) => DocumentText,
   exportedAt: number,
-  presets: readonly Preset[] = [],
+  { presets, folders }: ExportedSettings = { presets: [], folders: [] },
 ): Generator<string> {
   // JSON.stringify writes lone surrogates as \uXXXX escapes, so the text survives exactly.
   yield `{"format":"${HEARTH_EXPORT_FORMAT}","version":${HEARTH_EXPORT_VERSION},"exportedAt":${exportedAt},"conversations":[`
@@ -54,7 +62,7 @@ export function* hearthJsonChunks(
     yield (first ? '\n' : ',\n') + JSON.stringify(exported)
     first = false
   }
-  yield `\n],"presets":${JSON.stringify(presets)}}\n`
+  yield `\n],"presets":${JSON.stringify(presets)},"folders":${JSON.stringify(folders)}}\n`
 }
 
 /** The message with its documents as references, each added to `documentIds`. */

@@ -109,6 +109,27 @@ export class FolderStore {
     })()
   }
 
+  /**
+   * An import's folders, merged by id: one already here stays as it is here; the others are added
+   * after the folders here, in the order given. Returns how many were added.
+   */
+  adopt(folders: readonly Folder[]): number {
+    const added = folders.filter((f) => !this.has(f.id))
+    const start = this.#list.all().length
+    if (start + added.length > MAX_FOLDERS) throw new AppError('BAD_REQUEST', `There can be at most ${MAX_FOLDERS} folders.`)
+    added.forEach((f, i) =>
+      this.#insert.run({
+        id: f.id,
+        name: checkName(f.name),
+        position: start + i,
+        collapsed: f.collapsed ? 1 : 0,
+        default_preset_id: f.defaultPresetId,
+        created_at: f.createdAt,
+      }),
+    )
+    return added.length
+  }
+
   /** Puts the folder at `position` (clamped), the others keeping their order around it. */
   #move(id: string, position: number): void {
     const others = this.#list.all().map((r) => r.id).filter((other) => other !== id)

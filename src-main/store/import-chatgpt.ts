@@ -87,6 +87,7 @@ export function planChatGptConversation(
       archived: c.is_archived === true,
       folderId: null,
     },
+    folderKey: null,
     messages: parentsFirst(messages, where),
     activeKey: nearestKept(current),
   }

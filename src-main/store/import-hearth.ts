@@ -1,7 +1,7 @@
 // Reads Hearth's own JSON export back into an import plan.
 
 import { z } from 'zod'
-import { MAX_DOCUMENTS_PER_MESSAGE, type DocumentInfo, type DocumentText, type Preset } from '../../src-shared/types.ts'
+import { MAX_DOCUMENTS_PER_MESSAGE, type DocumentInfo, type DocumentText, type Folder, type Preset } from '../../src-shared/types.ts'
 import { HEARTH_EXPORT_FORMAT, HEARTH_EXPORT_VERSION } from './export.ts'
 import { invalid, parentsFirst, type PlannedConversation, type PlannedMessage } from './import-plan.ts'
 import {
@@ -39,6 +39,17 @@ const documentsSchema = z.object({ documents: z.array(documentSchema).optional()
 
 const presetsSchema = settingSchemas.presets
 
+const folderSchema = z.object({
+  id: z.guid(),
+  name: z.string().trim().min(1).max(200),
+  position: count,
+  collapsed: z.boolean(),
+  defaultPresetId: z.guid().nullable(),
+  createdAt: timeMsSchema,
+}) satisfies z.ZodType<Folder>
+
+const foldersSchema = z.array(folderSchema).max(1000)
+
 const messageSchema = z.object({
   id: z.string().min(1),
   parentId: z.string().min(1).nullable(),
@@ -68,6 +79,7 @@ const conversationSchema = z.object({
   archived: z.boolean(),
   activeLeafId: z.string().nullable(),
   toolServers: z.array(mcpServerNameSchema).max(64).optional(),
+  folderId: z.guid().nullable().optional(),
   messages: z.array(messageSchema),
 })
 
@@ -101,6 +113,18 @@ export function planHearthPresets(raw: unknown, fileName: string): Preset[] {
   const parsed = presetsSchema.safeParse(raw ?? [])
   if (!parsed.success) throw invalid(fileName, `presets: ${describeIssue(parsed.error)}`)
   return parsed.data
+}
+
+/** The file's folders in its order, from its outer object's `folders`; a file before version 4, or one conversation's export, has none. */
+export function planHearthFolders(raw: unknown, fileName: string): Folder[] {
+  const parsed = foldersSchema.safeParse(raw ?? [])
+  if (!parsed.success) throw invalid(fileName, `folders: ${describeIssue(parsed.error)}`)
+  const ids = new Set<string>()
+  for (const { id } of parsed.data) {
+    if (ids.has(id)) throw invalid(fileName, `folder ${id} appears twice`)
+    ids.add(id)
+  }
+  return parsed.data.toSorted((a, b) => a.position - b.position)
 }
 
 /**
@@ -156,9 +180,9 @@ export function planHearthConversation(
       pinned: c.pinned,
       archived: c.archived,
       toolServers: c.toolServers ?? [],
-      // Folders are not exported: an imported chat comes in unfiled.
       folderId: null,
     },
+    folderKey: c.folderId ?? null,
     messages: ordered,
     activeKey: c.activeLeafId !== null && ordered.some((m) => m.key === c.activeLeafId) ? c.activeLeafId : null,
   }

@@ -1,7 +1,7 @@
 // What an importer hands to the writer: conversations as trees keyed by the source's ids.
 
 import { AppError } from '../../src-shared/errors.ts'
-import type { Conversation, DocumentText, Message, Preset } from '../../src-shared/types.ts'
+import type { Conversation, DocumentText, Folder, Message, Preset } from '../../src-shared/types.ts'
 
 export interface PlannedMessage {
   /** The message's id in the source file. */
@@ -13,7 +13,10 @@ export interface PlannedMessage {
 export interface PlannedConversation {
   /** The conversation in the file, for errors: `conversations.json, conversation 3 ("Title")`. */
   where: string
+  /** Written unfiled (`fields.folderId` null) and filed once the import commits, when this folder is here then. */
   fields: Omit<Conversation, 'id' | 'activeLeafId'>
+  /** The folder's id in the file: one of the plan's folders, or one already here; null: unfiled. */
+  folderKey: string | null
   /** Parents before children. */
   messages: PlannedMessage[]
   activeKey: string | null
@@ -26,6 +29,11 @@ export interface ImportPlan {
   documents: ReadonlyMap<string, DocumentText>
   /** Presets the file carries (a Hearth export of a whole history); those whose id is already here are kept as they are here. */
   presets: Preset[]
+  /**
+   * Folders the file carries, in its order. Merged by id: one already here is kept as it is here
+   * (its chats from the file join it), one that is not is added after the folders here.
+   */
+  folders: Folder[]
 }
 
 export function invalid(where: string, problem: string): AppError {

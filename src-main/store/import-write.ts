@@ -11,6 +11,7 @@ import { AppError } from '../../src-shared/errors.ts'
 import type { ImportFormat, ImportResult } from '../../src-shared/types.ts'
 import type { ConversationStore } from './conversations.ts'
 import type { DocumentStore } from './documents.ts'
+import type { FolderStore } from './folders.ts'
 import { invalid, type ImportPlan } from './import-plan.ts'
 import type { MessageStore } from './messages.ts'
 import type { SettingsStore } from './settings.ts'
@@ -20,6 +21,7 @@ const STAGED = Number.MAX_SAFE_INTEGER
 
 export interface ImportStores {
   conversations: ConversationStore
+  folders: FolderStore
   messages: MessageStore
   documents: DocumentStore
   settings: SettingsStore
@@ -33,7 +35,7 @@ export interface ImportStores {
  */
 export async function writeImport(
   db: Database.Database,
-  { conversations, messages, documents, settings }: ImportStores,
+  { conversations, folders, messages, documents, settings }: ImportStores,
   format: ImportFormat,
   plan: ImportPlan,
   slicer: TimeSlicer,
@@ -44,6 +46,7 @@ export async function writeImport(
   const conversationIds: string[] = []
   const messageIds: string[] = []
   let presetsAdded = 0
+  let foldersAdded = 0
   // Where the writing is: conversation `next` of the plan, its row (null until written) and message `m`.
   let next = 0
   let row: string | null = null
@@ -100,12 +103,18 @@ export async function writeImport(
       const added = plan.presets.filter((p) => !mine.some((m) => m.id === p.id))
       if (added.length > 0) settings.set('presets', [...mine, ...added])
       presetsAdded = added.length
+      // Folders after presets (a folder's default preset may be one the file brought), before filing the chats.
+      foldersAdded = folders.adopt(plan.folders)
+      const file = db.prepare<[string, string]>('UPDATE conversations SET folder_id = ? WHERE id = ?')
+      plan.conversations.forEach(({ folderKey }, i) => {
+        if (folderKey !== null && folders.has(folderKey)) file.run(folderKey, conversationIds[i]!)
+      })
     })()
   } catch (err) {
     if (db.open) await dropStaged(db, conversationIds, messageIds, slicer)
     throw err
   }
-  return { format, conversationIds, messages: messageIds.length, skippedMessages: plan.skippedMessages, presets: presetsAdded }
+  return { format, conversationIds, messages: messageIds.length, skippedMessages: plan.skippedMessages, presets: presetsAdded, folders: foldersAdded }
 }
 
 /** Deletes what a failed import wrote, newest first (children before parents: no cascades), in slices. */

@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3'
 import type { AppError } from '../../src-shared/errors.ts'
 import type { HistoryImportProgress, ImportFormat, ImportResult } from '../../src-shared/types.ts'
 import { isChatGptConversation, planChatGptConversation } from './import-chatgpt.ts'
-import { checkHearthVersion, isHearthExport, planHearthConversation, planHearthDocuments, planHearthPresets } from './import-hearth.ts'
+import { checkHearthVersion, isHearthExport, planHearthConversation, planHearthDocuments, planHearthFolders, planHearthPresets } from './import-hearth.ts'
 import { invalid, type ImportPlan, type PlannedConversation } from './import-plan.ts'
 import { JsonCursor, JsonSyntaxError, parseSpan, type Span } from './json-items.ts'
 import { writeImport, type ImportStores } from './import-write.ts'
@@ -93,7 +93,7 @@ function* readJson(text: string, fileName: string, now: number): Generator<Step,
       skippedMessages += skipped
       yield { done: i + 1, total: items.length }
     }
-    return { format: 'chatgpt', plan: { conversations, skippedMessages, documents: new Map(), presets: [] } }
+    return { format: 'chatgpt', plan: { conversations, skippedMessages, documents: new Map(), presets: [], folders: [] } }
   }
   if (root === '{') {
     // Hearth's export: `{ format, version, exportedAt, conversations: [...], documents: [...] }`, in any order.
@@ -110,12 +110,13 @@ function* readJson(text: string, fileName: string, now: number): Generator<Step,
     if (items === null) throw invalid(fileName, 'it has no "conversations" list')
     const documents = planHearthDocuments(header['documents'], fileName)
     const presets = planHearthPresets(header['presets'], fileName)
+    const folders = planHearthFolders(header['folders'], fileName)
     const conversations: PlannedConversation[] = []
     for (const [i, span] of items.entries()) {
       conversations.push(planHearthConversation(parseSpan(text, span), i, fileName, documents))
       yield { done: i + 1, total: items.length }
     }
-    return { format: 'hearth', plan: { conversations, skippedMessages: 0, documents, presets } }
+    return { format: 'hearth', plan: { conversations, skippedMessages: 0, documents, presets, folders } }
   }
   JSON.parse(text)
   throw neither(fileName)

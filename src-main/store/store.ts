@@ -122,7 +122,7 @@ export class Store {
     if (this.#importing) throw new AppError('CONFLICT', 'Another import is running: try again once it has finished.')
     this.#importing = true
     try {
-      return await importHistory(this.#db, { conversations: this.conversations, messages: this.messages, documents: this.documents, settings: this.settings }, {
+      return await importHistory(this.#db, { conversations: this.conversations, folders: this.folders, messages: this.messages, documents: this.documents, settings: this.settings }, {
         text,
         fileName,
         now: this.#now(),
@@ -143,9 +143,9 @@ export class Store {
   *#exportChunks(format: ExportFormat, ids?: readonly string[]): Generator<string> {
     const conversations = this.#selected(ids)
     if (format === 'json') {
-      // A whole history's export carries the presets too; one conversation's is that conversation alone.
-      const presets = ids === undefined ? this.settings.get('presets') : []
-      yield* hearthJsonChunks(conversations, (id) => this.messages.list(id), (id) => this.documents.text(id), this.#now(), presets)
+      // A whole history's export carries the presets and folders too; one conversation's is that conversation alone.
+      const extra = ids === undefined ? { presets: this.settings.get('presets'), folders: this.folders.list() } : undefined
+      yield* hearthJsonChunks(conversations, (id) => this.messages.list(id), (id) => this.documents.text(id), this.#now(), extra)
     } else {
       yield* markdownChunks(conversations, (id) => this.messages.branch(id).map((e): Message => e.message))
     }

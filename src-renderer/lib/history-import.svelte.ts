@@ -36,8 +36,12 @@ class HistoryImportState {
       const result = await api.importConversations(await file.text(), file.name.slice(0, MAX_FILE_NAME) || 'the file')
       const skipped = result.skippedMessages ? `, ${result.skippedMessages} skipped` : ''
       const n = result.conversationIds.length
-      const presets = result.presets > 0 ? ` and ${result.presets} preset${result.presets === 1 ? '' : 's'}` : ''
-      ui.toast(`Imported ${n} conversation${n === 1 ? '' : 's'} (${result.messages} message${result.messages === 1 ? '' : 's'}${skipped})${presets}.`)
+      const extras = [
+        result.presets > 0 ? `${result.presets} preset${result.presets === 1 ? '' : 's'}` : '',
+        result.folders > 0 ? `${result.folders} folder${result.folders === 1 ? '' : 's'}` : '',
+      ].filter((e) => e !== '')
+      const also = extras.length > 0 ? ` and ${extras.join(' and ')}` : ''
+      ui.toast(`Imported ${n} conversation${n === 1 ? '' : 's'} (${result.messages} message${result.messages === 1 ? '' : 's'}${skipped})${also}.`)
       await conversations.refresh()
       if (result.presets > 0) await settings.load()
     } catch (err) {
