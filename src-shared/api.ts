@@ -115,8 +115,10 @@ export interface Api extends ServersApi {
   /** Last in the order, expanded, with no default preset. */
   createFolder(name: string): Promise<Folder>
   updateFolder(folderId: string, patch: FolderPatch): Promise<Folder>
-  /** Its conversations stay, unfiled. */
-  deleteFolder(folderId: string): Promise<void>
+  /** Its conversations stay, unfiled; undoDeleteFolder puts it back, with them, until undoUntil. */
+  deleteFolder(folderId: string): Promise<DeleteResult>
+  /** The folder at its place again, and its conversations not filed elsewhere since back in it. */
+  undoDeleteFolder(folderId: string): Promise<Folder>
 
   // ── Chat ──
   /** Appends the user's message, with the documents named (attachDocument's ids), to the active branch and starts the reply. */
@@ -282,6 +284,7 @@ export const API_METHODS = [
   'createFolder',
   'updateFolder',
   'deleteFolder',
+  'undoDeleteFolder',
   'send',
   'countTokens',
   'attachDocument',

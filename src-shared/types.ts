@@ -853,7 +853,7 @@ export interface TokenCount {
 }
 
 export interface DeleteResult {
-  /** Epoch ms until which undoDeleteConversation brings it back. */
+  /** Epoch ms until which the matching undo (undoDeleteConversation, undoDeleteMessage, undoDeleteFolder) brings it back. */
   undoUntil: number
 }
 

@@ -129,9 +129,16 @@ export function createApi(deps: ApiDeps): CoreApi {
       return folder
     },
     async deleteFolder(folderId) {
-      const unfiled = store.folders.delete(folderId)
+      const { conversationIds, undoUntil } = store.folders.delete(folderId)
       foldersChanged()
-      for (const id of unfiled) changed(store.conversations.get(id))
+      for (const id of conversationIds) changed(store.conversations.get(id))
+      return { undoUntil }
+    },
+    async undoDeleteFolder(folderId) {
+      const { folder, conversationIds } = store.folders.restore(folderId)
+      foldersChanged()
+      for (const id of conversationIds) changed(store.conversations.get(id))
+      return folder
     },
 
     send: (conversationId, text, documentIds) => chat.send(conversationId, text, documentIds),

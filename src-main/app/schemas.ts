@@ -144,6 +144,7 @@ export const argsSchemas: ArgsSchemas = {
   createFolder: z.tuple([folderName]),
   updateFolder: z.tuple([uuid, folderPatch]),
   deleteFolder: z.tuple([uuid]),
+  undoDeleteFolder: z.tuple([uuid]),
 
   send: z.tuple([uuid, messageText, documentIds.optional()]),
   countTokens: z.tuple([

@@ -17,6 +17,14 @@ interface FolderRow {
 const MAX_NAME = 200
 const MAX_FOLDERS = 1000
 
+/** A deleted folder that can still be put back; kept in memory, as a removed message is (message-removal.ts). */
+interface Deleted {
+  row: FolderRow
+  /** Its conversations when it was deleted. */
+  members: string[]
+  undoUntil: number
+}
+
 function toFolder(row: FolderRow): Folder {
   return {
     id: row.id,
@@ -30,6 +38,8 @@ function toFolder(row: FolderRow): Folder {
 
 export class FolderStore {
   readonly #now: () => number
+  readonly #undoWindowMs: number
+  readonly #deleted = new Map<string, Deleted>()
   readonly #list: Database.Statement<[], FolderRow>
   readonly #get: Database.Statement<[string], FolderRow>
   readonly #insert: Database.Statement<[FolderRow]>
@@ -37,11 +47,13 @@ export class FolderStore {
   readonly #setPosition: Database.Statement<[number, string]>
   readonly #members: Database.Statement<[string], { id: string }>
   readonly #delete: Database.Statement<[string]>
+  readonly #refile: Database.Statement<[string, string]>
   readonly #db: Database.Database
 
-  constructor(db: Database.Database, options: { now: () => number }) {
+  constructor(db: Database.Database, options: { now: () => number; undoWindowMs: number }) {
     this.#db = db
     this.#now = options.now
+    this.#undoWindowMs = options.undoWindowMs
     this.#list = db.prepare('SELECT * FROM folders ORDER BY position, created_at, id')
     this.#get = db.prepare('SELECT * FROM folders WHERE id = ?')
     this.#insert = db.prepare(`INSERT INTO folders (id, name, position, collapsed, default_preset_id, created_at)
@@ -52,6 +64,8 @@ export class FolderStore {
     // Deleted conversations too: their folder_id goes with the folder, so an undone delete comes back unfiled.
     this.#members = db.prepare('SELECT id FROM conversations WHERE folder_id = ? AND deleted_at IS NULL')
     this.#delete = db.prepare('DELETE FROM folders WHERE id = ?')
+    // Only a chat still unfiled: one the user has put in another folder since stays there.
+    this.#refile = db.prepare('UPDATE conversations SET folder_id = ? WHERE id = ? AND folder_id IS NULL AND deleted_at IS NULL')
   }
 
   list(): Folder[] {
@@ -99,13 +113,38 @@ export class FolderStore {
     return this.get(id)
   }
 
-  /** Removes the folder; its conversations stay, unfiled (the foreign key sets them null). Returns their ids. */
-  delete(id: string): string[] {
+  /**
+   * Removes the folder; its conversations stay, unfiled (the foreign key sets them null). `restore`
+   * puts it back, with them, until `undoUntil`.
+   */
+  delete(id: string): { conversationIds: string[]; undoUntil: number } {
     return this.#db.transaction(() => {
+      const row = this.#get.get(id)
+      if (row === undefined) throw new AppError('NOT_FOUND', `There is no folder ${id}.`)
       const members = this.#members.all(id).map((r) => r.id)
-      if (this.#delete.run(id).changes === 0) throw new AppError('NOT_FOUND', `There is no folder ${id}.`)
+      this.#delete.run(id)
       this.#renumber(this.#list.all().map((r) => r.id))
-      return members
+      const undoUntil = this.#now() + this.#undoWindowMs
+      this.#deleted.set(id, { row, members, undoUntil })
+      return { conversationIds: members, undoUntil }
+    })()
+  }
+
+  /**
+   * The deleted folder back at its place, with its name, state and default preset, and its
+   * conversations that are still unfiled back in it. Returns the folder and those conversations.
+   */
+  restore(id: string): { folder: Folder; conversationIds: string[] } {
+    const deleted = this.#deleted.get(id)
+    if (deleted === undefined || this.#now() > deleted.undoUntil) {
+      throw new AppError('NOT_FOUND', 'This folder can no longer be restored: the time to undo its deletion has passed.')
+    }
+    return this.#db.transaction(() => {
+      this.#insert.run(deleted.row)
+      this.#move(id, deleted.row.position)
+      this.#deleted.delete(id)
+      const conversationIds = deleted.members.filter((member) => this.#refile.run(id, member).changes > 0)
+      return { folder: this.get(id), conversationIds }
     })()
   }
 

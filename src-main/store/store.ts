@@ -70,7 +70,7 @@ export class Store {
         contextPolicy: this.settings.get('defaultContextPolicy'),
       }),
     })
-    this.folders = new FolderStore(db, { now: this.#now })
+    this.folders = new FolderStore(db, { now: this.#now, undoWindowMs: options.undoWindowMs ?? UNDO_WINDOW_MS })
     this.documents = new DocumentStore(db, { now: this.#now })
     this.messages = new MessageStore(db, this.conversations, this.documents, {
       now: this.#now,

@@ -34,12 +34,18 @@ class FoldersState {
     this.list = this.list.map((f) => (f.id === id ? folder : f))
   }
 
-  /** Its conversations stay, unfiled: main says so with a conversationChanged for each. */
+  /**
+   * Its conversations stay, unfiled: main says so with a conversationChanged for each. Undo puts
+   * the folder back with them for as long as main keeps it.
+   */
   async remove(id: string): Promise<void> {
     const name = this.get(id)?.name ?? 'Folder'
-    await api.deleteFolder(id)
+    const { undoUntil } = await api.deleteFolder(id)
     this.list = this.list.filter((f) => f.id !== id)
-    ui.toast(`Deleted the folder “${name}”; its chats are kept`)
+    ui.toast(`Deleted the folder “${name}”; its chats are kept`, {
+      ms: Math.max(1000, undoUntil - Date.now()),
+      action: { label: 'Undo', run: () => void ui.attempt(() => api.undoDeleteFolder(id)) },
+    })
   }
 }
 

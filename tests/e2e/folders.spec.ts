@@ -1,6 +1,6 @@
 // Folders in the sidebar: made and named, a chat dragged in and out or moved with the keyboard,
 // collapse kept across a reload, a new chat there from the folder's preset, search within one,
-// and deleting one keeping its chats.
+// and deleting one keeping its chats (and undoing it).
 
 import type { Page } from '@playwright/test'
 import { hearthExport } from './conversation-file.ts'
@@ -133,4 +133,33 @@ test('moves a chat to a folder from the keyboard, inside the list\'s one tab sto
 
   await folderAction(app, 'Harbour', 'Delete the folder Harbour')
   await expect(sidebarItem(app, 'Tide tables')).toBeVisible()
+})
+
+async function newFolder(page: Page, name: string): Promise<void> {
+  await page.getByRole('button', { name: 'New folder' }).click()
+  await page.getByRole('textbox', { name: /^New name for the folder New folder/ }).fill(name)
+  await page.getByRole('textbox', { name: /^New name for the folder New folder/ }).press('Enter')
+  await expect(folderToggle(page, name)).toBeFocused()
+}
+
+test('undoes deleting a folder: it comes back at its place with its chats', async ({ app }) => {
+  await importConversations(app, hearthExport([{ title: 'Lighthouse log', messages: [{ role: 'user', content: 'Lamp lit at dusk.' }] }]))
+  await newFolder(app, 'Coast')
+  await newFolder(app, 'Inland')
+  await sidebarItem(app, 'Lighthouse log').dragTo(folder(app, 'Coast'))
+  await expect(folder(app, 'Coast').getByTestId('conversation-item')).toHaveText(['Lighthouse log'])
+
+  await folderAction(app, 'Coast', 'Delete the folder Coast')
+  await expect(folder(app, 'Coast')).toHaveCount(0)
+  await expect(app.getByTestId('unfiled').getByRole('button', { name: 'Lighthouse log', exact: true })).toBeVisible()
+  await app.getByTestId('toast').filter({ hasText: 'Deleted the folder “Coast”' }).getByRole('button', { name: 'Undo' }).click()
+  await expect(app.getByTestId('folder-row').locator('.name')).toHaveText(['Coast', 'Inland'])
+  await expect(folder(app, 'Coast').getByTestId('conversation-item')).toHaveText(['Lighthouse log'])
+  await expect(app.getByTestId('unfiled').getByRole('button', { name: 'Lighthouse log', exact: true })).toHaveCount(0)
+  await app.reload()
+  await expect(folder(app, 'Coast').getByTestId('conversation-item')).toHaveText(['Lighthouse log'])
+
+  await folderAction(app, 'Coast', 'Delete the folder Coast')
+  await folderAction(app, 'Inland', 'Delete the folder Inland')
+  await expect(app.getByTestId('folder-row')).toHaveCount(0)
 })

@@ -53,6 +53,16 @@ describe('Api folders', () => {
     assert.deepEqual((await app.api.listConversations()).map((c) => [c.title, c.folderId]).sort(), [['Inside', null], ['Outside', null]])
   })
 
+  it('undoes a folder\'s deletion, announcing the folder and each chat filed in it again', async () => {
+    const folder = await app.api.createFolder('Work')
+    const inside = await app.api.createConversation({ title: 'Inside', folderId: folder.id })
+    await app.api.deleteFolder(folder.id)
+    events.length = 0
+    assert.deepEqual(await app.api.undoDeleteFolder(folder.id), folder)
+    assert.deepEqual(named(events, 'foldersChanged'), [{ folders: [folder] }])
+    assert.deepEqual(named(events, 'conversationChanged').map((e) => [e.conversationId, e.conversation?.folderId]), [[inside.id, folder.id]])
+  })
+
   it('previews a new chat in the folder it was started in', async () => {
     const folder = await app.api.createFolder('Work')
     const { conversation } = await app.api.previewConversation({ folderId: folder.id, systemPrompt: 'Be brief.' })

@@ -38,10 +38,38 @@ describe('FolderStore', () => {
     const moved = store.conversations.update(store.conversations.create({ title: 'Moved in' }).id, { folderId: folder.id })
     const outside = store.conversations.create({ title: 'Outside' })
     assert.equal(moved.folderId, folder.id)
-    assert.deepEqual(store.folders.delete(folder.id).sort(), [inside.id, moved.id].sort())
+    assert.deepEqual(store.folders.delete(folder.id).conversationIds.sort(), [inside.id, moved.id].sort())
     assert.deepEqual(store.conversations.list().map((c) => c.folderId), [null, null, null])
     assert.deepEqual(store.conversations.list().map((c) => c.id).sort(), [inside.id, moved.id, outside.id].sort())
     assert.throws(() => store.folders.delete(folder.id), { code: 'NOT_FOUND' })
+  })
+
+  it('puts a deleted folder back at its place, with its chats that were not filed elsewhere since', (t) => {
+    const clock = manualClock()
+    const store = tempStore(t, { now: clock.now, undoWindowMs: 1000 })
+    const presetId = '00000000-0000-4000-8000-000000000003'
+    const [work, home, travel] = ['Work', 'Home', 'Travel'].map((name) => store.folders.create(name))
+    const folder = store.folders.update(home!.id, { collapsed: true, defaultPresetId: presetId })
+    const stays = store.conversations.create({ title: 'Stays', folderId: home!.id })
+    const leaves = store.conversations.create({ title: 'Leaves', folderId: home!.id })
+    const { undoUntil } = store.folders.delete(home!.id)
+    assert.equal(undoUntil, clock.now() + 1000)
+    store.conversations.update(leaves.id, { folderId: travel!.id })
+    clock.advance(1000)
+    assert.deepEqual(store.folders.restore(home!.id), { folder, conversationIds: [stays.id] })
+    assert.deepEqual(store.folders.list().map((f) => [f.id, f.position]), [[work!.id, 0], [home!.id, 1], [travel!.id, 2]])
+    assert.deepEqual([store.conversations.get(stays.id).folderId, store.conversations.get(leaves.id).folderId], [home!.id, travel!.id])
+    assert.throws(() => store.folders.restore(home!.id), { code: 'NOT_FOUND' })
+  })
+
+  it('no longer restores a folder once its undo window has passed', (t) => {
+    const clock = manualClock()
+    const store = tempStore(t, { now: clock.now, undoWindowMs: 1000 })
+    const folder = store.folders.create('Work')
+    store.folders.delete(folder.id)
+    clock.advance(1001)
+    assert.throws(() => store.folders.restore(folder.id), { code: 'NOT_FOUND' })
+    assert.deepEqual(store.folders.list(), [])
   })
 
   it('refuses to file a conversation in a folder that does not exist', (t) => {
