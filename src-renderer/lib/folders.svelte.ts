@@ -6,6 +6,8 @@ import { ui } from './ui.svelte.ts'
 
 /** What a dragged conversation carries: its id, under a type only the sidebar accepts. */
 export const CONVERSATION_DRAG_TYPE = 'application/x-hearth-conversation'
+/** What a dragged folder carries: its id. */
+export const FOLDER_DRAG_TYPE = 'application/x-hearth-folder'
 
 class FoldersState {
   list = $state<Folder[]>([])
@@ -32,6 +34,15 @@ class FoldersState {
     const folder = await api.updateFolder(id, patch)
     // The event brings every folder (a move shifts the others); this one is adopted at once.
     this.list = this.list.map((f) => (f.id === id ? folder : f))
+  }
+
+  /** The folder one place earlier (-1) or later (+1) in the order; nothing past either end. */
+  async shift(id: string, by: -1 | 1): Promise<void> {
+    const folder = this.get(id)
+    if (folder === undefined) return
+    const position = folder.position + by
+    if (position < 0 || position >= this.list.length) return
+    await this.update(id, { position })
   }
 
   /**

@@ -1,6 +1,6 @@
 // Folders in the sidebar: made and named, a chat dragged in and out or moved with the keyboard,
 // collapse kept across a reload, a new chat there from the folder's preset, search within one,
-// and deleting one keeping its chats (and undoing it).
+// deleting one keeping its chats (and undoing it), and folders put in order by drag or keyboard.
 
 import type { Page } from '@playwright/test'
 import { hearthExport } from './conversation-file.ts'
@@ -141,6 +141,37 @@ async function newFolder(page: Page, name: string): Promise<void> {
   await page.getByRole('textbox', { name: /^New name for the folder New folder/ }).press('Enter')
   await expect(folderToggle(page, name)).toBeFocused()
 }
+
+test('orders folders by dragging one onto another or with Alt+Up and Alt+Down, and keeps the order and the chats dragged in', async ({ app }) => {
+  await importConversations(app, hearthExport([{ title: 'Reef survey', messages: [{ role: 'user', content: 'How deep is the reef?' }] }]))
+  await newFolder(app, 'Reefs')
+  await newFolder(app, 'Wrecks')
+  const order = app.getByTestId('folder-row').locator('.name')
+  await expect(order).toHaveText(['Reefs', 'Wrecks'])
+
+  await sidebarItem(app, 'Reef survey').dragTo(folder(app, 'Reefs'))
+  await expect(folder(app, 'Reefs').getByTestId('conversation-item')).toHaveText(['Reef survey'])
+  await folder(app, 'Wrecks').getByTestId('folder-row').dragTo(folder(app, 'Reefs').getByTestId('folder-row'))
+  await expect(order).toHaveText(['Wrecks', 'Reefs'])
+  await app.reload()
+  await expect(order).toHaveText(['Wrecks', 'Reefs'])
+  await expect(folder(app, 'Reefs').getByTestId('conversation-item')).toHaveText(['Reef survey'])
+
+  await folderToggle(app, 'Wrecks').focus()
+  await app.keyboard.press('Alt+ArrowDown')
+  await expect(order).toHaveText(['Reefs', 'Wrecks'])
+  await expect(folderToggle(app, 'Wrecks')).toBeFocused()
+  await app.keyboard.press('Alt+ArrowDown')
+  await app.keyboard.press('Alt+ArrowUp')
+  await expect(order).toHaveText(['Wrecks', 'Reefs'])
+  await expect(folderToggle(app, 'Wrecks')).toBeFocused()
+  await app.reload()
+  await expect(order).toHaveText(['Wrecks', 'Reefs'])
+
+  await folderAction(app, 'Wrecks', 'Delete the folder Wrecks')
+  await folderAction(app, 'Reefs', 'Delete the folder Reefs')
+  await expect(order).toHaveCount(0)
+})
 
 test('undoes deleting a folder: it comes back at its place with its chats', async ({ app }) => {
   await importConversations(app, hearthExport([{ title: 'Lighthouse log', messages: [{ role: 'user', content: 'Lamp lit at dusk.' }] }]))
