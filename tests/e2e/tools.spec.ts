@@ -121,6 +121,14 @@ test('adds an MCP server, turns its tools on in a chat, and the model uses a cal
     await app.reload()
     await expect(app.getByTestId('tool-call')).toHaveCount(2)
     await expect(app.getByTestId('tool-call').first()).toHaveAttribute('data-state', 'complete')
+
+    // A call's result is deleted as any message is, with the reply that read it, and Undo brings both back.
+    await app.getByTestId('tool-call').last().getByRole('button', { name: 'Delete tool call lookup' }).click()
+    await expect(app.getByTestId('tool-call')).toHaveCount(1)
+    await expect(messages(app).last()).toContainText('Let me look that up.')
+    await app.getByTestId('toast').filter({ hasText: 'Message deleted' }).getByRole('button', { name: 'Undo' }).click()
+    await expect(app.getByTestId('tool-call')).toHaveCount(2)
+    await expect(messages(app).last()).toContainText('The lookup said: Error: You denied this call.')
   } finally {
     await model.close()
   }

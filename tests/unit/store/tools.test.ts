@@ -81,6 +81,33 @@ describe('MessageStore with tool calls', () => {
   })
 })
 
+describe('MessageRemoval of a tool message', () => {
+  it('removes the result with the reply that read it, keeps the call, shows the calling reply, and undoes', (t) => {
+    const store = tempStore(t)
+    const { conversationId, ids } = toolTurn(store)
+    const [user, reply, tool, next] = ids
+    const { branch } = store.removal.remove(tool!)
+    assert.deepEqual(branch.map((e) => e.message.id), [user, reply])
+    assert.deepEqual(store.messages.list(conversationId).map((m) => m.id), [user, reply])
+    assert.deepEqual(store.messages.get(reply!).toolCalls, [{ id: 'call_1', name: 'add', arguments: '{"a":2,"b":3}' }])
+    assert.equal(store.search('5').length, 0)
+    assert.deepEqual(store.removal.restore(tool!).map((e) => e.message.id), [user, reply, tool, next])
+    assertIntact(store.file)
+  })
+
+  it('refuses a call still waiting for its answer', (t) => {
+    const store = tempStore(t)
+    const c = store.conversations.create()
+    const user = store.messages.addUser(c.id, null, 'q')
+    const writer = store.messages.startAssistant(c.id, user.id, null)
+    writer.finish({ status: 'complete', stats: null })
+    store.messages.setToolCalls(writer.messageId, [{ id: 'x', name: 'add', arguments: '{}' }])
+    const tool = store.messages.addTool(c.id, writer.messageId, use('x'))
+    assert.throws(() => store.removal.remove(tool.id), code('CONFLICT'))
+    assert.equal(store.messages.get(tool.id).status, 'streaming')
+  })
+})
+
 describe('Migration to schema 4', () => {
   it('rebuilds messages for tool calls keeping every row, its documents, the search index and the foreign keys', (t) => {
     const dir = tempDir(t)
