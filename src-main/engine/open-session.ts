@@ -2,9 +2,9 @@
 // cache is updated in place (graph/), each rewrite load-plan.ts offers is checked before it is used,
 // and the export as it is remains the fallback.
 
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import * as ort from 'onnxruntime-node'
+import { FileSource } from './graph/onnx-file.ts'
 import { rewriteModel, RewriteUnsupported, type InPlaceUpdate, type RewrittenModel } from './graph/rewrite-model.ts'
 import type { KvCache } from './kv-cache.ts'
 import { nextAttempt, type Attempt, type Outcome, type Tried } from './load-plan.ts'
@@ -62,25 +62,30 @@ async function openInPlace(
   options: ort.InferenceSession.SessionOptions,
   notes: string[],
 ): Promise<ModelSession | null> {
-  const bytes = await readFile(file)
-  // The rewritten graph is loaded from memory; its external data stays beside the original.
+  // Read by its fields' headers, never whole: the rewritten graph, loaded from memory, refers to
+  // its weights where they are, in the file itself (inline weights) or its external data.
+  const source = new FileSource(file)
   const fromMemory = {
     ...options,
     extra: { session: { ...(options.extra as { session: object }).session, model_external_initializers_file_folder_path: path.dirname(file) } },
   }
   const plan = { kvUpdate, foldRepeatKv: opts.foldRepeatKv, fuse: opts.fuse ?? opts.provider === 'cpu' }
   const tried: Tried[] = []
-  for (let attempt = nextAttempt(plan, tried); attempt; attempt = nextAttempt(plan, tried)) {
-    const made = await tryInPlace({ bytes, dir: path.dirname(file) }, attempt, opts, fromMemory, notes)
-    if (made instanceof ModelSession) return made
-    tried.push({ attempt, outcome: made })
+  try {
+    for (let attempt = nextAttempt(plan, tried); attempt; attempt = nextAttempt(plan, tried)) {
+      const made = await tryInPlace({ source, dir: path.dirname(file) }, attempt, opts, fromMemory, notes)
+      if (made instanceof ModelSession) return made
+      tried.push({ attempt, outcome: made })
+    }
+    return null
+  } finally {
+    source.close()
   }
-  return null
 }
 
 /** One attempt: the rewritten, verified session, or what became of it (its reason in `notes`). */
 async function tryInPlace(
-  exported: { bytes: Uint8Array; dir: string },
+  exported: { source: FileSource; dir: string },
   { kind, fold, fuse }: Attempt,
   opts: SessionOptions,
   fromMemory: ort.InferenceSession.SessionOptions,
@@ -88,7 +93,14 @@ async function tryInPlace(
 ): Promise<ModelSession | Outcome> {
   let result: RewrittenModel
   try {
-    result = rewriteModel(exported.bytes, kind, { lastLogits: true, foldRepeatKv: fold, fuse, externalDataDir: exported.dir, ...(opts.kvDtype ? { kvDtype: opts.kvDtype } : {}) })
+    result = rewriteModel(exported.source, kind, {
+      lastLogits: true,
+      foldRepeatKv: fold,
+      fuse,
+      externalDataDir: exported.dir,
+      location: path.basename(exported.source.path),
+      ...(opts.kvDtype ? { kvDtype: opts.kvDtype } : {}),
+    })
   } catch (err) {
     // A file the rewrite cannot parse is left to onnxruntime, whose error says what is wrong.
     notes.push(`${kind}: ${err instanceof RewriteUnsupported ? err.message : `not rewritten (${firstLine(err)})`}`)

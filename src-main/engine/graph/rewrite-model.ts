@@ -14,7 +14,7 @@ import { fuseSkipNorm } from './fuse-skip-norm.ts'
 import { ConstantReader, onnx, removeDeadNodes, RewriteUnsupported, sortNodes, type IGraphProto } from './graph-edit.ts'
 import { rewriteGraph, type InPlaceUpdate } from './in-place.ts'
 import { addLogitsToKeep, hasLogitsToKeep } from './logits-to-keep.ts'
-import { OnnxFile } from './onnx-file.ts'
+import { OnnxFile, type ByteSource } from './onnx-file.ts'
 
 export { RewriteUnsupported }
 export type { InPlaceUpdate }
@@ -40,6 +40,12 @@ export interface RewriteOptions {
   externalDataDir?: string
   /** Keep the cache in this element type, whatever the export computes in; absent: the export's. */
   kvDtype?: KvDtype
+  /**
+   * The model file's name, when `model` is that file (a FileSource): inline weights are written as
+   * references into it (OnnxFile's `location`), so onnxruntime, given the file's folder, reads them
+   * from there and no copy of them is made.
+   */
+  location?: string
 }
 
 export interface RewrittenModel {
@@ -63,8 +69,8 @@ export interface Fused {
   skipNorm: number
 }
 
-export function rewriteModel(model: Uint8Array, kind: InPlaceUpdate, opts: RewriteOptions = {}): RewrittenModel {
-  const file = new OnnxFile(model)
+export function rewriteModel(model: Uint8Array | ByteSource, kind: InPlaceUpdate, opts: RewriteOptions = {}): RewrittenModel {
+  const file = new OnnxFile(model, opts.location === undefined ? {} : { location: opts.location })
   const { graph, opset } = file
   if (opset < 13) throw new RewriteUnsupported(`opset ${opset} (13 or newer needed)`)
 
