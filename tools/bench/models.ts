@@ -69,6 +69,7 @@ export function modelCost(c: ConfigShape, precision: Precision, q4BlockSize = 32
     parameters: projections + embeddings + vectors,
     weightBytes: projectionBytes + (embeddings + vectors) * 4,
     kvBytesPerToken: 2 * c.num_hidden_layers * c.num_key_value_heads * c.head_dim * 4,
+    prefillFlopsPerToken: 2 * projections,
   }
 }
 

@@ -32,6 +32,12 @@ export interface ModelCost {
   /** Bytes of weights one decode step reads: every matrix once (the tied table serves lm_head). */
   weightBytes: number
   kvBytesPerToken: number
+  /**
+   * FLOP a prompt token needs at least: 2 per projection weight. The embedding is a gather and the
+   * logits are the last position's only, so the table adds nothing per token. Where a cost lacks
+   * it, 2 per parameter (which overstates the work and so understates the bound).
+   */
+  prefillFlopsPerToken?: number
 }
 
 /** Decode's bound: every weight and the whole cache read once per token. */
@@ -39,9 +45,9 @@ export function decodeRoofline(readBytesPerSecond: number, cost: ModelCost, cont
   return readBytesPerSecond / (cost.weightBytes + cost.kvBytesPerToken * context)
 }
 
-/** Prefill's bound: 2 FLOP per parameter per token (attention's quadratic term is left out). */
+/** Prefill's bound: the least FLOP per token (attention's quadratic term is left out, so it stays a bound). */
 export function prefillRoofline(flopsPerSecond: number, cost: ModelCost): number {
-  return flopsPerSecond / (2 * cost.parameters)
+  return flopsPerSecond / (cost.prefillFlopsPerToken ?? 2 * cost.parameters)
 }
 
 /** Least-squares slope of y over x (bytes per step for RSS samples); 0 for fewer than 2 points. */
