@@ -49,15 +49,30 @@ export interface ModelReport {
   weightBytes: number
   ggufWeights: 'onnx' | 'seeded'
   /** Hearth's prefill, with its roofline fraction and its ratio to each peer. */
-  prefill: (PrefillFigure & { ofRoofline: number | null; vs: Record<PeerName, number | null> })[]
+  prefill: (PrefillFigure & RooflineShare & { vs: Record<PeerName, number | null> })[]
   /** Hearth's decode, with the bound at that context and its ratio to each peer. */
-  decode: (DecodeFigure & { roofline: number; ofRoofline: number | null; vs: Record<PeerName, number | null> })[]
+  decode: (DecodeFigure & RooflineShare & { roofline: number; vs: Record<PeerName, number | null> })[]
   kvBytesPerToken: number | null
   peakRssBytes: number | null
   loadMs: number | null
   memory: MemoryFigure | null
   peer: Record<PeerName, EngineFigures>
   roofline: RooflineFigures & { prefillTokensPerSecond: number }
+}
+
+/**
+ * A figure's share of its bound. The bound is the best witness of the machine's limit, so a share
+ * above 1 means the witnesses under-measured the machine: a bug in the bench, never a speed.
+ */
+export interface RooflineShare {
+  ofRoofline: number | null
+  /** ofRoofline > 1 (older reports lack it). */
+  aboveRoofline?: boolean
+}
+
+function share(tokensPerSecond: number | null, bound: number): RooflineShare {
+  const of = ratio(tokensPerSecond, bound)
+  return { ofRoofline: of, aboveRoofline: of !== null && of > 1 }
 }
 
 export interface MachineInfo {
@@ -166,7 +181,7 @@ export function summarizeModel(
     ggufWeights: model.ggufWeights,
     prefill: hearth.prefill.map((f) => ({
       ...f,
-      ofRoofline: ratio(f.tokensPerSecond, prefillBound),
+      ...share(f.tokensPerSecond, prefillBound),
       vs: vs('tokens', f.tokens, f.tokensPerSecond, (e) => e.prefill),
     })),
     decode: hearth.decode.map((f) => {
@@ -174,7 +189,7 @@ export function summarizeModel(
       return {
         ...f,
         roofline: bound,
-        ofRoofline: ratio(f.tokensPerSecond, bound),
+        ...share(f.tokensPerSecond, bound),
         vs: vs('context', f.context, f.tokensPerSecond, (e) => e.decode),
       }
     }),
@@ -190,6 +205,30 @@ export function summarizeModel(
 const num = (x: number | null | undefined, digits = 1): string => (x == null || !Number.isFinite(x) ? '—' : x.toFixed(digits))
 const times = (x: number | null): string => (x == null ? '—' : `${x.toFixed(2)}x`)
 const pct = (x: number | null): string => (x == null ? '—' : `${Math.round(x * 100)}%`)
+const ofBound = (s: RooflineShare): string => (s.ofRoofline !== null && s.ofRoofline > 1 ? `**above the witness (${pct(s.ofRoofline)}): bench error**` : pct(s.ofRoofline))
+
+/** The matmul witness and the theoretical peak, in words; older reports give the FLOP/s alone. */
+function matmulLine(r: RooflineFigures): string {
+  const best = r.matmulWitnesses?.[0]
+  const witness =
+    `matmul ${num(r.matmulFlopsPerSecond / 1e9, 0)} GFLOP/s` +
+    (best
+      ? ` (best of ${r.matmulWitnesses!.length} witnesses: ${best.kernel} ${best.m}x${best.k}x${best.n}, ${best.threads} threads${best.spinning ? '' : ' not spinning'})`
+      : '')
+  const p = r.peak
+  if (!p) return witness
+  const of = r.matmulFlopsPerSecond / p.flopsPerSecond
+  const verdict =
+    of <= 1
+      ? `the witness reaches ${pct(of)} of it`
+      : p.clockFrom === 'cpu MHz'
+        ? `the witness is ${pct(of)} of it, so the cores run above the clock cpuinfo shows (at least ${num(r.matmulFlopsPerSecond / (p.cores * p.flopsPerCycle * 1e9), 2)} GHz)`
+        : `**the witness is ${pct(of)} of it: bench error**`
+  return (
+    `${witness}; theoretical peak ${num(p.flopsPerSecond / 1e9, 0)} GFLOP/s (${p.cores} cores x ${num(p.ghz, 2)} GHz from ${p.clockFrom} x ` +
+    `${p.flopsPerCycle} FLOP/cycle, ${p.vector}; assumed: ${p.assumed}), ${verdict}`
+  )
+}
 const mib = (x: number | null): string => (x == null ? '—' : `${Math.round(x / 2 ** 20)} MiB`)
 
 /** One Markdown section per model: a row per measurement, a column per engine, then ratios. */
@@ -211,7 +250,7 @@ export function renderMarkdown(report: BenchReport): string {
       `## ${model.name}`,
       '',
       `${(model.parameters / 1e6).toFixed(0)}M parameters, ${mib(model.weightBytes)} of weights read per token; ` +
-        `roofline: memory read ${num(r.readBytesPerSecond / 1e9)} GB/s, matmul ${num(r.matmulFlopsPerSecond / 1e9, 0)} GFLOP/s. ` +
+        `roofline: memory read ${num(r.readBytesPerSecond / 1e9)} GB/s, ${matmulLine(r)}. ` +
         `GGUF weights: ${model.ggufWeights === 'onnx' ? 'the same as the ONNX file' : 'seeded, same shapes'}.`,
       '',
       '| measurement | Hearth | transformers.js | llama.cpp | vs transformers.js | vs llama.cpp | roofline | Hearth of roofline |',
@@ -221,7 +260,7 @@ export function renderMarkdown(report: BenchReport): string {
       const peerAt = (e: EngineFigures) => e.prefill.find((p) => p.tokens === f.tokens)
       lines.push(
         `| prefill ${f.tokens} tok/s | ${num(f.tokensPerSecond)} | ${num(peerAt(tjs)?.tokensPerSecond)} | ${num(peerAt(lcpp)?.tokensPerSecond)} | ` +
-          `${times(f.vs.transformers)} | ${times(f.vs['llama.cpp'])} | ${num(r.prefillTokensPerSecond)} | ${pct(f.ofRoofline)} |`,
+          `${times(f.vs.transformers)} | ${times(f.vs['llama.cpp'])} | ${num(r.prefillTokensPerSecond)} | ${ofBound(f)} |`,
         `| TTFT ${f.tokens} ms | ${num(f.ttftMs, 0)} | ${num(peerAt(tjs)?.ttftMs, 0)} | ${num(peerAt(lcpp)?.ttftMs, 0)} | | | | |`,
       )
     }
@@ -229,7 +268,7 @@ export function renderMarkdown(report: BenchReport): string {
       const peerAt = (e: EngineFigures) => e.decode.find((p) => p.context === f.context)
       lines.push(
         `| decode @${f.context} tok/s | ${num(f.tokensPerSecond)} | ${num(peerAt(tjs)?.tokensPerSecond)} | ${num(peerAt(lcpp)?.tokensPerSecond)} | ` +
-          `${times(f.vs.transformers)} | ${times(f.vs['llama.cpp'])} | ${num(f.roofline)} | ${pct(f.ofRoofline)} |`,
+          `${times(f.vs.transformers)} | ${times(f.vs['llama.cpp'])} | ${num(f.roofline)} | ${ofBound(f)} |`,
       )
     }
     lines.push(
@@ -237,6 +276,13 @@ export function renderMarkdown(report: BenchReport): string {
       `| KV bytes/token | ${num(model.kvBytesPerToken, 0)} | ${num(model.kvBytesPerToken, 0)} (fp32) | ${num(lcpp.kvBytesPerToken, 0)} | | | | |`,
       `| load ms | ${num(model.loadMs, 0)} | ${num(tjs.loadMs, 0)} | ${num(lcpp.loadMs, 0)} | | | | |`,
     )
+    if ([...model.prefill, ...model.decode].some((f) => f.aboveRoofline))
+      lines.push(
+        '',
+        'A figure above its roofline is a bench error: the roofline is the best witness of what this machine can do, ' +
+          'so an engine past it means a witness under-measured the machine (a kernel, shape or thread setting it does not try, or load during it). ' +
+          'Its share is not a share.',
+      )
     if (model.memory) {
       const mem = model.memory
       lines.push(

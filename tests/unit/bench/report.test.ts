@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { niceMax, renderSvg } from '../../../tools/bench/chart.ts'
 import type { JobOutcome, Task } from '../../../tools/bench/protocol.ts'
+import type { RooflineFigures } from '../../../tools/bench/roofline.ts'
 import { renderMarkdown, summarizeModel, type BenchReport, type Outcome } from '../../../tools/bench/report.ts'
 
 const ROOFLINE = {
@@ -58,6 +59,18 @@ describe('summarizeModel', () => {
     assert.equal(m.prefill[0]?.ofRoofline, 512 / 500)
   })
 
+  it('marks a figure above its bound as such, and one below it not', () => {
+    assert.equal(m.prefill[0]?.aboveRoofline, true)
+    assert.equal(m.decode[0]?.aboveRoofline, false)
+  })
+
+  it('bounds prefill by the FLOP a token needs when the cost gives them, not 2 per parameter', () => {
+    const cost = { ...MODEL.cost, prefillFlopsPerToken: 160e6 }
+    const lean = summarizeModel({ ...MODEL, cost }, OUTCOMES, ROOFLINE)
+    assert.equal(lean.roofline.prefillTokensPerSecond, 100e9 / 160e6)
+    assert.equal(lean.prefill[0]?.aboveRoofline, false)
+  })
+
   it('rates decode by the median step, so one slow step does not move it, and bounds it by weights plus cache', () => {
     const d = m.decode[0]!
     assert.equal(d.tokensPerSecond, 20)
@@ -95,8 +108,27 @@ describe('renderMarkdown', () => {
 
   it('writes one row per measurement with every engine, the ratios and the roofline share', () => {
     assert.match(md, /^# Hearth benchmark \(quick\)/)
-    assert.match(md, /\| prefill 512 tok\/s \| 512\.0 \| 256\.0 \| — \| 2\.00x \| — \| 500\.0 \| 102% \|/)
     assert.match(md, /\| decode @1000 tok\/s \| 20\.0 \| 10\.0 \| 40\.0 \| 2\.00x \| 0\.50x \| 22\.7 \| 88% \|/)
+  })
+
+  it('writes a share above 100% as a bench error, not as a share', () => {
+    assert.match(md, /\| prefill 512 tok\/s \| 512\.0 \| 256\.0 \| — \| 2\.00x \| — \| 500\.0 \| \*\*above the witness \(102%\): bench error\*\* \|/)
+    assert.match(md, /A figure above its roofline is a bench error/)
+    const below = renderMarkdown({ ...report, models: [summarizeModel({ ...MODEL, cost: { ...MODEL.cost, prefillFlopsPerToken: 160e6 } }, OUTCOMES, ROOFLINE)] })
+    assert.match(below, /\| 625\.0 \| 82% \|/)
+    assert.doesNotMatch(below, /bench error/)
+  })
+
+  it('names the best matmul witness and sets it against the theoretical peak', () => {
+    const peak = { cores: 2, ghz: 2, clockFrom: 'cpuinfo_max_freq' as const, vector: 'avx2' as const, fp32Lanes: 8, fma: true, fmaUnits: 2, flopsPerCycle: 32, flopsPerSecond: 128e9, assumed: '2 FMA units' }
+    const witness = { kernel: 'Gemm' as const, m: 256, k: 576, n: 1536, depth: 4, threads: 2, spinning: true, flopsPerSecond: 100e9 }
+    const render = (roofline: RooflineFigures) => renderMarkdown({ ...report, models: [summarizeModel(MODEL, OUTCOMES, roofline)] })
+    const within = render({ ...ROOFLINE, matmulWitnesses: [witness, { ...witness, kernel: 'MatMul', flopsPerSecond: 90e9 }], peak })
+    assert.match(within, /matmul 100 GFLOP\/s \(best of 2 witnesses: Gemm 256x576x1536, 2 threads\); theoretical peak 128 GFLOP\/s \(2 cores x 2\.00 GHz from cpuinfo_max_freq x 32 FLOP\/cycle, avx2; assumed: 2 FMA units\), the witness reaches 78% of it/)
+    const overMax = render({ ...ROOFLINE, matmulFlopsPerSecond: 160e9, peak })
+    assert.match(overMax, /\*\*the witness is 125% of it: bench error\*\*/)
+    const overNominal = render({ ...ROOFLINE, matmulFlopsPerSecond: 160e9, peak: { ...peak, clockFrom: 'cpu MHz' } })
+    assert.match(overNominal, /the cores run above the clock cpuinfo shows \(at least 2\.50 GHz\)/)
   })
 
   it('gives the memory growth as sampled and as kept after a full GC', () => {
