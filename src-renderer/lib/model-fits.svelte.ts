@@ -9,6 +9,13 @@ export function verdictLabel(verdict: FitVerdict): string {
   return VERDICTS[verdict]
 }
 
+const SENTENCES: Record<FitVerdict, string> = { fits: 'fits this machine', tight: 'tight on this machine', 'wont-fit': 'too big for this machine' }
+
+/** The verdict as the cards and Discover word it. */
+export function verdictSentence(verdict: FitVerdict): string {
+  return SENTENCES[verdict]
+}
+
 class ModelFitsState {
   /** Per model id: its report, or null where main could not judge it. */
   reports = $state<Record<string, FitReport | null>>({})

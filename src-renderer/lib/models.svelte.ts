@@ -25,6 +25,11 @@ class ModelsState {
     return this.list.filter((m): m is Extract<ModelSummary, { valid: false }> => !m.valid)
   }
 
+  /** Downloads waiting, running or being checked: the model manager's badge counts them. */
+  get activeDownloads(): DownloadProgress[] {
+    return this.downloads.filter((d) => d.state === 'queued' || d.state === 'downloading' || d.state === 'verifying')
+  }
+
   byId(id: string | null): ValidModel | undefined {
     return this.valid.find((m) => m.id === id)
   }
