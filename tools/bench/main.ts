@@ -26,7 +26,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CACHE = path.join(ROOT, '.cache', 'bench')
 
 const USAGE = `usage: npm run bench -- [options]
-       npm run bench -- store|turns|sampler|profile|ppl|gguf-check|spec|soak|document|structured [their options]
+       npm run bench -- store|turns|sampler|profile|ppl|gguf-check|spec|soak|document|structured|gpu [their options]
 
   --quick               a few minutes: smollm2-135m fp32, prefill 128/512, decode @128/@1024
   --models LIST         smollm2-135m,qwen2.5-0.5b (default: both; --quick: smollm2-135m)
@@ -70,6 +70,7 @@ const SUBCOMMANDS: Record<string, () => Promise<SubBench>> = {
   soak: async () => (await import('./soak.ts')).runSoakBench,
   document: async () => (await import('./document.ts')).runDocumentBench,
   structured: async () => (await import('./structured.ts')).runStructuredBench,
+  gpu: async () => (await import('./gpu.ts')).runGpuBench,
 }
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T[], flag: string): T[] {
