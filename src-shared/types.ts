@@ -900,7 +900,7 @@ export interface CatalogItem {
 }
 
 /** Commands of the application menu and its shortcuts, carried out by the renderer. */
-export type MenuCommand = 'new-chat' | 'search' | 'settings' | 'toggle-sidebar'
+export type MenuCommand = 'new-chat' | 'search' | 'settings' | 'toggle-sidebar' | 'models'
 
 // ── Remote providers and the API server ──
 

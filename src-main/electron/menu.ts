@@ -41,6 +41,7 @@ export function menuTemplate(platform: NodeJS.Platform, run: (command: MenuComma
       label: 'View',
       submenu: [
         { label: 'Toggle Sidebar', accelerator: 'CmdOrCtrl+B', click: () => run('toggle-sidebar') },
+        { label: 'Models', accelerator: 'CmdOrCtrl+Shift+M', click: () => run('models') },
         { type: 'separator' },
         { role: 'reload' },
         { role: 'toggleDevTools' },

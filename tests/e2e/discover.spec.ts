@@ -8,6 +8,7 @@ import { expect, test } from '@playwright/test'
 import { buildModel } from '../../tools/model-builder/build-model.ts'
 import { startFakeHub } from '../unit/models/fake-hub.ts'
 import { startHearth, stopHearth } from './fixtures.ts'
+import { modelsPage, openModels } from './ui.ts'
 
 test('searches the Hub, shows only runnable models with each variant’s size and fit, and downloads one', async ({ page }) => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'hearth-e2e-discover-'))
@@ -40,11 +41,11 @@ test('searches the Hub, shows only runnable models with each variant’s size an
     await q4.getByRole('button', { name: 'Download' }).click()
     // Installed, the model takes the place of the first-run screen…
     await expect(discover).toBeHidden({ timeout: 60_000 })
-    // …and Settings lists it, and Discover says so.
-    await page.getByRole('button', { name: 'Settings', exact: true }).click()
-    await page.getByRole('dialog', { name: 'Settings' }).getByRole('tab', { name: 'Models' }).click()
-    await expect(page.getByTestId('library-model')).toContainText('test-org--tiny-chat-ONNX')
-    const again = page.getByRole('dialog', { name: 'Settings' }).getByRole('region', { name: /find one on the Hugging Face Hub/i })
+    // …and the model manager lists it, and its Discover says so.
+    await openModels(page)
+    await expect(modelsPage(page).getByTestId('library-model')).toContainText('test-org--tiny-chat-ONNX')
+    await openModels(page, 'Discover')
+    const again = modelsPage(page).getByRole('region', { name: /find one on the Hugging Face Hub/i })
     await again.getByRole('searchbox', { name: 'Search the Hub for models' }).fill('tiny')
     await again.getByRole('button', { name: 'Search' }).click()
     await again.getByRole('button', { name: /test-org\/tiny-chat-ONNX/ }).click()

@@ -7,7 +7,7 @@ import path from 'node:path'
 import type { Page } from '@playwright/test'
 import { STORIES_GGUF, storiesMissing } from '../../tools/stories-fixture.ts'
 import { expect, startHearth, stopHearth, test } from './fixtures.ts'
-import { closeSettings, messages, newChat, openSettings, pickModel, replyDone, send, setMaxTokens } from './ui.ts'
+import { closeModels, messages, modelsPage, newChat, openModels, pickModel, replyDone, send, setMaxTokens } from './ui.ts'
 
 const missing = storiesMissing()
 
@@ -43,11 +43,11 @@ test('imports stories260K.gguf by its path, shows what the conversion did, and c
   await expect(app.getByTestId('import-progress')).toHaveCount(0)
   await expect(app.getByTestId('empty-state')).toBeHidden()
 
-  await openSettings(app, 'Models')
-  const model = app.getByRole('dialog', { name: 'Settings' }).getByTestId('library-model').filter({ hasText: 'stories260K' })
+  await openModels(app)
+  const model = modelsPage(app).getByTestId('library-model').filter({ hasText: 'stories260K' })
   await expect(model).toContainText(/\d+K parameters/)
   await expect(model.getByTestId('conversion')).toContainText('Converted from stories260K.gguf (llama, 48 F32 tensors) as fp32 — 36 float, 0 exact, 0 requantized')
-  await closeSettings(app)
+  await closeModels(app)
 
   await newChat(app)
   await pickModel(app, 'stories260K')
@@ -79,8 +79,8 @@ test("offers a model from Ollama's store under its name and imports it with one 
     await expect(found).toContainText('Ollama')
     await found.getByRole('button', { name: 'Import stories:260k from Ollama' }).click()
     await expect(page.getByTestId('toast').filter({ hasText: 'Added stories-260k' })).toBeVisible({ timeout: 30_000 })
-    await openSettings(page, 'Models')
-    const dialog = page.getByRole('dialog', { name: 'Settings' })
+    await openModels(page)
+    const dialog = modelsPage(page)
     await expect(dialog.getByTestId('library-model').filter({ hasText: 'stories-260k' }).getByTestId('conversion')).toContainText('Converted from stories:260k (llama,')
     await expect(dialog.getByTestId('found-model').filter({ hasText: 'stories:260k' })).toContainText('In the library')
   } finally {

@@ -3,7 +3,7 @@
 import type { Page } from '@playwright/test'
 import { hearthExport, SAMPLE_STATS } from './conversation-file.ts'
 import { expect, test } from './fixtures.ts'
-import { importConversations, messages, newChat, openConversation, openSettings, replyDone, send, setMaxTokens } from './ui.ts'
+import { closeSettings, importConversations, messages, newChat, openConversation, openModels, openSettings, replyDone, send, setMaxTokens } from './ui.ts'
 
 /** Controls on the page that a screen reader could not name (no text, label, aria-label or title). */
 function unlabelled(page: Page): Promise<string[]> {
@@ -62,7 +62,7 @@ test('shows where the keyboard focus is', async ({ app }) => {
   await expect(focused).not.toHaveCSS('outline-style', 'none')
 })
 
-test('labels every control in the chat, the panel and every settings tab', async ({ app }) => {
+test('labels every control in the chat, the panel, every settings tab and every model manager tab', async ({ app }) => {
   await importConversations(
     app,
     hearthExport([{ title: 'Labelled', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: '```js\nx()\n```', stats: SAMPLE_STATS }] }]),
@@ -73,6 +73,11 @@ test('labels every control in the chat, the panel and every settings tab', async
   for (const tab of ['General', 'Chat defaults', 'Models', 'Engine'] as const) {
     await openSettings(app, tab)
     expect(await unlabelled(app), tab).toEqual([])
+  }
+  await closeSettings(app)
+  for (const tab of ['Installed', 'Discover', 'Downloads', 'Remote'] as const) {
+    await openModels(app, tab)
+    expect(await unlabelled(app), `Models: ${tab}`).toEqual([])
   }
 })
 

@@ -1,16 +1,15 @@
-// A model's load settings in Settings → Models: the fit estimate follows the fields, a load uses
+// A model's load settings on its card in the model manager: the fit estimate follows the fields, a load uses
 // them (context, variant, KV cache type), and a change for the loaded model waits for the next
 // load (or Reload now).
 
 import { expect, test } from './fixtures.ts'
-import { closeSettings, newChat, openSettings } from './ui.ts'
+import { closeModels, modelsPage, newChat, openModels } from './ui.ts'
 
 test.use({ models: { 'tiny-q4': { shape: 'tiny', q4: true, contextLength: 4096, seed: 8 } } })
 
 test('loads a model with the context, variant and cache type set for it, the fit estimate following each change', async ({ app }) => {
-  await openSettings(app, 'Models')
-  const dialog = app.getByRole('dialog', { name: 'Settings' })
-  const card = dialog.getByTestId('library-model').filter({ hasText: 'tiny-q4' })
+  await openModels(app)
+  const card = modelsPage(app).getByTestId('library-model').filter({ hasText: 'tiny-q4' })
   await card.getByText('Load settings').click()
   const fit = card.getByTestId('load-fit')
   // Automatic: the best variant for this machine at the model's whole context.
@@ -32,7 +31,7 @@ test('loads a model with the context, variant and cache type set for it, the fit
   await card.getByRole('button', { name: 'Load', exact: true }).click()
   await expect(card).toContainText('Loaded · q4 · CPU', { timeout: 30_000 })
   await expect(card.getByRole('status')).toHaveCount(0)
-  await closeSettings(app)
+  await closeModels(app)
 
   await newChat(app)
   const chip = app.getByTestId('engine-status').getByRole('button', { name: /CPU · q4/ })
@@ -44,7 +43,7 @@ test('loads a model with the context, variant and cache type set for it, the fit
   await chip.click()
 
   // Changed while loaded: said to wait for the next load, which Reload now starts.
-  await openSettings(app, 'Models')
+  await openModels(app)
   await card.getByText('Load settings').click()
   await expect(card.getByLabel('Context length for tiny-q4')).toHaveValue('1024')
   await card.getByLabel('Context length for tiny-q4').fill('2048')
@@ -54,7 +53,7 @@ test('loads a model with the context, variant and cache type set for it, the fit
   await stale.getByRole('button', { name: 'Reload now' }).click()
   await expect(stale).toHaveCount(0, { timeout: 30_000 })
   await expect(card).toContainText('Loaded · q4 · CPU')
-  await closeSettings(app)
+  await closeModels(app)
   await app.getByTestId('engine-status').getByRole('button', { name: /CPU · q4/ }).click()
   await expect(app.getByRole('region', { name: 'Execution provider details' })).toContainText('tiny-q4 · q4 · 2,048 tokens of context')
 })

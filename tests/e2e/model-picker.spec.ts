@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hearthExport } from './conversation-file.ts'
 import { expect, test } from './fixtures.ts'
-import { closeSettings, importConversations, modelPicker, newChat, openConversation, openSettings, pickModel } from './ui.ts'
+import { closeModels, importConversations, modelPicker, newChat, openConversation, openModels, pickModel } from './ui.ts'
 
 test.use({ models: { 'tiny-chat': { shape: 'tiny', contextLength: 4096, seed: 7 }, 'tiny-q4': { shape: 'tiny', contextLength: 2048, q4: true, seed: 8 } } })
 test.describe.configure({ mode: 'serial' })
@@ -101,11 +101,11 @@ test('is worked from the keyboard: arrows move, Enter picks, typing on the close
 })
 
 test("lists each remote server's models in a group of its own, searched by model and server", async ({ app }) => {
-  await openSettings(app, 'Models')
+  await openModels(app, 'Remote')
   await app.getByLabel('Server address').fill(serverUrl)
   await app.getByRole('button', { name: 'Add server' }).click()
   await expect(app.getByTestId('remote-provider')).toContainText('2 models')
-  await closeSettings(app)
+  await closeModels(app)
 
   await newChat(app)
   const picker = modelPicker(app)

@@ -2,26 +2,26 @@
 
 import { hearthExport, SAMPLE_STATS } from './conversation-file.ts'
 import { expect, test } from './fixtures.ts'
-import { closeSettings, importConversations, newChat, openConversation, openSettings, pickModel } from './ui.ts'
+import { closeModels, importConversations, modelsPage, newChat, openConversation, openModels, pickModel } from './ui.ts'
 
 test.use({ models: { 'tiny-chat': { shape: 'tiny', contextLength: 4096, seed: 7 }, 'tiny-q4': { shape: 'tiny', q4: true, seed: 8 }, 'no-weights': 'invalid' } })
 
 test('lists usable models with their variants and unusable ones with the reason; loads and unloads', async ({ app }) => {
-  await openSettings(app, 'Models')
-  const dialog = app.getByRole('dialog', { name: 'Settings' })
-  await expect(dialog.getByTestId('library-model')).toHaveCount(2)
-  await expect(dialog.getByRole('list', { name: 'Variants of tiny-q4' })).toContainText('q4')
-  await expect(dialog.getByRole('list', { name: 'Variants of tiny-q4' })).toContainText('fp32')
-  await expect(dialog.getByTestId('library-model-invalid')).toContainText('no-weights')
-  await expect(dialog.getByTestId('library-model-invalid')).toContainText('Not usable:')
+  await openModels(app)
+  const manager = modelsPage(app)
+  await expect(manager.getByTestId('library-model')).toHaveCount(2)
+  await expect(manager.getByRole('list', { name: 'Variants of tiny-q4' })).toContainText('q4')
+  await expect(manager.getByRole('list', { name: 'Variants of tiny-q4' })).toContainText('fp32')
+  await expect(manager.getByTestId('library-model-invalid')).toContainText('no-weights')
+  await expect(manager.getByTestId('library-model-invalid')).toContainText('Not usable:')
 
-  const q4 = dialog.getByTestId('library-model').filter({ hasText: 'tiny-q4' })
+  const q4 = manager.getByTestId('library-model').filter({ hasText: 'tiny-q4' })
   await q4.getByRole('button', { name: 'Load tiny-q4 q4' }).click()
   await expect(q4).toContainText('Loaded · q4 · CPU', { timeout: 30_000 })
   await expect(q4.getByRole('list', { name: 'Variants of tiny-q4' })).toContainText('in use')
   await q4.getByRole('button', { name: 'Unload' }).click()
   await expect(q4.getByRole('button', { name: 'Load', exact: true })).toBeVisible()
-  await closeSettings(app)
+  await closeModels(app)
 })
 
 test('shows the provider in use in the chat header, why the others were not used, and switches the model', async ({ app }) => {

@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { buildModel, type BuildOptions } from '../../tools/model-builder/build-model.ts'
 import { CHAT_MODEL, expect, startHearth, stopHearth, test, type HearthServer } from './fixtures.ts'
-import { closeSettings, messages, modelPicker, newChat, openSettings, replyDone, send } from './ui.ts'
+import { closeModels, messages, modelPicker, newChat, openModels, replyDone, send } from './ui.ts'
 
 test.use({ models: {} })
 test.describe.configure({ mode: 'serial' })
@@ -43,13 +43,13 @@ test.afterAll(async () => {
 
 test('adds another Hearth as a remote server and chats with its model, then reports it down', async ({ app }) => {
   await expect(app.getByTestId('empty-state')).toBeVisible()
-  await openSettings(app, 'Models')
+  await openModels(app, 'Remote')
   await app.getByLabel('Server address').fill(apiUrl)
   await app.getByRole('button', { name: 'Add server' }).click()
   const provider = app.getByTestId('remote-provider')
   await expect(provider).toContainText('1 model')
   await expect(provider).toContainText('no API key')
-  await closeSettings(app)
+  await closeModels(app)
 
   await newChat(app)
   // The only model there is: the server's, named with the server.

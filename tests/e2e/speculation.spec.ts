@@ -4,7 +4,7 @@
 import { hearthExport, SAMPLE_STATS } from './conversation-file.ts'
 import { expect, test } from './fixtures.ts'
 import type { Page } from '@playwright/test'
-import { closeSettings, importConversations, messages, newChat, openConversation, openSettings, pickModel, replyDone, send, setMaxTokens } from './ui.ts'
+import { closeModels, closeSettings, importConversations, messages, modelsPage, newChat, openConversation, openModels, openSettings, pickModel, replyDone, send, setMaxTokens } from './ui.ts'
 
 // One vocabulary (one seed): the one-layer model is smaller, so it can draft for the other.
 // 'stranger' has a vocabulary of its own.
@@ -18,10 +18,9 @@ test.use({
 
 test.describe.configure({ mode: 'serial' })
 
-/** A model's entry in Settings → Models, found by its name (not by a draft option naming it). */
+/** A model's card in the model manager, found by its heading (not by a draft option naming it). */
 function libraryItem(page: Page, name: string) {
-  const dialog = page.getByRole('dialog', { name: 'Settings' })
-  return dialog.getByTestId('library-model').filter({ has: page.locator('strong').getByText(name, { exact: true }) })
+  return modelsPage(page).getByTestId('library-model').filter({ has: page.getByRole('heading', { name, exact: true }) })
 }
 
 test('turns speculative decoding off and on in Settings, and it stays so after a reload', async ({ app }) => {
@@ -66,7 +65,7 @@ test('shows how many drafted tokens a stored reply kept, and from where', async 
 })
 
 test('offers the smaller model of the same vocabulary as the draft model, and keeps the choice', async ({ app }) => {
-  await openSettings(app, 'Models')
+  await openModels(app)
   const draft = libraryItem(app, 'tiny-chat').getByRole('combobox', { name: 'Draft model for tiny-chat' })
   await expect(draft.locator('option')).toHaveText(['None', /^tiny-draft · \d+K parameters$/])
   await expect(draft).toHaveValue('')
@@ -77,16 +76,16 @@ test('offers the smaller model of the same vocabulary as the draft model, and ke
 
   await draft.selectOption('tiny-draft')
   await app.reload()
-  await openSettings(app, 'Models')
+  await openModels(app)
   await expect(draft).toHaveValue('tiny-draft')
   await expect(libraryItem(app, 'tiny-chat').getByTestId('draft-model')).toContainText('A smaller model with the same vocabulary guesses tokens')
-  await closeSettings(app)
+  await closeModels(app)
 })
 
 test('loads the draft model with the model, says so in the model info, and a reply shows what was drafted', async ({ app }) => {
-  await openSettings(app, 'Models')
+  await openModels(app)
   await libraryItem(app, 'tiny-chat').getByRole('combobox', { name: 'Draft model for tiny-chat' }).selectOption('tiny-draft')
-  await closeSettings(app)
+  await closeModels(app)
   await newChat(app)
   await pickModel(app, 'tiny-chat')
   const status = app.getByTestId('engine-status')
@@ -108,7 +107,7 @@ test('loads the draft model with the model, says so in the model info, and a rep
   await expect(stats).toContainText('the draft model')
 
   // Changed while the model is loaded, the choice applies at once: the model loads again without it, then with it.
-  await openSettings(app, 'Models')
+  await openModels(app)
   const item = libraryItem(app, 'tiny-chat')
   const draft = item.getByRole('combobox', { name: 'Draft model for tiny-chat' })
   await draft.selectOption('')
@@ -116,7 +115,7 @@ test('loads the draft model with the model, says so in the model info, and a rep
   await expect(item).toContainText('Loaded · fp32 · CPU', { timeout: 30_000 })
   await draft.selectOption('tiny-draft')
   await expect(item.getByTestId('draft-model')).toContainText('In use', { timeout: 30_000 })
-  await closeSettings(app)
+  await closeModels(app)
   await chip.click()
   await expect(details.getByTestId('speculation')).toHaveText("Speculative decoding: drafts from the conversation's text and tiny-draft")
 })

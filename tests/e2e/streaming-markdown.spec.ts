@@ -4,7 +4,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { expect, test } from './fixtures.ts'
-import { closeSettings, messages, newChat, openSettings, replyDone, send } from './ui.ts'
+import { closeModels, messages, newChat, openModels, replyDone, send } from './ui.ts'
 
 test.use({ models: {}, permissions: ['clipboard-read', 'clipboard-write'] })
 
@@ -69,11 +69,11 @@ test.beforeAll(async () => {
 test.afterAll(() => server.close())
 
 test('streams a reply block by block: shown blocks keep their selection and their copy buttons', async ({ app }) => {
-  await openSettings(app, 'Models')
+  await openModels(app, 'Remote')
   await app.getByLabel('Server address').fill(url)
   await app.getByRole('button', { name: 'Add server' }).click()
   await expect(app.getByTestId('remote-provider')).toContainText('1 model')
-  await closeSettings(app)
+  await closeModels(app)
   await newChat(app)
   await send(app, 'Show me some code')
   const reply = messages(app).last()

@@ -6,7 +6,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { testServer } from '../mcp/servers.ts'
 import { expect, test } from './fixtures.ts'
-import { closeSettings, messages, newChat, openSettings, replyDone, send } from './ui.ts'
+import { closeModels, closeSettings, messages, newChat, openModels, openSettings, replyDone, send } from './ui.ts'
 
 test.use({ models: {} })
 test.describe.configure({ mode: 'serial' })
@@ -76,11 +76,12 @@ test('adds an MCP server, turns its tools on in a chat, and the model uses a cal
     await expect(broken).toHaveAttribute('data-state', 'failed', { timeout: 30_000 })
     await expect(broken.getByTestId('mcp-server-error')).toContainText('no configuration given')
 
-    await openSettings(app, 'Models')
+    await closeSettings(app)
+    await openModels(app, 'Remote')
     await app.getByLabel('Server address').fill(model.url)
     await app.getByRole('button', { name: 'Add server' }).click()
     await expect(app.getByTestId('remote-provider')).toContainText('1 model')
-    await closeSettings(app)
+    await closeModels(app)
 
     await newChat(app)
     await app.getByRole('button', { name: 'Tools for this chat' }).click()

@@ -15,6 +15,32 @@ export async function closeSettings(page: Page): Promise<void> {
   await expect(page.getByRole('dialog', { name: 'Settings' })).toBeHidden()
 }
 
+export type ModelsTab = 'Installed' | 'Discover' | 'Downloads' | 'Remote'
+
+/** The model manager page, which takes the chat's place. */
+export function modelsPage(page: Page) {
+  return page.getByRole('region', { name: 'Models', exact: true })
+}
+
+/** Opens the model manager from the sidebar (or its shortcut, where the sidebar is hidden) at a tab. */
+export async function openModels(page: Page, tab: ModelsTab = 'Installed'): Promise<void> {
+  const manager = modelsPage(page)
+  if (!(await manager.isVisible())) {
+    const entry = page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: 'Models', exact: true })
+    if (await entry.isVisible()) await entry.click()
+    else await page.keyboard.press('Control+Shift+M')
+  }
+  await expect(manager).toBeVisible()
+  // The Downloads tab's name carries its count of active downloads.
+  await manager.getByRole('tab', { name: new RegExp(`^${tab}`) }).click()
+  await expect(manager.getByRole('tab', { name: new RegExp(`^${tab}`) })).toHaveAttribute('aria-selected', 'true')
+}
+
+export async function closeModels(page: Page): Promise<void> {
+  await modelsPage(page).getByRole('button', { name: 'Back to the chat' }).click()
+  await expect(modelsPage(page)).toBeHidden()
+}
+
 /** Imports a Hearth export through Settings, as a user picking a file would. */
 export async function importConversations(page: Page, json: string): Promise<void> {
   await openSettings(page, 'General')

@@ -37,11 +37,11 @@ function items(template: MenuItemConstructorOptions[]): MenuItemConstructorOptio
 
 describe('menuTemplate', () => {
   for (const platform of ['darwin', 'win32', 'linux'] as const) {
-    it(`binds new chat, search, settings and the sidebar on ${platform}`, () => {
+    it(`binds new chat, search, settings, the sidebar and the models page on ${platform}`, () => {
       const ran: MenuCommand[] = []
       const all = items(menuTemplate(platform, (command) => ran.push(command)))
       const byKey = (accelerator: string) => all.find((item) => item.accelerator === accelerator)
-      for (const [key, command] of [['CmdOrCtrl+N', 'new-chat'], ['CmdOrCtrl+K', 'search'], ['CmdOrCtrl+,', 'settings'], ['CmdOrCtrl+B', 'toggle-sidebar']] as const) {
+      for (const [key, command] of [['CmdOrCtrl+N', 'new-chat'], ['CmdOrCtrl+K', 'search'], ['CmdOrCtrl+,', 'settings'], ['CmdOrCtrl+B', 'toggle-sidebar'], ['CmdOrCtrl+Shift+M', 'models']] as const) {
         const item = byKey(key)
         assert.ok(item?.click, `${key} is missing`)
         ;(item.click as () => void)()
