@@ -25,7 +25,7 @@ import type { GenerateRequest, Warmed } from '../../src-main/model-format/protoc
 import { buildModel, SHAPES, type ShapeName } from '../model-builder/build-model.ts'
 import { seededRandom } from '../model-builder/random.ts'
 import { modelCost } from './models.ts'
-import { measureMatmul } from './roofline.ts'
+import { matmulWitnesses } from './roofline.ts'
 import { median, prefillRoofline, type ModelCost } from './stats.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -285,9 +285,9 @@ async function bench(config: BenchConfig): Promise<DocumentReport> {
   }
 }
 
-/** fp32 matmul FLOP/s, one shape at a time (they would share the cores): the bench's prefill-like shape and SmolLM2-135M's own. */
+/** fp32 matmul FLOP/s: the best of the bench's matmul witnesses (roofline.ts), one at a time (they would share the cores). */
 async function matmulFlops(threads: number): Promise<number> {
-  return Math.max(await measureMatmul(threads, 512, 2048, 2048, 5), await measureMatmul(threads, 512, 576, 1536, 5))
+  return (await matmulWitnesses(threads, 5))[0]!.flopsPerSecond
 }
 
 /** The app as `npm start` makes it, its engine's read-aheads recorded (`warms`, in order) so the bench can wait for one. */
@@ -567,7 +567,7 @@ export function renderDocumentMarkdown(r: DocumentReport): string {
       `Against the engine alone (paired by round, so the prefills' own variation is in it): the app's TTFT ${pct(r.overhead.templating)}, with attaching ${pct(r.overhead.total)}.`,
     '',
     `Roofline: fp32 matmul ${(r.roofline.matmulFlopsPerSecond / 1e9).toFixed(0)} GFLOP/s here gives a prefill bound of ${r.roofline.prefillTokensPerSecond.toFixed(0)} tok/s ` +
-      `(2 FLOP per parameter per token); the engine alone prefilled at ${engineRate.toFixed(0)} tok/s (${((engineRate / r.roofline.prefillTokensPerSecond) * 100).toFixed(0)}%), ` +
+      `(2 FLOP per projection weight per token, the least a token needs); the engine alone prefilled at ${engineRate.toFixed(0)} tok/s (${((engineRate / r.roofline.prefillTokensPerSecond) * 100).toFixed(0)}%), ` +
       `the app's first question at ${appRate.toFixed(0)} tok/s (${((appRate / r.roofline.prefillTokensPerSecond) * 100).toFixed(0)}%). The bound leaves out attention, which grows with the prompt.`,
     '',
     '| aim | measured | met |',

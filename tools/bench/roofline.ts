@@ -197,7 +197,7 @@ export async function measureProjections(
   return found
 }
 
-/** x[m, k] @ w[k, n] with w an initializer, one node: FLOP/s (document.ts's witness; the GEMV reader). */
+/** x[m, k] @ w[k, n] with w an initializer, one node: FLOP/s (the GEMV reader). */
 export async function measureMatmul(threads: number, m: number, k: number, n: number, reps: number, kernel: MatmulKernel = 'MatMul'): Promise<number> {
   const w = randomFloats(k * n, Math.sqrt(3 / k), 4)
   const session = await ort.InferenceSession.create(
@@ -296,7 +296,7 @@ export async function measureJsRead(threads: number, bytesPerThread: number, rep
  * threads spinning (onnxruntime's default), then the fastest shape again as Hearth runs it
  * (spinning off). Best first.
  */
-async function matmulWitnesses(threads: number, reps: number): Promise<MatmulWitness[]> {
+export async function matmulWitnesses(threads: number, reps: number): Promise<MatmulWitness[]> {
   const found: MatmulWitness[] = []
   for (const [k, n] of PROJECTIONS) {
     for (const kernel of ['MatMul', 'Gemm', 'FusedMatMul'] as const) found.push(...(await measureProjections(kernel, k, n, ROWS, threads, true, reps)))
