@@ -2,7 +2,7 @@
 
 import { hearthExport, SAMPLE_STATS } from './conversation-file.ts'
 import { CHAT_MODEL, expect, test } from './fixtures.ts'
-import { closeSettings, importConversations, newChat, openConversation, openSettings, replyDone, send, setMaxTokens, shoot } from './ui.ts'
+import { closeModels, closeSettings, importConversations, newChat, openConversation, openModels, openSettings, replyDone, send, setMaxTokens, shoot } from './ui.ts'
 
 // A Hearth of its own: it sets a default model, which specs sharing a worker would inherit.
 test.use({ models: { 'tiny-demo': CHAT_MODEL['tiny-chat']! } })
@@ -27,7 +27,7 @@ A few notes:
 |---|---|
 | \`abc\` | \`cba\` |`
 
-test('the start screen, a chat, search and settings', async ({ app }) => {
+test('the start screen, a chat, search, settings and the model manager', async ({ app }) => {
   // The published set (npm run screenshots) takes six pictures of each view instead of two.
   if (process.env.HEARTH_SCREENSHOTS) test.setTimeout(600_000)
   await app.setViewportSize({ width: 1280, height: 800 })
@@ -88,9 +88,6 @@ test('the start screen, a chat, search and settings', async ({ app }) => {
   await shoot(app, 'settings-general')
   await openSettings(app, 'Chat defaults')
   await shoot(app, 'settings-defaults')
-  await openSettings(app, 'Models')
-  await expect(app.getByTestId('library-model')).toHaveCount(1)
-  await shoot(app, 'settings-models')
   await openSettings(app, 'Engine')
   await shoot(app, 'settings-engine')
   await openSettings(app, 'Presets')
@@ -98,4 +95,13 @@ test('the start screen, a chat, search and settings', async ({ app }) => {
   await openSettings(app, 'Tools')
   await shoot(app, 'settings-tools')
   await closeSettings(app)
+
+  await openModels(app, 'Installed')
+  await expect(app.getByTestId('library-model')).toHaveCount(1)
+  await expect(app.getByTestId('model-fit')).toBeVisible()
+  await shoot(app, 'models-installed')
+  await openModels(app, 'Discover')
+  await expect(app.getByTestId('catalog-model').first()).toBeVisible()
+  await shoot(app, 'models-discover')
+  await closeModels(app)
 })
