@@ -8,6 +8,17 @@ type KvArray = Float32Array | Uint16Array
 /** Positions of room a new block has beyond its capacity at least (see resize). */
 const MIN_ROOM = 256
 
+/**
+ * A block reserved for a whole context is allocated only where that costs no memory until used:
+ * at this size glibc always maps fresh zero pages (its mmap threshold tops out at 32 MiB) and macOS
+ * does the same for large allocations, so only the pages written count. Windows charges the whole
+ * allocation against its commit limit at once, so there blocks keep growing a quarter at a time.
+ */
+const LAZY_RESERVE_MIN = 32 * 2 ** 20
+const LAZY_PAGES = process.platform !== 'win32'
+/** The most a block is reserved for (a 128K-token context of a larger model would be tens of GiB). */
+const RESERVE_MAX = 2 ** 30
+
 /** The positions a new block for `capacity` positions has room for: a quarter more, at least MIN_ROOM more. */
 export function roomFor(capacity: number): number {
   return capacity + Math.max(capacity >> 2, MIN_ROOM)
@@ -35,8 +46,24 @@ export class KvCache {
   readonly tokens: number[]
   /** The allocation every tensor is a view of, in order from its start, when resize made them (else null). */
   private block: ArrayBuffer | null = null
+  /** Whether `block` was reserved for `reservePositions`, its pages untouched beyond `written`. */
+  private reserved = false
+  /** Bytes of `block` ever laid out (the pages written, where it was reserved). */
+  private written = 0
 
-  constructor(tensors: ort.Tensor[], tokens: number[] = []) {
+  /**
+   * `reservePositions`: the most positions the cache can reach (its session's context). When a
+   * cache outgrows its first block, where pages are given lazily (LAZY_PAGES) and the reserve is
+   * large, the next block is reserved for all of them (up to RESERVE_MAX): growing then only
+   * moves heads within it, and no outgrown block is left for the collector while a new one is
+   * written (at 4,096 tokens of SmolLM2-135M, ~125 MiB of peak memory during a prefill). A cache
+   * that never outgrows its first block (a short chat, the load-time checks) reserves nothing.
+   */
+  constructor(
+    tensors: ort.Tensor[],
+    tokens: number[] = [],
+    private readonly reservePositions = 0,
+  ) {
     this.tensors = tensors
     this.tokens = tokens
   }
@@ -78,6 +105,7 @@ export class KvCache {
     }
     this.tensors = present
     this.block = null
+    this.reserved = false
     for (let i = 0; i < added.length; i++) this.tokens.push(added[i]!)
   }
 
@@ -148,7 +176,7 @@ export class KvCache {
   copyPrefix(n: number, capacity = n, room?: number): KvCache {
     if (this.onDevice) throw new Error('a device cache cannot be copied')
     const kept = Math.min(n, this.nPast)
-    const copy = new KvCache(this.tensors, this.tokens.slice(0, kept))
+    const copy = new KvCache(this.tensors, this.tokens.slice(0, kept), this.reservePositions)
     // resize allocates new tensors and copies the kept positions into them: `this` is untouched.
     copy.resize(Math.max(capacity, kept), room)
     return copy
@@ -204,13 +232,17 @@ export class KvCache {
       return
     }
     const kept = Math.min(this.nPast, capacity)
-    const positions = Math.max(room, capacity)
     const perPosition = this.tensors.map((t) => {
       const [batch, heads, , dim] = t.dims as [number, number, number, number]
       return batch * heads * dim
     })
     const elementBytes = this.tensors[0]?.type === 'float16' ? 2 : 4
-    const block = new ArrayBuffer(perPosition.reduce((a, b) => a + b, 0) * positions * elementBytes)
+    const positionBytes = perPosition.reduce((a, b) => a + b, 0) * elementBytes
+    const reservable = Math.min(this.reservePositions, Math.floor(RESERVE_MAX / Math.max(1, positionBytes)))
+    const outgrown = this.block !== null && capacity > this.capacity
+    const reserve = outgrown && LAZY_PAGES && reservable > Math.max(room, capacity) && reservable * positionBytes >= LAZY_RESERVE_MIN
+    const positions = reserve ? reservable : Math.max(room, capacity)
+    const block = new ArrayBuffer(positionBytes * positions)
     let offset = 0
     this.tensors = this.tensors.map((t, i) => {
       const [batch, heads, cap, dim] = t.dims as [number, number, number, number]
@@ -226,13 +258,17 @@ export class KvCache {
       return new ort.Tensor(t.type as KvDtype, dst, [batch, heads, capacity, dim])
     })
     this.block = block
+    this.reserved = reserve
+    this.written = positionBytes * capacity
   }
 
   /** Whether `capacity` fits the block, and is not so much smaller that the block should be given back. */
   private fitsInPlace(capacity: number): boolean {
     const needed = (this.bytes / Math.max(1, this.capacity)) * capacity
-    const held = this.block?.byteLength ?? 0
-    return this.capacity > 0 && needed <= held && (capacity > this.capacity || needed * 2 >= held)
+    const size = this.block?.byteLength ?? 0
+    // What the block costs: all of it, or, reserved, the pages written so far.
+    const held = this.reserved ? this.written : size
+    return this.capacity > 0 && needed <= size && (capacity > this.capacity || needed * 2 >= held)
   }
 
   /**
@@ -265,5 +301,6 @@ export class KvCache {
       offset += size
       return new ort.Tensor(t.type as KvDtype, data, [batch, heads, capacity, dim])
     })
+    this.written = Math.max(this.written, offset * (float16 ? 2 : 4))
   }
 }

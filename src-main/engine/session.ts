@@ -139,7 +139,8 @@ export class ModelSession {
         ? new ort.Tensor('float16', new Uint16Array(0), dims)
         : new ort.Tensor('float32', new Float32Array(0), dims),
     )
-    return new KvCache(tensors)
+    // An in-place cache grows towards the context within one block (KvCache's reservePositions).
+    return new KvCache(tensors, [], this.sig.inPlace ? this.contextLength : 0)
   }
 
   /** Makes room in `kv` for `positions` before a long prefill (in-place caches only). */

@@ -172,6 +172,47 @@ for (const dtype of ['float32', 'float16'] as const) {
       assertHolds(cache)
     })
 
+    it('once it outgrows its first block, reserves one for the whole context where that is large, and grows within it', () => {
+      const elementBytes = dtype === 'float16' ? 2 : 4
+      const positionBytes = TENSORS * HEADS * DIM * elementBytes
+      // Large enough to be reserved (32 MiB and more).
+      const context = Math.ceil((40 * 2 ** 20) / positionBytes)
+      const make = (reserve: number): KvCache =>
+        new KvCache(Array.from({ length: TENSORS }, () => new ort.Tensor(dtype, array(dtype, 0), [1, HEADS, 0, DIM])), [], reserve)
+      const cache = make(context)
+      const buffer = (): ArrayBufferLike => (cache.tensors[0]!.data as KvArray).buffer
+      cache.write(fresh(dtype, 0, 3), range(0, 3), () => 8)
+      const first = buffer()
+      assert.equal(first.byteLength, positionBytes * roomFor(8), 'the first block has the usual room')
+      cache.write(fresh(dtype, 3, roomFor(8)), range(3, roomFor(8)), () => 1024)
+      const block = buffer()
+      const reserved = process.platform !== 'win32'
+      assert.equal(block.byteLength, positionBytes * (reserved ? context : roomFor(1024)))
+      assertHolds(cache)
+      if (!reserved) return
+      for (const [n, capacity] of [[1000, 4096], [4000, context - 10]] as const) {
+        const from = cache.nPast
+        cache.write(fresh(dtype, from, n), range(from, n), () => capacity)
+        assert.equal(cache.capacity, capacity)
+        assert.ok(buffer() === block, `grew to ${capacity} within the reserved block`)
+        assertHolds(cache)
+      }
+      // Shrinking to half of what was ever laid out stays in the block; below that a new block is taken.
+      cache.truncate(200)
+      cache.compact(Math.ceil((context - 10) / 2))
+      assert.ok(buffer() === block, 'shrunk in place')
+      assertHolds(cache)
+      cache.compact(256)
+      assert.ok(buffer() !== block, 'a deep cut gives the written block back')
+      assert.equal(cache.capacity, 256)
+      assertHolds(cache)
+      // A small reserve is not taken: the block has the usual room.
+      const small = make(1000)
+      small.write(fresh(dtype, 0, 3), range(0, 3), () => 8)
+      small.write(fresh(dtype, 3, roomFor(8)), range(3, roomFor(8)), () => 512)
+      assert.equal((small.tensors[0]!.data as KvArray).buffer.byteLength, positionBytes * roomFor(512))
+    })
+
     it('allocates a cache to be filled (a snapshot read into it) at a capacity, with room', () => {
       const layout = { tensors: TENSORS, dtype, kvHeads: HEADS, headDim: DIM }
       const cache = KvCache.allocate(layout, [5, 6, 7], 8, 40)

@@ -44,7 +44,7 @@ async function inline(file: string, out: string, explicitDefault: boolean): Prom
   await writeFile(out, onnx.ModelProto.encode(model).finish())
 }
 
-function large(model: onnx.ModelProto): ITensorProto[] {
+function large(model: ReturnType<typeof onnx.ModelProto.decode>): ITensorProto[] {
   return model.graph!.initializer!.filter((t) => t.dataLocation === EXTERNAL)
 }
 
