@@ -19,10 +19,10 @@ if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$icd" ]; then export VK_DRIVER_FILES="
 if command -v node >/dev/null 2>&1 && [ -x node_modules/.bin/tsx ]; then
   exec npm run bench -- gpu "$@"
 fi
+# Unpacked afresh each time (~10 s), so a kit prepared again is the one that runs.
 dest=/tmp/hearth-gpu-kit
-if [ ! -x "$dest/bin/node" ]; then
-  mkdir -p "$dest"
-  tar -xJf "$kit/kit.tar.xz" -C "$dest" 2>/dev/null || python3 -m tarfile -e "$kit/kit.tar.xz" "$dest"
-fi
+rm -rf "$dest"
+mkdir -p "$dest"
+tar -xJf "$kit/kit.tar.xz" -C "$dest" 2>/dev/null || python3 -m tarfile -e "$kit/kit.tar.xz" "$dest"
 echo "node $("$dest/bin/node" --version) from .gpu-kit; Vulkan: $(ldconfig -p | grep -c 'libvulkan\.so\.1') loader(s); VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
 exec "$dest/bin/node" "$dest/bench.mjs" "$@"
