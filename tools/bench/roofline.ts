@@ -1,7 +1,8 @@
 // The machine's limits, measured in the same run as the engines: memory read bandwidth (decode's
 // bound) and fp32 matmul throughput (prefill's bound), each the best of several witnesses, so an
 // engine that reads or multiplies faster than one witness is still below the best of them; beside
-// them the CPU's theoretical peak (cpu-peak.ts), which no measurement may pass.
+// them the CPU's theoretical peak (cpu-peak.ts), which a witness passes only where the cores run
+// above the clock it assumes.
 
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
