@@ -8,6 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
+import { quantizeQ4 } from '../../../tools/model-builder/quantize.ts'
 import { inspectModelFolder } from '../../../src-main/model-format/model-folder.ts'
 import { openSession } from '../../../src-main/engine/open-session.ts'
 
@@ -77,6 +78,28 @@ describe('buildModel', () => {
     await assert.rejects(buildModel(path.join(root, 'bad'), { hidden: 60, heads: 8 }), /even integer head size/)
     await assert.rejects(buildModel(path.join(root, 'bad'), { heads: 4, kvHeads: 3 }), /multiple of kv-heads/)
   })
+})
+
+describe('quantizeQ4', () => {
+  it("scales each block by its value of largest magnitude over -8, sign kept, as onnxruntime's quantizer does", () => {
+    // K = 64, N = 2, w[k * N + n]: column 0's first block peaks at +2, column 1's at -4; the rest is zero.
+    const w = new Float32Array(64 * 2)
+    w[0] = 2
+    w[2] = -1.5
+    w[4] = 0.3
+    w[1] = -4
+    w[3] = 3.5
+    const { packed, scales, kBlocks } = quantizeQ4(w, 64, 2, 32)
+    assert.equal(kBlocks, 2)
+    // [N * kBlocks]; an all-zero block gets scale 0 (-0, as onnxruntime's 0 / -8 is): every weight 0.
+    assert.deepEqual(Array.from(scales, (x) => x || 0), [-0.25, 0, 0.5, 0])
+    const code = (n: number, k: number): number => (packed[(n * kBlocks * 32 + k) >> 1]! >> ((k & 1) * 4)) & 15
+    // The extreme is code 0; w = (q - 8) * scale.
+    assert.deepEqual([code(0, 0), code(0, 1), code(0, 2), code(0, 3)], [0, 14, 7, 8])
+    assert.deepEqual([code(1, 0), code(1, 1), code(1, 2)], [0, 15, 8])
+    assert.equal(code(0, 40), 8)
+  })
+
 })
 
 describe('npm run model:tiny', () => {
