@@ -136,10 +136,10 @@ export function seededWeights(s: LlamaShape, seed: number): WeightSource {
 function tensor(name: string, shape: number[], precision: GgufPrecision, load: () => Float32Array): GgufTensor {
   const ne = [...shape].reverse()
   const count = shape.reduce((a, b) => a * b, 1)
-  // Only the projections are quantized, as in the ONNX q4 variant (MatMulNBits): the embedding
-  // table (also the tied lm_head), norms and biases stay f32, so both files read the same bytes.
-  const projection = shape.length === 2 && name.startsWith('blk.')
-  const type = precision === 'q4_0' && projection ? GgmlType.Q4_0 : GgmlType.F32
+  // The matrices the ONNX q4 variant runs as MatMulNBits are Q4_0, lm_head (output.weight) too:
+  // the embedding table, norms and biases stay f32, so both files read the same bytes per token.
+  const matmul = shape.length === 2 && (name.startsWith('blk.') || name === 'output.weight')
+  const type = precision === 'q4_0' && matmul ? GgmlType.Q4_0 : GgmlType.F32
   return {
     name,
     ne,
@@ -182,8 +182,11 @@ export function llamaTensors(s: LlamaShape, weights: WeightSource, precision: Gg
     )
   }
   out.push(t('output_norm.weight', 'final_norm', null))
-  // Tied embeddings: llama.cpp reuses token_embd for the logits when output.weight is absent.
+  // Tied embeddings: llama.cpp reuses token_embd for the logits when output.weight is absent. At
+  // q4 the head gets its own Q4_0 copy of the table, as the ONNX q4 file has its own MatMulNBits
+  // copy ([V, H] rows of 32-wide blocks along H: the same blocks), while token_embd stays f32.
   if (!s.tied) out.push(t('output.weight', 'lm_head', null))
+  else if (precision === 'q4_0') out.push(t('output.weight', 'embed', null))
   return out
 }
 

@@ -28,9 +28,11 @@ export interface BenchModel {
 /**
  * The export patterns the bench models are written with: 1, attention through repeat_kv and
  * RMSNorm as torch exports it (onnxruntime fuses it); 2, also RoPE as transformers exports it
- * (rotate_half by Slices, scaled and cast tables unsqueezed per layer).
+ * (rotate_half by Slices, scaled and cast tables unsqueezed per layer); 3, also the q4 file's
+ * lm_head quantized, as onnxruntime's quantizer leaves it in model_q4.onnx, with the matching
+ * Q4_0 head in the GGUF, and its blocks scaled as that quantizer scales them.
  */
-export const EXPORT_PATTERNS = 2
+export const EXPORT_PATTERNS = 3
 
 interface Stamp {
   shape: ShapeName
@@ -61,13 +63,17 @@ export function modelCost(c: ConfigShape, precision: Precision, q4BlockSize = 32
   const H = c.hidden_size
   const I = c.intermediate_size
   const projections = c.num_hidden_layers * (H * c.head_dim * 2 * (c.num_attention_heads + c.num_key_value_heads) + 3 * H * I)
-  const embeddings = c.vocab_size * H * (c.tie_word_embeddings ? 1 : 2)
+  const head = c.vocab_size * H
+  const embeddings = head * (c.tie_word_embeddings ? 1 : 2)
   const vectors = (2 * c.num_hidden_layers + 1) * H
-  // q4: 4-bit codes plus one fp32 scale per block for projections; embeddings and norms stay fp32.
-  const projectionBytes = precision === 'q4' ? projections * (0.5 + 4 / q4BlockSize) : projections * 4
+  // A step reads every projection and the lm_head whole, and one row of the embedding table. fp32:
+  // the bench's tied head is the table itself, read by a Gemm. q4: 4-bit codes plus one fp32 scale
+  // per block for the projections and the head (its own quantized copy, as in model_q4.onnx); the
+  // table stays fp32 and only its rows are read.
+  const matmulBytes = precision === 'q4' ? (projections + head) * (0.5 + 4 / q4BlockSize) : (projections + head) * 4
   return {
     parameters: projections + embeddings + vectors,
-    weightBytes: projectionBytes + (embeddings + vectors) * 4,
+    weightBytes: matmulBytes + vectors * 4,
     kvBytesPerToken: 2 * c.num_hidden_layers * c.num_key_value_heads * c.head_dim * 4,
     prefillFlopsPerToken: 2 * projections,
   }

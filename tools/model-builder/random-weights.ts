@@ -14,7 +14,7 @@ export const FINAL_NORM_SCALE = 0.35
 
 export interface RandomWeightOptions {
   seed: number
-  /** 'fp32' MatMul weights, or symmetric int4 MatMulNBits weights (quantizeQ4) for the projections. */
+  /** 'fp32' MatMul weights, or symmetric int4 MatMulNBits weights (quantizeQ4) for every MatMul, lm_head too. */
   format: 'fp32' | 'q4'
   q4BlockSize: number
   /** Give the model its own lm_head (lm_head.weight) instead of reusing the embedding. */
@@ -42,9 +42,16 @@ export class RandomWeights implements DecoderWeightSource {
     return this.random('embed', V * H, 1)
   }
 
-  /** Values of the embedding's scale, so an untied model's logits spread as a tied one's do. */
+  /**
+   * Untied: values of the embedding's scale, so its logits spread as a tied model's do. Tied, fp32:
+   * null, the embedding read by a Gemm. Tied, q4: the embedding transposed to [H, V] and quantized,
+   * as real model_q4.onnx files have it: torch.onnx writes the tied head as a MatMul over its own
+   * transposed copy of the table, and onnxruntime's quantizer turns every MatMul with a constant
+   * weight into MatMulNBits while the embedding's Gather stays fp32.
+   */
   lmHead(H: number, V: number): MatMulWeight | null {
-    return this.opts.untied ? this.format(this.random('lm_head.weight', H * V, 1), H, V) : null
+    if (this.opts.untied) return this.format(this.random('lm_head.weight', H * V, 1), H, V)
+    return this.opts.format === 'q4' ? this.format(transpose(this.embedding(V, H), V, H), H, V) : null
   }
 
   private format(w: Float32Array, K: number, N: number): MatMulWeight {
@@ -57,6 +64,13 @@ export class RandomWeights implements DecoderWeightSource {
   private random(name: string, n: number, std: number, mean = 0): Float32Array {
     return new Rng(hashSeed(this.opts.seed, name)).weights(n, std, mean)
   }
+}
+
+/** [rows, cols] row-major to [cols, rows]. */
+function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length)
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c]!
+  return out
 }
 
 /** FNV-1a of the name mixed with the seed: each tensor gets its own stream of random numbers. */

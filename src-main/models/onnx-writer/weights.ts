@@ -44,6 +44,9 @@ export interface DecoderWeightSource {
   vector(name: string, n: number): Float32Array
   /** model.embed_tokens.weight, [V, H]: one row per token. */
   embedding(V: number, H: number): Float32Array
-  /** lm_head.weight as the MatMul weight [H, V] of logits = h · W; null when tied to the embedding. */
+  /**
+   * lm_head.weight as the MatMul weight [H, V] of logits = h · W. null: tied, the embedding itself
+   * read by a Gemm. A tied head may also come back as its own copy, as quantized exports carry it.
+   */
   lmHead(H: number, V: number): MatMulWeight | null
 }

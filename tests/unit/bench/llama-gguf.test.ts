@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { GgmlType } from '../../../src-main/models/gguf/gguf-types.ts'
+import { quantizeQ4_0 } from '../../../tools/bench/gguf.ts'
 import { readGgufHeader } from '../../../src-main/models/gguf/reader.ts'
 import {
   llamaTensors,
@@ -72,14 +73,22 @@ describe('llamaTensors', () => {
     assert.ok(names.includes('blk.1.attn_k.bias'))
   })
 
-  it('quantizes the projections only, leaving the embedding and norms f32', () => {
-    const tensors = llamaTensors(SHAPE, seededWeights(SHAPE, 1), 'q4_0')
-    const type = (name: string) => tensors.find((t) => t.name === name)?.type
+  it('quantizes the projections and the head, leaving the embedding and norms f32', () => {
+    const source = seededWeights(SHAPE, 1)
+    const tensors = llamaTensors(SHAPE, source, 'q4_0')
+    const byName = new Map(tensors.map((t) => [t.name, t]))
+    const type = (name: string) => byName.get(name)?.type
     assert.equal(type('blk.0.attn_v.weight'), GgmlType.Q4_0)
     assert.equal(type('token_embd.weight'), GgmlType.F32)
     assert.equal(type('blk.0.attn_norm.weight'), GgmlType.F32)
-    const up = tensors.find((t) => t.name === 'blk.0.ffn_up.weight')!
+    const up = byName.get('blk.0.ffn_up.weight')!
     assert.equal(up.data().byteLength, up.byteLength)
+    // Tied: the head is its own Q4_0 copy of the embedding table, as the ONNX q4 file's MatMulNBits is.
+    const head = byName.get('output.weight')!
+    assert.equal(head.type, GgmlType.Q4_0)
+    assert.deepEqual(head.ne, [64, 300])
+    assert.deepEqual(head.data(), quantizeQ4_0(source('embed', null)))
+    assert.equal(tensors.length, 1 + 2 * 9 + 2)
   })
 
   it('permutes the Q weight it is given', () => {

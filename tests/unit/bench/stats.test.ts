@@ -59,11 +59,17 @@ describe('modelCost', () => {
     assert.equal(c.weightBytes, c.parameters * 4)
     assert.equal(c.kvBytesPerToken, 46080)
   })
-  it('reads about a seventh of the projection bytes at q4 with 32-wide blocks', () => {
+  it('reads the projections and the lm_head at 5 bits a weight at q4 with 32-wide blocks, the table not at all', () => {
     const fp32 = modelCost(smollm, 'fp32')
     const q4 = modelCost(smollm, 'q4')
-    const embed = 49152 * 576 * 4
-    assert.ok(Math.abs((q4.weightBytes - embed) / (fp32.weightBytes - embed) - 0.625 / 4) < 0.01)
+    assert.equal(q4.parameters, fp32.parameters)
+    assert.ok(Math.abs(q4.weightBytes / fp32.weightBytes - 0.625 / 4) < 0.001, String(q4.weightBytes))
+  })
+  it('reads an untied fp32 head and one row of the table, not the table whole', () => {
+    const tied = modelCost(smollm, 'fp32')
+    const untied = modelCost({ ...smollm, tie_word_embeddings: false }, 'fp32')
+    assert.equal(untied.parameters, tied.parameters + 49152 * 576)
+    assert.equal(untied.weightBytes, tied.weightBytes)
   })
 })
 

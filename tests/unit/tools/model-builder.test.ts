@@ -7,10 +7,13 @@ import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import onnxProto from 'onnx-proto'
 import { buildModel } from '../../../tools/model-builder/build-model.ts'
 import { quantizeQ4 } from '../../../tools/model-builder/quantize.ts'
 import { inspectModelFolder } from '../../../src-main/model-format/model-folder.ts'
 import { openSession } from '../../../src-main/engine/open-session.ts'
+
+const { onnx } = onnxProto
 
 let root: string
 before(async () => {
@@ -100,6 +103,21 @@ describe('quantizeQ4', () => {
     assert.equal(code(0, 40), 8)
   })
 
+  it("gives a tied model's q4 file its own quantized copy of the table as lm_head, the fp32 file none", async () => {
+    const dir = path.join(root, 'q4-head')
+    await buildModel(dir, { q4: true })
+    const sizes = async (file: string): Promise<Map<string, number>> => {
+      const graph = onnx.ModelProto.decode(await readFile(path.join(dir, 'onnx', file))).graph!
+      return new Map(graph.initializer!.map((t) => [t.name!, (t.dims ?? []).reduce((a: number, b) => a * Number(b), 1)]))
+    }
+    const fp32 = await sizes('model.onnx')
+    const q4 = await sizes('model_q4.onnx')
+    assert.equal(fp32.has('lm_head.weight'), false)
+    // 64 x 512 weights: 16 bytes a block of 32 along the hidden axis, one scale a block.
+    assert.equal(q4.get('lm_head.weight.q4'), 512 * 2 * 16)
+    assert.equal(q4.get('lm_head.weight.scales'), 512 * 2)
+    assert.equal(q4.get('model.embed_tokens.weight'), 512 * 64)
+  })
 })
 
 describe('npm run model:tiny', () => {
