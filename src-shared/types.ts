@@ -395,6 +395,11 @@ export interface LoadedModelInfo {
   kvUpdateNotes: string[]
   /** Parts of the graph fused into single kernels at load ("rotary embedding ×60"); may be empty. */
   fusions: string[]
+  /**
+   * Whether the 4-bit matmuls quantize their activations to int8 (MatMulNBits accuracy_level 4),
+   * as llama.cpp's q4 kernels do; false for a model without them or with the setting off.
+   */
+  int8Activations: boolean
   /** Whether this session can verify drafted tokens, and with which draft model. */
   speculation: SpeculationInfo
 }
@@ -762,6 +767,8 @@ export interface ModelLoadSettings {
   threads?: number
   /** The KV cache's element type; absent: the variant's own (float16 halves a float32 variant's cache). */
   kvDtype?: KvDtype
+  /** 4-bit matmuls with int8 activations (faster decode, perplexity within 0.5%); absent: on. */
+  int8Activations?: boolean
 }
 
 export interface WindowBounds {

@@ -176,6 +176,7 @@ export class ModelService {
         ...(chosen === undefined ? {} : { variant: chosen }),
         ...(own.contextLength === undefined ? {} : { contextLength: own.contextLength }),
         ...(own.kvDtype === undefined ? {} : { kvDtype: own.kvDtype }),
+        ...(own.int8Activations === undefined ? {} : { int8Activations: own.int8Activations }),
         ...(settings.kvCacheBudgetBytes === null ? {} : { kvBudgetBytes: settings.kvCacheBudgetBytes }),
         ...('dir' in draft ? { draftModelDir: draft.dir } : {}),
       })

@@ -55,6 +55,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
       headDim: config.headDim,
       vocab: config.vocabSize,
       ...(opts.kvDtype ? { kvDtype: opts.kvDtype } : {}),
+      int8Activations: opts.int8Activations ?? true,
     })
     return { session, variant, onnxStat }
   })
@@ -74,6 +75,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
       kvUpdate: session.kvUpdate,
       kvUpdateNotes: session.kvUpdateNotes,
       fusions: session.fusions,
+      int8Activations: session.int8Activations,
       speculation: { ...speculationSupport(opened.provider, multiTokenPass), draftModelId: null },
     }
     const identity: ModelIdentity = {
@@ -82,6 +84,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
       mtimeMs: onnxStat.mtimeMs,
       variant: variant.name,
       kvDtype: session.sig.kvDtype,
+      int8Activations: session.int8Activations,
       layers: session.sig.layers,
       kvHeads: session.sig.kvHeads,
       headDim: session.sig.headDim,

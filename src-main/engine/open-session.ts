@@ -99,6 +99,7 @@ async function tryInPlace(
       fuse,
       externalDataDir: exported.dir,
       location: path.basename(exported.source.path),
+      int8Activations: opts.int8Activations ?? false,
       ...(opts.kvDtype ? { kvDtype: opts.kvDtype } : {}),
     })
   } catch (err) {
@@ -123,7 +124,13 @@ async function tryInPlace(
     ...(result.fused.skipNorm > 0 ? [`residual add + RMSNorm ×${result.fused.skipNorm}`] : []),
   ]
   const model = new ModelSession(session, sig, opts, kind, [...notes], fusions)
-  const problem = await verifyInPlace(model)
+  model.int8Activations = result.int8Matmuls > 0
+  // Rounding a pass and its steps do apart: ~1e-5 of the logits' scale for exact graphs; int8
+  // activations with an fp16 cache reach ~1.5% at the SmolLM2-135M shape (a step's activations
+  // are rounded from a cache the single pass never read). A masking or position error moves
+  // them by 50-90% (a graph ignoring attention_mask, six seeds, fp32 and q4).
+  const tolerance = model.int8Activations || opts.kvDtype !== undefined ? 5e-2 : 1e-2
+  const problem = await verifyInPlace(model, tolerance)
   if (problem === null) return model
   notes.push(`${label}: ${problem.message}`)
   await model.release()
@@ -138,7 +145,7 @@ async function tryInPlace(
  * the steps the last one's only, so a wrong num_logits_to_keep slice shows too. Returns null
  * when they agree, else what differed, or that the graph failed to run.
  */
-async function verifyInPlace(model: ModelSession): Promise<{ message: string; failed: boolean } | null> {
+async function verifyInPlace(model: ModelSession, tolerance: number): Promise<{ message: string; failed: boolean } | null> {
   const { vocab } = model
   const tokens = [1, 2, 3].map((t) => Math.min(t, vocab - 1))
   const whole = model.emptyCache()
@@ -156,8 +163,7 @@ async function verifyInPlace(model: ModelSession): Promise<{ message: string; fa
         scale = Math.max(scale, Math.abs(expected[j]!))
         diff = Math.max(diff, Math.abs(expected[j]! - got[j]!))
       }
-      // fp32 graphs agree to ~1e-5 of the logits' scale; a masking or position error moves them by far more.
-      if (!(diff <= 1e-2 * scale)) {
+      if (!(diff <= tolerance * scale)) {
         return { message: `logits differ from a single pass by ${diff.toPrecision(2)} (scale ${scale.toPrecision(2)})`, failed: false }
       }
     }

@@ -42,6 +42,8 @@ export interface SessionOptions {
    * compare).
    */
   fuse?: boolean
+  /** Whether a rewritten graph's 4-bit matmuls take int8 activations (default false here; loadModel's default is true). */
+  int8Activations?: boolean
 }
 
 const QUIET: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 }
@@ -88,6 +90,8 @@ export class ModelSession {
   readonly kvUpdateNotes: string[]
   /** Parts of the graph fused into single kernels at load, as "what ×count". */
   readonly fusions: string[]
+  /** Whether the graph's 4-bit matmuls quantize their activations to int8 (set by openSession). */
+  int8Activations = false
   private session: ort.InferenceSession
   private contextLength: number
   // Buffers reused by every forward pass; tensors over them are views, not copies.

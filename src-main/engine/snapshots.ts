@@ -23,6 +23,8 @@ export interface ModelIdentity {
   mtimeMs: number
   variant: string
   kvDtype: KvDtype
+  /** A cache computed with int8 activations differs in its last bits from one computed without. */
+  int8Activations: boolean
   layers: number
   kvHeads: number
   headDim: number

@@ -36,6 +36,13 @@ export interface LoadOptions {
    */
   kvDtype?: KvDtype
   /**
+   * Whether 4-bit matmuls (MatMulNBits) quantize their activations to int8 (accuracy_level 4), as
+   * llama.cpp's q4 kernels do; default true. Needs a rewritten graph (the export as it is keeps
+   * its own, and says so). Decode 1.14-1.26x faster at the SmolLM2-135M shape; stories260K's
+   * perplexity moved by -0.2% (`npm run bench -- ppl`; PERFORMANCE.md).
+   */
+  int8Activations?: boolean
+  /**
    * Whether idle intra-op threads busy-wait instead of sleeping; default false: no faster on a
    * quiet machine, 1.4-3.2x slower when other programs want the cores (PERFORMANCE.md).
    */

@@ -116,6 +116,7 @@ export const modelLoadSettingsSchema = z.strictObject({
   provider: z.enum(['cuda', 'dml', 'coreml', 'webgpu', 'cpu']).optional(),
   threads: z.number().int().min(1).max(1024).optional(),
   kvDtype: z.enum(['float32', 'float16']).optional(),
+  int8Activations: z.boolean().optional(),
 }) satisfies z.ZodType<ModelLoadSettings>
 
 export const settingSchemas: { [K in keyof Settings]: z.ZodType<Settings[K]> } = {

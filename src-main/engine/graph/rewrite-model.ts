@@ -46,6 +46,8 @@ export interface RewriteOptions {
    * from there and no copy of them is made.
    */
   location?: string
+  /** Give every 4-bit matmul (MatMulNBits) int8 activations: accuracy_level 4. */
+  int8Activations?: boolean
 }
 
 export interface RewrittenModel {
@@ -60,6 +62,8 @@ export interface RewrittenModel {
   fused: Fused
   /** Why `fuse` fused nothing when it failed; null otherwise. */
   fuseNote: string | null
+  /** The 4-bit matmuls given int8 activations (0 unless asked, or without any). */
+  int8Matmuls: number
 }
 
 export interface Fused {
@@ -82,7 +86,26 @@ export function rewriteModel(model: Uint8Array | ByteSource, kind: InPlaceUpdate
   const logitsNote = opts.lastLogits ? keepLastLogits(graph) : null
   const { fused, fuseNote } = constants ? fuse(graph, constants, opset) : { fused: { rotary: 0, skipNorm: 0 }, fuseNote: null }
   if (opts.kvDtype) castCache(graph, opts.kvDtype)
-  return { bytes: file.encode({ contribOps: fused.rotary + fused.skipNorm > 0 }), freshNames, logitsNote, folded, fused, fuseNote }
+  const int8Matmuls = opts.int8Activations ? int8Activations(graph) : 0
+  return { bytes: file.encode({ contribOps: fused.rotary + fused.skipNorm > 0 }), freshNames, logitsNote, folded, fused, fuseNote, int8Matmuls }
+}
+
+/**
+ * Sets accuracy_level 4 on every MatMulNBits: onnxruntime then quantizes each row of activations
+ * to int8 per block and multiplies in integers (MLAS's CompInt8 kernels), as llama.cpp's q4
+ * kernels do with q8 activations. Returns how many were set.
+ */
+function int8Activations(graph: IGraphProto): number {
+  let n = 0
+  for (const node of graph.node ?? []) {
+    if (node.opType !== 'MatMulNBits' || node.domain !== 'com.microsoft') continue
+    node.attribute = [
+      ...(node.attribute ?? []).filter((a) => a.name !== 'accuracy_level'),
+      onnx.AttributeProto.create({ name: 'accuracy_level', type: onnx.AttributeProto.AttributeType.INT, i: 4 }),
+    ]
+    n++
+  }
+  return n
 }
 
 /** Adds num_logits_to_keep unless the graph has it; returns why it could not, or null. */

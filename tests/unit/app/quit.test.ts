@@ -21,7 +21,7 @@ class StuckEngine implements EnginePort {
   #streaming: (() => void)[] = []
 
   async load(dir: string): Promise<LoadedModelInfo> {
-    return { modelId: path.basename(dir), variant: 'fp32', provider: 'cpu', providerAttempts: [{ provider: 'cpu', ok: true }], contextLength: 2048, kvDtype: 'float32', multiTokenPass: true, threads: 1, kvUpdate: 'split', kvUpdateNotes: [], fusions: [], speculation: { available: true, draftModelId: null } }
+    return { modelId: path.basename(dir), variant: 'fp32', provider: 'cpu', providerAttempts: [{ provider: 'cpu', ok: true }], contextLength: 2048, kvDtype: 'float32', multiTokenPass: true, threads: 1, kvUpdate: 'split', kvUpdateNotes: [], fusions: [], int8Activations: false, speculation: { available: true, draftModelId: null } }
   }
 
   generate(_request: unknown, onToken: (text: string) => void): Promise<EngineResult> {

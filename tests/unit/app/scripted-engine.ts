@@ -41,6 +41,7 @@ export class ScriptedEngine implements EnginePort {
       kvUpdate: 'split',
       kvUpdateNotes: [],
       fusions: [],
+      int8Activations: false,
       speculation: { available: true, draftModelId },
     }
   }

@@ -41,7 +41,7 @@ async function openApp(dataDir: string, clock: { now: number }): Promise<App> {
 
 /** Writes a snapshot as the engine does: the conversation's tokens in the header, then its KV. */
 async function writeSnapshot(dataDir: string, conversationId: string): Promise<string> {
-  const identity = { file: '/m.onnx', bytes: 1, mtimeMs: 1, variant: 'fp32', kvDtype: 'float32' as const, layers: 1, kvHeads: 1, headDim: 1, onnxruntime: '1' }
+  const identity = { file: '/m.onnx', bytes: 1, mtimeMs: 1, variant: 'fp32', kvDtype: 'float32' as const, int8Activations: false, layers: 1, kvHeads: 1, headDim: 1, onnxruntime: '1' }
   const empty = [0, 1].map(() => new ort.Tensor('float32', new Float32Array(0), [1, 1, 0, 1]))
   const cache = new KvCache(empty)
   cache.advance([0, 1].map(() => new ort.Tensor('float32', new Float32Array([1, 2, 3]), [1, 1, 3, 1])), [11, 12, 13])

@@ -12,7 +12,7 @@ import { CHAT, GREEDY } from '../engine/fixtures.ts'
 
 const INFO: LoadedModelInfo = {
   modelId: 'tiny', variant: 'fp32', provider: 'cpu', providerAttempts: [{ provider: 'cpu', ok: true }],
-  contextLength: 2048, kvDtype: 'float32', multiTokenPass: true, threads: 1, kvUpdate: 'split', kvUpdateNotes: [], fusions: [], speculation: { available: true, draftModelId: null },
+  contextLength: 2048, kvDtype: 'float32', multiTokenPass: true, threads: 1, kvUpdate: 'split', kvUpdateNotes: [], fusions: [], int8Activations: false, speculation: { available: true, draftModelId: null },
 }
 
 const DONE: GenerateResult = {

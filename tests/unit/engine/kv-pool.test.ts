@@ -33,7 +33,7 @@ function assertConsistent(cache: KvCache): void {
 }
 
 const IDENTITY: ModelIdentity = {
-  file: '/models/m/onnx/model.onnx', bytes: 1000, mtimeMs: 1, variant: 'fp32', kvDtype: 'float32',
+  file: '/models/m/onnx/model.onnx', bytes: 1000, mtimeMs: 1, variant: 'fp32', kvDtype: 'float32', int8Activations: false,
   layers: 1, kvHeads: 1, headDim: 2, onnxruntime: '1.30.0',
 }
 
