@@ -83,11 +83,13 @@ describe('a MatMulNBits lm_head (model_q4.onnx)', () => {
     assert.equal(table.dataType, onnx.TensorProto.DataType.FLOAT)
   })
 
-  it('gets the last-logits Slice right before it', async () => {
-    const rewritten = rewriteModel(await readFile(file), 'split', { lastLogits: true })
+  it('gets the last-logits Slice right before it, and int8 activations like every 4-bit matmul', async () => {
+    const rewritten = rewriteModel(await readFile(file), 'split', { lastLogits: true, int8Activations: true })
     assert.equal(rewritten.logitsNote, null)
+    assert.equal(rewritten.int8Matmuls, 7 * LAYERS + 1)
     const nodes = onnx.ModelProto.decode(rewritten.bytes).graph!.node!
     const head = nodes.find((n) => n.opType === 'MatMulNBits' && n.input![1] === 'lm_head.weight.q4')!
+    assert.equal(Number(head.attribute!.find((a) => a.name === 'accuracy_level')?.i), 4)
     const slice = nodes.find((n) => n.output!.includes(head.input![0]!))
     assert.equal(slice?.opType, 'Slice')
     assert.equal(slice.input![1], 'num_logits_to_keep/hearth_start')
