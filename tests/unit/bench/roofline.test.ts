@@ -3,17 +3,9 @@ import { describe, it } from 'node:test'
 import { modelCost } from '../../../tools/bench/models.ts'
 import { bestRoofline, type MatmulWitness, type RooflineFigures } from '../../../tools/bench/roofline.ts'
 import { prefillRoofline } from '../../../tools/bench/stats.ts'
+import { SMOLLM2_135M_CONFIG } from './shapes.ts'
 
-const SMOLLM = {
-  num_hidden_layers: 30,
-  hidden_size: 576,
-  num_attention_heads: 9,
-  num_key_value_heads: 3,
-  head_dim: 64,
-  intermediate_size: 1536,
-  vocab_size: 49152,
-  tie_word_embeddings: true,
-}
+const SMOLLM = SMOLLM2_135M_CONFIG
 
 describe('the prefill bound', () => {
   it('counts 2 FLOP per projection weight a token, not the embedding table the logits of one position use', () => {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test'
 import { decodeRoofline, median, prefillRoofline, quantile, rate, ratio, slope } from '../../../tools/bench/stats.ts'
 import { modelCost } from '../../../tools/bench/models.ts'
 import { bestRoofline } from '../../../tools/bench/roofline.ts'
+import { SMOLLM2_135M_CONFIG } from './shapes.ts'
 
 describe('median and quantile', () => {
   it('interpolate between the middle values and ignore input order', () => {
@@ -43,16 +44,7 @@ describe('slope', () => {
 })
 
 describe('modelCost', () => {
-  const smollm = {
-    num_hidden_layers: 30,
-    hidden_size: 576,
-    num_attention_heads: 9,
-    num_key_value_heads: 3,
-    head_dim: 64,
-    intermediate_size: 1536,
-    vocab_size: 49152,
-    tie_word_embeddings: true,
-  }
+  const smollm = SMOLLM2_135M_CONFIG
   it('counts SmolLM2-135M at its published size and 45 KiB of fp32 KV per token', () => {
     const c = modelCost(smollm, 'fp32')
     assert.ok(Math.abs(c.parameters - 134.5e6) < 0.5e6, String(c.parameters))
