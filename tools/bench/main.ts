@@ -21,6 +21,7 @@ import { FULL_PLAN, QUICK_PLAN, interleave, type Plan } from './plan.ts'
 import { ENGINES, type EngineName } from './protocol.ts'
 import { renderMarkdown, summarizeModel, type BenchReport, type Outcome } from './report.ts'
 import { bestRoofline, defaultThreads, measureRoofline } from './roofline.ts'
+import type { KvDtype } from '../../src-shared/types.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CACHE = path.join(ROOT, '.cache', 'bench')
@@ -37,6 +38,7 @@ const USAGE = `usage: npm run bench -- [options]
                         Hearth's engine policy and llama.cpp's batch of 512)
   --spinning on|off     Hearth's idle threads busy-wait or sleep (default: the engine's, off;
                         llama.cpp and transformers.js spin)
+  --kv float32|float16  Hearth's KV cache type (default: the model's, float32; llama.cpp keeps f16)
   --logits-to-keep      build the models with a num_logits_to_keep input
   --json FILE           write the report as JSON to FILE, with FILE's .md and .svg beside it
                         (default: .cache/bench/results/bench.json)
@@ -102,6 +104,7 @@ async function main(argv: string[]): Promise<void> {
       threads: { type: 'string' },
       chunk: { type: 'string' },
       spinning: { type: 'string' },
+      kv: { type: 'string' },
       'logits-to-keep': { type: 'boolean' },
       json: { type: 'string' },
       publish: { type: 'boolean' },
@@ -120,6 +123,8 @@ async function main(argv: string[]): Promise<void> {
   if (!Number.isInteger(chunk) || chunk < 0) throw new Error('--chunk takes a positive integer')
   if (values.spinning !== undefined && values.spinning !== 'on' && values.spinning !== 'off') throw new Error('--spinning takes on or off')
   const spinning = values.spinning === 'on'
+  if (values.kv !== undefined && values.kv !== 'float32' && values.kv !== 'float16') throw new Error('--kv takes float32 or float16')
+  const kvDtype = values.kv as KvDtype | undefined
   const jsonFile = values.publish
     ? path.join(ROOT, 'docs', 'bench', 'bench.json')
     : path.resolve(values.json ?? path.join(CACHE, 'results', 'bench.json'))
@@ -135,6 +140,7 @@ async function main(argv: string[]): Promise<void> {
       onnxruntime: ort.env.versions.common,
       threads,
       hearthSpinning: spinning,
+      ...(kvDtype ? { hearthKvDtype: kvDtype } : {}),
       date: new Date().toISOString().slice(0, 16).replace('T', ' '),
     },
     quick,
@@ -150,7 +156,7 @@ async function main(argv: string[]): Promise<void> {
         const what = task.kind === 'prefill' ? `prefill ${task.tokens}` : `${task.kind} @${task.context}`
         const started = performance.now()
         const outcome = await runJob(
-          { engine, modelDir: model.dir, onnxFile: model.onnxFile, ggufFile: model.ggufFile, vocab: model.vocab, threads, chunk, spinning, task },
+          { engine, modelDir: model.dir, onnxFile: model.onnxFile, ggufFile: model.ggufFile, vocab: model.vocab, threads, chunk, spinning, ...(kvDtype ? { kvDtype } : {}), task },
           30 * 60_000,
         )
         const secs = ((performance.now() - started) / 1000).toFixed(0)

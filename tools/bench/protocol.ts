@@ -1,6 +1,8 @@
 // What the bench parent sends each measurement process and what comes back, plus the helpers
 // every runner shares. One job = one engine, one model, one task, in a fresh process.
 
+import type { KvDtype } from '../../src-shared/types.ts'
+
 export type EngineName = 'hearth' | 'transformers' | 'llama.cpp'
 export const ENGINES: readonly EngineName[] = ['hearth', 'transformers', 'llama.cpp']
 
@@ -25,6 +27,8 @@ export interface Job {
   chunk: number
   /** Hearth's intra-op spinning; absent: the engine's default (defaultSpinning). */
   spinning?: boolean
+  /** Hearth's KV cache type; absent: the model's. */
+  kvDtype?: KvDtype
   task: Task
 }
 

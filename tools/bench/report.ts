@@ -1,6 +1,7 @@
 // Turns job outcomes into the bench report: per-model figures for Hearth and each peer, ratios
 // from the same run, fractions of the roofline, and the Markdown table the README shows.
 
+import type { KvDtype } from '../../src-shared/types.ts'
 import type { RooflineFigures } from './roofline.ts'
 import type { EngineName, JobOutcome, Task } from './protocol.ts'
 import { decodeRoofline, median, prefillRoofline, rate, ratio, slope, type ModelCost } from './stats.ts'
@@ -85,6 +86,8 @@ export interface MachineInfo {
   threads: number
   /** Whether Hearth's idle threads busy-waited (older reports lack it). */
   hearthSpinning?: boolean
+  /** Hearth's KV cache type where --kv chose one; absent: the model's. */
+  hearthKvDtype?: KvDtype
   date: string
 }
 
@@ -238,7 +241,7 @@ export function renderMarkdown(report: BenchReport): string {
     `# Hearth benchmark${report.quick ? ' (quick)' : ''}`,
     '',
     `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, onnxruntime-node ${m.onnxruntime}, ` +
-      `${m.threads} threads${m.hearthSpinning === undefined ? '' : ` (Hearth's ${m.hearthSpinning ? 'spinning' : 'sleeping'} when idle)`}, ${m.date}. Random weights with the real models' shapes; every figure is from this one run, ` +
+      `${m.threads} threads${m.hearthSpinning === undefined ? '' : ` (Hearth's ${m.hearthSpinning ? 'spinning' : 'sleeping'} when idle${m.hearthKvDtype ? `, its KV cache in ${m.hearthKvDtype}` : ''})`}, ${m.date}. Random weights with the real models' shapes; every figure is from this one run, ` +
       'each measurement in its own process, engines interleaved. Ratios are Hearth / peer (above 1: Hearth is faster).',
   ]
   for (const model of report.models) {

@@ -25,6 +25,7 @@ async function run(job: Job): Promise<{ loadMs: number; result: TaskResult }> {
     providers: ['cpu'],
     threads: job.threads,
     ...(job.spinning === undefined ? {} : { spinning: job.spinning }),
+    ...(job.kvDtype ? { kvDtype: job.kvDtype } : {}),
     ...(job.chunk > 0 ? { prefillChunk: job.chunk } : {}),
   })
   const loadMs = performance.now() - t0
