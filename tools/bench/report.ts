@@ -54,6 +54,8 @@ export interface ModelReport {
   /** Hearth's decode, with the bound at that context and its ratio to each peer. */
   decode: (DecodeFigure & RooflineShare & { roofline: number; vs: Record<PeerName, number | null> })[]
   kvBytesPerToken: number | null
+  /** The export's own (fp32) cache bytes a token, what transformers.js keeps; absent in older reports. */
+  exportKvBytesPerToken?: number
   peakRssBytes: number | null
   loadMs: number | null
   memory: MemoryFigure | null
@@ -197,6 +199,7 @@ export function summarizeModel(
       }
     }),
     kvBytesPerToken: hearth.kvBytesPerToken,
+    exportKvBytesPerToken: model.cost.kvBytesPerToken,
     peakRssBytes: hearth.peakRssBytes,
     loadMs: hearth.loadMs,
     memory: memoryFigure(outcomes),
@@ -276,7 +279,8 @@ export function renderMarkdown(report: BenchReport): string {
     }
     lines.push(
       `| peak RSS | ${mib(model.peakRssBytes)} | ${mib(tjs.peakRssBytes)} | ${mib(lcpp.peakRssBytes)} | | | | |`,
-      `| KV bytes/token | ${num(model.kvBytesPerToken, 0)} | ${num(model.kvBytesPerToken, 0)} (fp32) | ${num(lcpp.kvBytesPerToken, 0)} | | | | |`,
+      // transformers.js keeps the export's fp32 cache (older reports lack the field: Hearth's then was the same).
+      `| KV bytes/token | ${num(model.kvBytesPerToken, 0)} | ${tjs.peakRssBytes === null ? '—' : `${num(model.exportKvBytesPerToken ?? model.kvBytesPerToken, 0)} (fp32)`} | ${num(lcpp.kvBytesPerToken, 0)} | | | | |`,
       `| load ms | ${num(model.loadMs, 0)} | ${num(tjs.loadMs, 0)} | ${num(lcpp.loadMs, 0)} | | | | |`,
     )
     if ([...model.prefill, ...model.decode].some((f) => f.aboveRoofline))

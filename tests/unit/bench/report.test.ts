@@ -111,6 +111,15 @@ describe('renderMarkdown', () => {
     assert.match(md, /\| decode @1000 tok\/s \| 20\.0 \| 10\.0 \| 40\.0 \| 2\.00x \| 0\.50x \| 22\.7 \| 88% \|/)
   })
 
+  it("gives transformers.js the export's fp32 cache bytes, whatever cache Hearth kept, and none where it did not run", () => {
+    // Hearth with an fp16 cache: half the export's bytes a token.
+    const half = OUTCOMES.map((o) => (o.engine === 'hearth' && o.task.kind === 'decode' && o.outcome.ok ? { ...o, outcome: decode(1000, 50, 20_000) } : o))
+    const fp16 = renderMarkdown({ ...report, models: [summarizeModel(MODEL, half, ROOFLINE)] })
+    assert.match(fp16, /\| KV bytes\/token \| 20000 \| 40000 \(fp32\) \| 20000 \|/)
+    const alone = renderMarkdown({ ...report, models: [summarizeModel(MODEL, half.filter((o) => o.engine !== 'transformers'), ROOFLINE)] })
+    assert.match(alone, /\| KV bytes\/token \| 20000 \| — \| 20000 \|/)
+  })
+
   it('writes a share above 100% as a bench error, not as a share', () => {
     assert.match(md, /\| prefill 512 tok\/s \| 512\.0 \| 256\.0 \| — \| 2\.00x \| — \| 500\.0 \| \*\*above the witness \(102%\): bench error\*\* \|/)
     assert.match(md, /A figure above its roofline is a bench error/)
