@@ -129,7 +129,7 @@ async function tryInPlace(
   // activations with an fp16 cache reach ~1.5% at the SmolLM2-135M shape (a step's activations
   // are rounded from a cache the single pass never read). A masking or position error moves
   // them by 50-90% (a graph ignoring attention_mask, six seeds, fp32 and q4).
-  const tolerance = model.int8Activations || opts.kvDtype !== undefined ? 5e-2 : 1e-2
+  const tolerance = model.int8Activations || result.castCache ? 5e-2 : 1e-2
   const problem = await verifyInPlace(model, tolerance)
   if (problem === null) return model
   notes.push(`${label}: ${problem.message}`)

@@ -64,6 +64,8 @@ export interface RewrittenModel {
   fuseNote: string | null
   /** The 4-bit matmuls given int8 activations (0 unless asked, or without any). */
   int8Matmuls: number
+  /** Whether the cache's element type was changed from the export's (kvDtype). */
+  castCache: boolean
 }
 
 export interface Fused {
@@ -85,20 +87,22 @@ export function rewriteModel(model: Uint8Array | ByteSource, kind: InPlaceUpdate
   const { freshNames, folded } = rewriteGraph(graph, kind, opts.foldRepeatKv ?? true, constants)
   const logitsNote = opts.lastLogits ? keepLastLogits(graph) : null
   const { fused, fuseNote } = constants ? fuse(graph, constants, opset) : { fused: { rotary: 0, skipNorm: 0 }, fuseNote: null }
-  if (opts.kvDtype) castCache(graph, opts.kvDtype)
+  const cast = opts.kvDtype ? castCache(graph, opts.kvDtype) > 0 : false
   const int8Matmuls = opts.int8Activations ? int8Activations(graph) : 0
-  return { bytes: file.encode({ contribOps: fused.rotary + fused.skipNorm > 0 }), freshNames, logitsNote, folded, fused, fuseNote, int8Matmuls }
+  return { bytes: file.encode({ contribOps: fused.rotary + fused.skipNorm > 0 }), freshNames, logitsNote, folded, fused, fuseNote, int8Matmuls, castCache: cast }
 }
 
 /**
- * Sets accuracy_level 4 on every MatMulNBits: onnxruntime then quantizes each row of activations
- * to int8 per block and multiplies in integers (MLAS's CompInt8 kernels), as llama.cpp's q4
- * kernels do with q8 activations. Returns how many were set.
+ * Sets accuracy_level 4 on every 4-bit MatMulNBits: onnxruntime then quantizes each row of
+ * activations to int8 per block and multiplies in integers (MLAS's CompInt8 kernels), as
+ * llama.cpp's q4 kernels do with q8 activations. 8-bit ones (the GGUF importer's q8) keep exact
+ * activations: their speed with int8 was not measured. Returns how many were set.
  */
 function int8Activations(graph: IGraphProto): number {
   let n = 0
   for (const node of graph.node ?? []) {
     if (node.opType !== 'MatMulNBits' || node.domain !== 'com.microsoft') continue
+    if (Number(node.attribute?.find((a) => a.name === 'bits')?.i ?? 4) !== 4) continue
     node.attribute = [
       ...(node.attribute ?? []).filter((a) => a.name !== 'accuracy_level'),
       onnx.AttributeProto.create({ name: 'accuracy_level', type: onnx.AttributeProto.AttributeType.INT, i: 4 }),

@@ -3,6 +3,7 @@
 // the model info, and close to the exact activations' logits.
 
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -55,6 +56,18 @@ describe('int8 activations', () => {
     } finally {
       source.close()
     }
+  })
+
+  it('leave 8-bit matmuls (the GGUF importer\'s q8) with exact activations', () => {
+    const model = onnx.ModelProto.decode(readFileSync(path.join(dir, 'onnx', 'model_q4.onnx')))
+    const eight = model.graph!.node!.find((n) => n.opType === 'MatMulNBits')!
+    eight.attribute = [...(eight.attribute ?? []).filter((a) => a.name !== 'bits'), { name: 'bits', type: onnx.AttributeProto.AttributeType.INT, i: 8 }]
+    const rewritten = rewriteModel(onnx.ModelProto.encode(model).finish(), 'split', { lastLogits: true, int8Activations: true })
+    const nodes = onnx.ModelProto.decode(rewritten.bytes).graph!.node!.filter((n) => n.opType === 'MatMulNBits')
+    const level = (name: string): number[] => nodes.find((n) => n.name === name)!.attribute!.filter((a) => a.name === 'accuracy_level').map((a) => Number(a.i))
+    assert.equal(rewritten.int8Matmuls, nodes.length - 1)
+    assert.ok(!level(eight.name!).includes(4), 'the 8-bit matmul keeps its accuracy level')
+    assert.ok(nodes.filter((n) => n.name !== eight.name).every((n) => level(n.name!).includes(4)))
   })
 
   it('are on by default for a q4 model, off when asked, stated in the model info, and keep the logits close', async () => {
