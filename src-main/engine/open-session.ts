@@ -27,6 +27,7 @@ export async function openSession(file: string, opts: SessionOptions): Promise<M
     enableMemPattern: false,
     logSeverityLevel: 3,
     extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' } } },
+    ...(opts.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix } : {}),
   }
   const notes: string[] = []
   const kvUpdate = opts.kvUpdate ?? 'auto'

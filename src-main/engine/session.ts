@@ -44,6 +44,11 @@ export interface SessionOptions {
   fuse?: boolean
   /** Whether a rewritten graph's 4-bit matmuls take int8 activations (default false here; loadModel's default is true). */
   int8Activations?: boolean
+  /**
+   * Record onnxruntime's profile of every run into `<prefix>_<time>.json` (`bench -- profile
+   * --engine`). Each session opened on the way writes its own when released, the one kept last.
+   */
+  profileFilePrefix?: string
 }
 
 const QUIET: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 }
@@ -228,6 +233,11 @@ export class ModelSession {
     } finally {
       kv.dispose()
     }
+  }
+
+  /** Ends onnxruntime's profiling (profileFilePrefix) and writes its file. */
+  endProfiling(): void {
+    this.session.endProfiling()
   }
 
   async release(): Promise<void> {

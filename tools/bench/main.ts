@@ -1,5 +1,6 @@
 // `npm run bench`: Hearth against its peers and the machine's limits, in one interleaved run.
-// Subcommands: store, turns, sampler (their own benches), profile (where a decode step's time goes),
+// Subcommands: store, turns, sampler (their own benches), profile (where a decode step's and, with
+// --engine, a prefill chunk's time goes),
 // ppl (the trained fixture's perplexity at each precision the GGUF importer writes), gguf-check (the
 // bench models' GGUFs imported and run beside the ONNX they were written from), spec (speculative
 // decoding: verification cost, acceptance, speedup end to end), soak (browser mode and the API

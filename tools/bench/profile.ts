@@ -11,7 +11,9 @@ import { buildModel, type BuildOptions, type ShapeName } from '../model-builder/
 import { runInChild } from './jobs.ts'
 import { EXPORT_PATTERNS, prepareModels } from './models.ts'
 import { defaultThreads } from './roofline.ts'
-import type { PrefillLeverResult, ProfileMessage, ProfileResult } from './run-profile.ts'
+import { DEFAULT_PREFILL_CHUNK } from '../../src-main/model-format/memory-estimate.ts'
+import type { Precision } from './models.ts'
+import type { EngineProfileResult, PhaseProfile, PrefillLeverResult, ProfileMessage, ProfileResult } from './run-profile.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CACHE = path.join(ROOT, '.cache', 'bench')
@@ -39,6 +41,40 @@ async function variantDir(shape: ShapeName, suffix: string, opts: Partial<BuildO
 }
 
 const ms = (x: number): string => x.toFixed(1)
+
+function phaseLines(title: string, p: PhaseProfile): string[] {
+  return [
+    `${title}: ${ms(p.wallMs)} ms in JS (profiled) = onnxruntime's model_run ${ms(p.modelRunMs)} ms + the binding and the engine ` +
+      `${ms(p.wallMs - p.modelRunMs)} ms; model_run = kernels ${ms(p.kernelMs)} ms + between kernels ${ms(p.modelRunMs - p.kernelMs)} ms`,
+    '',
+    '| op | ms per pass | share of kernels |',
+    '|---|---:|---:|',
+    ...p.kernels.slice(0, 10).map((k) => `| ${k.op} | ${ms(k.ms)} | ${Math.round((100 * k.ms) / p.kernelMs)}% |`),
+    '',
+  ]
+}
+
+export function renderEngineProfile(model: string, threads: number, results: EngineProfileResult[], failures: string[]): string {
+  const lines = [
+    `# The engine's own session profiled: ${model}, ${threads} threads`,
+    '',
+    "onnxruntime's profiler on the session loadModel opens (rewritten, fused, verified). It adds ~20 us " +
+      'to every kernel, so a profiled pass is longer than an unprofiled one: read the shares.',
+    '',
+  ]
+  for (const r of results) {
+    lines.push(
+      `## ${r.precision}, ${r.context} tokens prefilled in chunks of ${r.chunk}, then decode`,
+      '',
+      `KV update '${r.kvUpdate}'; int8 activations ${r.int8Activations ? 'on' : 'off'}; fused: ${r.fusions.join(', ') || 'nothing'}.`,
+      '',
+      ...phaseLines(`A prefill chunk of ${r.chunk} tokens`, r.prefillChunk),
+      ...phaseLines(`A decode step at ${r.context}`, r.decode),
+    )
+  }
+  if (failures.length > 0) lines.push('Failed:', ...failures.map((f) => `- ${f}`), '')
+  return lines.join('\n')
+}
 
 export function renderProfile(r: ProfileReport): string {
   const lines = [`# Decode-step profile: ${r.model}, ${r.threads} threads`, '']
@@ -92,6 +128,8 @@ export async function runProfile(args: string[]): Promise<void> {
       steps: { type: 'string' },
       threads: { type: 'string' },
       'prefill-tokens': { type: 'string' },
+      engine: { type: 'boolean' },
+      precisions: { type: 'string' },
       json: { type: 'string' },
     },
   })
@@ -103,6 +141,12 @@ export async function runProfile(args: string[]): Promise<void> {
   const prefillTokens = Number(values['prefill-tokens'] ?? 512)
   const jsonFile = path.resolve(values.json ?? path.join(CACHE, 'results', 'profile.json'))
 
+  if (values.engine) {
+    const precisions = (values.precisions ?? 'q4,fp32').split(',') as Precision[]
+    if (precisions.some((p) => p !== 'fp32' && p !== 'q4')) throw new Error('--precisions takes fp32 and q4')
+    await profileEngineSessions(shape, precisions, contexts, steps, threads, values.json)
+    return
+  }
   const [bench] = await prepareModels(path.join(CACHE, 'models'), shape, ['fp32'], false, console.log)
   const fp32 = bench!.dir
   const fp16kv = await variantDir(shape, 'kv-fp16', { kv: 'float16' })
@@ -130,6 +174,35 @@ export async function runProfile(args: string[]): Promise<void> {
   await mkdir(path.dirname(jsonFile), { recursive: true })
   await writeFile(jsonFile, `${JSON.stringify(report, null, 2)}\n`)
   const md = renderProfile(report)
+  await writeFile(jsonFile.replace(/\.json$/, '.md'), md)
+  console.log(`\n${md}`)
+}
+
+/** `profile --engine`: kernel shares of a prefill chunk and a decode step in the engine's own session. */
+async function profileEngineSessions(
+  shape: ShapeName,
+  precisions: Precision[],
+  contexts: number[],
+  steps: number,
+  threads: number,
+  json: string | undefined,
+): Promise<void> {
+  const jsonFile = path.resolve(json ?? path.join(CACHE, 'results', 'profile-engine.json'))
+  const models = await prepareModels(path.join(CACHE, 'models'), shape, precisions, false, console.log)
+  const results: EngineProfileResult[] = []
+  const failures: string[] = []
+  for (const model of models) {
+    for (const context of contexts) {
+      console.log(`profiling the engine's session: ${model.name}, ${context} tokens then ${steps} steps`)
+      const job = { modelDir: model.dir, onnxFile: model.onnxFile, context, chunk: DEFAULT_PREFILL_CHUNK, steps, threads, int8Activations: true }
+      const r = await runInChild<{ ok: true; result: EngineProfileResult }>(RUNNER, { kind: 'engine', job } satisfies ProfileMessage, 30 * 60_000)
+      if (r.ok) results.push(r.result)
+      else failures.push(`${model.name} @${context}: ${r.error.split('\n')[0]}`)
+    }
+  }
+  await mkdir(path.dirname(jsonFile), { recursive: true })
+  await writeFile(jsonFile, `${JSON.stringify({ model: shape, threads, results, failures }, null, 2)}\n`)
+  const md = renderEngineProfile(shape, threads, results, failures)
   await writeFile(jsonFile.replace(/\.json$/, '.md'), md)
   console.log(`\n${md}`)
 }

@@ -2,7 +2,7 @@
 // setting changes. The cache is filled with random values instead of prefilled (a step's cost
 // does not depend on the values), and every timed step starts from that same cache.
 
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import * as ort from 'onnxruntime-node'
@@ -295,10 +295,122 @@ export async function profilePrefill(job: PrefillLeverJob): Promise<PrefillLever
   return result
 }
 
-export type ProfileMessage = { kind: 'decode'; job: ProfileJob } | { kind: 'prefill'; job: PrefillLeverJob }
+export interface EngineProfileJob {
+  modelDir: string
+  /** onnx/model.onnx or onnx/model_q4.onnx. */
+  onnxFile: string
+  /** Tokens prefilled (in the engine's chunks) before the profiled decode steps. */
+  context: number
+  chunk: number
+  steps: number
+  threads: number
+  int8Activations: boolean
+}
+
+export interface PhaseProfile {
+  /** The pass as JS sees it (ModelSession#forward), and onnxruntime's model_run and kernel sum of it. */
+  wallMs: number
+  modelRunMs: number
+  kernelMs: number
+  kernels: OpTime[]
+}
+
+export interface EngineProfileResult {
+  precision: string
+  context: number
+  chunk: number
+  kvUpdate: string
+  fusions: string[]
+  int8Activations: boolean
+  /** A full chunk of the prefill (medians over the full chunks after the first). */
+  prefillChunk: PhaseProfile
+  /** One decode step after the prefill (medians over the steps after warm-up). */
+  decode: PhaseProfile
+}
+
+function phase(runs: RunProfile[], wall: number[]): PhaseProfile {
+  const ops = new Set(runs.flatMap((r) => [...r.byOp.keys()]))
+  return {
+    wallMs: median(wall),
+    modelRunMs: median(runs.map((r) => r.modelRunMs)),
+    kernelMs: median(runs.map((r) => r.kernelMs)),
+    kernels: [...ops].map((op) => ({ op, ms: median(runs.map((r) => r.byOp.get(op) ?? 0)) })).sort((a, b) => b.ms - a.ms),
+  }
+}
+
+/**
+ * The engine's own session (rewritten, fused, verified, as loadModel opens it) under onnxruntime's
+ * profiler: `context` tokens prefilled in chunks, then `steps` decode steps. The profiler adds
+ * ~20 us to every kernel, so its times are longer than the engine's: read the shares.
+ */
+export async function profileEngine(job: EngineProfileJob): Promise<EngineProfileResult> {
+  const config = await readModelConfig(job.modelDir)
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'hearth-profile-'))
+  try {
+    const session = await openSession(path.join(job.modelDir, job.onnxFile), {
+      provider: 'cpu',
+      threads: job.threads,
+      contextLength: config.contextLength,
+      kvHeads: config.kvHeads,
+      headDim: config.headDim,
+      vocab: config.vocabSize,
+      int8Activations: job.int8Activations,
+      profileFilePrefix: path.join(dir, 'engine'),
+    })
+    const kv = session.emptyCache()
+    const prefillWall: number[] = []
+    for (let start = 0; start < job.context; start += job.chunk) {
+      const n = Math.min(job.chunk, job.context - start)
+      const ids = Array.from({ length: n }, (_, i) => 3 + (((start + i) * 7919) % (config.vocabSize - 3)))
+      const t0 = performance.now()
+      await session.forward(kv, ids, { logits: 'last' })
+      if (n === job.chunk) prefillWall.push(performance.now() - t0)
+    }
+    const decodeWall: number[] = []
+    for (let step = 0; step < job.steps + WARMUP; step++) {
+      const t0 = performance.now()
+      await session.forward(kv, [42 + step], { logits: 'last' })
+      if (step >= WARMUP) decodeWall.push(performance.now() - t0)
+    }
+    session.endProfiling()
+    const { kvUpdate, fusions, int8Activations } = session
+    await session.release()
+    // The kept session's file is written last (the load's rejected attempts wrote theirs on release).
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.json'))
+    const stats = await Promise.all(files.map(async (f) => ({ f, t: (await stat(path.join(dir, f))).mtimeMs })))
+    const newest = stats.sort((a, b) => b.t - a.t)[0]
+    if (!newest) throw new Error('onnxruntime wrote no profile')
+    const runs = splitRuns(JSON.parse(await readFile(path.join(dir, newest.f), 'utf8')) as ProfileEvent[])
+    // The last runs are this job's: chunks, then steps; the load's verification passes come before.
+    const chunks = Math.ceil(job.context / job.chunk)
+    if (runs.length < chunks + job.steps + WARMUP) throw new Error(`the profile holds ${runs.length} runs, fewer than this job made`)
+    const decodeRuns = runs.slice(runs.length - job.steps)
+    const prefillEnd = runs.length - job.steps - WARMUP
+    // Full chunks after the first (which starts from an empty cache), or the first if it is the only one.
+    const fullRuns = runs.slice(prefillEnd - chunks, prefillEnd).slice(0, prefillWall.length)
+    const laterFull = <T>(xs: T[]): T[] => (xs.length > 1 ? xs.slice(1) : xs)
+    return {
+      precision: job.onnxFile.includes('q4') ? 'q4' : 'fp32',
+      context: job.context,
+      chunk: job.chunk,
+      kvUpdate,
+      fusions,
+      int8Activations,
+      prefillChunk: phase(laterFull(fullRuns), laterFull(prefillWall)),
+      decode: phase(decodeRuns, decodeWall),
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+export type ProfileMessage =
+  | { kind: 'decode'; job: ProfileJob }
+  | { kind: 'prefill'; job: PrefillLeverJob }
+  | { kind: 'engine'; job: EngineProfileJob }
 
 process.once('message', (m: ProfileMessage) => {
-  ;(m.kind === 'decode' ? profileDecodeStep(m.job) : profilePrefill(m.job))
+  ;(m.kind === 'decode' ? profileDecodeStep(m.job) : m.kind === 'prefill' ? profilePrefill(m.job) : profileEngine(m.job))
     .then((result) => ({ ok: true as const, result }))
     .catch((err: unknown) => ({ ok: false as const, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }))
     .then((outcome) => process.send?.(outcome, () => process.exit(0)))
