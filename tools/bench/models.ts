@@ -30,9 +30,11 @@ export interface BenchModel {
  * RMSNorm as torch exports it (onnxruntime fuses it); 2, also RoPE as transformers exports it
  * (rotate_half by Slices, scaled and cast tables unsqueezed per layer); 3, also the q4 file's
  * lm_head quantized, as onnxruntime's quantizer leaves it in model_q4.onnx, with the matching
- * Q4_0 head in the GGUF, and its blocks scaled as that quantizer scales them.
+ * Q4_0 head in the GGUF, and its blocks scaled as that quantizer scales them; 4, also the mask
+ * added to each layer's scores as a float mask made once (transformers' eager and SDPA
+ * attention), not selected by a Where per layer.
  */
-export const EXPORT_PATTERNS = 3
+export const EXPORT_PATTERNS = 4
 
 interface Stamp {
   shape: ShapeName
@@ -99,7 +101,7 @@ export async function prepareModels(
     await rm(dir, { recursive: true, force: true })
     // Attention and norms as in the Optimum exports users download: every engine that runs the
     // ONNX file pays (or avoids) what they cost there.
-    await buildModel(dir, { shape, q4: wantQ4, logitsToKeep, repeatKv: true, exportedRmsNorm: true, exportedRope: true })
+    await buildModel(dir, { shape, q4: wantQ4, logitsToKeep, repeatKv: true, exportedRmsNorm: true, exportedRope: true, additiveMask: true })
     stamp = { shape, asExported: EXPORT_PATTERNS, logitsToKeep, q4: wantQ4, gguf: {} }
     await writeFile(stampFile, JSON.stringify(stamp))
   }

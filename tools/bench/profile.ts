@@ -34,7 +34,7 @@ async function variantDir(shape: ShapeName, suffix: string, opts: Partial<BuildO
   const wanted = `${suffix} as-exported ${EXPORT_PATTERNS}`
   if (!existsSync(stamp) || (await readFile(stamp, 'utf8')) !== wanted) {
     console.log(`building ${shape} (${suffix}) in ${dir}`)
-    await buildModel(dir, { shape, repeatKv: true, exportedRmsNorm: true, exportedRope: true, ...opts })
+    await buildModel(dir, { shape, repeatKv: true, exportedRmsNorm: true, exportedRope: true, additiveMask: true, ...opts })
     await writeFile(stamp, wanted)
   }
   return dir

@@ -54,6 +54,8 @@ export interface BuildOptions {
   opset: 17 | 18
   /** Constants as Constant nodes right before their readers, as torch.onnx exports place them. */
   inlineConstants: boolean
+  /** The mask added to each layer's scores as a float mask made once, as Llama exports do; off: a Where per layer. */
+  additiveMask: boolean
   /** Never end a reply by itself (special tokens out of reach): replies run to max tokens or a stop. */
   endless: boolean
   seed: number
@@ -108,6 +110,7 @@ export function resolveOptions(opts: Partial<BuildOptions>): BuildOptions {
     cachedRope: false,
     opset: 17,
     inlineConstants: false,
+    additiveMask: false,
     ropeScaling: 1,
     endless: false,
     seed: 42,
@@ -186,6 +189,7 @@ export async function buildModel(dir: string, opts: Partial<BuildOptions> = {}):
     cachedRopeRows: o.cachedRope ? o.contextLength : 0,
     opset: o.opset,
     inlineConstants: o.inlineConstants,
+    additiveMask: o.additiveMask,
   }
   const onnxDir = path.join(dir, 'onnx')
   // Three standard deviations of the logits below the rest.

@@ -69,6 +69,13 @@ export interface DecoderSignature {
    * sliced to the total length, gathered by position_ids, cast. 0: computed from position_ids.
    */
   cachedRopeRows: number
+  /**
+   * The mask as transformers' eager and SDPA Llama attention exports apply it: a float mask (0 or
+   * -FLT_MAX, as masked_fill makes it) built once and added to every layer's scores. Off: every
+   * layer selects with Where(allowed, scores, -FLT_MAX), as GPT-2-style exports do, which
+   * onnxruntime runs 1.5-1.9x slower than the Add over a prefill chunk's scores.
+   */
+  additiveMask: boolean
   /** The default domain's opset: from 18, ReduceMean takes its axes as an input, Split num_outputs. */
   opset: 17 | 18
   /**
@@ -94,6 +101,7 @@ export const EXPORT_SIGNATURE: DecoderSignature = {
   exportedRmsNorm: true,
   exportedRope: true,
   cachedRopeRows: 0,
+  additiveMask: true,
   opset: 17,
   inlineConstants: false,
 }
@@ -265,6 +273,11 @@ function buildGraph(
   }
   const masked = g.float([-FLT_MAX], [])
   const scale = g.float([1 / Math.sqrt(D)], [])
+  // Each layer's masking: a Where on the scores, or an Add of a float mask made once here.
+  const additive = (m: string | null): string | null => (m && sig.additiveMask ? g.op('Where', [m, g.float([0], []), masked]) : null)
+  const bias = additive(allowed)
+  const bias4 = additive(allowed4)
+  const applyMask = (scores: string, m: string, b: string | null): string => (b ? g.op('Add', [scores, b]) : g.op('Where', [m, scores, masked]))
 
   const heads4 = (x: string, n: number): string =>
     g.op('Transpose', [g.op('Reshape', [x, g.int64([0, 0, n, D])])], { perm: [0, 2, 1, 3] })
@@ -297,7 +310,7 @@ function buildGraph(
     let attn: string // [B, heads, S, D]
     if (allowed4) {
       const scores = g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [repeatKv(keys)], { perm: [0, 1, 3, 2] })]), scale])
-      const probs = g.op('Softmax', [g.op('Where', [allowed4, scores, masked])], { axis: -1 })
+      const probs = g.op('Softmax', [applyMask(scores, allowed4, bias4)], { axis: -1 })
       attn = g.op('MatMul', [probs, repeatKv(values)])
     } else {
       // Grouped heads without repeating KV: q [B, kv, rep, S, D] against k, v [B, kv, 1, T, D].
@@ -308,7 +321,7 @@ function buildGraph(
         g.op('MatMul', [q5, g.op('Transpose', [k5], { perm: [0, 1, 2, 4, 3] })]),
         scale,
       ]) // [B, kv, rep, S, T]
-      const probs = g.op('Softmax', [g.op('Where', [allowed, scores, masked])], { axis: -1 })
+      const probs = g.op('Softmax', [applyMask(scores, allowed, bias)], { axis: -1 })
       attn = g.op('Reshape', [g.op('MatMul', [probs, v5]), g.int64([0, heads, -1, D])])
     }
     const merged = g.op('Reshape', [

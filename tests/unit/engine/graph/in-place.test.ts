@@ -92,6 +92,9 @@ const VARIANTS: [string, Partial<BuildOptions>, string, number, 'split' | 'appen
   // (the scores' scale moved onto the query) must keep the Constant and the order valid.
   ['as torch.onnx exports it, a Constant node before each reader', { repeatKv: true, exportedRmsNorm: true, exportedRope: true, inlineConstants: true }, 'model.onnx', 1e-4, 'split'],
   ['with grouped heads and a Constant node before each reader', { inlineConstants: true }, 'model.onnx', 1e-4, 'split'],
+  // transformers' eager and SDPA attention add a float mask, made once, to each layer's scores.
+  ['as Llama exports mask the scores (a float mask added per layer)', { repeatKv: true, exportedRmsNorm: true, exportedRope: true, additiveMask: true }, 'model.onnx', 1e-4, 'split'],
+  ['with grouped heads and a float mask added per layer', { additiveMask: true }, 'model.onnx', 1e-4, 'split'],
   ['single-token append', { singleTokenPass: true }, 'model.onnx', 1e-4, 'append'],
 ]
 
@@ -195,26 +198,28 @@ describe('ModelSession in-place KV updates', () => {
     }
   })
 
-  it('rejects both rewrites of a graph that ignores attention_mask, and decodes right by copy', async () => {
-    const session = await openSession(await build('mask-ignored', { maskIgnored: true }), SESSION)
-    try {
-      // The signature is the usual one: only running the rewritten graph can tell.
-      assert.equal(session.sig.mask, 'int64')
-      assert.equal(session.kvUpdate, 'copy')
-      // Each fused attempt is tried again unfused; differing the same way unfused, the fusion was
-      // not at fault, so append is tried fused again.
-      assert.equal(session.kvUpdateNotes.length, 4, session.kvUpdateNotes.join('\n'))
-      assert.match(session.kvUpdateNotes[0]!, /^split \(fused\): logits differ from a single pass by /)
-      assert.match(session.kvUpdateNotes[1]!, /^split: logits differ from a single pass by /)
-      assert.match(session.kvUpdateNotes[2]!, /^append \(fused\): logits differ from a single pass by /)
-      assert.match(session.kvUpdateNotes[3]!, /^append: logits differ from a single pass by /)
-      // Every position is real in a copy cache, so the ignored mask changes nothing there.
-      const diff = await cachedVsFull(session, TOKENS)
-      assert.ok(diff < 1e-4, `max abs diff ${diff}`)
-    } finally {
-      await session.release()
-    }
-  })
+  for (const additiveMask of [false, true]) {
+    it(`rejects both rewrites of a graph that ignores attention_mask, and decodes right by copy${additiveMask ? ' (float mask added per layer)' : ''}`, async () => {
+      const session = await openSession(await build(`mask-ignored-${additiveMask}`, { maskIgnored: true, additiveMask }), SESSION)
+      try {
+        // The signature is the usual one: only running the rewritten graph can tell.
+        assert.equal(session.sig.mask, 'int64')
+        assert.equal(session.kvUpdate, 'copy')
+        // Each fused attempt is tried again unfused; differing the same way unfused, the fusion was
+        // not at fault, so append is tried fused again.
+        assert.equal(session.kvUpdateNotes.length, 4, session.kvUpdateNotes.join('\n'))
+        assert.match(session.kvUpdateNotes[0]!, /^split \(fused\): logits differ from a single pass by /)
+        assert.match(session.kvUpdateNotes[1]!, /^split: logits differ from a single pass by /)
+        assert.match(session.kvUpdateNotes[2]!, /^append \(fused\): logits differ from a single pass by /)
+        assert.match(session.kvUpdateNotes[3]!, /^append: logits differ from a single pass by /)
+        // Every position is real in a copy cache, so the ignored mask changes nothing there.
+        const diff = await cachedVsFull(session, TOKENS)
+        assert.ok(diff < 1e-4, `max abs diff ${diff}`)
+      } finally {
+        await session.release()
+      }
+    })
+  }
 })
 
 // A one-layer, one-KV-head decoder of head size 4 over 8 tokens, every tensor inline (no
