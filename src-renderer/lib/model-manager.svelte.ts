@@ -12,9 +12,26 @@ export const MODEL_TABS = [
 ] as const
 export type ModelTab = (typeof MODEL_TABS)[number]['id']
 
+/** The tab last shown, so the page opens where it was left, across restarts too. */
+const TAB_KEY = 'hearth.modelsTab'
+
+function storedTab(): ModelTab {
+  const stored = localStorage.getItem(TAB_KEY)
+  return MODEL_TABS.find((t) => t.id === stored)?.id ?? 'installed'
+}
+
 class ModelManagerState {
   isOpen = $state(false)
-  tab = $state<ModelTab>('installed')
+  #tab = $state<ModelTab>(storedTab())
+  get tab(): ModelTab {
+    return this.#tab
+  }
+
+  set tab(tab: ModelTab) {
+    this.#tab = tab
+    localStorage.setItem(TAB_KEY, tab)
+  }
+
   /** What had the focus when the page opened: it takes it back when the page closes. */
   #returnFocus: HTMLElement | null = null
 

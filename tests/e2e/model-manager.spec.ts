@@ -1,6 +1,7 @@
 // The model manager, a page in the chat's place: opened from the sidebar, the model picker, its
-// shortcut and Settings; its tabs move by arrow keys; Esc (or Back) returns to the chat as it was,
-// the focus where it had been; opening a chat from the sidebar leaves the page.
+// shortcut and Settings; its tabs move by arrow keys, and it opens on the one it was left on; Esc
+// (or Back) returns to the chat as it was, the focus where it had been; opening a chat from the
+// sidebar leaves the page.
 
 import { hearthExport } from './conversation-file.ts'
 import { CHAT_MODEL, expect, test } from './fixtures.ts'
@@ -44,6 +45,12 @@ test('opens by its shortcut over a chat, moves between tabs by arrow keys, and E
   await expect(manager).toBeHidden()
   await expect(composer).toBeFocused()
   await expect(composer).toHaveValue('Half a thought')
+
+  // The page opens on the tab it was left on, after a restart too.
+  await app.reload()
+  await app.keyboard.press('Control+Shift+M')
+  await expect(tab('Remote')).toHaveAttribute('aria-selected', 'true')
+  await expect(manager.getByRole('tabpanel', { name: 'Remote' })).toBeVisible()
 })
 
 test('opens from the sidebar and from the model picker, and Back returns the focus to what opened it', async ({ app }) => {
