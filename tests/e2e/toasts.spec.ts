@@ -1,9 +1,10 @@
-// Toasts as a person meets them: clickable over a modal dialog, and never over the message box.
+// Toasts as a person meets them: clickable over a modal dialog, never over the message box, and
+// never over the transcript's end.
 
 import type { Locator } from '@playwright/test'
 import { hearthExport } from './conversation-file.ts'
 import { expect, test } from './fixtures.ts'
-import { closeSettings, importConversations, newChat, openSettings, sidebarItem } from './ui.ts'
+import { closeSettings, importConversations, messages, newChat, openConversation, openSettings, sidebarItem } from './ui.ts'
 
 async function box(locator: Locator): Promise<{ x: number; y: number; width: number; height: number }> {
   const rect = await locator.boundingBox()
@@ -45,4 +46,29 @@ test('a toast sits above the message box, however tall the box grows', async ({ 
   expect(notice.y + notice.height, 'the toast ends above the message box').toBeLessThanOrEqual(composer.y)
   await toast.getByRole('button', { name: 'Dismiss' }).click()
   await expect(toast).toHaveCount(0)
+})
+
+test("a toast keeps the transcript's end in view above it, and gives the room back when it goes", async ({ app }) => {
+  const turns = Array.from({ length: 8 }, (_, i) => [
+    { role: 'user' as const, content: `Question ${i}: ${'how do wrens nest? '.repeat(12)}` },
+    { role: 'assistant' as const, content: `Answer ${i}: ${'in hedges and holes. '.repeat(20)}` },
+  ]).flat()
+  await importConversations(app, hearthExport([{ title: 'Long wren chat', messages: turns }]))
+  await openConversation(app, 'Long wren chat')
+  const last = messages(app).last()
+  await expect(last).toContainText('Answer 7')
+  const list = app.getByTestId('message-list')
+  // Scrolled to the end, as a chat opens.
+  await expect.poll(() => list.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)).toBeLessThan(2)
+
+  await app.getByLabel('Files to attach').setInputFiles(Array.from({ length: 11 }, (_, i) => ({ name: `wren-${i}.txt`, mimeType: 'text/plain', buffer: Buffer.from(`Wren ${i}.`) })))
+  const toast = app.getByTestId('toast').filter({ hasText: '1 was not attached' })
+  await expect(toast).toBeVisible()
+  // The end follows the room the toast takes: the last reply ends above the notice, not under it.
+  await expect.poll(async () => (await box(toast)).y - ((await box(last)).y + (await box(last)).height)).toBeGreaterThanOrEqual(0)
+
+  const withToast = await list.evaluate((el) => el.scrollHeight)
+  await toast.getByRole('button', { name: 'Dismiss' }).click()
+  await expect(toast).toHaveCount(0)
+  await expect.poll(() => list.evaluate((el) => el.scrollHeight)).toBeLessThan(withToast)
 })
