@@ -242,26 +242,21 @@ function buildGraph(
     return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])])
   }
 
-  // allowed(i, j) = j <= i + past AND attention_mask[j], as [B, 1, 1, S, T] for the grouped scores.
+  // allowed(i, j) = j <= i + past AND attention_mask[j], as [B, 1, S, T] for 4-D attention over
+  // repeated heads, [B, 1, 1, S, T] for the grouped scores.
   const rows = g.op('Unsqueeze', [
     g.op('Add', [g.op('Range', [scalar(0), seq, scalar(1)]), pastLen]),
     g.int64([1]),
   ])
   const cols = g.op('Unsqueeze', [g.op('Range', [scalar(0), total, scalar(1)]), g.int64([0])])
   const causal = g.op('LessOrEqual', [cols, rows]) // [S, T]
-  // [S, T] is lifted to [1, 1, 1, S, T] directly: without the mask there is no batch axis to broadcast.
+  // [S, T] is lifted to the scores' rank directly: without the mask there is no batch axis to broadcast.
   const allowed = sig.maskIgnored
-    ? g.op('Unsqueeze', [causal, g.int64([0, 1, 2])])
+    ? g.op('Unsqueeze', [causal, g.int64(sig.repeatKv ? [0, 1] : [0, 1, 2])])
     : g.op('Unsqueeze', [
-        g.op('And', [causal, g.op('Unsqueeze', [g.op('Cast', [mask], { to: 9 }), g.int64([1])])]), // [B, 1, T]
-        g.int64([1, 2]),
+        g.op('And', [causal, g.op('Unsqueeze', [g.op('Cast', [mask], { to: 9 }), g.int64([1])])]), // [B, S, T]
+        g.int64(sig.repeatKv ? [1] : [1, 2]),
       ])
-  // The same as [B, 1, S, T], for 4-D attention over repeated heads.
-  const allowed4 = !sig.repeatKv
-    ? null
-    : sig.maskIgnored
-      ? g.op('Unsqueeze', [causal, g.int64([0, 1])])
-      : g.op('Unsqueeze', [g.op('And', [causal, g.op('Unsqueeze', [g.op('Cast', [mask], { to: 9 }), g.int64([1])])]), g.int64([1])])
   const repeatKv = (x: string): string => {
     if (rep === 1) return x
     const shape = g.op('Shape', [x])
@@ -274,10 +269,8 @@ function buildGraph(
   const masked = g.float([-FLT_MAX], [])
   const scale = g.float([1 / Math.sqrt(D)], [])
   // Each layer's masking: a Where on the scores, or an Add of a float mask made once here.
-  const additive = (m: string | null): string | null => (m && sig.additiveMask ? g.op('Where', [m, g.float([0], []), masked]) : null)
-  const bias = additive(allowed)
-  const bias4 = additive(allowed4)
-  const applyMask = (scores: string, m: string, b: string | null): string => (b ? g.op('Add', [scores, b]) : g.op('Where', [m, scores, masked]))
+  const bias = sig.additiveMask ? g.op('Where', [allowed, g.float([0], []), masked]) : null
+  const applyMask = (scores: string): string => (bias ? g.op('Add', [scores, bias]) : g.op('Where', [allowed, scores, masked]))
 
   const heads4 = (x: string, n: number): string =>
     g.op('Transpose', [g.op('Reshape', [x, g.int64([0, 0, n, D])])], { perm: [0, 2, 1, 3] })
@@ -308,9 +301,9 @@ function buildGraph(
     g.output(presentV, sig.kv, ['batch_size', kvHeads, 'total_sequence_length', D])
 
     let attn: string // [B, heads, S, D]
-    if (allowed4) {
+    if (sig.repeatKv) {
       const scores = g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [repeatKv(keys)], { perm: [0, 1, 3, 2] })]), scale])
-      const probs = g.op('Softmax', [applyMask(scores, allowed4, bias4)], { axis: -1 })
+      const probs = g.op('Softmax', [applyMask(scores)], { axis: -1 })
       attn = g.op('MatMul', [probs, repeatKv(values)])
     } else {
       // Grouped heads without repeating KV: q [B, kv, rep, S, D] against k, v [B, kv, 1, T, D].
@@ -321,7 +314,7 @@ function buildGraph(
         g.op('MatMul', [q5, g.op('Transpose', [k5], { perm: [0, 1, 2, 4, 3] })]),
         scale,
       ]) // [B, kv, rep, S, T]
-      const probs = g.op('Softmax', [applyMask(scores, allowed, bias)], { axis: -1 })
+      const probs = g.op('Softmax', [applyMask(scores)], { axis: -1 })
       attn = g.op('Reshape', [g.op('MatMul', [probs, v5]), g.int64([0, heads, -1, D])])
     }
     const merged = g.op('Reshape', [
