@@ -2,7 +2,7 @@
 
 import type { Locator, Page } from '@playwright/test'
 import { expect, test } from './fixtures.ts'
-import { messages, newChat, replyDone, send, setMaxTokens } from './ui.ts'
+import { LONG_REPLY, messages, newChat, replyDone, send, setMaxTokens } from './ui.ts'
 
 test.use({ permissions: ['clipboard-read', 'clipboard-write'] })
 
@@ -30,7 +30,9 @@ async function watchStream(page: Page): Promise<() => Promise<{ cursor: boolean;
 
 test('sends with Enter, streams the reply with a cursor, and shows its stats and context', async ({ app }) => {
   await newChat(app)
-  await setMaxTokens(app, 400)
+  // Long enough to stream over many frames: drafts from its own text take the model through a few
+  // hundred tokens in a frame or two.
+  await setMaxTokens(app, 2000)
   const stream = await watchStream(app)
   const composer = app.getByRole('textbox', { name: 'Message' })
   await composer.fill('first line')
@@ -57,7 +59,7 @@ test('sends with Enter, streams the reply with a cursor, and shows its stats and
   await expect(stats).toContainText('Time to first token')
   await expect(stats).toContainText('Generated tokens')
 
-  await expect(app.getByTestId('context-meter')).toContainText('/ 32,768')
+  await expect(app.getByTestId('context-meter')).toContainText('/ 262,144')
   await expect(app.getByTestId('engine-status')).toContainText('CPU')
   await expect(app.getByTestId('live-region')).not.toBeEmpty()
   await expect(app.getByRole('navigation', { name: 'Conversations' })).toContainText('first line')
@@ -71,7 +73,7 @@ function cursorInsideMessageList(): boolean {
 
 test('stops a long reply with Esc: the engine stops and the text shown is the text stored', async ({ app }) => {
   await newChat(app)
-  await setMaxTokens(app, 30_000)
+  await setMaxTokens(app, LONG_REPLY)
   await send(app, 'Write a very long story')
   const reply = messages(app).last()
   await expect(app.getByRole('button', { name: 'Stop generating' })).toBeVisible()
@@ -99,7 +101,7 @@ test('stops a long reply with Esc: the engine stops and the text shown is the te
 
 test('continues an interrupted reply from where it stopped', async ({ app }) => {
   await newChat(app)
-  await setMaxTokens(app, 30_000)
+  await setMaxTokens(app, LONG_REPLY)
   await send(app, 'Count to a thousand')
   await expect(messages(app).last().locator('.md')).toHaveText(/\S{10}/)
   // Dispatched, not clicked: the tiny model streams thousands of characters a second into one

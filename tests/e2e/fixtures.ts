@@ -45,12 +45,12 @@ export async function stopHearth(server: HearthServer): Promise<void> {
 export type ModelSet = Record<string, Partial<BuildOptions> | 'invalid'>
 
 /**
- * The builder's tiny random-weight model (hundreds of tokens a second here) with a 4,096-token
- * context, so a reply of thousands of tokens runs long enough to watch it stream and stop it.
+ * The builder's tiny random-weight model. Its replies never end by themselves (endless), only at
+ * max tokens, and its 262,144-token context leaves room for LONG_REPLY (ui.ts): with drafts from
+ * its own looping text it decodes thousands of tokens a second, so a 30,000-token reply could end
+ * within seconds of being sent, before a test reached its Stop.
  */
-// Replies outlast any Stop the tests press: they never end by themselves (endless), only at max
-// tokens, and a long context leaves room for that at the hundreds of tokens a second it decodes.
-export const CHAT_MODEL: ModelSet = { 'tiny-chat': { shape: 'tiny', contextLength: 32768, endless: true, seed: 7 } }
+export const CHAT_MODEL: ModelSet = { 'tiny-chat': { shape: 'tiny', contextLength: 262_144, endless: true, seed: 7 } }
 
 export const test = base.extend<{ app: Page }, { hearth: HearthServer; models: ModelSet }>({
   models: [CHAT_MODEL, { scope: 'worker', option: true }],

@@ -2,13 +2,13 @@
 // keep the wait apart from the engine's time to first token.
 
 import { expect, test } from './fixtures.ts'
-import { messages, newChat, openConversation, replyDone, send, setMaxTokens } from './ui.ts'
+import { LONG_REPLY, messages, newChat, openConversation, replyDone, send, setMaxTokens } from './ui.ts'
 
 test('a reply waiting for another chat says which, then streams once that chat stops, its wait stated apart', async ({ app }) => {
   // A busy machine is slow to draw a fast reply: the first chat is left as soon as it is sent.
   test.setTimeout(120_000)
   await newChat(app)
-  await setMaxTokens(app, 30_000)
+  await setMaxTokens(app, LONG_REPLY)
   await send(app, 'Tell a very long tale of two queues')
 
   await newChat(app)
