@@ -14,6 +14,7 @@ import type {
 } from '../../src-shared/types.ts'
 import { api } from './api.ts'
 import { DRAFT_ID, draftInit, isDraft, patchDraft } from './draft.ts'
+import { FramePacer } from './frame-pacer.ts'
 import { SentenceReader } from './sentences.ts'
 import { ui } from './ui.svelte.ts'
 
@@ -43,9 +44,9 @@ class ChatState {
   #reader = new SentenceReader()
   /** Only the newest reload may land: an older one finishing late would show stale state. */
   #reloads = 0
-  /** Tokens not yet shown: flushed once per frame, so a fast model costs one render per frame. */
+  /** Tokens not yet shown: flushed at most once per frame (frame-pacer.ts), so a fast model costs one render per frame. */
   #pending = new Map<string, string>()
-  #frame = 0
+  #pacer = new FramePacer(() => this.#flush())
 
   get conversation(): Conversation | null {
     return this.view?.conversation ?? this.draft
@@ -98,7 +99,7 @@ class ChatState {
       if (conversationId !== this.conversation?.id) return
       if (this.prefill[messageId]) delete this.prefill[messageId]
       this.#pending.set(messageId, (this.#pending.get(messageId) ?? '') + text)
-      this.#frame ||= requestAnimationFrame(() => this.#flush())
+      this.#pacer.request()
     })
     api.on('done', ({ conversationId, messageId, message }) => {
       delete this.replyStates[messageId]
@@ -316,8 +317,6 @@ class ChatState {
   }
 
   #flush(): void {
-    cancelAnimationFrame(this.#frame)
-    this.#frame = 0
     for (const [messageId, text] of this.#pending) {
       if (this.live[messageId] === undefined) {
         // A continued reply streams on from the text it already has.
