@@ -41,9 +41,12 @@ test('a toast sits above the message box, however tall the box grows', async ({ 
   await app.getByLabel('Files to attach').setInputFiles(Array.from({ length: 11 }, (_, i) => ({ name: `note-${i}.txt`, mimeType: 'text/plain', buffer: Buffer.from(`Note ${i}.`) })))
   const toast = app.getByTestId('toast').filter({ hasText: '1 was not attached' })
   await expect(toast).toBeVisible()
-  const composer = await box(app.locator('form').filter({ has: textbox }))
-  const notice = await box(toast)
-  expect(notice.y + notice.height, 'the toast ends above the message box').toBeLessThanOrEqual(composer.y)
+  // Polled: the chips and the toast's place above them settle over a few frames.
+  await expect(async () => {
+    const composer = await box(app.locator('form').filter({ has: textbox }))
+    const notice = await box(toast)
+    expect(notice.y + notice.height, 'the toast ends above the message box').toBeLessThanOrEqual(composer.y)
+  }).toPass({ timeout: 5_000 })
   await toast.getByRole('button', { name: 'Dismiss' }).click()
   await expect(toast).toHaveCount(0)
 })
