@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { FRAME_BUDGET_MS, FramePacer, type PacerClock } from '../../../src-renderer/lib/frame-pacer.ts'
+import { FRAME_BUDGET_MS, FramePacer, MAX_IDLE_MS, type PacerClock } from '../../../src-renderer/lib/frame-pacer.ts'
 
 /** A clock whose frames and timers run only when the test moves time on; a frame every 16 ms. */
 class FakeClock implements PacerClock {
@@ -105,5 +105,19 @@ describe('FramePacer', () => {
     assert.ok(runs.length >= 3, `${runs.length} runs`)
     assert.ok(busy / clock.time <= 0.55, `busy ${busy} of ${clock.time} ms`)
     assert.ok(busy / clock.time >= 0.4, `busy ${busy} of ${clock.time} ms`)
+  })
+  it('waits at most a second after a frame that spanned a hidden window', () => {
+    const { clock, runs, pacer } = paced(() => 2)
+    pacer.request()
+    clock.nextFrame()
+    // Hidden for a minute: no frame until it shows again.
+    clock.time += 60_000
+    pacer.request()
+    clock.nextFrame()
+    assert.ok(pacer.lastCost > 60_000)
+    const shown = clock.time
+    while (runs.length < 2 && clock.time < shown + 5_000) clock.nextFrame()
+    assert.equal(runs.length, 2)
+    assert.ok(runs[1]! - shown <= MAX_IDLE_MS + 32, `the next run came ${runs[1]! - shown} ms after`)
   })
 })
