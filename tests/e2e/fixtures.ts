@@ -48,7 +48,7 @@ export type ModelSet = Record<string, Partial<BuildOptions> | 'invalid'>
  * The builder's tiny random-weight model. Its replies never end by themselves (endless), only at
  * max tokens, and its 262,144-token context leaves room for LONG_REPLY (ui.ts): with drafts from
  * its own looping text it decodes thousands of tokens a second, so a 30,000-token reply could end
- * within seconds of being sent, before a test reached its Stop.
+ * 10-18 s after it was sent, before a slow run of a test reached its Stop.
  */
 export const CHAT_MODEL: ModelSet = { 'tiny-chat': { shape: 'tiny', contextLength: 262_144, endless: true, seed: 7 } }
 

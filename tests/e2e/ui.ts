@@ -92,13 +92,13 @@ export async function shoot(page: Page, name: string): Promise<void> {
 }
 
 
-/** Sets this conversation's max tokens in its settings panel, and closes the panel. */
 /**
  * Max tokens for a reply a test stops: minutes of decoding for the e2e model (CHAT_MODEL), past
  * any test's timeout, so it is still streaming whenever the test gets to its Stop.
  */
 export const LONG_REPLY = 250_000
 
+/** Sets this conversation's max tokens in its settings panel, and closes the panel. */
 export async function setMaxTokens(page: Page, maxTokens: number): Promise<void> {
   await page.getByRole('button', { name: 'Conversation settings' }).click()
   const panel = page.getByTestId('conversation-panel')
